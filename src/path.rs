@@ -1,0 +1,224 @@
+//! Key paths: where a value sits in a document.
+//!
+//! A [`KeyPath`] is what the parsers report for every value and what the
+//! cipher binds each token to (spec/FORMAT.md, "Key paths"). A [`PathQuery`]
+//! is what a user types on the command line: dotted (`database.password`,
+//! `api_keys.0.key`) or a JSON Pointer (`/database/password`) for keys that
+//! contain dots.
+
+use std::fmt;
+
+/// One step in a key path.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Segment {
+    /// A mapping key (YAML/JSON object key, dotenv variable name).
+    Key(String),
+    /// A position in a sequence, from 0.
+    Index(usize),
+}
+
+/// The location of a value: the document number (YAML streams may hold
+/// several documents; JSON and dotenv always use 0) and the segments from
+/// the root.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct KeyPath {
+    pub doc: usize,
+    pub segments: Vec<Segment>,
+}
+
+impl KeyPath {
+    pub fn new(doc: usize, segments: Vec<Segment>) -> Self {
+        KeyPath { doc, segments }
+    }
+
+    /// A path with a single key in document 0 (dotenv variables).
+    pub fn key(name: &str) -> Self {
+        KeyPath { doc: 0, segments: vec![Segment::Key(name.to_owned())] }
+    }
+
+    /// Canonical binary encoding used as AEAD associated data and MAC input
+    /// (spec/FORMAT.md, "Key paths"): `u32be(doc) u32be(n)` then per segment
+    /// either `'k' u32be(len) utf8` or `'i' u64be(index)`.
+    pub fn canonical(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(8 + self.segments.len() * 16);
+        out.extend_from_slice(&(self.doc as u32).to_be_bytes());
+        out.extend_from_slice(&(self.segments.len() as u32).to_be_bytes());
+        for seg in &self.segments {
+            match seg {
+                Segment::Key(k) => {
+                    out.push(b'k');
+                    out.extend_from_slice(&(k.len() as u32).to_be_bytes());
+                    out.extend_from_slice(k.as_bytes());
+                }
+                Segment::Index(i) => {
+                    out.push(b'i');
+                    out.extend_from_slice(&(*i as u64).to_be_bytes());
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether this path is what `query` names (document 0 unless the
+    /// query says otherwise).
+    pub fn matches(&self, query: &PathQuery) -> bool {
+        self.doc == query.doc
+            && self.segments.len() == query.segments.len()
+            && self.segments.iter().zip(&query.segments).all(|(s, q)| segment_matches(s, q))
+    }
+
+    /// Whether `query` names this path or one of its ancestors.
+    pub fn starts_with(&self, query: &PathQuery) -> bool {
+        self.doc == query.doc
+            && self.segments.len() >= query.segments.len()
+            && self.segments.iter().zip(&query.segments).all(|(s, q)| segment_matches(s, q))
+    }
+
+    /// The segments as plain strings (indices in decimal).
+    pub fn strings(&self) -> Vec<String> {
+        self.segments
+            .iter()
+            .map(|s| match s {
+                Segment::Key(k) => k.clone(),
+                Segment::Index(i) => i.to_string(),
+            })
+            .collect()
+    }
+}
+
+fn segment_matches(seg: &Segment, query: &str) -> bool {
+    match seg {
+        Segment::Key(k) => k == query,
+        Segment::Index(i) => *query == i.to_string(),
+    }
+}
+
+/// Dotted form when it is unambiguous, JSON Pointer otherwise. Documents
+/// after the first are shown with a `#N` suffix.
+impl fmt::Display for KeyPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let needs_pointer = self.segments.iter().any(|s| match s {
+            Segment::Key(k) => k.is_empty() || k.contains(['.', '/', '~']) || k.contains(char::is_whitespace),
+            Segment::Index(_) => false,
+        });
+        if needs_pointer {
+            for s in self.strings() {
+                write!(f, "/{}", s.replace('~', "~0").replace('/', "~1"))?;
+            }
+        } else {
+            write!(f, "{}", self.strings().join("."))?;
+        }
+        if self.doc > 0 {
+            write!(f, " (document {})", self.doc + 1)?;
+        }
+        Ok(())
+    }
+}
+
+/// A path typed by a user. Segments are untyped strings: `0` names both the
+/// key `"0"` of a mapping and the first item of a sequence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PathQuery {
+    pub doc: usize,
+    pub segments: Vec<String>,
+}
+
+/// Why a typed path could not be read.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PathError {
+    #[error("the path is empty")]
+    Empty,
+    #[error("the path has an empty segment; use a JSON Pointer (/a/b) for keys that are empty or contain dots")]
+    EmptySegment,
+    #[error("invalid JSON Pointer escape (only ~0 and ~1 are allowed)")]
+    BadEscape,
+}
+
+impl PathQuery {
+    /// Parse `a.b.0` or `/a/b/0`.
+    pub fn parse(text: &str) -> Result<Self, PathError> {
+        if text.is_empty() {
+            return Err(PathError::Empty);
+        }
+        let segments = if let Some(rest) = text.strip_prefix('/') {
+            rest.split('/').map(unescape_pointer).collect::<Result<Vec<_>, _>>()?
+        } else {
+            let segs: Vec<String> = text.split('.').map(str::to_owned).collect();
+            if segs.iter().any(String::is_empty) {
+                return Err(PathError::EmptySegment);
+            }
+            segs
+        };
+        Ok(PathQuery { doc: 0, segments })
+    }
+}
+
+impl fmt::Display for PathQuery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.segments.iter().any(|s| s.is_empty() || s.contains('.')) {
+            for s in &self.segments {
+                write!(f, "/{}", s.replace('~', "~0").replace('/', "~1"))?;
+            }
+            Ok(())
+        } else {
+            f.write_str(&self.segments.join("."))
+        }
+    }
+}
+
+fn unescape_pointer(seg: &str) -> Result<String, PathError> {
+    let mut out = String::with_capacity(seg.len());
+    let mut chars = seg.chars();
+    while let Some(c) = chars.next() {
+        if c == '~' {
+            match chars.next() {
+                Some('0') => out.push('~'),
+                Some('1') => out.push('/'),
+                _ => return Err(PathError::BadEscape),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dotted_and_pointer_forms() {
+        assert_eq!(PathQuery::parse("a.b.0").unwrap().segments, ["a", "b", "0"]);
+        assert_eq!(PathQuery::parse("/a.b/c~1d/e~0").unwrap().segments, ["a.b", "c/d", "e~"]);
+        assert_eq!(PathQuery::parse(""), Err(PathError::Empty));
+        assert_eq!(PathQuery::parse("a..b"), Err(PathError::EmptySegment));
+        assert_eq!(PathQuery::parse("/a~2"), Err(PathError::BadEscape));
+    }
+
+    #[test]
+    fn matching_is_by_text_for_indices() {
+        let p = KeyPath::new(0, vec![Segment::Key("keys".into()), Segment::Index(1)]);
+        assert!(p.matches(&PathQuery::parse("keys.1").unwrap()));
+        assert!(!p.matches(&PathQuery::parse("keys.01").unwrap()));
+        assert!(p.starts_with(&PathQuery::parse("keys").unwrap()));
+    }
+
+    #[test]
+    fn canonical_encoding_distinguishes_key_from_index() {
+        let a = KeyPath::new(0, vec![Segment::Key("0".into())]);
+        let b = KeyPath::new(0, vec![Segment::Index(0)]);
+        assert_ne!(a.canonical(), b.canonical());
+        let c = KeyPath::new(0, vec![Segment::Key("a".into()), Segment::Key("b".into())]);
+        let d = KeyPath::new(0, vec![Segment::Key("a.b".into())]);
+        assert_ne!(c.canonical(), d.canonical());
+    }
+
+    #[test]
+    fn display_prefers_dots() {
+        let p = KeyPath::new(0, vec![Segment::Key("db".into()), Segment::Index(2)]);
+        assert_eq!(p.to_string(), "db.2");
+        let q = KeyPath::new(0, vec![Segment::Key("a.b".into())]);
+        assert_eq!(q.to_string(), "/a.b");
+    }
+}

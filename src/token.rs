@@ -1,0 +1,111 @@
+//! Value tokens: the text that stands where a plaintext value stood
+//! (spec/FORMAT.md, "Tokens").
+//!
+//! ```text
+//! token   = "seal.v" version "." payload
+//! version = 1*DIGIT                      ; "1" for this version
+//! payload = base64url-nopad( nonce[24] || ciphertext || tag[16] )
+//! ```
+//!
+//! The alphabet (`A-Z a-z 0-9 . _ -`) needs no quoting in YAML block or flow
+//! context, in unquoted dotenv values, or inside a JSON string, and a token
+//! never resolves to a YAML number, boolean or null.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+/// Prefix of every token of this format version.
+pub const PREFIX_V1: &str = "seal.v1.";
+const NONCE_LEN: usize = 24;
+const TAG_LEN: usize = 16;
+
+/// A decoded token: nonce and ciphertext-with-tag.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Token {
+    pub nonce: [u8; NONCE_LEN],
+    pub ciphertext: Vec<u8>,
+}
+
+/// Why a token could not be decoded.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("not a seal token")]
+    NotAToken,
+    #[error("token of format version {0}; this seal reads version 1 (upgrade seal)")]
+    UnsupportedVersion(String),
+    #[error("token payload is not canonical base64url")]
+    BadEncoding,
+    #[error("token payload is too short")]
+    TooShort,
+}
+
+/// Whether `text` has the shape of a token of any version. Used to tell
+/// sealed values from plaintext without decoding.
+pub fn looks_like_token(text: &str) -> bool {
+    let Some(rest) = text.strip_prefix("seal.v") else { return false };
+    let Some((version, payload)) = rest.split_once('.') else { return false };
+    !version.is_empty()
+        && version.bytes().all(|b| b.is_ascii_digit())
+        && !payload.is_empty()
+        && payload.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+impl Token {
+    pub fn encode(&self) -> String {
+        let mut raw = Vec::with_capacity(NONCE_LEN + self.ciphertext.len());
+        raw.extend_from_slice(&self.nonce);
+        raw.extend_from_slice(&self.ciphertext);
+        let mut out = String::with_capacity(PREFIX_V1.len() + raw.len() * 4 / 3 + 4);
+        out.push_str(PREFIX_V1);
+        URL_SAFE_NO_PAD.encode_string(&raw, &mut out);
+        out
+    }
+
+    pub fn decode(text: &str) -> Result<Token, TokenError> {
+        if !looks_like_token(text) {
+            return Err(TokenError::NotAToken);
+        }
+        let Some(payload) = text.strip_prefix(PREFIX_V1) else {
+            let version = text["seal.v".len()..].split('.').next().unwrap_or_default();
+            return Err(TokenError::UnsupportedVersion(version.to_owned()));
+        };
+        let raw = URL_SAFE_NO_PAD.decode(payload).map_err(|_| TokenError::BadEncoding)?;
+        if raw.len() < NONCE_LEN + TAG_LEN {
+            return Err(TokenError::TooShort);
+        }
+        let mut nonce = [0u8; NONCE_LEN];
+        nonce.copy_from_slice(&raw[..NONCE_LEN]);
+        Ok(Token { nonce, ciphertext: raw[NONCE_LEN..].to_vec() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let t = Token { nonce: [7; 24], ciphertext: vec![1; 20] };
+        let s = t.encode();
+        assert!(s.starts_with("seal.v1."));
+        assert!(looks_like_token(&s));
+        assert_eq!(Token::decode(&s).unwrap(), t);
+    }
+
+    #[test]
+    fn rejects_bad_tokens() {
+        assert_eq!(Token::decode("seal.v1.AAAA"), Err(TokenError::TooShort));
+        assert_eq!(Token::decode("hello"), Err(TokenError::NotAToken));
+        assert_eq!(Token::decode("seal.v1.a+b"), Err(TokenError::NotAToken));
+        assert!(matches!(Token::decode("seal.v2.AAAA"), Err(TokenError::UnsupportedVersion(v)) if v == "2"));
+        // Non-canonical trailing bits are refused so a token has one spelling.
+        assert_eq!(Token::decode("seal.v1.AB"), Err(TokenError::BadEncoding));
+    }
+
+    #[test]
+    fn shape_checks() {
+        assert!(!looks_like_token("seal.v1."));
+        assert!(!looks_like_token("seal.vx.AAA"));
+        assert!(!looks_like_token("seal.v1.AA#"));
+    }
+}
