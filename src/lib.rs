@@ -2,7 +2,14 @@
 //! dotenv files. See `spec/FORMAT.md` for the file format.
 #![forbid(unsafe_code)]
 
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod document;
+pub mod envelope;
 pub mod format;
+pub mod fsio;
 pub mod metadata;
 pub mod path;
+pub mod select;
 pub mod token;

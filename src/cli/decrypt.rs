@@ -1,0 +1,47 @@
+//! `seal decrypt`: the plaintext of a sealed file, or one part of it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::get::extract;
+use super::{open_file, print_stdout, write_file, CliError, FormatArg, IdentityArgs};
+use crate::fsio::Mode;
+
+#[derive(Args, Debug)]
+pub struct DecryptArgs {
+    /// Write the plaintext to FILE (created 0600) instead of standard output.
+    #[arg(short, long, value_name = "FILE", conflicts_with = "in_place")]
+    output: Option<PathBuf>,
+    /// Replace the sealed file with its plaintext.
+    #[arg(long, conflicts_with = "extract")]
+    in_place: bool,
+    /// Print only the value (or the subtree, as JSON) at PATH: dotted
+    /// (`db.password`) or a JSON Pointer (`/db/password`).
+    #[arg(long, value_name = "PATH")]
+    extract: Option<String>,
+    #[command(flatten)]
+    identity: IdentityArgs,
+    #[command(flatten)]
+    format: FormatArg,
+    /// The sealed file (`-` for standard input).
+    file: PathBuf,
+}
+
+pub fn run(args: DecryptArgs) -> Result<ExitCode, CliError> {
+    if args.in_place && args.file.as_os_str() == "-" {
+        return Err(CliError::usage("--in-place needs a file, not standard input"));
+    }
+    let opened = open_file(&args.file, &args.format, &args.identity)?;
+    let output = match &args.extract {
+        Some(path) => extract(&opened, &args.file, path)?,
+        None => zeroize::Zeroizing::new(opened.plaintext.as_bytes().to_vec()),
+    };
+    match (args.in_place, &args.output) {
+        (true, _) => write_file(&args.file, &output, Mode::Private)?,
+        (false, Some(out)) => write_file(out, &output, Mode::Private)?,
+        (false, None) => print_stdout(&output)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}

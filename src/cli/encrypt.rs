@@ -1,0 +1,111 @@
+//! `seal encrypt`: seal a plaintext file for its recipients.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::{detect_format, display, print_stdout, read_input, write_file, CliError, FormatArg};
+use crate::config::Config;
+use crate::document;
+use crate::envelope::{read_recipients_file, Recipient};
+use crate::fsio::Mode;
+
+#[derive(Args, Debug)]
+pub struct EncryptArgs {
+    /// Recipient: age1…, "ssh-ed25519 …", "ssh-rsa …" or a plugin
+    /// recipient; repeatable. Default: the matching rule of .seal.yaml.
+    #[arg(short = 'r', long = "recipient", value_name = "RECIPIENT")]
+    recipients: Vec<String>,
+    /// File with one recipient per line; repeatable.
+    #[arg(short = 'R', long = "recipients-file", value_name = "FILE")]
+    recipients_files: Vec<PathBuf>,
+    /// Only encrypt values under these key paths (e.g. `stringData.*`);
+    /// repeatable. Default: the rule's `encrypt`, else every value.
+    #[arg(long = "encrypt", value_name = "PATTERN")]
+    encrypt: Vec<String>,
+    /// Write to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE", conflicts_with = "in_place")]
+    output: Option<PathBuf>,
+    /// Replace the input file.
+    #[arg(long)]
+    in_place: bool,
+    #[command(flatten)]
+    format: FormatArg,
+    /// The plaintext file (`-` for standard input).
+    file: PathBuf,
+}
+
+/// Recipients and encrypt patterns for `file`: from the command line, else
+/// from the nearest `.seal.yaml`.
+pub(crate) fn recipients_for(
+    file: &Path,
+    explicit: &[String],
+    files: &[PathBuf],
+    encrypt: &[String],
+) -> Result<(Vec<Recipient>, Vec<String>), CliError> {
+    let mut texts: Vec<String> = explicit.to_vec();
+    for f in files {
+        let more = read_recipients_file(f)
+            .map_err(|e| CliError::new(format!("{}: cannot read recipients file: {e}", f.display())))?;
+        if more.is_empty() {
+            return Err(CliError::new(format!("{}: no recipients in this file", f.display())));
+        }
+        texts.extend(more);
+    }
+    let start = if file == Path::new("-") {
+        PathBuf::from(".")
+    } else {
+        file.parent().filter(|p| !p.as_os_str().is_empty()).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+    };
+    let config = Config::find(&start).map_err(|e| CliError::new(e.to_string()).hint("fix .seal.yaml"))?;
+    let rule = match (&config, file == Path::new("-")) {
+        (Some(c), false) => c.rule_for(file).map(|r| (c, r)),
+        _ => None,
+    };
+    let patterns = if !encrypt.is_empty() {
+        encrypt.to_vec()
+    } else {
+        rule.map(|(_, r)| r.encrypt.clone()).unwrap_or_default()
+    };
+    if texts.is_empty() {
+        let Some((config, rule)) = rule else {
+            let why = match &config {
+                Some(c) => format!("no rule in {} matches {}", c.file.display(), display(file)),
+                None => "no .seal.yaml found in this directory or its parents".to_owned(),
+            };
+            return Err(CliError::new(format!("{}: no recipients: {why}", display(file)))
+                .hint("pass -r RECIPIENT / -R FILE, or add a rule for this path to .seal.yaml"));
+        };
+        let resolved = config.resolve(&rule.recipients).map_err(|e| CliError::new(format!("{}: {e}", config.file.display())))?;
+        texts = resolved.into_iter().map(|(_, key)| key).collect();
+    }
+    let recipients = texts
+        .iter()
+        .map(|t| Recipient::parse(t))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| CliError::new(e.to_string()).hint("fix the recipient; nothing was written"))?;
+    Ok((recipients, patterns))
+}
+
+pub fn run(args: EncryptArgs) -> Result<ExitCode, CliError> {
+    let format = detect_format(&args.file, &args.format)?;
+    let name = display(&args.file);
+    if args.in_place && args.file == Path::new("-") {
+        return Err(CliError::usage("--in-place needs a file, not standard input"));
+    }
+    let text = read_input(&args.file)?;
+    // Refuse an already sealed or malformed file before looking at keys.
+    format.scan(&text).map_err(|e| CliError::doc(&name, e.into())).and_then(|scan| match scan.metadata {
+        Some(_) => Err(CliError::doc(&name, document::DocError::AlreadySealed { at: None })),
+        None => Ok(()),
+    })?;
+    let (recipients, patterns) = recipients_for(&args.file, &args.recipients, &args.recipients_files, &args.encrypt)?;
+    let sealed = document::seal(format, &text, &recipients, &patterns).map_err(|e| CliError::doc(&name, e))?;
+    match (args.in_place, &args.output) {
+        (true, _) => write_file(&args.file, sealed.as_bytes(), Mode::KeepOr(0o644))?,
+        (false, Some(out)) => write_file(out, sealed.as_bytes(), Mode::KeepOr(0o644))?,
+        (false, None) => print_stdout(sealed.as_bytes())?,
+    }
+    Ok(ExitCode::SUCCESS)
+}

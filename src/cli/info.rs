@@ -1,0 +1,59 @@
+//! `seal info`: what a sealed file says about itself, with no key.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::{detect_format, display, print_stdout, read_input, CliError, FormatArg};
+use crate::document;
+
+#[derive(Args, Debug)]
+pub struct InfoArgs {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    format: FormatArg,
+    /// The sealed file (`-` for standard input).
+    file: PathBuf,
+}
+
+pub fn run(args: InfoArgs) -> Result<ExitCode, CliError> {
+    let format = detect_format(&args.file, &args.format)?;
+    let name = display(&args.file);
+    let text = read_input(&args.file)?;
+    let info = document::inspect(format, &text).map_err(|e| CliError::doc(&name, e))?;
+    let m = &info.metadata;
+    let recipients: Vec<&str> = m.recipients.iter().map(|r| r.recipient.as_str()).collect();
+    let out = if args.json {
+        let v = serde_json::json!({
+            "file": name,
+            "format": format.name(),
+            "version": m.version,
+            "modified": m.modified,
+            "encrypted_values": info.encrypted_values,
+            "plaintext_values": info.plain_values,
+            "encrypt": m.encrypt,
+            "recipients": recipients,
+        });
+        format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default())
+    } else {
+        let encrypt = if m.encrypt.is_empty() { "every value".to_owned() } else { m.encrypt.join(", ") };
+        let mut s = format!(
+            "file:        {name}\nformat:      {} (seal format version {})\nmodified:    {}\nvalues:      {} encrypted, {} plaintext\nencrypts:    {encrypt}\nrecipients:  {}\n",
+            format.name(),
+            m.version,
+            m.modified,
+            info.encrypted_values,
+            info.plain_values,
+            recipients.len(),
+        );
+        for r in recipients {
+            s.push_str(&format!("  {r}\n"));
+        }
+        s
+    };
+    print_stdout(out.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,237 @@
+//! The `seal` command line: argument definitions and one module per
+//! command. `src/main.rs` only parses arguments and calls [`run`].
+//!
+//! Exit codes: 0 success, 1 failure, 2 usage error.
+
+mod decrypt;
+mod encrypt;
+mod get;
+mod info;
+mod keygen;
+mod set;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use zeroize::Zeroizing;
+
+use crate::document::{self, DocError, Opened};
+use crate::envelope::{Identities, IdentitySources, UnwrapError};
+use crate::format::Format;
+use crate::fsio::{self, ReadError};
+
+/// Keep secrets in git: encrypt only the values of YAML, JSON and dotenv
+/// files, so sealed files still read, diff and merge like config.
+#[derive(Parser, Debug)]
+#[command(name = "seal", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where to find identities for decryption.
+#[derive(Args, Debug, Clone, Default)]
+pub struct IdentityArgs {
+    /// Identity file (age identity or OpenSSH private key); repeatable. Also
+    /// read, in order: SEAL_IDENTITY_FILE (colon-separated), SEAL_IDENTITY
+    /// (the key text), then $XDG_CONFIG_HOME/seal/identity.txt.
+    #[arg(short = 'i', long = "identity", value_name = "FILE")]
+    pub identities: Vec<PathBuf>,
+}
+
+/// How to read the file.
+#[derive(Args, Debug, Clone, Default)]
+pub struct FormatArg {
+    /// File format: yaml, json or dotenv (default: from the file name).
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a new age identity (same file format as age-keygen).
+    Keygen(keygen::KeygenArgs),
+    /// Seal a plaintext file: encrypt every value (or those the rule selects).
+    Encrypt(encrypt::EncryptArgs),
+    /// Print (or write) the plaintext of a sealed file.
+    Decrypt(decrypt::DecryptArgs),
+    /// Print one decrypted value.
+    Get(get::GetArgs),
+    /// Set one value (added at the end of its mapping if new) and reseal.
+    Set(set::SetArgs),
+    /// Remove one value and reseal.
+    Unset(set::UnsetArgs),
+    /// Show a sealed file's recipients, dates and value counts (no key needed).
+    Info(info::InfoArgs),
+}
+
+/// Run a parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Keygen(a) => keygen::run(a),
+        Command::Encrypt(a) => encrypt::run(a),
+        Command::Decrypt(a) => decrypt::run(a),
+        Command::Get(a) => get::run(a),
+        Command::Set(a) => set::run_set(a),
+        Command::Unset(a) => set::run_unset(a),
+        Command::Info(a) => info::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            e.print();
+            ExitCode::from(e.code)
+        }
+    }
+}
+
+/// An error for the user: what went wrong (naming the file and where),
+/// and what to do about it. Never contains secret values.
+#[derive(Debug)]
+pub struct CliError {
+    pub message: String,
+    pub hint: Option<String>,
+    pub code: u8,
+}
+
+impl CliError {
+    pub fn new(message: impl Into<String>) -> Self {
+        CliError { message: message.into(), hint: None, code: 1 }
+    }
+
+    pub fn usage(message: impl Into<String>) -> Self {
+        CliError { message: message.into(), hint: None, code: 2 }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    fn print(&self) {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "seal: error: {}", self.message);
+        if let Some(h) = &self.hint {
+            let _ = writeln!(err, "seal: hint: {h}");
+        }
+    }
+
+    /// Describe a document error for `file`.
+    pub fn doc(file: &str, e: DocError) -> Self {
+        match e {
+            DocError::Parse(p) => CliError::new(format!("{file}:{}:{}: {}", p.line, p.column, p.message))
+                .hint("fix the syntax at that line and column, then run the command again"),
+            DocError::NotSealed => CliError::new(format!("{file}: the file is not sealed (no seal metadata)"))
+                .hint(format!("to seal it: seal encrypt --in-place {file}")),
+            DocError::AlreadySealed { at } => CliError::new(format!(
+                "{file}: already sealed{}",
+                at.map(|p| format!(" (a sealed value is at {p})")).unwrap_or_default()
+            ))
+            .hint("change values with `seal set` or `seal edit`; see the plaintext with `seal decrypt`"),
+            DocError::UnsupportedVersion(v) => {
+                CliError::new(format!("{file}: sealed with format version {v}; this seal reads version 1"))
+                    .hint("upgrade seal")
+            }
+            DocError::Unwrap(UnwrapError::NoMatch { sources, recipients }) => CliError::new(format!(
+                "{file}: none of your identities can open this file\n  your identities: {sources}\n  the file's recipients:\n{}",
+                recipients.iter().map(|r| format!("    {r}")).collect::<Vec<_>>().join("\n")
+            ))
+            .hint("ask someone who can open it to add your public key (`seal keygen -y IDENTITY` prints it), or pass the right key with -i"),
+            DocError::Unwrap(e @ UnwrapError::Damaged { .. }) => CliError::new(format!("{file}: {e}"))
+                .hint("restore the file from git (`git checkout -- FILE`) or ask who changed it"),
+            DocError::Tampered => CliError::new(format!(
+                "{file}: the file's MAC does not match: a value, a key path or the metadata was changed outside seal; nothing was decrypted"
+            ))
+            .hint("restore the file from git (`git checkout -- FILE`) or ask who changed it"),
+            DocError::Value { path, source } => CliError::new(format!("{file}: the value at {path} cannot be decrypted: {source}"))
+                .hint("restore the file from git or ask who changed it"),
+            DocError::Edit(e) => CliError::new(format!("{file}: {e}")),
+            DocError::Recipient(e) => CliError::new(format!("{file}: {e}"))
+                .hint("check the recipient; `seal keygen -y IDENTITY` prints the public key of an identity"),
+            DocError::NoRecipients => CliError::new(format!("{file}: no recipients to seal for"))
+                .hint("pass -r RECIPIENT / -R FILE, or add a rule to .seal.yaml"),
+            other => CliError::new(format!("{file}: {other}")),
+        }
+    }
+
+    /// Describe a read error for `file`.
+    pub fn read(file: &str, e: ReadError) -> Self {
+        let err = CliError::new(format!("{file}: {e}"));
+        match e {
+            ReadError::NotFound => err.hint("check the path"),
+            ReadError::NotText(_) => err.hint("seal works on YAML, JSON and dotenv text files"),
+            ReadError::Empty => err.hint("add some values first (or use `seal set FILE PATH VALUE`)"),
+            _ => err,
+        }
+    }
+}
+
+/// The format of `file`, from `--format` or its name.
+pub fn detect_format(file: &Path, arg: &FormatArg) -> Result<Format, CliError> {
+    if let Some(name) = &arg.format {
+        return Format::from_name(name)
+            .ok_or_else(|| CliError::usage(format!("unknown format {name:?}: use yaml, json or dotenv")));
+    }
+    Format::from_path(file).ok_or_else(|| {
+        CliError::usage(format!("cannot tell the format of {}", file.display()))
+            .hint("name it .yaml/.yml, .json, .env, *.env or .env.*, or pass --format yaml|json|dotenv")
+    })
+}
+
+/// Read a document argument (`-` is standard input).
+pub fn read_input(file: &Path) -> Result<Zeroizing<String>, CliError> {
+    let name = display(file);
+    if file == Path::new("-") {
+        fsio::read_stdin().map_err(|e| CliError::read(&name, e))
+    } else {
+        fsio::read_document(file).map_err(|e| CliError::read(&name, e))
+    }
+}
+
+/// How a path is named in messages.
+pub fn display(file: &Path) -> String {
+    if file == Path::new("-") {
+        "<stdin>".to_owned()
+    } else {
+        file.display().to_string()
+    }
+}
+
+/// Load identities from `-i`, the environment and the default file.
+pub fn load_identities(args: &IdentityArgs) -> Result<Identities, CliError> {
+    Identities::load(&IdentitySources::from_env(args.identities.clone())).map_err(|e| {
+        CliError::new(e.to_string()).hint("create one with `seal keygen`, or pass -i FILE / set SEAL_IDENTITY_FILE")
+    })
+}
+
+/// Read, open and decrypt a sealed file.
+pub fn open_file(file: &Path, fmt: &FormatArg, ids: &IdentityArgs) -> Result<Opened, CliError> {
+    let format = detect_format(file, fmt)?;
+    let text = read_input(file)?;
+    let name = display(file);
+    // Fail on a file that is not sealed before asking for identities.
+    let scan = format.scan(&text).map_err(|e| CliError::doc(&name, e.into()))?;
+    if scan.metadata.is_none() {
+        return Err(CliError::doc(&name, DocError::NotSealed));
+    }
+    let identities = load_identities(ids)?;
+    document::open(format, &text, &identities).map_err(|e| CliError::doc(&name, e))
+}
+
+/// Write `text` to stdout, treating a closed pipe as success.
+pub fn print_stdout(text: &[u8]) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text).and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(CliError::new(format!("cannot write to standard output: {e}"))),
+    }
+}
+
+/// Write a file atomically, naming it in the error.
+pub fn write_file(path: &Path, contents: &[u8], mode: fsio::Mode) -> Result<(), CliError> {
+    fsio::write_atomic(path, contents, mode)
+        .map_err(|e| CliError::new(format!("{}: cannot write: {e}", path.display())).hint("the file was not changed"))
+}

@@ -1,0 +1,106 @@
+//! `seal set` and `seal unset`: change one value and reseal, keeping every
+//! other token byte for byte.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Args;
+use zeroize::Zeroizing;
+
+use super::{display, open_file, write_file, CliError, FormatArg, IdentityArgs};
+use crate::document::{Opened, Resealed};
+use crate::format::EditError;
+use crate::fsio::Mode;
+use crate::path::PathQuery;
+
+#[derive(Args, Debug)]
+pub struct SetArgs {
+    /// Write VALUE as source text of the file's format (a number, `true`,
+    /// a quoted string) instead of as a string.
+    #[arg(long)]
+    raw: bool,
+    #[command(flatten)]
+    identity: IdentityArgs,
+    #[command(flatten)]
+    format: FormatArg,
+    /// The sealed file.
+    file: PathBuf,
+    /// Dotted path or JSON Pointer; a new key is added at the end of its mapping.
+    path: String,
+    /// The new value; `-` reads it from standard input (one trailing newline removed).
+    value: String,
+}
+
+#[derive(Args, Debug)]
+pub struct UnsetArgs {
+    #[command(flatten)]
+    identity: IdentityArgs,
+    #[command(flatten)]
+    format: FormatArg,
+    /// The sealed file.
+    file: PathBuf,
+    /// Dotted path or JSON Pointer of the value to remove.
+    path: String,
+}
+
+fn parse_path(path: &str) -> Result<PathQuery, CliError> {
+    PathQuery::parse(path).map_err(|e| CliError::usage(format!("invalid path {path:?}: {e}")))
+}
+
+fn edit_error(name: &str, e: EditError) -> CliError {
+    CliError::doc(name, e.into())
+}
+
+/// Reseal `edited` and write it over the file unless nothing changed.
+fn finish(opened: &Opened, file: &Path, edited: &str) -> Result<ExitCode, CliError> {
+    let name = display(file);
+    match opened.reseal(edited).map_err(|e| CliError::doc(&name, e))? {
+        Resealed::Unchanged => eprintln!("seal: {name}: unchanged"),
+        Resealed::Changed(sealed) => write_file(file, sealed.as_bytes(), Mode::KeepOr(0o644))?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn run_set(args: SetArgs) -> Result<ExitCode, CliError> {
+    if args.file.as_os_str() == "-" {
+        return Err(CliError::usage("seal set changes a file in place; give a file, not `-`"));
+    }
+    let query = parse_path(&args.path)?;
+    let value = if args.value == "-" {
+        let mut v = Zeroizing::new(String::new());
+        std::io::stdin()
+            .read_to_string(&mut v)
+            .map_err(|e| CliError::new(format!("cannot read the value from standard input: {e}")))?;
+        let trimmed = v.strip_suffix("\r\n").or_else(|| v.strip_suffix('\n')).unwrap_or(&v);
+        Zeroizing::new(trimmed.to_owned())
+    } else {
+        Zeroizing::new(args.value.clone())
+    };
+    let opened = open_file(&args.file, &args.format, &args.identity)?;
+    let name = display(&args.file);
+    let literal = if args.raw { value } else { Zeroizing::new(opened.format.string_literal(&value)) };
+    let edited = Zeroizing::new(
+        opened.format.set_value(&opened.plaintext, &query, &literal).map_err(|e| edit_error(&name, e))?,
+    );
+    if args.raw {
+        // Raw text must still be one value at that path, not new structure.
+        let values = opened.format.values(&edited).map_err(|e| {
+            CliError::new(format!("{name}: --raw value is not valid here: {e}")).hint("nothing was written")
+        })?;
+        if !values.iter().any(|(p, _)| p.matches(&query)) {
+            return Err(CliError::new(format!("{name}: --raw value does not form a single value at {query}"))
+                .hint("nothing was written"));
+        }
+    }
+    finish(&opened, &args.file, &edited)
+}
+
+pub fn run_unset(args: UnsetArgs) -> Result<ExitCode, CliError> {
+    let query = parse_path(&args.path)?;
+    let opened = open_file(&args.file, &args.format, &args.identity)?;
+    let name = display(&args.file);
+    let edited =
+        Zeroizing::new(opened.format.remove_value(&opened.plaintext, &query).map_err(|e| edit_error(&name, e))?);
+    finish(&opened, &args.file, &edited)
+}

@@ -1,0 +1,247 @@
+//! The data key, the value cipher and the file MAC (spec/FORMAT.md,
+//! "Cryptography").
+//!
+//! Both working keys are derived from the per-file data key with
+//! HKDF-SHA256 (empty salt) so that one secret never serves two purposes:
+//!
+//! * value key = HKDF(data key, info = "seal.v1 value key"), for
+//!   XChaCha20-Poly1305 with a random 192-bit nonce per value and the value's
+//!   key path as associated data;
+//! * MAC key = HKDF(data key, info = "seal.v1 mac key"), for HMAC-SHA256
+//!   over the metadata and the whole sealed body.
+
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+use crate::path::KeyPath;
+use crate::token::{Token, TokenError};
+
+/// Length of a data key in bytes.
+pub const DATA_KEY_LEN: usize = 32;
+
+const VALUE_KEY_INFO: &[u8] = b"seal.v1 value key";
+const MAC_KEY_INFO: &[u8] = b"seal.v1 mac key";
+/// Prefix of the associated data of every value.
+const VALUE_AAD_PREFIX: &[u8] = b"seal.v1 value\0";
+/// First field of the MAC input.
+const MAC_DOMAIN: &[u8] = b"seal.v1 mac";
+
+/// A file's random 256-bit data key. Never printed, zeroized on drop.
+#[derive(Clone)]
+pub struct DataKey(Zeroizing<[u8; DATA_KEY_LEN]>);
+
+impl DataKey {
+    /// A fresh key from the operating system's CSPRNG.
+    pub fn generate() -> Self {
+        let key = XChaCha20Poly1305::generate_key(&mut OsRng);
+        let mut bytes = Zeroizing::new([0u8; DATA_KEY_LEN]);
+        bytes.copy_from_slice(&key);
+        DataKey(bytes)
+    }
+
+    /// A key from raw bytes (an unwrapped age payload); `None` unless exactly
+    /// 32 bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let array: [u8; DATA_KEY_LEN] = bytes.try_into().ok()?;
+        Some(DataKey(Zeroizing::new(array)))
+    }
+
+    /// The raw key, for wrapping to recipients.
+    pub fn expose(&self) -> &[u8; DATA_KEY_LEN] {
+        &self.0
+    }
+
+    fn derive(&self, info: &[u8]) -> Zeroizing<[u8; 32]> {
+        let mut out = Zeroizing::new([0u8; 32]);
+        // 32 bytes is far below HKDF-SHA256's 8160-byte limit.
+        let expanded = Hkdf::<Sha256>::new(None, self.0.as_slice()).expand(info, out.as_mut_slice());
+        debug_assert!(expanded.is_ok());
+        out
+    }
+
+    /// The cipher for this file's values.
+    pub fn value_cipher(&self) -> ValueCipher {
+        let key = self.derive(VALUE_KEY_INFO);
+        ValueCipher { aead: XChaCha20Poly1305::new(key.as_slice().into()) }
+    }
+
+    /// Start computing this file's MAC.
+    pub fn mac(&self) -> MacBuilder {
+        let key = self.derive(MAC_KEY_INFO);
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.as_slice())
+            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+        put_field(&mut mac, MAC_DOMAIN);
+        MacBuilder { mac }
+    }
+}
+
+/// Why a value could not be decrypted. Deliberately coarse: the caller
+/// names the key path, never the content.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    #[error("{0}")]
+    Token(#[from] TokenError),
+    /// Wrong key, a token moved from another key path, or altered ciphertext.
+    #[error("the value does not decrypt with this file's key at this key path (tampered, or moved from another key)")]
+    Authentication,
+}
+
+/// XChaCha20-Poly1305 under the value key.
+pub struct ValueCipher {
+    aead: XChaCha20Poly1305,
+}
+
+fn value_aad(path: &KeyPath) -> Vec<u8> {
+    let mut aad = VALUE_AAD_PREFIX.to_vec();
+    aad.extend_from_slice(&path.canonical());
+    aad
+}
+
+impl ValueCipher {
+    /// Encrypt a value's source text for `path`, with a fresh random nonce.
+    pub fn encrypt(&self, path: &KeyPath, plaintext: &[u8]) -> String {
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let aad = value_aad(path);
+        // Encryption only fails for plaintexts beyond 2^38 bytes, which a
+        // config value cannot reach (inputs are read into memory).
+        let ciphertext = self
+            .aead
+            .encrypt(&nonce, Payload { msg: plaintext, aad: &aad })
+            .unwrap_or_else(|_| unreachable!("value too large for XChaCha20-Poly1305"));
+        Token { nonce: nonce.into(), ciphertext }.encode()
+    }
+
+    /// Decrypt the token found at `path`.
+    pub fn decrypt(&self, path: &KeyPath, token: &str) -> Result<Zeroizing<Vec<u8>>, ValueError> {
+        let token = Token::decode(token)?;
+        let aad = value_aad(path);
+        self.aead
+            .decrypt(XNonce::from_slice(&token.nonce), Payload { msg: &token.ciphertext, aad: &aad })
+            .map(Zeroizing::new)
+            .map_err(|_| ValueError::Authentication)
+    }
+}
+
+/// Incremental HMAC-SHA256 over length-prefixed fields. Each field is
+/// `u64be(len) || bytes`; counts are `u64be(n)`.
+pub struct MacBuilder {
+    mac: Hmac<Sha256>,
+}
+
+fn put_field(mac: &mut Hmac<Sha256>, bytes: &[u8]) {
+    mac.update(&(bytes.len() as u64).to_be_bytes());
+    mac.update(bytes);
+}
+
+impl MacBuilder {
+    pub fn field(&mut self, bytes: &[u8]) -> &mut Self {
+        put_field(&mut self.mac, bytes);
+        self
+    }
+
+    pub fn count(&mut self, n: usize) -> &mut Self {
+        self.mac.update(&(n as u64).to_be_bytes());
+        self
+    }
+
+    /// A text field with every CRLF read as LF, so a checkout that converts
+    /// line endings (git's `core.autocrlf`) does not break the MAC.
+    pub fn text_field(&mut self, text: &str) -> &mut Self {
+        let crlf = text.matches("\r\n").count();
+        self.mac.update(&((text.len() - crlf) as u64).to_be_bytes());
+        let mut rest = text;
+        while let Some(i) = rest.find("\r\n") {
+            self.mac.update(&rest.as_bytes()[..i]);
+            rest = &rest[i + 1..];
+        }
+        self.mac.update(rest.as_bytes());
+        self
+    }
+
+    /// The MAC as base64url without padding.
+    pub fn finish(self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(self.mac.finalize().into_bytes())
+    }
+
+    /// Constant-time comparison with a MAC read from a file.
+    pub fn verify(self, expected: &str) -> bool {
+        use base64::Engine;
+        match base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(expected) {
+            Ok(bytes) => self.mac.verify_slice(&bytes).is_ok(),
+            Err(_) => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::path::Segment;
+
+    fn path(k: &str) -> KeyPath {
+        KeyPath::new(0, vec![Segment::Key(k.into())])
+    }
+
+    #[test]
+    fn value_round_trip_and_path_binding() {
+        let key = DataKey::generate();
+        let cipher = key.value_cipher();
+        let token = cipher.encrypt(&path("a"), b"\"secret\"");
+        assert_eq!(cipher.decrypt(&path("a"), &token).unwrap().as_slice(), b"\"secret\"");
+        assert_eq!(cipher.decrypt(&path("b"), &token), Err(ValueError::Authentication));
+        let other = DataKey::generate().value_cipher();
+        assert_eq!(other.decrypt(&path("a"), &token), Err(ValueError::Authentication));
+    }
+
+    #[test]
+    fn nonces_are_fresh() {
+        let cipher = DataKey::generate().value_cipher();
+        assert_ne!(cipher.encrypt(&path("a"), b"x"), cipher.encrypt(&path("a"), b"x"));
+    }
+
+    #[test]
+    fn mac_depends_on_every_field() {
+        let key = DataKey::generate();
+        let mac = |a: &[u8], n: usize, text: &str| {
+            let mut m = key.mac();
+            m.field(a).count(n).text_field(text);
+            m.finish()
+        };
+        let base = mac(b"yaml", 1, "a: 1\n");
+        assert_ne!(base, mac(b"json", 1, "a: 1\n"));
+        assert_ne!(base, mac(b"yaml", 2, "a: 1\n"));
+        assert_ne!(base, mac(b"yaml", 1, "a: 2\n"));
+        // Field boundaries are unambiguous.
+        assert_ne!(mac(b"ab", 1, "c"), mac(b"a", 1, "bc"));
+        let mut m = key.mac();
+        m.field(b"yaml").count(1).text_field("a: 1\n");
+        assert!(m.verify(&base));
+        let mut m = key.mac();
+        m.field(b"yaml").count(1).text_field("a: 1\n");
+        assert!(!m.verify("not base64!"));
+    }
+
+    #[test]
+    fn mac_reads_crlf_as_lf() {
+        let key = DataKey::generate();
+        let mac = |text: &str| {
+            let mut m = key.mac();
+            m.text_field(text);
+            m.finish()
+        };
+        assert_eq!(mac("a: 1\r\nb: 2\r\n"), mac("a: 1\nb: 2\n"));
+        assert_ne!(mac("a: 1\r\n"), mac("a: 1\r"));
+        assert_ne!(mac("a\r\r\n"), mac("a\r\n"));
+    }
+
+    #[test]
+    fn data_key_needs_32_bytes() {
+        assert!(DataKey::from_bytes(&[0; 31]).is_none());
+        assert!(DataKey::from_bytes(&[0; 32]).is_some());
+    }
+}

@@ -1,0 +1,318 @@
+//! Sealing and opening whole documents: the one-way pipeline
+//! bytes → spans → crypto → splice → bytes (spec/FORMAT.md, "Sealing" and
+//! "Opening").
+//!
+//! Opening verifies the file MAC before any value is decrypted, so a
+//! tampered file shows no plaintext at all. Sealing checks its own output
+//! by opening it again before returning, so a parser bug can never produce
+//! a file that does not decrypt to exactly its input.
+
+use std::collections::HashMap;
+
+use zeroize::Zeroizing;
+
+use crate::crypto::{DataKey, ValueError};
+use crate::envelope::{unwrap_data_key, Identities, Recipient, RecipientError, UnwrapError};
+use crate::format::{EditError, Format, LeafKind, ParseError, Scan};
+use crate::metadata::{Metadata, WrappedKey, VERSION};
+use crate::path::KeyPath;
+use crate::select;
+
+/// Why a document could not be sealed or opened. Never carries plaintext.
+#[derive(Debug, thiserror::Error)]
+pub enum DocError {
+    #[error("{0}")]
+    Parse(#[from] ParseError),
+    #[error("the file is not sealed (it has no seal metadata)")]
+    NotSealed,
+    #[error("the file is already sealed{}", at.as_ref().map(|p| format!(" (a sealed value is at {p})")).unwrap_or_default())]
+    AlreadySealed { at: Option<String> },
+    #[error("the file was sealed with format version {0}; this seal reads version {VERSION}")]
+    UnsupportedVersion(u64),
+    #[error("{0}")]
+    Unwrap(#[from] UnwrapError),
+    #[error("the file's MAC does not match: a value, a key path or the metadata was changed outside seal")]
+    Tampered,
+    #[error("the value at {path} cannot be decrypted: {source}")]
+    Value { path: String, source: ValueError },
+    #[error("{0}")]
+    Edit(#[from] EditError),
+    #[error("{0}")]
+    Recipient(#[from] RecipientError),
+    #[error("no recipients: a sealed file needs at least one")]
+    NoRecipients,
+    #[error("the file has no recipients in its metadata")]
+    NoWrappedKeys,
+    #[error("invalid encrypt pattern: {0}")]
+    Pattern(String),
+    #[error("internal error: {0} (please report this; nothing was written)")]
+    Internal(&'static str),
+}
+
+/// A sealed file as read without any key: what `seal info` shows.
+#[derive(Debug)]
+pub struct Inspection {
+    pub metadata: Metadata,
+    pub encrypted_values: usize,
+    pub plain_values: usize,
+}
+
+/// Read the metadata and count values, with no key.
+pub fn inspect(format: Format, src: &str) -> Result<Inspection, DocError> {
+    let scan = format.scan(src)?;
+    let block = scan.metadata.ok_or(DocError::NotSealed)?;
+    let encrypted = scan
+        .leaves
+        .iter()
+        .filter(|l| l.kind == LeafKind::Scalar && format.token_in(&src[l.span.clone()]).is_some())
+        .count();
+    Ok(Inspection { metadata: block.metadata, encrypted_values: encrypted, plain_values: scan.leaves.len() - encrypted })
+}
+
+/// A value as it was in the sealed file, kept so that resealing an
+/// unchanged value writes the same token.
+struct PreviousValue {
+    plaintext: Zeroizing<String>,
+    token: String,
+}
+
+/// A decrypted document with everything needed to seal it again.
+pub struct Opened {
+    pub format: Format,
+    /// The document exactly as it was before sealing.
+    pub plaintext: Zeroizing<String>,
+    pub data_key: DataKey,
+    pub metadata: Metadata,
+    previous: HashMap<KeyPath, Vec<PreviousValue>>,
+    sealed: String,
+}
+
+/// Open a sealed document with the identities given.
+pub fn open(format: Format, src: &str, identities: &Identities) -> Result<Opened, DocError> {
+    let (scan, metadata) = scan_sealed(format, src)?;
+    let key = unwrap_data_key(&metadata.recipients, identities)?;
+    open_scanned(format, src, scan, metadata, key)
+}
+
+/// Open a sealed document with its raw data key (for tools and tests that
+/// unwrapped it themselves, e.g. with the `age` CLI).
+pub fn open_with_key(format: Format, src: &str, key: DataKey) -> Result<Opened, DocError> {
+    let (scan, metadata) = scan_sealed(format, src)?;
+    open_scanned(format, src, scan, metadata, key)
+}
+
+fn scan_sealed(format: Format, src: &str) -> Result<(Scan, Metadata), DocError> {
+    let mut scan = format.scan(src)?;
+    let block = scan.metadata.take().ok_or(DocError::NotSealed)?;
+    if block.metadata.version != VERSION {
+        return Err(DocError::UnsupportedVersion(block.metadata.version));
+    }
+    if block.metadata.recipients.is_empty() {
+        return Err(DocError::NoWrappedKeys);
+    }
+    // The block is removed last, after every value before it is spliced.
+    scan.metadata = Some(crate::format::MetadataBlock { region: block.region, metadata: block.metadata.clone() });
+    Ok((scan, block.metadata))
+}
+
+/// The file MAC (spec/FORMAT.md, "MAC"): the metadata fields and the whole
+/// sealed body, i.e. the sealed file without its metadata block.
+fn compute_mac(key: &DataKey, format: Format, meta: &Metadata, body: &str) -> crate::crypto::MacBuilder {
+    let mut mac = key.mac();
+    mac.field(format.name().as_bytes()).count(meta.version as usize).field(meta.modified.as_bytes());
+    mac.count(meta.encrypt.len());
+    for p in &meta.encrypt {
+        mac.field(p.as_bytes());
+    }
+    mac.count(meta.recipients.len());
+    for r in &meta.recipients {
+        mac.field(r.recipient.as_bytes()).field(r.data_key.as_bytes());
+    }
+    mac.text_field(body);
+    mac
+}
+
+fn open_scanned(format: Format, src: &str, scan: Scan, metadata: Metadata, key: DataKey) -> Result<Opened, DocError> {
+    let region = scan.metadata.as_ref().map(|b| b.region.clone()).ok_or(DocError::NotSealed)?;
+    let body = [&src[..region.start], &src[region.end..]].concat();
+    if !compute_mac(&key, format, &metadata, &body).verify(&metadata.mac) {
+        return Err(DocError::Tampered);
+    }
+    drop(body);
+
+    let cipher = key.value_cipher();
+    let mut out = Zeroizing::new(String::with_capacity(src.len()));
+    let mut cursor = 0;
+    let mut previous: HashMap<KeyPath, Vec<PreviousValue>> = HashMap::new();
+    for leaf in &scan.leaves {
+        let Some(token) = format.token_in(&src[leaf.span.clone()]).filter(|_| leaf.kind == LeafKind::Scalar) else {
+            continue;
+        };
+        let bytes = cipher
+            .decrypt(&leaf.path, token)
+            .map_err(|source| DocError::Value { path: leaf.path.to_string(), source })?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| DocError::Value {
+            path: leaf.path.to_string(),
+            source: ValueError::Authentication,
+        })?;
+        if leaf.span.start < cursor {
+            return Err(DocError::Internal("overlapping value spans"));
+        }
+        out.push_str(&src[cursor..leaf.span.start]);
+        out.push_str(text);
+        cursor = leaf.span.end;
+        previous
+            .entry(leaf.path.clone())
+            .or_default()
+            .push(PreviousValue { plaintext: Zeroizing::new(text.to_owned()), token: token.to_owned() });
+    }
+    if region.start < cursor {
+        return Err(DocError::Internal("metadata block before a value"));
+    }
+    out.push_str(&src[cursor..region.start]);
+    out.push_str(&src[region.end..]);
+    Ok(Opened { format, plaintext: out, data_key: key, metadata, previous, sealed: src.to_owned() })
+}
+
+/// What sealing needs besides the plaintext.
+pub struct SealPlan<'a> {
+    pub key: &'a DataKey,
+    pub recipients: Vec<WrappedKey>,
+    pub encrypt: Vec<String>,
+    /// RFC 3339 UTC time written as `modified`.
+    pub modified: String,
+}
+
+/// Wrap `key` for every recipient, in order, without duplicates.
+pub fn wrap_for(key: &DataKey, recipients: &[Recipient]) -> Result<Vec<WrappedKey>, DocError> {
+    if recipients.is_empty() {
+        return Err(DocError::NoRecipients);
+    }
+    let mut seen = std::collections::HashSet::new();
+    recipients
+        .iter()
+        .filter(|r| seen.insert(r.as_str().to_owned()))
+        .map(|r| r.wrap(key).map_err(DocError::from))
+        .collect()
+}
+
+/// The current time as written in `modified`.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+/// Seal a plaintext document for `recipients` with a fresh data key.
+pub fn seal(format: Format, plaintext: &str, recipients: &[Recipient], encrypt: &[String]) -> Result<String, DocError> {
+    let key = DataKey::generate();
+    let plan =
+        SealPlan { key: &key, recipients: wrap_for(&key, recipients)?, encrypt: encrypt.to_vec(), modified: now_rfc3339() };
+    seal_with(format, plaintext, &plan, |_, _| None)
+}
+
+/// Seal `plaintext` under `plan`; `reuse(path, source)` may return an
+/// existing token for an unchanged value.
+fn seal_with<'p>(
+    format: Format,
+    plaintext: &str,
+    plan: &SealPlan<'_>,
+    reuse: impl Fn(&KeyPath, &str) -> Option<&'p str>,
+) -> Result<String, DocError> {
+    for p in &plan.encrypt {
+        select::validate(p).map_err(DocError::Pattern)?;
+    }
+    let scan = format.scan(plaintext)?;
+    if scan.metadata.is_some() {
+        return Err(DocError::AlreadySealed { at: None });
+    }
+    let cipher = plan.key.value_cipher();
+    let mut body = String::with_capacity(plaintext.len() * 2);
+    let mut cursor = 0;
+    for leaf in &scan.leaves {
+        let text = &plaintext[leaf.span.clone()];
+        if leaf.span.start < cursor {
+            return Err(DocError::Internal("overlapping value spans"));
+        }
+        if leaf.kind != LeafKind::Scalar {
+            continue;
+        }
+        if format.token_in(text).is_some() {
+            return Err(DocError::AlreadySealed { at: Some(leaf.path.to_string()) });
+        }
+        if select::selected(&plan.encrypt, &leaf.path) {
+            let token = match reuse(&leaf.path, text) {
+                Some(t) => t.to_owned(),
+                None => cipher.encrypt(&leaf.path, text.as_bytes()),
+            };
+            body.push_str(&plaintext[cursor..leaf.span.start]);
+            body.push_str(&format.render_token(&token));
+            cursor = leaf.span.end;
+        }
+    }
+    body.push_str(&plaintext[cursor..]);
+
+    let mut meta = Metadata {
+        version: VERSION,
+        modified: plan.modified.clone(),
+        encrypt: plan.encrypt.clone(),
+        recipients: plan.recipients.clone(),
+        mac: String::new(),
+    };
+    meta.mac = compute_mac(plan.key, format, &meta, &body).finish();
+    let sealed = format.attach_metadata(&body, &meta)?;
+
+    // Never hand back a file that does not open to exactly its input.
+    let check = open_with_key(format, &sealed, plan.key.clone())
+        .map_err(|_| DocError::Internal("the sealed output does not open"))?;
+    if check.plaintext.as_str() != plaintext {
+        return Err(DocError::Internal("the sealed output does not round-trip"));
+    }
+    Ok(sealed)
+}
+
+/// The outcome of sealing an edited document again.
+pub enum Resealed {
+    /// Nothing changed: the sealed file stays byte-identical.
+    Unchanged,
+    Changed(String),
+}
+
+impl Opened {
+    /// The sealed file this was opened from.
+    pub fn sealed_text(&self) -> &str {
+        &self.sealed
+    }
+
+    fn reuse_token(&self, path: &KeyPath, text: &str) -> Option<&str> {
+        self.previous.get(path)?.iter().find(|p| p.plaintext.as_str() == text).map(|p| p.token.as_str())
+    }
+
+    /// Seal `plaintext` (an edited version of this document) with the same
+    /// data key, recipients and selection, keeping the token of every value
+    /// whose plaintext did not change.
+    pub fn reseal(&self, plaintext: &str) -> Result<Resealed, DocError> {
+        self.reseal_for(plaintext, self.metadata.recipients.clone(), &self.data_key, &self.metadata.encrypt)
+    }
+
+    /// Like [`Opened::reseal`], with another recipient set (same data key:
+    /// tokens are kept) or a new data key (every value re-encrypted).
+    pub fn reseal_for(
+        &self,
+        plaintext: &str,
+        recipients: Vec<WrappedKey>,
+        key: &DataKey,
+        encrypt: &[String],
+    ) -> Result<Resealed, DocError> {
+        let same_key = key.expose() == self.data_key.expose();
+        let unchanged_meta = same_key && recipients == self.metadata.recipients && encrypt == self.metadata.encrypt.as_slice();
+        if unchanged_meta && plaintext == self.plaintext.as_str() {
+            return Ok(Resealed::Unchanged);
+        }
+        let plan = SealPlan { key, recipients, encrypt: encrypt.to_vec(), modified: now_rfc3339() };
+        let sealed = if same_key {
+            seal_with(self.format, plaintext, &plan, |path, text| self.reuse_token(path, text))?
+        } else {
+            seal_with(self.format, plaintext, &plan, |_, _| None)?
+        };
+        Ok(Resealed::Changed(sealed))
+    }
+}

@@ -1,0 +1,344 @@
+//! The envelope: the data key wrapped once per recipient as an armored age
+//! file, and the identities that unwrap it (spec/FORMAT.md, "Recipients").
+//!
+//! Each wrapped key is a standard age file whose payload is the 32-byte data
+//! key, so `age -d -i KEY` can audit it without seal.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use age::armor::{ArmoredReader, ArmoredWriter, Format as ArmorFormat};
+use age::cli_common::{read_identities, read_recipients, StdinGuard};
+use age::secrecy::ExposeSecret;
+use zeroize::Zeroizing;
+
+use crate::crypto::{DataKey, DATA_KEY_LEN};
+use crate::metadata::WrappedKey;
+
+/// A recipient the data key can be wrapped to.
+pub struct Recipient {
+    text: String,
+    inner: Box<dyn age::Recipient + Send>,
+}
+
+impl std::fmt::Debug for Recipient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Recipient").field(&self.text).finish()
+    }
+}
+
+/// Why a recipient string was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RecipientError {
+    #[error("invalid recipient {0:?}: expected an age public key (age1…), an ssh-ed25519 or ssh-rsa public key line, or an age plugin recipient")]
+    Invalid(String),
+    #[error("recipient {recipient:?}: {reason}")]
+    Unusable { recipient: String, reason: String },
+}
+
+impl Recipient {
+    /// Parse and validate `age1…`, `ssh-ed25519 …`, `ssh-rsa …` or a plugin
+    /// recipient (`age1name1…`, which needs `age-plugin-name` on PATH).
+    pub fn parse(text: &str) -> Result<Recipient, RecipientError> {
+        let text = text.trim();
+        let looks_valid = text.starts_with("age1") || text.starts_with("ssh-ed25519 ") || text.starts_with("ssh-rsa ");
+        if !looks_valid || text.contains(['\n', '\r']) {
+            return Err(RecipientError::Invalid(text.to_owned()));
+        }
+        let mut parsed = read_recipients(vec![text.to_owned()], vec![], vec![], None, &mut StdinGuard::new(false))
+            .map_err(|e| match e {
+                age::cli_common::ReadError::InvalidRecipient(_) => RecipientError::Invalid(text.to_owned()),
+                other => RecipientError::Unusable { recipient: text.to_owned(), reason: other.to_string() },
+            })?;
+        match (parsed.pop(), parsed.is_empty()) {
+            (Some(inner), true) => Ok(Recipient { text: text.to_owned(), inner }),
+            _ => Err(RecipientError::Invalid(text.to_owned())),
+        }
+    }
+
+    /// The recipient as written in the file's metadata.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Encrypt `key` to this recipient as an armored age file.
+    pub fn wrap(&self, key: &DataKey) -> Result<WrappedKey, RecipientError> {
+        let unusable = |reason: String| RecipientError::Unusable { recipient: self.text.clone(), reason };
+        let encryptor = age::Encryptor::with_recipients(std::iter::once(self.inner.as_ref() as &dyn age::Recipient))
+            .map_err(|e| unusable(e.to_string()))?;
+        let armored = ArmoredWriter::wrap_output(Vec::new(), ArmorFormat::AsciiArmor).map_err(|e| unusable(e.to_string()))?;
+        let mut writer = encryptor.wrap_output(armored).map_err(|e| unusable(e.to_string()))?;
+        writer.write_all(key.expose()).map_err(|e| unusable(e.to_string()))?;
+        let bytes = writer
+            .finish()
+            .and_then(|armored| armored.finish())
+            .map_err(|e| unusable(e.to_string()))?;
+        let data_key = String::from_utf8(bytes).map_err(|e| unusable(e.to_string()))?;
+        Ok(WrappedKey { recipient: self.text.clone(), data_key })
+    }
+}
+
+/// Read a recipients file (`-R`): one recipient per line, `#` comments and
+/// blank lines ignored, like age's.
+pub fn read_recipients_file(path: &Path) -> std::io::Result<Vec<String>> {
+    let text = std::fs::read_to_string(path)?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect())
+}
+
+/// Identities that may unwrap a data key, with where each came from.
+pub struct Identities {
+    list: Vec<Box<dyn age::Identity>>,
+    /// Human-readable sources, for error messages (file names, env vars).
+    pub sources: Vec<String>,
+}
+
+/// Why identities could not be loaded or used.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error("cannot read identity {source_name}: {reason}")]
+    Read { source_name: String, reason: String },
+    #[error("no identity found: tried {tried}")]
+    NoneFound { tried: String },
+}
+
+/// Where identities are looked up, in order (see `Identities::load`).
+#[derive(Clone, Debug, Default)]
+pub struct IdentitySources {
+    /// `-i/--identity` files.
+    pub files: Vec<PathBuf>,
+    /// `SEAL_IDENTITY_FILE`, colon-separated.
+    pub env_files: Option<String>,
+    /// `SEAL_IDENTITY`: identity text itself.
+    pub env_text: Option<Zeroizing<String>>,
+    /// The default identity file (`$XDG_CONFIG_HOME/seal/identity.txt`).
+    pub default_file: Option<PathBuf>,
+}
+
+impl IdentitySources {
+    /// The sources from the process environment plus `files` from `-i`.
+    pub fn from_env(files: Vec<PathBuf>) -> Self {
+        IdentitySources {
+            files,
+            env_files: std::env::var("SEAL_IDENTITY_FILE").ok().filter(|s| !s.is_empty()),
+            env_text: std::env::var("SEAL_IDENTITY").ok().filter(|s| !s.is_empty()).map(Zeroizing::new),
+            default_file: default_identity_path(),
+        }
+    }
+}
+
+/// `$XDG_CONFIG_HOME/seal/identity.txt`, else `~/.config/seal/identity.txt`.
+pub fn default_identity_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    Some(base.join("seal").join("identity.txt"))
+}
+
+impl Identities {
+    /// Load every identity from `-i` files, `SEAL_IDENTITY_FILE`,
+    /// `SEAL_IDENTITY` and the default file, in that order. Files named
+    /// explicitly must exist; the default file is optional.
+    pub fn load(sources: &IdentitySources) -> Result<Identities, IdentityError> {
+        let mut ids = Identities { list: Vec::new(), sources: Vec::new() };
+        for file in &sources.files {
+            ids.add_file(file)?;
+        }
+        if let Some(list) = &sources.env_files {
+            for file in list.split(':').filter(|f| !f.is_empty()) {
+                ids.add_file(Path::new(file))?;
+            }
+        }
+        if let Some(text) = &sources.env_text {
+            ids.add_text(text, "SEAL_IDENTITY")?;
+        }
+        if let Some(file) = &sources.default_file {
+            if file.exists() {
+                ids.add_file(file)?;
+            }
+        }
+        if ids.list.is_empty() {
+            let mut tried: Vec<String> = Vec::new();
+            if sources.env_files.is_none() {
+                tried.push("SEAL_IDENTITY_FILE (unset)".into());
+            }
+            if sources.env_text.is_none() {
+                tried.push("SEAL_IDENTITY (unset)".into());
+            }
+            if let Some(f) = &sources.default_file {
+                tried.push(format!("{} (missing)", f.display()));
+            }
+            return Err(IdentityError::NoneFound { tried: tried.join(", ") });
+        }
+        Ok(ids)
+    }
+
+    /// Identities from in-memory identity text (an age identity file or an
+    /// OpenSSH private key).
+    pub fn from_text(text: &str, source_name: &str) -> Result<Identities, IdentityError> {
+        let mut ids = Identities { list: Vec::new(), sources: Vec::new() };
+        ids.add_text(text, source_name)?;
+        Ok(ids)
+    }
+
+    fn add_file(&mut self, path: &Path) -> Result<(), IdentityError> {
+        let name = path.display().to_string();
+        let found = read_identities(vec![name.clone()], None, &mut StdinGuard::new(false))
+            .map_err(|e| IdentityError::Read { source_name: name.clone(), reason: e.to_string() })?;
+        self.list.extend(found);
+        self.sources.push(name);
+        Ok(())
+    }
+
+    fn add_text(&mut self, text: &str, source_name: &str) -> Result<(), IdentityError> {
+        let read_err = |reason: &str| IdentityError::Read { source_name: source_name.to_owned(), reason: reason.to_owned() };
+        if text.trim_start().starts_with("-----BEGIN OPENSSH PRIVATE KEY-----") {
+            let id = age::ssh::Identity::from_buffer(text.as_bytes(), Some(source_name.to_owned()))
+                .map_err(|_| read_err("not a valid OpenSSH private key"))?;
+            if let age::ssh::Identity::Unsupported(_) = id {
+                return Err(read_err("unsupported SSH key type (use ssh-ed25519 or ssh-rsa)"));
+            }
+            self.list.push(Box::new(id.with_callbacks(age::cli_common::UiCallbacks)));
+        } else {
+            let file = age::IdentityFile::from_buffer(text.as_bytes())
+                .map_err(|_| read_err("not an age identity (AGE-SECRET-KEY-1…) or OpenSSH private key"))?;
+            let found = file
+                .with_callbacks(age::cli_common::UiCallbacks)
+                .into_identities()
+                .map_err(|e| read_err(&e.to_string()))?;
+            if found.is_empty() {
+                return Err(read_err("no identity in it"));
+            }
+            self.list.extend(found.into_iter().map(|i| i as Box<dyn age::Identity>));
+        }
+        self.sources.push(source_name.to_owned());
+        Ok(())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}
+
+/// Why the data key could not be unwrapped.
+#[derive(Debug, thiserror::Error)]
+pub enum UnwrapError {
+    #[error("none of your identities ({sources}) is a recipient of this file")]
+    NoMatch { sources: String, recipients: Vec<String> },
+    #[error("the data key wrapped for {recipient} is damaged: {reason}")]
+    Damaged { recipient: String, reason: String },
+}
+
+/// Unwrap the data key with the first identity that opens one of the
+/// wrapped copies.
+pub fn unwrap_data_key(wrapped: &[WrappedKey], ids: &Identities) -> Result<DataKey, UnwrapError> {
+    let mut damaged = None;
+    for w in wrapped {
+        let decryptor = match age::Decryptor::new(ArmoredReader::new(w.data_key.as_bytes())) {
+            Ok(d) => d,
+            Err(e) => {
+                damaged.get_or_insert(UnwrapError::Damaged { recipient: w.recipient.clone(), reason: e.to_string() });
+                continue;
+            }
+        };
+        match decryptor.decrypt(ids.list.iter().map(|i| i.as_ref() as &dyn age::Identity)) {
+            Ok(mut reader) => {
+                let mut bytes = Zeroizing::new(Vec::with_capacity(DATA_KEY_LEN));
+                let read = reader.by_ref().take(DATA_KEY_LEN as u64 + 1).read_to_end(&mut bytes);
+                match read.ok().and_then(|_| DataKey::from_bytes(&bytes)) {
+                    Some(key) => return Ok(key),
+                    None => {
+                        return Err(UnwrapError::Damaged {
+                            recipient: w.recipient.clone(),
+                            reason: "the payload is not a 32-byte data key".into(),
+                        })
+                    }
+                }
+            }
+            Err(age::DecryptError::NoMatchingKeys) => continue,
+            Err(e) => {
+                damaged.get_or_insert(UnwrapError::Damaged { recipient: w.recipient.clone(), reason: e.to_string() });
+            }
+        }
+    }
+    Err(damaged.unwrap_or_else(|| UnwrapError::NoMatch {
+        sources: ids.sources.join(", "),
+        recipients: wrapped.iter().map(|w| w.recipient.clone()).collect(),
+    }))
+}
+
+/// A new age X25519 identity: the identity file text (same layout as
+/// `age-keygen`) and its public key.
+pub fn generate_identity() -> (Zeroizing<String>, String) {
+    let identity = age::x25519::Identity::generate();
+    let public = identity.to_public().to_string();
+    let created = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
+    let text = Zeroizing::new(format!(
+        "# created: {created}\n# public key: {public}\n{}\n",
+        identity.to_string().expose_secret()
+    ));
+    (text, public)
+}
+
+/// The public keys of the identities in an identity file's text: age
+/// X25519 keys and OpenSSH private keys.
+pub fn public_keys(text: &str) -> Result<Vec<String>, String> {
+    if text.trim_start().starts_with("-----BEGIN OPENSSH PRIVATE KEY-----") {
+        let id = age::ssh::Identity::from_buffer(text.as_bytes(), None).map_err(|_| "not a valid OpenSSH private key".to_owned())?;
+        let recipient = age::ssh::Recipient::try_from(id).map_err(|_| "unsupported or encrypted SSH key".to_owned())?;
+        return Ok(vec![recipient.to_string()]);
+    }
+    let mut keys = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.starts_with("AGE-SECRET-KEY-") {
+            let id: age::x25519::Identity = line.parse().map_err(|_| "invalid AGE-SECRET-KEY line".to_owned())?;
+            keys.push(id.to_public().to_string());
+        } else if !line.is_empty() && !line.starts_with('#') && !line.starts_with("AGE-PLUGIN-") {
+            return Err("not an age identity file".to_owned());
+        }
+    }
+    if keys.is_empty() {
+        return Err("no AGE-SECRET-KEY in it".to_owned());
+    }
+    Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_and_unwrap_with_generated_identity() {
+        let (secret, public) = generate_identity();
+        let recipient = Recipient::parse(&public).unwrap();
+        let key = DataKey::generate();
+        let wrapped = recipient.wrap(&key).unwrap();
+        assert!(wrapped.data_key.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"));
+        assert!(wrapped.data_key.ends_with("-----END AGE ENCRYPTED FILE-----\n"));
+        let ids = Identities::from_text(&secret, "test").unwrap();
+        let unwrapped = unwrap_data_key(&[wrapped], &ids).unwrap();
+        assert_eq!(unwrapped.expose(), key.expose());
+        assert_eq!(public_keys(&secret).unwrap(), vec![public]);
+    }
+
+    #[test]
+    fn wrong_identity_is_no_match() {
+        let (_, public) = generate_identity();
+        let (other, _) = generate_identity();
+        let wrapped = Recipient::parse(&public).unwrap().wrap(&DataKey::generate()).unwrap();
+        let ids = Identities::from_text(&other, "other").unwrap();
+        assert!(matches!(unwrap_data_key(&[wrapped], &ids), Err(UnwrapError::NoMatch { .. })));
+    }
+
+    #[test]
+    fn invalid_recipients_are_refused() {
+        for bad in ["", "age1notakey", "ssh-ed25519 AAAA", "hello", "age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs\nx"] {
+            assert!(Recipient::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}
