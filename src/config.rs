@@ -92,8 +92,10 @@ impl Config {
     /// Read and check a config file.
     pub fn load(file: &Path) -> Result<Config, ConfigError> {
         let name = file.display().to_string();
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| ConfigError { file: name.clone(), message: format!("cannot read: {e}") })?;
+        let text = std::fs::read_to_string(file).map_err(|e| ConfigError {
+            file: name.clone(),
+            message: format!("cannot read: {e}"),
+        })?;
         let dir = file
             .parent()
             .map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.to_path_buf()))
@@ -105,17 +107,31 @@ impl Config {
     /// matching.
     pub fn parse(text: &str, file: &Path, dir: &Path) -> Result<Config, ConfigError> {
         let name = file.display().to_string();
-        let err = |message: String| ConfigError { file: name.clone(), message };
+        let err = |message: String| ConfigError {
+            file: name.clone(),
+            message,
+        };
         let docs = Yaml::load_from_str(text).map_err(|e| {
-            err(format!("line {}, column {}: {}", e.marker().line(), e.marker().col() + 1, e.info()))
+            err(format!(
+                "line {}, column {}: {}",
+                e.marker().line(),
+                e.marker().col() + 1,
+                e.info()
+            ))
         })?;
         let root = match docs.as_slice() {
             [root] => root,
-            [] => return Err(err("the file is empty; it needs `recipients:` and `rules:`".into())),
+            [] => {
+                return Err(err(
+                    "the file is empty; it needs `recipients:` and `rules:`".into(),
+                ))
+            }
             _ => return Err(err("expected one YAML document".into())),
         };
         let Some(map) = root.as_mapping() else {
-            return Err(err("the top level must be a mapping with `recipients`, `groups` and `rules`".into()));
+            return Err(err(
+                "the top level must be a mapping with `recipients`, `groups` and `rules`".into(),
+            ));
         };
         let mut cfg = Config {
             file: file.to_path_buf(),
@@ -130,24 +146,34 @@ impl Config {
                 "recipients" => cfg.recipients = parse_named(v, "recipients").map_err(err)?,
                 "groups" => {
                     let Some(groups) = v.as_mapping() else {
-                        return Err(err("`groups` must map group names to lists of recipient names".into()));
+                        return Err(err(
+                            "`groups` must map group names to lists of recipient names".into(),
+                        ));
                     };
                     for (g, members) in groups {
-                        let gname = scalar_text(g).ok_or_else(|| err("groups: a group name must be text".into()))?;
-                        let members =
-                            string_list(members).ok_or_else(|| err(format!("groups.{gname}: expected a list of names")))?;
+                        let gname = scalar_text(g)
+                            .ok_or_else(|| err("groups: a group name must be text".into()))?;
+                        let members = string_list(members).ok_or_else(|| {
+                            err(format!("groups.{gname}: expected a list of names"))
+                        })?;
                         cfg.groups.push((gname, members));
                     }
                 }
                 "rules" => {
                     let Some(rules) = v.as_sequence() else {
-                        return Err(err("`rules` must be a list of {path, recipients, encrypt}".into()));
+                        return Err(err(
+                            "`rules` must be a list of {path, recipients, encrypt}".into()
+                        ));
                     };
                     for (i, rule) in rules.iter().enumerate() {
                         cfg.rules.push(parse_rule(rule, i).map_err(err)?);
                     }
                 }
-                other => return Err(err(format!("unknown top-level key {other:?} (expected recipients, groups, rules)"))),
+                other => {
+                    return Err(err(format!(
+                        "unknown top-level key {other:?} (expected recipients, groups, rules)"
+                    )))
+                }
             }
         }
         cfg.check().map_err(err)?;
@@ -156,9 +182,16 @@ impl Config {
 
     fn check(&self) -> Result<(), String> {
         let mut names = std::collections::HashSet::new();
-        for n in self.recipients.iter().map(|(n, _)| n).chain(self.groups.iter().map(|(n, _)| n)) {
+        for n in self
+            .recipients
+            .iter()
+            .map(|(n, _)| n)
+            .chain(self.groups.iter().map(|(n, _)| n))
+        {
             if !names.insert(n.as_str()) {
-                return Err(format!("the name {n:?} is used twice (recipient and group names share one namespace)"));
+                return Err(format!(
+                    "the name {n:?} is used twice (recipient and group names share one namespace)"
+                ));
             }
         }
         for (g, members) in &self.groups {
@@ -174,10 +207,14 @@ impl Config {
             }
             for m in &rule.recipients {
                 if !names.contains(m.as_str()) {
-                    return Err(format!("rules[{i}] ({}): unknown recipient or group {m:?}", rule.path));
+                    return Err(format!(
+                        "rules[{i}] ({}): unknown recipient or group {m:?}",
+                        rule.path
+                    ));
                 }
             }
-            self.resolve(&rule.recipients).map_err(|e| format!("rules[{i}] ({}): {e}", rule.path))?;
+            self.resolve(&rule.recipients)
+                .map_err(|e| format!("rules[{i}] ({}): {e}", rule.path))?;
         }
         Ok(())
     }
@@ -196,7 +233,12 @@ impl Config {
         let parent = std::fs::canonicalize(parent).unwrap_or_else(|_| parent.to_path_buf());
         let full = parent.join(abs.file_name()?);
         let rel = full.strip_prefix(&self.dir).ok()?;
-        Some(rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"))
+        Some(
+            rel.components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/"),
+        )
     }
 
     /// Expand recipient and group names to (name, recipient text), in order,
@@ -209,7 +251,12 @@ impl Config {
         Ok(out)
     }
 
-    fn expand(&self, name: &str, stack: &mut Vec<String>, out: &mut Vec<(String, String)>) -> Result<(), String> {
+    fn expand(
+        &self,
+        name: &str,
+        stack: &mut Vec<String>,
+        out: &mut Vec<(String, String)>,
+    ) -> Result<(), String> {
         if let Some((_, key)) = self.recipients.iter().find(|(n, _)| n == name) {
             if !out.iter().any(|(n, _)| n == name) {
                 out.push((name.to_owned(), key.clone()));
@@ -239,34 +286,53 @@ fn string_list(node: &Yaml) -> Option<Vec<String>> {
 }
 
 fn parse_named(node: &Yaml, what: &str) -> Result<Vec<(String, String)>, String> {
-    let map = node.as_mapping().ok_or_else(|| format!("`{what}` must map names to public keys"))?;
+    let map = node
+        .as_mapping()
+        .ok_or_else(|| format!("`{what}` must map names to public keys"))?;
     let mut out = Vec::new();
     for (k, v) in map {
         let name = scalar_text(k).ok_or_else(|| format!("{what}: a name must be text"))?;
-        let key = scalar_text(v).ok_or_else(|| format!("{what}.{name}: expected a public key (age1…, ssh-ed25519 …, ssh-rsa …)"))?;
+        let key = scalar_text(v).ok_or_else(|| {
+            format!("{what}.{name}: expected a public key (age1…, ssh-ed25519 …, ssh-rsa …)")
+        })?;
         out.push((name, key.trim().to_owned()));
     }
     Ok(out)
 }
 
 fn parse_rule(node: &Yaml, index: usize) -> Result<Rule, String> {
-    let map = node.as_mapping().ok_or_else(|| format!("rules[{index}]: expected a mapping with path and recipients"))?;
+    let map = node
+        .as_mapping()
+        .ok_or_else(|| format!("rules[{index}]: expected a mapping with path and recipients"))?;
     let mut path = None;
     let mut recipients = Vec::new();
     let mut encrypt = Vec::new();
     for (k, v) in map {
         match scalar_text(k).unwrap_or_default().as_str() {
-            "path" => path = Some(scalar_text(v).ok_or_else(|| format!("rules[{index}].path: expected a glob"))?),
+            "path" => {
+                path = Some(
+                    scalar_text(v)
+                        .ok_or_else(|| format!("rules[{index}].path: expected a glob"))?,
+                )
+            }
             "recipients" => {
-                recipients = string_list(v).ok_or_else(|| format!("rules[{index}].recipients: expected a list of names"))?
+                recipients = string_list(v)
+                    .ok_or_else(|| format!("rules[{index}].recipients: expected a list of names"))?
             }
             "encrypt" => {
-                encrypt = string_list(v).ok_or_else(|| format!("rules[{index}].encrypt: expected a list of key-path patterns"))?;
+                encrypt = string_list(v).ok_or_else(|| {
+                    format!("rules[{index}].encrypt: expected a list of key-path patterns")
+                })?;
                 for p in &encrypt {
-                    crate::select::validate(p).map_err(|e| format!("rules[{index}].encrypt: {e}"))?;
+                    crate::select::validate(p)
+                        .map_err(|e| format!("rules[{index}].encrypt: {e}"))?;
                 }
             }
-            other => return Err(format!("rules[{index}]: unknown key {other:?} (expected path, recipients, encrypt)")),
+            other => {
+                return Err(format!(
+                    "rules[{index}]: unknown key {other:?} (expected path, recipients, encrypt)"
+                ))
+            }
         }
     }
     let path = path.ok_or_else(|| format!("rules[{index}]: missing `path`"))?;
@@ -275,7 +341,12 @@ fn parse_rule(node: &Yaml, index: usize) -> Result<Rule, String> {
         .build()
         .map_err(|e| format!("rules[{index}].path: invalid glob: {e}"))?
         .compile_matcher();
-    Ok(Rule { path, matcher, recipients, encrypt })
+    Ok(Rule {
+        path,
+        matcher,
+        recipients,
+        encrypt,
+    })
 }
 
 #[cfg(test)]
@@ -306,31 +377,54 @@ rules:
     #[test]
     fn rules_match_in_order() {
         let c = cfg(EXAMPLE).unwrap();
-        assert_eq!(c.rule_for(Path::new("/repo/prod/db/secrets.yaml")).unwrap().path, "prod/**");
+        assert_eq!(
+            c.rule_for(Path::new("/repo/prod/db/secrets.yaml"))
+                .unwrap()
+                .path,
+            "prod/**"
+        );
         let k8s = c.rule_for(Path::new("/repo/k8s/app.yaml")).unwrap();
         assert_eq!(k8s.encrypt, ["stringData.*", "data.*"]);
-        assert_eq!(c.rule_for(Path::new("/repo/k8s/sub/app.yaml")).unwrap().path, "**");
+        assert_eq!(
+            c.rule_for(Path::new("/repo/k8s/sub/app.yaml"))
+                .unwrap()
+                .path,
+            "**"
+        );
         assert!(c.rule_for(Path::new("/elsewhere/x.yaml")).is_none());
     }
 
     #[test]
     fn groups_expand_without_duplicates() {
         let c = cfg(EXAMPLE).unwrap();
-        let names: Vec<_> = c.resolve(&["everyone".into(), "alice".into()]).unwrap().into_iter().map(|(n, _)| n).collect();
+        let names: Vec<_> = c
+            .resolve(&["everyone".into(), "alice".into()])
+            .unwrap()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
         assert_eq!(names, ["alice", "ci"]);
     }
 
     #[test]
     fn bad_configs_say_where() {
-        let unknown = cfg("recipients: {a: age1x}\nrules:\n  - path: '**'\n    recipients: [b]\n").unwrap_err();
-        assert!(unknown.message.contains("rules[0]") && unknown.message.contains("\"b\""), "{unknown}");
+        let unknown = cfg("recipients: {a: age1x}\nrules:\n  - path: '**'\n    recipients: [b]\n")
+            .unwrap_err();
+        assert!(
+            unknown.message.contains("rules[0]") && unknown.message.contains("\"b\""),
+            "{unknown}"
+        );
         let cycle = cfg("recipients: {a: age1x}\ngroups: {g: [h], h: [g]}\nrules: [{path: '**', recipients: [g]}]\n").unwrap_err();
         assert!(cycle.message.contains("contains itself"), "{cycle}");
         assert!(cfg("rules: [{path: '**', recipients: []}]").is_err());
-        assert!(cfg("bogus: 1").unwrap_err().message.contains("unknown top-level key"));
+        assert!(cfg("bogus: 1")
+            .unwrap_err()
+            .message
+            .contains("unknown top-level key"));
         assert!(cfg("recipients: [").unwrap_err().message.contains("line"));
         assert!(cfg("").is_err());
-        let bad_glob = cfg("recipients: {a: age1x}\nrules: [{path: 'a[', recipients: [a]}]\n").unwrap_err();
+        let bad_glob =
+            cfg("recipients: {a: age1x}\nrules: [{path: 'a[', recipients: [a]}]\n").unwrap_err();
         assert!(bad_glob.message.contains("invalid glob"), "{bad_glob}");
     }
 }

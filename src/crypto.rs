@@ -58,7 +58,8 @@ impl DataKey {
     fn derive(&self, info: &[u8]) -> Zeroizing<[u8; 32]> {
         let mut out = Zeroizing::new([0u8; 32]);
         // 32 bytes is far below HKDF-SHA256's 8160-byte limit.
-        let expanded = Hkdf::<Sha256>::new(None, self.0.as_slice()).expand(info, out.as_mut_slice());
+        let expanded =
+            Hkdf::<Sha256>::new(None, self.0.as_slice()).expand(info, out.as_mut_slice());
         debug_assert!(expanded.is_ok());
         out
     }
@@ -66,7 +67,9 @@ impl DataKey {
     /// The cipher for this file's values.
     pub fn value_cipher(&self) -> ValueCipher {
         let key = self.derive(VALUE_KEY_INFO);
-        ValueCipher { aead: XChaCha20Poly1305::new(key.as_slice().into()) }
+        ValueCipher {
+            aead: XChaCha20Poly1305::new(key.as_slice().into()),
+        }
     }
 
     /// Start computing this file's MAC.
@@ -110,9 +113,19 @@ impl ValueCipher {
         // config value cannot reach (inputs are read into memory).
         let ciphertext = self
             .aead
-            .encrypt(&nonce, Payload { msg: plaintext, aad: &aad })
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad: &aad,
+                },
+            )
             .unwrap_or_else(|_| unreachable!("value too large for XChaCha20-Poly1305"));
-        Token { nonce: nonce.into(), ciphertext }.encode()
+        Token {
+            nonce: nonce.into(),
+            ciphertext,
+        }
+        .encode()
     }
 
     /// Decrypt the token found at `path`.
@@ -120,7 +133,13 @@ impl ValueCipher {
         let token = Token::decode(token)?;
         let aad = value_aad(path);
         self.aead
-            .decrypt(XNonce::from_slice(&token.nonce), Payload { msg: &token.ciphertext, aad: &aad })
+            .decrypt(
+                XNonce::from_slice(&token.nonce),
+                Payload {
+                    msg: &token.ciphertext,
+                    aad: &aad,
+                },
+            )
             .map(Zeroizing::new)
             .map_err(|_| ValueError::Authentication)
     }
@@ -192,16 +211,28 @@ mod tests {
         let key = DataKey::generate();
         let cipher = key.value_cipher();
         let token = cipher.encrypt(&path("a"), b"\"secret\"");
-        assert_eq!(cipher.decrypt(&path("a"), &token).unwrap().as_slice(), b"\"secret\"");
-        assert_eq!(cipher.decrypt(&path("b"), &token), Err(ValueError::Authentication));
+        assert_eq!(
+            cipher.decrypt(&path("a"), &token).unwrap().as_slice(),
+            b"\"secret\""
+        );
+        assert_eq!(
+            cipher.decrypt(&path("b"), &token),
+            Err(ValueError::Authentication)
+        );
         let other = DataKey::generate().value_cipher();
-        assert_eq!(other.decrypt(&path("a"), &token), Err(ValueError::Authentication));
+        assert_eq!(
+            other.decrypt(&path("a"), &token),
+            Err(ValueError::Authentication)
+        );
     }
 
     #[test]
     fn nonces_are_fresh() {
         let cipher = DataKey::generate().value_cipher();
-        assert_ne!(cipher.encrypt(&path("a"), b"x"), cipher.encrypt(&path("a"), b"x"));
+        assert_ne!(
+            cipher.encrypt(&path("a"), b"x"),
+            cipher.encrypt(&path("a"), b"x")
+        );
     }
 
     #[test]

@@ -66,7 +66,11 @@ pub fn inspect(format: Format, src: &str) -> Result<Inspection, DocError> {
         .iter()
         .filter(|l| l.kind == LeafKind::Scalar && format.token_in(&src[l.span.clone()]).is_some())
         .count();
-    Ok(Inspection { metadata: block.metadata, encrypted_values: encrypted, plain_values: scan.leaves.len() - encrypted })
+    Ok(Inspection {
+        metadata: block.metadata,
+        encrypted_values: encrypted,
+        plain_values: scan.leaves.len() - encrypted,
+    })
 }
 
 /// A value as it was in the sealed file, kept so that resealing an
@@ -111,29 +115,50 @@ fn scan_sealed(format: Format, src: &str) -> Result<(Scan, Metadata), DocError> 
         return Err(DocError::NoWrappedKeys);
     }
     // The block is removed last, after every value before it is spliced.
-    scan.metadata = Some(crate::format::MetadataBlock { region: block.region, metadata: block.metadata.clone() });
+    scan.metadata = Some(crate::format::MetadataBlock {
+        region: block.region,
+        metadata: block.metadata.clone(),
+    });
     Ok((scan, block.metadata))
 }
 
 /// The file MAC (spec/FORMAT.md, "MAC"): the metadata fields and the whole
 /// sealed body, i.e. the sealed file without its metadata block.
-fn compute_mac(key: &DataKey, format: Format, meta: &Metadata, body: &str) -> crate::crypto::MacBuilder {
+fn compute_mac(
+    key: &DataKey,
+    format: Format,
+    meta: &Metadata,
+    body: &str,
+) -> crate::crypto::MacBuilder {
     let mut mac = key.mac();
-    mac.field(format.name().as_bytes()).count(meta.version as usize).field(meta.modified.as_bytes());
+    mac.field(format.name().as_bytes())
+        .count(meta.version as usize)
+        .field(meta.modified.as_bytes());
     mac.count(meta.encrypt.len());
     for p in &meta.encrypt {
         mac.field(p.as_bytes());
     }
     mac.count(meta.recipients.len());
     for r in &meta.recipients {
-        mac.field(r.recipient.as_bytes()).field(r.data_key.as_bytes());
+        mac.field(r.recipient.as_bytes())
+            .field(r.data_key.as_bytes());
     }
     mac.text_field(body);
     mac
 }
 
-fn open_scanned(format: Format, src: &str, scan: Scan, metadata: Metadata, key: DataKey) -> Result<Opened, DocError> {
-    let region = scan.metadata.as_ref().map(|b| b.region.clone()).ok_or(DocError::NotSealed)?;
+fn open_scanned(
+    format: Format,
+    src: &str,
+    scan: Scan,
+    metadata: Metadata,
+    key: DataKey,
+) -> Result<Opened, DocError> {
+    let region = scan
+        .metadata
+        .as_ref()
+        .map(|b| b.region.clone())
+        .ok_or(DocError::NotSealed)?;
     let body = [&src[..region.start], &src[region.end..]].concat();
     if !compute_mac(&key, format, &metadata, &body).verify(&metadata.mac) {
         return Err(DocError::Tampered);
@@ -145,12 +170,18 @@ fn open_scanned(format: Format, src: &str, scan: Scan, metadata: Metadata, key: 
     let mut cursor = 0;
     let mut previous: HashMap<KeyPath, Vec<PreviousValue>> = HashMap::new();
     for leaf in &scan.leaves {
-        let Some(token) = format.token_in(&src[leaf.span.clone()]).filter(|_| leaf.kind == LeafKind::Scalar) else {
+        let Some(token) = format
+            .token_in(&src[leaf.span.clone()])
+            .filter(|_| leaf.kind == LeafKind::Scalar)
+        else {
             continue;
         };
         let bytes = cipher
             .decrypt(&leaf.path, token)
-            .map_err(|source| DocError::Value { path: leaf.path.to_string(), source })?;
+            .map_err(|source| DocError::Value {
+                path: leaf.path.to_string(),
+                source,
+            })?;
         let text = std::str::from_utf8(&bytes).map_err(|_| DocError::Value {
             path: leaf.path.to_string(),
             source: ValueError::Authentication,
@@ -164,14 +195,24 @@ fn open_scanned(format: Format, src: &str, scan: Scan, metadata: Metadata, key: 
         previous
             .entry(leaf.path.clone())
             .or_default()
-            .push(PreviousValue { plaintext: Zeroizing::new(text.to_owned()), token: token.to_owned() });
+            .push(PreviousValue {
+                plaintext: Zeroizing::new(text.to_owned()),
+                token: token.to_owned(),
+            });
     }
     if region.start < cursor {
         return Err(DocError::Internal("metadata block before a value"));
     }
     out.push_str(&src[cursor..region.start]);
     out.push_str(&src[region.end..]);
-    Ok(Opened { format, plaintext: out, data_key: key, metadata, previous, sealed: src.to_owned() })
+    Ok(Opened {
+        format,
+        plaintext: out,
+        data_key: key,
+        metadata,
+        previous,
+        sealed: src.to_owned(),
+    })
 }
 
 /// What sealing needs besides the plaintext.
@@ -202,10 +243,19 @@ pub fn now_rfc3339() -> String {
 }
 
 /// Seal a plaintext document for `recipients` with a fresh data key.
-pub fn seal(format: Format, plaintext: &str, recipients: &[Recipient], encrypt: &[String]) -> Result<String, DocError> {
+pub fn seal(
+    format: Format,
+    plaintext: &str,
+    recipients: &[Recipient],
+    encrypt: &[String],
+) -> Result<String, DocError> {
     let key = DataKey::generate();
-    let plan =
-        SealPlan { key: &key, recipients: wrap_for(&key, recipients)?, encrypt: encrypt.to_vec(), modified: now_rfc3339() };
+    let plan = SealPlan {
+        key: &key,
+        recipients: wrap_for(&key, recipients)?,
+        encrypt: encrypt.to_vec(),
+        modified: now_rfc3339(),
+    };
     seal_with(format, plaintext, &plan, |_, _| None)
 }
 
@@ -236,7 +286,9 @@ fn seal_with<'p>(
             continue;
         }
         if format.token_in(text).is_some() {
-            return Err(DocError::AlreadySealed { at: Some(leaf.path.to_string()) });
+            return Err(DocError::AlreadySealed {
+                at: Some(leaf.path.to_string()),
+            });
         }
         if select::selected(&plan.encrypt, &leaf.path) {
             let token = match reuse(&leaf.path, text) {
@@ -283,14 +335,23 @@ impl Opened {
     }
 
     fn reuse_token(&self, path: &KeyPath, text: &str) -> Option<&str> {
-        self.previous.get(path)?.iter().find(|p| p.plaintext.as_str() == text).map(|p| p.token.as_str())
+        self.previous
+            .get(path)?
+            .iter()
+            .find(|p| p.plaintext.as_str() == text)
+            .map(|p| p.token.as_str())
     }
 
     /// Seal `plaintext` (an edited version of this document) with the same
     /// data key, recipients and selection, keeping the token of every value
     /// whose plaintext did not change.
     pub fn reseal(&self, plaintext: &str) -> Result<Resealed, DocError> {
-        self.reseal_for(plaintext, self.metadata.recipients.clone(), &self.data_key, &self.metadata.encrypt)
+        self.reseal_for(
+            plaintext,
+            self.metadata.recipients.clone(),
+            &self.data_key,
+            &self.metadata.encrypt,
+        )
     }
 
     /// Like [`Opened::reseal`], with another recipient set (same data key:
@@ -303,13 +364,22 @@ impl Opened {
         encrypt: &[String],
     ) -> Result<Resealed, DocError> {
         let same_key = key.expose() == self.data_key.expose();
-        let unchanged_meta = same_key && recipients == self.metadata.recipients && encrypt == self.metadata.encrypt.as_slice();
+        let unchanged_meta = same_key
+            && recipients == self.metadata.recipients
+            && encrypt == self.metadata.encrypt.as_slice();
         if unchanged_meta && plaintext == self.plaintext.as_str() {
             return Ok(Resealed::Unchanged);
         }
-        let plan = SealPlan { key, recipients, encrypt: encrypt.to_vec(), modified: now_rfc3339() };
+        let plan = SealPlan {
+            key,
+            recipients,
+            encrypt: encrypt.to_vec(),
+            modified: now_rfc3339(),
+        };
         let sealed = if same_key {
-            seal_with(self.format, plaintext, &plan, |path, text| self.reuse_token(path, text))?
+            seal_with(self.format, plaintext, &plan, |path, text| {
+                self.reuse_token(path, text)
+            })?
         } else {
             seal_with(self.format, plaintext, &plan, |_, _| None)?
         };

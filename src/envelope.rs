@@ -41,17 +41,33 @@ impl Recipient {
     /// recipient (`age1name1…`, which needs `age-plugin-name` on PATH).
     pub fn parse(text: &str) -> Result<Recipient, RecipientError> {
         let text = text.trim();
-        let looks_valid = text.starts_with("age1") || text.starts_with("ssh-ed25519 ") || text.starts_with("ssh-rsa ");
+        let looks_valid = text.starts_with("age1")
+            || text.starts_with("ssh-ed25519 ")
+            || text.starts_with("ssh-rsa ");
         if !looks_valid || text.contains(['\n', '\r']) {
             return Err(RecipientError::Invalid(text.to_owned()));
         }
-        let mut parsed = read_recipients(vec![text.to_owned()], vec![], vec![], None, &mut StdinGuard::new(false))
-            .map_err(|e| match e {
-                age::cli_common::ReadError::InvalidRecipient(_) => RecipientError::Invalid(text.to_owned()),
-                other => RecipientError::Unusable { recipient: text.to_owned(), reason: other.to_string() },
-            })?;
+        let mut parsed = read_recipients(
+            vec![text.to_owned()],
+            vec![],
+            vec![],
+            None,
+            &mut StdinGuard::new(false),
+        )
+        .map_err(|e| match e {
+            age::cli_common::ReadError::InvalidRecipient(_) => {
+                RecipientError::Invalid(text.to_owned())
+            }
+            other => RecipientError::Unusable {
+                recipient: text.to_owned(),
+                reason: other.to_string(),
+            },
+        })?;
         match (parsed.pop(), parsed.is_empty()) {
-            (Some(inner), true) => Ok(Recipient { text: text.to_owned(), inner }),
+            (Some(inner), true) => Ok(Recipient {
+                text: text.to_owned(),
+                inner,
+            }),
             _ => Err(RecipientError::Invalid(text.to_owned())),
         }
     }
@@ -63,18 +79,31 @@ impl Recipient {
 
     /// Encrypt `key` to this recipient as an armored age file.
     pub fn wrap(&self, key: &DataKey) -> Result<WrappedKey, RecipientError> {
-        let unusable = |reason: String| RecipientError::Unusable { recipient: self.text.clone(), reason };
-        let encryptor = age::Encryptor::with_recipients(std::iter::once(self.inner.as_ref() as &dyn age::Recipient))
+        let unusable = |reason: String| RecipientError::Unusable {
+            recipient: self.text.clone(),
+            reason,
+        };
+        let encryptor = age::Encryptor::with_recipients(std::iter::once(
+            self.inner.as_ref() as &dyn age::Recipient
+        ))
+        .map_err(|e| unusable(e.to_string()))?;
+        let armored = ArmoredWriter::wrap_output(Vec::new(), ArmorFormat::AsciiArmor)
             .map_err(|e| unusable(e.to_string()))?;
-        let armored = ArmoredWriter::wrap_output(Vec::new(), ArmorFormat::AsciiArmor).map_err(|e| unusable(e.to_string()))?;
-        let mut writer = encryptor.wrap_output(armored).map_err(|e| unusable(e.to_string()))?;
-        writer.write_all(key.expose()).map_err(|e| unusable(e.to_string()))?;
+        let mut writer = encryptor
+            .wrap_output(armored)
+            .map_err(|e| unusable(e.to_string()))?;
+        writer
+            .write_all(key.expose())
+            .map_err(|e| unusable(e.to_string()))?;
         let bytes = writer
             .finish()
             .and_then(|armored| armored.finish())
             .map_err(|e| unusable(e.to_string()))?;
         let data_key = String::from_utf8(bytes).map_err(|e| unusable(e.to_string()))?;
-        Ok(WrappedKey { recipient: self.text.clone(), data_key })
+        Ok(WrappedKey {
+            recipient: self.text.clone(),
+            data_key,
+        })
     }
 }
 
@@ -124,8 +153,13 @@ impl IdentitySources {
     pub fn from_env(files: Vec<PathBuf>) -> Self {
         IdentitySources {
             files,
-            env_files: std::env::var("SEAL_IDENTITY_FILE").ok().filter(|s| !s.is_empty()),
-            env_text: std::env::var("SEAL_IDENTITY").ok().filter(|s| !s.is_empty()).map(Zeroizing::new),
+            env_files: std::env::var("SEAL_IDENTITY_FILE")
+                .ok()
+                .filter(|s| !s.is_empty()),
+            env_text: std::env::var("SEAL_IDENTITY")
+                .ok()
+                .filter(|s| !s.is_empty())
+                .map(Zeroizing::new),
             default_file: default_identity_path(),
         }
     }
@@ -145,7 +179,10 @@ impl Identities {
     /// `SEAL_IDENTITY` and the default file, in that order. Files named
     /// explicitly must exist; the default file is optional.
     pub fn load(sources: &IdentitySources) -> Result<Identities, IdentityError> {
-        let mut ids = Identities { list: Vec::new(), sources: Vec::new() };
+        let mut ids = Identities {
+            list: Vec::new(),
+            sources: Vec::new(),
+        };
         for file in &sources.files {
             ids.add_file(file)?;
         }
@@ -173,7 +210,9 @@ impl Identities {
             if let Some(f) = &sources.default_file {
                 tried.push(format!("{} (missing)", f.display()));
             }
-            return Err(IdentityError::NoneFound { tried: tried.join(", ") });
+            return Err(IdentityError::NoneFound {
+                tried: tried.join(", "),
+            });
         }
         Ok(ids)
     }
@@ -181,7 +220,10 @@ impl Identities {
     /// Identities from in-memory identity text (an age identity file or an
     /// OpenSSH private key).
     pub fn from_text(text: &str, source_name: &str) -> Result<Identities, IdentityError> {
-        let mut ids = Identities { list: Vec::new(), sources: Vec::new() };
+        let mut ids = Identities {
+            list: Vec::new(),
+            sources: Vec::new(),
+        };
         ids.add_text(text, source_name)?;
         Ok(ids)
     }
@@ -189,24 +231,37 @@ impl Identities {
     fn add_file(&mut self, path: &Path) -> Result<(), IdentityError> {
         let name = path.display().to_string();
         let found = read_identities(vec![name.clone()], None, &mut StdinGuard::new(false))
-            .map_err(|e| IdentityError::Read { source_name: name.clone(), reason: e.to_string() })?;
+            .map_err(|e| IdentityError::Read {
+                source_name: name.clone(),
+                reason: e.to_string(),
+            })?;
         self.list.extend(found);
         self.sources.push(name);
         Ok(())
     }
 
     fn add_text(&mut self, text: &str, source_name: &str) -> Result<(), IdentityError> {
-        let read_err = |reason: &str| IdentityError::Read { source_name: source_name.to_owned(), reason: reason.to_owned() };
-        if text.trim_start().starts_with("-----BEGIN OPENSSH PRIVATE KEY-----") {
+        let read_err = |reason: &str| IdentityError::Read {
+            source_name: source_name.to_owned(),
+            reason: reason.to_owned(),
+        };
+        if text
+            .trim_start()
+            .starts_with("-----BEGIN OPENSSH PRIVATE KEY-----")
+        {
             let id = age::ssh::Identity::from_buffer(text.as_bytes(), Some(source_name.to_owned()))
                 .map_err(|_| read_err("not a valid OpenSSH private key"))?;
             if let age::ssh::Identity::Unsupported(_) = id {
-                return Err(read_err("unsupported SSH key type (use ssh-ed25519 or ssh-rsa)"));
+                return Err(read_err(
+                    "unsupported SSH key type (use ssh-ed25519 or ssh-rsa)",
+                ));
             }
-            self.list.push(Box::new(id.with_callbacks(age::cli_common::UiCallbacks)));
+            self.list
+                .push(Box::new(id.with_callbacks(age::cli_common::UiCallbacks)));
         } else {
-            let file = age::IdentityFile::from_buffer(text.as_bytes())
-                .map_err(|_| read_err("not an age identity (AGE-SECRET-KEY-1…) or OpenSSH private key"))?;
+            let file = age::IdentityFile::from_buffer(text.as_bytes()).map_err(|_| {
+                read_err("not an age identity (AGE-SECRET-KEY-1…) or OpenSSH private key")
+            })?;
             let found = file
                 .with_callbacks(age::cli_common::UiCallbacks)
                 .into_identities()
@@ -214,7 +269,8 @@ impl Identities {
             if found.is_empty() {
                 return Err(read_err("no identity in it"));
             }
-            self.list.extend(found.into_iter().map(|i| i as Box<dyn age::Identity>));
+            self.list
+                .extend(found.into_iter().map(|i| i as Box<dyn age::Identity>));
         }
         self.sources.push(source_name.to_owned());
         Ok(())
@@ -229,7 +285,10 @@ impl Identities {
 #[derive(Debug, thiserror::Error)]
 pub enum UnwrapError {
     #[error("none of your identities ({sources}) is a recipient of this file")]
-    NoMatch { sources: String, recipients: Vec<String> },
+    NoMatch {
+        sources: String,
+        recipients: Vec<String>,
+    },
     #[error("the data key wrapped for {recipient} is damaged: {reason}")]
     Damaged { recipient: String, reason: String },
 }
@@ -242,14 +301,20 @@ pub fn unwrap_data_key(wrapped: &[WrappedKey], ids: &Identities) -> Result<DataK
         let decryptor = match age::Decryptor::new(ArmoredReader::new(w.data_key.as_bytes())) {
             Ok(d) => d,
             Err(e) => {
-                damaged.get_or_insert(UnwrapError::Damaged { recipient: w.recipient.clone(), reason: e.to_string() });
+                damaged.get_or_insert(UnwrapError::Damaged {
+                    recipient: w.recipient.clone(),
+                    reason: e.to_string(),
+                });
                 continue;
             }
         };
         match decryptor.decrypt(ids.list.iter().map(|i| i.as_ref() as &dyn age::Identity)) {
             Ok(mut reader) => {
                 let mut bytes = Zeroizing::new(Vec::with_capacity(DATA_KEY_LEN));
-                let read = reader.by_ref().take(DATA_KEY_LEN as u64 + 1).read_to_end(&mut bytes);
+                let read = reader
+                    .by_ref()
+                    .take(DATA_KEY_LEN as u64 + 1)
+                    .read_to_end(&mut bytes);
                 match read.ok().and_then(|_| DataKey::from_bytes(&bytes)) {
                     Some(key) => return Ok(key),
                     None => {
@@ -262,7 +327,10 @@ pub fn unwrap_data_key(wrapped: &[WrappedKey], ids: &Identities) -> Result<DataK
             }
             Err(age::DecryptError::NoMatchingKeys) => continue,
             Err(e) => {
-                damaged.get_or_insert(UnwrapError::Damaged { recipient: w.recipient.clone(), reason: e.to_string() });
+                damaged.get_or_insert(UnwrapError::Damaged {
+                    recipient: w.recipient.clone(),
+                    reason: e.to_string(),
+                });
             }
         }
     }
@@ -288,15 +356,22 @@ pub fn generate_identity() -> (Zeroizing<String>, String) {
 /// The public keys of the identities in an identity file's text: age
 /// X25519 keys and OpenSSH private keys.
 pub fn public_keys(text: &str) -> Result<Vec<String>, String> {
-    if text.trim_start().starts_with("-----BEGIN OPENSSH PRIVATE KEY-----") {
-        let id = age::ssh::Identity::from_buffer(text.as_bytes(), None).map_err(|_| "not a valid OpenSSH private key".to_owned())?;
-        let recipient = age::ssh::Recipient::try_from(id).map_err(|_| "unsupported or encrypted SSH key".to_owned())?;
+    if text
+        .trim_start()
+        .starts_with("-----BEGIN OPENSSH PRIVATE KEY-----")
+    {
+        let id = age::ssh::Identity::from_buffer(text.as_bytes(), None)
+            .map_err(|_| "not a valid OpenSSH private key".to_owned())?;
+        let recipient = age::ssh::Recipient::try_from(id)
+            .map_err(|_| "unsupported or encrypted SSH key".to_owned())?;
         return Ok(vec![recipient.to_string()]);
     }
     let mut keys = Vec::new();
     for line in text.lines().map(str::trim) {
         if line.starts_with("AGE-SECRET-KEY-") {
-            let id: age::x25519::Identity = line.parse().map_err(|_| "invalid AGE-SECRET-KEY line".to_owned())?;
+            let id: age::x25519::Identity = line
+                .parse()
+                .map_err(|_| "invalid AGE-SECRET-KEY line".to_owned())?;
             keys.push(id.to_public().to_string());
         } else if !line.is_empty() && !line.starts_with('#') && !line.starts_with("AGE-PLUGIN-") {
             return Err("not an age identity file".to_owned());
@@ -318,8 +393,12 @@ mod tests {
         let recipient = Recipient::parse(&public).unwrap();
         let key = DataKey::generate();
         let wrapped = recipient.wrap(&key).unwrap();
-        assert!(wrapped.data_key.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"));
-        assert!(wrapped.data_key.ends_with("-----END AGE ENCRYPTED FILE-----\n"));
+        assert!(wrapped
+            .data_key
+            .starts_with("-----BEGIN AGE ENCRYPTED FILE-----"));
+        assert!(wrapped
+            .data_key
+            .ends_with("-----END AGE ENCRYPTED FILE-----\n"));
         let ids = Identities::from_text(&secret, "test").unwrap();
         let unwrapped = unwrap_data_key(&[wrapped], &ids).unwrap();
         assert_eq!(unwrapped.expose(), key.expose());
@@ -330,14 +409,26 @@ mod tests {
     fn wrong_identity_is_no_match() {
         let (_, public) = generate_identity();
         let (other, _) = generate_identity();
-        let wrapped = Recipient::parse(&public).unwrap().wrap(&DataKey::generate()).unwrap();
+        let wrapped = Recipient::parse(&public)
+            .unwrap()
+            .wrap(&DataKey::generate())
+            .unwrap();
         let ids = Identities::from_text(&other, "other").unwrap();
-        assert!(matches!(unwrap_data_key(&[wrapped], &ids), Err(UnwrapError::NoMatch { .. })));
+        assert!(matches!(
+            unwrap_data_key(&[wrapped], &ids),
+            Err(UnwrapError::NoMatch { .. })
+        ));
     }
 
     #[test]
     fn invalid_recipients_are_refused() {
-        for bad in ["", "age1notakey", "ssh-ed25519 AAAA", "hello", "age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs\nx"] {
+        for bad in [
+            "",
+            "age1notakey",
+            "ssh-ed25519 AAAA",
+            "hello",
+            "age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs\nx",
+        ] {
             assert!(Recipient::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -71,12 +71,17 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: Mode) -> io::Result<()> 
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let existing = fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777);
+    let existing = fs::metadata(path)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o7777);
     let perms = match mode {
         Mode::KeepOr(default) => existing.unwrap_or(default),
         Mode::Private => existing.map_or(0o600, |m| m & 0o700),
     };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let mut tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".seal-tmp")
@@ -95,7 +100,11 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: Mode) -> io::Result<()> 
 
 /// Create a new file with `mode`, refusing to overwrite an existing one.
 pub fn create_new(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
-    let mut file = OpenOptions::new().write(true).create_new(true).mode(mode).open(path)?;
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)?;
     file.write_all(contents)?;
     file.sync_all()
 }
@@ -112,9 +121,15 @@ mod tests {
         fs::set_permissions(&p, Permissions::from_mode(0o640)).unwrap();
         write_atomic(&p, b"new", Mode::KeepOr(0o644)).unwrap();
         assert_eq!(fs::read_to_string(&p).unwrap(), "new");
-        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o640);
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
         write_atomic(&p, b"plain", Mode::Private).unwrap();
-        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         // No temporary file is left behind.
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
@@ -122,8 +137,14 @@ mod tests {
     #[test]
     fn read_errors() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(matches!(read_document(&dir.path().join("missing")), Err(ReadError::NotFound)));
-        assert!(matches!(read_document(dir.path()), Err(ReadError::IsDirectory)));
+        assert!(matches!(
+            read_document(&dir.path().join("missing")),
+            Err(ReadError::NotFound)
+        ));
+        assert!(matches!(
+            read_document(dir.path()),
+            Err(ReadError::IsDirectory)
+        ));
         let bin = dir.path().join("bin");
         fs::write(&bin, b"a: \x00\xff").unwrap();
         assert!(matches!(read_document(&bin), Err(ReadError::NotText(3))));

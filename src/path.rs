@@ -33,7 +33,10 @@ impl KeyPath {
 
     /// A path with a single key in document 0 (dotenv variables).
     pub fn key(name: &str) -> Self {
-        KeyPath { doc: 0, segments: vec![Segment::Key(name.to_owned())] }
+        KeyPath {
+            doc: 0,
+            segments: vec![Segment::Key(name.to_owned())],
+        }
     }
 
     /// Canonical binary encoding used as AEAD associated data and MAC input
@@ -64,14 +67,22 @@ impl KeyPath {
     pub fn matches(&self, query: &PathQuery) -> bool {
         self.doc == query.doc
             && self.segments.len() == query.segments.len()
-            && self.segments.iter().zip(&query.segments).all(|(s, q)| segment_matches(s, q))
+            && self
+                .segments
+                .iter()
+                .zip(&query.segments)
+                .all(|(s, q)| segment_matches(s, q))
     }
 
     /// Whether `query` names this path or one of its ancestors.
     pub fn starts_with(&self, query: &PathQuery) -> bool {
         self.doc == query.doc
             && self.segments.len() >= query.segments.len()
-            && self.segments.iter().zip(&query.segments).all(|(s, q)| segment_matches(s, q))
+            && self
+                .segments
+                .iter()
+                .zip(&query.segments)
+                .all(|(s, q)| segment_matches(s, q))
     }
 
     /// The segments as plain strings (indices in decimal).
@@ -98,7 +109,9 @@ fn segment_matches(seg: &Segment, query: &str) -> bool {
 impl fmt::Display for KeyPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let needs_pointer = self.segments.iter().any(|s| match s {
-            Segment::Key(k) => k.is_empty() || k.contains(['.', '/', '~']) || k.contains(char::is_whitespace),
+            Segment::Key(k) => {
+                k.is_empty() || k.contains(['.', '/', '~']) || k.contains(char::is_whitespace)
+            }
             Segment::Index(_) => false,
         });
         if needs_pointer {
@@ -141,7 +154,9 @@ impl PathQuery {
             return Err(PathError::Empty);
         }
         let segments = if let Some(rest) = text.strip_prefix('/') {
-            rest.split('/').map(unescape_pointer).collect::<Result<Vec<_>, _>>()?
+            rest.split('/')
+                .map(unescape_pointer)
+                .collect::<Result<Vec<_>, _>>()?
         } else {
             let segs: Vec<String> = text.split('.').map(str::to_owned).collect();
             if segs.iter().any(String::is_empty) {
@@ -155,7 +170,11 @@ impl PathQuery {
 
 impl fmt::Display for PathQuery {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.segments.iter().any(|s| s.is_empty() || s.contains('.')) {
+        if self
+            .segments
+            .iter()
+            .any(|s| s.is_empty() || s.contains('.'))
+        {
             for s in &self.segments {
                 write!(f, "/{}", s.replace('~', "~0").replace('/', "~1"))?;
             }
@@ -190,7 +209,10 @@ mod tests {
     #[test]
     fn dotted_and_pointer_forms() {
         assert_eq!(PathQuery::parse("a.b.0").unwrap().segments, ["a", "b", "0"]);
-        assert_eq!(PathQuery::parse("/a.b/c~1d/e~0").unwrap().segments, ["a.b", "c/d", "e~"]);
+        assert_eq!(
+            PathQuery::parse("/a.b/c~1d/e~0").unwrap().segments,
+            ["a.b", "c/d", "e~"]
+        );
         assert_eq!(PathQuery::parse(""), Err(PathError::Empty));
         assert_eq!(PathQuery::parse("a..b"), Err(PathError::EmptySegment));
         assert_eq!(PathQuery::parse("/a~2"), Err(PathError::BadEscape));

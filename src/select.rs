@@ -58,7 +58,9 @@ fn glob(pattern: &[u8], text: &[u8]) -> bool {
 /// Why a pattern is refused.
 pub fn validate(pattern: &str) -> Result<(), String> {
     if pattern.is_empty() || pattern.split('.').any(str::is_empty) {
-        return Err(format!("invalid key-path pattern {pattern:?}: empty segment"));
+        return Err(format!(
+            "invalid key-path pattern {pattern:?}: empty segment"
+        ));
     }
     Ok(())
 }
@@ -72,7 +74,11 @@ mod tests {
         KeyPath::new(
             0,
             segs.iter()
-                .map(|s| s.parse().map(Segment::Index).unwrap_or_else(|_| Segment::Key(s.to_string())))
+                .map(|s| {
+                    s.parse()
+                        .map(Segment::Index)
+                        .unwrap_or_else(|_| Segment::Key(s.to_string()))
+                })
                 .collect(),
         )
     }
@@ -86,7 +92,10 @@ mod tests {
         assert!(selected(&k8s, &p(&["data", "nested", "deep"])));
         assert!(!selected(&k8s, &p(&["metadata", "name"])));
         assert!(!selected(&k8s, &p(&["stringData"])));
-        assert!(selected(&pats(&["**.password"]), &p(&["a", "b", "password"])));
+        assert!(selected(
+            &pats(&["**.password"]),
+            &p(&["a", "b", "password"])
+        ));
         assert!(selected(&pats(&["**.password"]), &p(&["password"])));
         assert!(selected(&pats(&["*_KEY"]), &p(&["API_KEY"])));
         assert!(!selected(&pats(&["*_KEY"]), &p(&["API_KEYS"])));

@@ -42,12 +42,18 @@ pub enum TokenError {
 /// Whether `text` has the shape of a token of any version. Used to tell
 /// sealed values from plaintext without decoding.
 pub fn looks_like_token(text: &str) -> bool {
-    let Some(rest) = text.strip_prefix("seal.v") else { return false };
-    let Some((version, payload)) = rest.split_once('.') else { return false };
+    let Some(rest) = text.strip_prefix("seal.v") else {
+        return false;
+    };
+    let Some((version, payload)) = rest.split_once('.') else {
+        return false;
+    };
     !version.is_empty()
         && version.bytes().all(|b| b.is_ascii_digit())
         && !payload.is_empty()
-        && payload.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && payload
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 impl Token {
@@ -69,13 +75,18 @@ impl Token {
             let version = text["seal.v".len()..].split('.').next().unwrap_or_default();
             return Err(TokenError::UnsupportedVersion(version.to_owned()));
         };
-        let raw = URL_SAFE_NO_PAD.decode(payload).map_err(|_| TokenError::BadEncoding)?;
+        let raw = URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| TokenError::BadEncoding)?;
         if raw.len() < NONCE_LEN + TAG_LEN {
             return Err(TokenError::TooShort);
         }
         let mut nonce = [0u8; NONCE_LEN];
         nonce.copy_from_slice(&raw[..NONCE_LEN]);
-        Ok(Token { nonce, ciphertext: raw[NONCE_LEN..].to_vec() })
+        Ok(Token {
+            nonce,
+            ciphertext: raw[NONCE_LEN..].to_vec(),
+        })
     }
 }
 
@@ -85,7 +96,10 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let t = Token { nonce: [7; 24], ciphertext: vec![1; 20] };
+        let t = Token {
+            nonce: [7; 24],
+            ciphertext: vec![1; 20],
+        };
         let s = t.encode();
         assert!(s.starts_with("seal.v1."));
         assert!(looks_like_token(&s));
@@ -97,7 +111,9 @@ mod tests {
         assert_eq!(Token::decode("seal.v1.AAAA"), Err(TokenError::TooShort));
         assert_eq!(Token::decode("hello"), Err(TokenError::NotAToken));
         assert_eq!(Token::decode("seal.v1.a+b"), Err(TokenError::NotAToken));
-        assert!(matches!(Token::decode("seal.v2.AAAA"), Err(TokenError::UnsupportedVersion(v)) if v == "2"));
+        assert!(
+            matches!(Token::decode("seal.v2.AAAA"), Err(TokenError::UnsupportedVersion(v)) if v == "2")
+        );
         // Non-canonical trailing bits are refused so a token has one spelling.
         assert_eq!(Token::decode("seal.v1.AB"), Err(TokenError::BadEncoding));
     }

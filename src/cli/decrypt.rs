@@ -31,7 +31,9 @@ pub struct DecryptArgs {
 
 pub fn run(args: DecryptArgs) -> Result<ExitCode, CliError> {
     if args.in_place && args.file.as_os_str() == "-" {
-        return Err(CliError::usage("--in-place needs a file, not standard input"));
+        return Err(CliError::usage(
+            "--in-place needs a file, not standard input",
+        ));
     }
     let opened = open_file(&args.file, &args.format, &args.identity)?;
     let output = match &args.extract {

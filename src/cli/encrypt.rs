@@ -46,19 +46,27 @@ pub(crate) fn recipients_for(
 ) -> Result<(Vec<Recipient>, Vec<String>), CliError> {
     let mut texts: Vec<String> = explicit.to_vec();
     for f in files {
-        let more = read_recipients_file(f)
-            .map_err(|e| CliError::new(format!("{}: cannot read recipients file: {e}", f.display())))?;
+        let more = read_recipients_file(f).map_err(|e| {
+            CliError::new(format!("{}: cannot read recipients file: {e}", f.display()))
+        })?;
         if more.is_empty() {
-            return Err(CliError::new(format!("{}: no recipients in this file", f.display())));
+            return Err(CliError::new(format!(
+                "{}: no recipients in this file",
+                f.display()
+            )));
         }
         texts.extend(more);
     }
     let start = if file == Path::new("-") {
         PathBuf::from(".")
     } else {
-        file.parent().filter(|p| !p.as_os_str().is_empty()).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+        file.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
     };
-    let config = Config::find(&start).map_err(|e| CliError::new(e.to_string()).hint("fix .seal.yaml"))?;
+    let config =
+        Config::find(&start).map_err(|e| CliError::new(e.to_string()).hint("fix .seal.yaml"))?;
     let rule = match (&config, file == Path::new("-")) {
         (Some(c), false) => c.rule_for(file).map(|r| (c, r)),
         _ => None,
@@ -74,10 +82,14 @@ pub(crate) fn recipients_for(
                 Some(c) => format!("no rule in {} matches {}", c.file.display(), display(file)),
                 None => "no .seal.yaml found in this directory or its parents".to_owned(),
             };
-            return Err(CliError::new(format!("{}: no recipients: {why}", display(file)))
-                .hint("pass -r RECIPIENT / -R FILE, or add a rule for this path to .seal.yaml"));
+            return Err(
+                CliError::new(format!("{}: no recipients: {why}", display(file)))
+                    .hint("pass -r RECIPIENT / -R FILE, or add a rule for this path to .seal.yaml"),
+            );
         };
-        let resolved = config.resolve(&rule.recipients).map_err(|e| CliError::new(format!("{}: {e}", config.file.display())))?;
+        let resolved = config
+            .resolve(&rule.recipients)
+            .map_err(|e| CliError::new(format!("{}: {e}", config.file.display())))?;
         texts = resolved.into_iter().map(|(_, key)| key).collect();
     }
     let recipients = texts
@@ -92,16 +104,30 @@ pub fn run(args: EncryptArgs) -> Result<ExitCode, CliError> {
     let format = detect_format(&args.file, &args.format)?;
     let name = display(&args.file);
     if args.in_place && args.file == Path::new("-") {
-        return Err(CliError::usage("--in-place needs a file, not standard input"));
+        return Err(CliError::usage(
+            "--in-place needs a file, not standard input",
+        ));
     }
     let text = read_input(&args.file)?;
     // Refuse an already sealed or malformed file before looking at keys.
-    format.scan(&text).map_err(|e| CliError::doc(&name, e.into())).and_then(|scan| match scan.metadata {
-        Some(_) => Err(CliError::doc(&name, document::DocError::AlreadySealed { at: None })),
-        None => Ok(()),
-    })?;
-    let (recipients, patterns) = recipients_for(&args.file, &args.recipients, &args.recipients_files, &args.encrypt)?;
-    let sealed = document::seal(format, &text, &recipients, &patterns).map_err(|e| CliError::doc(&name, e))?;
+    format
+        .scan(&text)
+        .map_err(|e| CliError::doc(&name, e.into()))
+        .and_then(|scan| match scan.metadata {
+            Some(_) => Err(CliError::doc(
+                &name,
+                document::DocError::AlreadySealed { at: None },
+            )),
+            None => Ok(()),
+        })?;
+    let (recipients, patterns) = recipients_for(
+        &args.file,
+        &args.recipients,
+        &args.recipients_files,
+        &args.encrypt,
+    )?;
+    let sealed = document::seal(format, &text, &recipients, &patterns)
+        .map_err(|e| CliError::doc(&name, e))?;
     match (args.in_place, &args.output) {
         (true, _) => write_file(&args.file, sealed.as_bytes(), Mode::KeepOr(0o644))?,
         (false, Some(out)) => write_file(out, sealed.as_bytes(), Mode::KeepOr(0o644))?,

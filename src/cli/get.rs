@@ -32,19 +32,31 @@ pub fn run(args: GetArgs) -> Result<ExitCode, CliError> {
 
 /// The value at `path` followed by a newline; a mapping or sequence is
 /// printed as JSON with its scalar values as strings.
-pub(crate) fn extract(opened: &Opened, file: &Path, path: &str) -> Result<Zeroizing<Vec<u8>>, CliError> {
+pub(crate) fn extract(
+    opened: &Opened,
+    file: &Path,
+    path: &str,
+) -> Result<Zeroizing<Vec<u8>>, CliError> {
     let name = display(file);
-    let query = PathQuery::parse(path).map_err(|e| CliError::usage(format!("invalid path {path:?}: {e}")))?;
-    let values = opened.format.values(&opened.plaintext).map_err(|e| CliError::doc(&name, e.into()))?;
+    let query = PathQuery::parse(path)
+        .map_err(|e| CliError::usage(format!("invalid path {path:?}: {e}")))?;
+    let values = opened
+        .format
+        .values(&opened.plaintext)
+        .map_err(|e| CliError::doc(&name, e.into()))?;
     if let Some((_, v)) = values.iter().find(|(p, _)| p.matches(&query)) {
         let mut out = Zeroizing::new(Vec::with_capacity(v.len() + 1));
         out.extend_from_slice(v.as_bytes());
         out.push(b'\n');
         return Ok(out);
     }
-    let below: Vec<_> = values.iter().filter(|(p, _)| p.starts_with(&query)).collect();
+    let below: Vec<_> = values
+        .iter()
+        .filter(|(p, _)| p.starts_with(&query))
+        .collect();
     if below.is_empty() {
-        return Err(CliError::new(format!("{name}: no value at {query}")).hint("`seal decrypt FILE` shows every key path"));
+        return Err(CliError::new(format!("{name}: no value at {query}"))
+            .hint("`seal decrypt FILE` shows every key path"));
     }
     let mut tree = Value::Null;
     for (p, v) in below {

@@ -39,7 +39,11 @@ pub fn run(args: InfoArgs) -> Result<ExitCode, CliError> {
         });
         format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default())
     } else {
-        let encrypt = if m.encrypt.is_empty() { "every value".to_owned() } else { m.encrypt.join(", ") };
+        let encrypt = if m.encrypt.is_empty() {
+            "every value".to_owned()
+        } else {
+            m.encrypt.join(", ")
+        };
         let mut s = format!(
             "file:        {name}\nformat:      {} (seal format version {})\nmodified:    {}\nvalues:      {} encrypted, {} plaintext\nencrypts:    {encrypt}\nrecipients:  {}\n",
             format.name(),

@@ -37,21 +37,34 @@ pub fn run(args: KeygenArgs) -> Result<ExitCode, CliError> {
         }
         Some(p) => p,
         None => default_identity_path().ok_or_else(|| {
-            CliError::new("cannot find a home for the identity: neither XDG_CONFIG_HOME nor HOME is set")
-                .hint("pass -o FILE")
+            CliError::new(
+                "cannot find a home for the identity: neither XDG_CONFIG_HOME nor HOME is set",
+            )
+            .hint("pass -o FILE")
         })?,
     };
     if path.exists() {
-        return Err(CliError::new(format!("{}: already exists; seal never overwrites an identity", path.display()))
-            .hint(format!("see its public key with `seal keygen -y {}`, or choose another path with -o", path.display())));
+        return Err(CliError::new(format!(
+            "{}: already exists; seal never overwrites an identity",
+            path.display()
+        ))
+        .hint(format!(
+            "see its public key with `seal keygen -y {}`, or choose another path with -o",
+            path.display()
+        )));
     }
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+    if let Some(dir) = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+    {
         use std::os::unix::fs::DirBuilderExt;
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(dir)
-            .map_err(|e| CliError::new(format!("{}: cannot create directory: {e}", dir.display())))?;
+            .map_err(|e| {
+                CliError::new(format!("{}: cannot create directory: {e}", dir.display()))
+            })?;
     }
     fsio::create_new(&path, secret.as_bytes(), 0o600)
         .map_err(|e| CliError::new(format!("{}: cannot write identity: {e}", path.display())))?;

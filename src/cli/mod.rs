@@ -4,7 +4,9 @@
 //! Exit codes: 0 success, 1 failure, 2 usage error.
 
 mod decrypt;
+mod edit;
 mod encrypt;
+mod exec;
 mod get;
 mod info;
 mod keygen;
@@ -57,6 +59,10 @@ pub enum Command {
     Encrypt(encrypt::EncryptArgs),
     /// Print (or write) the plaintext of a sealed file.
     Decrypt(decrypt::DecryptArgs),
+    /// Decrypt into a private temp file, open $EDITOR, reseal what changed.
+    Edit(edit::EditArgs),
+    /// Run a command with the sealed values in its environment.
+    Exec(exec::ExecArgs),
     /// Print one decrypted value.
     Get(get::GetArgs),
     /// Set one value (added at the end of its mapping if new) and reseal.
@@ -73,6 +79,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Keygen(a) => keygen::run(a),
         Command::Encrypt(a) => encrypt::run(a),
         Command::Decrypt(a) => decrypt::run(a),
+        Command::Edit(a) => edit::run(a),
+        Command::Exec(a) => exec::run(a),
         Command::Get(a) => get::run(a),
         Command::Set(a) => set::run_set(a),
         Command::Unset(a) => set::run_unset(a),
@@ -98,11 +106,19 @@ pub struct CliError {
 
 impl CliError {
     pub fn new(message: impl Into<String>) -> Self {
-        CliError { message: message.into(), hint: None, code: 1 }
+        CliError {
+            message: message.into(),
+            hint: None,
+            code: 1,
+        }
     }
 
     pub fn usage(message: impl Into<String>) -> Self {
-        CliError { message: message.into(), hint: None, code: 2 }
+        CliError {
+            message: message.into(),
+            hint: None,
+            code: 2,
+        }
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
@@ -112,7 +128,13 @@ impl CliError {
 
     fn print(&self) {
         let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "seal: error: {}", self.message);
+        // Like a shell: `seal: command not found: NAME`.
+        let label = if matches!(self.code, 126 | 127) {
+            ""
+        } else {
+            "error: "
+        };
+        let _ = writeln!(err, "seal: {label}{}", self.message);
         if let Some(h) = &self.hint {
             let _ = writeln!(err, "seal: hint: {h}");
         }
@@ -162,7 +184,9 @@ impl CliError {
         match e {
             ReadError::NotFound => err.hint("check the path"),
             ReadError::NotText(_) => err.hint("seal works on YAML, JSON and dotenv text files"),
-            ReadError::Empty => err.hint("add some values first (or use `seal set FILE PATH VALUE`)"),
+            ReadError::Empty => {
+                err.hint("add some values first (or use `seal set FILE PATH VALUE`)")
+            }
             _ => err,
         }
     }
@@ -171,12 +195,14 @@ impl CliError {
 /// The format of `file`, from `--format` or its name.
 pub fn detect_format(file: &Path, arg: &FormatArg) -> Result<Format, CliError> {
     if let Some(name) = &arg.format {
-        return Format::from_name(name)
-            .ok_or_else(|| CliError::usage(format!("unknown format {name:?}: use yaml, json or dotenv")));
+        return Format::from_name(name).ok_or_else(|| {
+            CliError::usage(format!("unknown format {name:?}: use yaml, json or dotenv"))
+        });
     }
     Format::from_path(file).ok_or_else(|| {
-        CliError::usage(format!("cannot tell the format of {}", file.display()))
-            .hint("name it .yaml/.yml, .json, .env, *.env or .env.*, or pass --format yaml|json|dotenv")
+        CliError::usage(format!("cannot tell the format of {}", file.display())).hint(
+            "name it .yaml/.yml, .json, .env, *.env or .env.*, or pass --format yaml|json|dotenv",
+        )
     })
 }
 
@@ -202,7 +228,8 @@ pub fn display(file: &Path) -> String {
 /// Load identities from `-i`, the environment and the default file.
 pub fn load_identities(args: &IdentityArgs) -> Result<Identities, CliError> {
     Identities::load(&IdentitySources::from_env(args.identities.clone())).map_err(|e| {
-        CliError::new(e.to_string()).hint("create one with `seal keygen`, or pass -i FILE / set SEAL_IDENTITY_FILE")
+        CliError::new(e.to_string())
+            .hint("create one with `seal keygen`, or pass -i FILE / set SEAL_IDENTITY_FILE")
     })
 }
 
@@ -212,12 +239,31 @@ pub fn open_file(file: &Path, fmt: &FormatArg, ids: &IdentityArgs) -> Result<Ope
     let text = read_input(file)?;
     let name = display(file);
     // Fail on a file that is not sealed before asking for identities.
-    let scan = format.scan(&text).map_err(|e| CliError::doc(&name, e.into()))?;
+    let scan = format
+        .scan(&text)
+        .map_err(|e| CliError::doc(&name, e.into()))?;
     if scan.metadata.is_none() {
         return Err(CliError::doc(&name, DocError::NotSealed));
     }
     let identities = load_identities(ids)?;
     document::open(format, &text, &identities).map_err(|e| CliError::doc(&name, e))
+}
+
+/// Take the advisory lock on a sealed file for a read-modify-write, so two
+/// seal processes never overwrite each other's change.
+pub fn lock_file(file: &Path) -> Result<std::fs::File, CliError> {
+    let name = display(file);
+    let handle = std::fs::File::open(file).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => CliError::read(&name, ReadError::NotFound),
+        _ => CliError::new(format!("{name}: cannot open: {e}")),
+    })?;
+    match handle.try_lock() {
+        Ok(()) => Ok(handle),
+        Err(std::fs::TryLockError::WouldBlock) => Err(CliError::new(format!(
+            "{name}: another seal process is changing this file (seal edit or seal set); try again when it is done"
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(CliError::new(format!("{name}: cannot lock: {e}"))),
+    }
 }
 
 /// Write `text` to stdout, treating a closed pipe as success.
@@ -226,12 +272,16 @@ pub fn print_stdout(text: &[u8]) -> Result<(), CliError> {
     match out.write_all(text).and_then(|_| out.flush()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(CliError::new(format!("cannot write to standard output: {e}"))),
+        Err(e) => Err(CliError::new(format!(
+            "cannot write to standard output: {e}"
+        ))),
     }
 }
 
 /// Write a file atomically, naming it in the error.
 pub fn write_file(path: &Path, contents: &[u8], mode: fsio::Mode) -> Result<(), CliError> {
-    fsio::write_atomic(path, contents, mode)
-        .map_err(|e| CliError::new(format!("{}: cannot write: {e}", path.display())).hint("the file was not changed"))
+    fsio::write_atomic(path, contents, mode).map_err(|e| {
+        CliError::new(format!("{}: cannot write: {e}", path.display()))
+            .hint("the file was not changed")
+    })
 }

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::Args;
 use zeroize::Zeroizing;
 
-use super::{display, open_file, write_file, CliError, FormatArg, IdentityArgs};
+use super::{display, lock_file, open_file, write_file, CliError, FormatArg, IdentityArgs};
 use crate::document::{Opened, Resealed};
 use crate::format::EditError;
 use crate::fsio::Mode;
@@ -64,33 +64,49 @@ fn finish(opened: &Opened, file: &Path, edited: &str) -> Result<ExitCode, CliErr
 
 pub fn run_set(args: SetArgs) -> Result<ExitCode, CliError> {
     if args.file.as_os_str() == "-" {
-        return Err(CliError::usage("seal set changes a file in place; give a file, not `-`"));
+        return Err(CliError::usage(
+            "seal set changes a file in place; give a file, not `-`",
+        ));
     }
     let query = parse_path(&args.path)?;
     let value = if args.value == "-" {
         let mut v = Zeroizing::new(String::new());
-        std::io::stdin()
-            .read_to_string(&mut v)
-            .map_err(|e| CliError::new(format!("cannot read the value from standard input: {e}")))?;
-        let trimmed = v.strip_suffix("\r\n").or_else(|| v.strip_suffix('\n')).unwrap_or(&v);
+        std::io::stdin().read_to_string(&mut v).map_err(|e| {
+            CliError::new(format!("cannot read the value from standard input: {e}"))
+        })?;
+        let trimmed = v
+            .strip_suffix("\r\n")
+            .or_else(|| v.strip_suffix('\n'))
+            .unwrap_or(&v);
         Zeroizing::new(trimmed.to_owned())
     } else {
         Zeroizing::new(args.value.clone())
     };
+    let _lock = lock_file(&args.file)?;
     let opened = open_file(&args.file, &args.format, &args.identity)?;
     let name = display(&args.file);
-    let literal = if args.raw { value } else { Zeroizing::new(opened.format.string_literal(&value)) };
+    let literal = if args.raw {
+        value
+    } else {
+        Zeroizing::new(opened.format.string_literal(&value))
+    };
     let edited = Zeroizing::new(
-        opened.format.set_value(&opened.plaintext, &query, &literal).map_err(|e| edit_error(&name, e))?,
+        opened
+            .format
+            .set_value(&opened.plaintext, &query, &literal)
+            .map_err(|e| edit_error(&name, e))?,
     );
     if args.raw {
         // Raw text must still be one value at that path, not new structure.
         let values = opened.format.values(&edited).map_err(|e| {
-            CliError::new(format!("{name}: --raw value is not valid here: {e}")).hint("nothing was written")
+            CliError::new(format!("{name}: --raw value is not valid here: {e}"))
+                .hint("nothing was written")
         })?;
         if !values.iter().any(|(p, _)| p.matches(&query)) {
-            return Err(CliError::new(format!("{name}: --raw value does not form a single value at {query}"))
-                .hint("nothing was written"));
+            return Err(CliError::new(format!(
+                "{name}: --raw value does not form a single value at {query}"
+            ))
+            .hint("nothing was written"));
         }
     }
     finish(&opened, &args.file, &edited)
@@ -98,9 +114,14 @@ pub fn run_set(args: SetArgs) -> Result<ExitCode, CliError> {
 
 pub fn run_unset(args: UnsetArgs) -> Result<ExitCode, CliError> {
     let query = parse_path(&args.path)?;
+    let _lock = lock_file(&args.file)?;
     let opened = open_file(&args.file, &args.format, &args.identity)?;
     let name = display(&args.file);
-    let edited =
-        Zeroizing::new(opened.format.remove_value(&opened.plaintext, &query).map_err(|e| edit_error(&name, e))?);
+    let edited = Zeroizing::new(
+        opened
+            .format
+            .remove_value(&opened.plaintext, &query)
+            .map_err(|e| edit_error(&name, e))?,
+    );
     finish(&opened, &args.file, &edited)
 }

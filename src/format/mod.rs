@@ -89,7 +89,11 @@ pub struct ParseError {
 
 impl ParseError {
     pub fn new(line: usize, column: usize, message: impl Into<String>) -> Self {
-        ParseError { line, column, message: message.into() }
+        ParseError {
+            line,
+            column,
+            message: message.into(),
+        }
     }
 
     /// The error at byte offset `at` of `src`.
@@ -214,7 +218,12 @@ impl Format {
 
     /// Replace the value at `path` with `literal` (source text in this
     /// format), or add it at the end of its parent mapping.
-    pub fn set_value(self, src: &str, path: &PathQuery, literal: &str) -> Result<String, EditError> {
+    pub fn set_value(
+        self,
+        src: &str,
+        path: &PathQuery,
+        literal: &str,
+    ) -> Result<String, EditError> {
         match self {
             Format::Yaml => yaml::set_value(src, path, literal),
             Format::Json => json::set_value(src, path, literal),

@@ -1,0 +1,180 @@
+//! `seal edit`: decrypt into a private temp file, open the editor, reseal
+//! only what changed.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Args;
+use zeroize::Zeroizing;
+
+use super::encrypt::recipients_for;
+use super::{
+    detect_format, display, load_identities, lock_file, write_file, CliError, FormatArg,
+    IdentityArgs,
+};
+use crate::document::{self, DocError, Resealed};
+use crate::edit::{editor_command, Outcome, Session};
+use crate::format::Format;
+use crate::fsio::{self, Mode, ReadError};
+
+#[derive(Args, Debug)]
+pub struct EditArgs {
+    /// Recipients for a new file (default: the matching rule of .seal.yaml).
+    #[arg(short = 'r', long = "recipient", value_name = "RECIPIENT")]
+    recipients: Vec<String>,
+    /// Recipients file for a new file; repeatable.
+    #[arg(short = 'R', long = "recipients-file", value_name = "FILE")]
+    recipients_files: Vec<PathBuf>,
+    #[command(flatten)]
+    identity: IdentityArgs,
+    #[command(flatten)]
+    format: FormatArg,
+    /// The sealed file; a file that does not exist is created.
+    file: PathBuf,
+}
+
+/// What to do with the edited text.
+enum Target {
+    Existing {
+        opened: document::Opened,
+        sealed: Zeroizing<String>,
+    },
+    New {
+        recipients: Vec<crate::envelope::Recipient>,
+        encrypt: Vec<String>,
+    },
+}
+
+pub fn run(args: EditArgs) -> Result<ExitCode, CliError> {
+    let name = display(&args.file);
+    if args.file.as_os_str() == "-" {
+        return Err(CliError::usage("seal edit needs a file, not `-`"));
+    }
+    let format = detect_format(&args.file, &args.format)?;
+    let _lock;
+    let (target, plaintext) = match fsio::read_document(&args.file) {
+        Ok(sealed) => {
+            _lock = Some(lock_file(&args.file)?);
+            let scan = format
+                .scan(&sealed)
+                .map_err(|e| CliError::doc(&name, e.into()))?;
+            if scan.metadata.is_none() {
+                return Err(CliError::doc(&name, DocError::NotSealed));
+            }
+            let ids = load_identities(&args.identity)?;
+            let opened =
+                document::open(format, &sealed, &ids).map_err(|e| CliError::doc(&name, e))?;
+            let plaintext = opened.plaintext.clone();
+            (Target::Existing { opened, sealed }, plaintext)
+        }
+        Err(ReadError::NotFound) => {
+            let (recipients, encrypt) =
+                recipients_for(&args.file, &args.recipients, &args.recipients_files, &[])?;
+            (
+                Target::New {
+                    recipients,
+                    encrypt,
+                },
+                Zeroizing::new(format.empty_document().to_owned()),
+            )
+        }
+        Err(e) => return Err(CliError::read(&name, e)),
+    };
+
+    let file_name = args
+        .file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| Format::from_path(Path::new(n)) == Some(format))
+        .unwrap_or_else(|| format!("secrets.{}", format.extension()));
+    let session = Session::new(&file_name, &plaintext)
+        .map_err(|e| CliError::new(format!("cannot create a private temporary file: {e}")))?;
+    let editor = editor_command();
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+
+    loop {
+        let edited = match session.run_editor(&editor) {
+            Ok(Outcome::Saved(text)) => text,
+            Ok(Outcome::EditorFailed(status)) => {
+                return Err(CliError::new(format!("{name}: the editor ({editor}) exited with {status}; nothing was written")))
+            }
+            Ok(Outcome::Interrupted(code)) => {
+                eprintln!("seal: {name}: interrupted; nothing was written");
+                return Ok(ExitCode::from(code as u8));
+            }
+            Err(e) => {
+                return Err(CliError::new(format!("{name}: cannot run the editor ({editor}): {e}"))
+                    .hint("set SEAL_EDITOR, VISUAL or EDITOR to an editor that waits until you close the file (e.g. `code --wait`)"))
+            }
+        };
+        if edited.as_str() == plaintext.as_str() {
+            eprintln!("seal: {name}: no changes");
+            return Ok(ExitCode::SUCCESS);
+        }
+        let result = match &target {
+            Target::Existing { opened, .. } => opened.reseal(&edited).map(|r| match r {
+                Resealed::Unchanged => None,
+                Resealed::Changed(s) => Some(s),
+            }),
+            Target::New { .. } if edited.trim().is_empty() => {
+                eprintln!("seal: {name}: empty; no file created");
+                return Ok(ExitCode::SUCCESS);
+            }
+            Target::New {
+                recipients,
+                encrypt,
+            } => document::seal(format, &edited, recipients, encrypt).map(Some),
+        };
+        let sealed = match result {
+            Ok(Some(s)) => s,
+            Ok(None) => {
+                eprintln!("seal: {name}: no changes");
+                return Ok(ExitCode::SUCCESS);
+            }
+            Err(e @ (DocError::Parse(_) | DocError::Edit(_) | DocError::AlreadySealed { .. })) => {
+                let err = CliError::doc(&name, e);
+                if interactive && ask_reopen(&err) {
+                    session.rewrite(&edited).map_err(|e| {
+                        CliError::new(format!("cannot rewrite the temporary file: {e}"))
+                    })?;
+                    continue;
+                }
+                return Err(CliError {
+                    hint: Some("nothing was written".into()),
+                    ..err
+                });
+            }
+            Err(e) => return Err(CliError::doc(&name, e)),
+        };
+        // Refuse to overwrite a change made on disk since we read it.
+        let now = fsio::read_document(&args.file).ok();
+        let unchanged_on_disk = match &target {
+            Target::Existing { sealed, .. } => {
+                now.as_deref().map(|s| s.as_str()) == Some(sealed.as_str())
+            }
+            Target::New { .. } => now.is_none(),
+        };
+        if !unchanged_on_disk {
+            return Err(CliError::new(format!(
+                "{name}: the file changed on disk while you were editing; your edit was not saved"
+            ))
+            .hint("run `seal edit` again on the new version"));
+        }
+        write_file(&args.file, sealed.as_bytes(), Mode::KeepOr(0o644))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+}
+
+/// Show the error and ask whether to reopen the editor on the same text.
+fn ask_reopen(err: &CliError) -> bool {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "seal: error: {}", err.message);
+    let _ = write!(stderr, "seal: reopen the editor to fix it? [Y/n] ");
+    let _ = stderr.flush();
+    let mut answer = String::new();
+    match std::io::stdin().lock().read_line(&mut answer) {
+        Ok(0) | Err(_) => false,
+        Ok(_) => !matches!(answer.trim().to_ascii_lowercase().as_str(), "n" | "no"),
+    }
+}

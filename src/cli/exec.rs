@@ -1,0 +1,93 @@
+//! `seal exec`: run a command with sealed values in its environment.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::{display, open_file, CliError, FormatArg, IdentityArgs};
+use crate::exec::{self, ExecError, NameOptions, RunOptions};
+use crate::path::PathQuery;
+
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    /// Upper-case variable names (`database.password` → `DATABASE_PASSWORD`).
+    #[arg(long)]
+    upper: bool,
+    /// Prefix for every variable name.
+    #[arg(long, value_name = "PREFIX", default_value = "")]
+    prefix: String,
+    /// Only inject values at or below PATH; repeatable.
+    #[arg(long, value_name = "PATH")]
+    only: Vec<String>,
+    /// Keep an existing environment variable rather than override it.
+    #[arg(long)]
+    no_override: bool,
+    /// Write each value to a 0600 file in a private tmpfs directory and pass
+    /// NAME_FILE=path instead of NAME (removed when the command exits).
+    #[arg(long)]
+    files: bool,
+    /// Replace sealed values longer than 3 characters in the command's
+    /// output with `***`.
+    #[arg(long)]
+    mask: bool,
+    #[command(flatten)]
+    identity: IdentityArgs,
+    #[command(flatten)]
+    format: FormatArg,
+    /// Sealed files; later files override earlier ones.
+    #[arg(required = true, value_name = "FILE")]
+    sealed_files: Vec<PathBuf>,
+    /// The command and its arguments, after `--`. No shell is involved.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    command: Vec<OsString>,
+}
+
+pub fn run(args: ExecArgs) -> Result<ExitCode, CliError> {
+    let only = args
+        .only
+        .iter()
+        .map(|p| {
+            PathQuery::parse(p)
+                .map_err(|e| CliError::usage(format!("invalid --only path {p:?}: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    // Every file must open before anything runs: never a partial set.
+    let mut opened = Vec::new();
+    for f in &args.sealed_files {
+        opened.push((display(f), open_file(f, &args.format, &args.identity)?));
+    }
+    let options = NameOptions {
+        upper: args.upper,
+        prefix: args.prefix.clone(),
+        only,
+    };
+    let vars = exec::variables(&opened, &options).map_err(|e| {
+        CliError::new(e.to_string()).hint("rename a key, or narrow with --only / --prefix")
+    })?;
+    drop(opened);
+    let Some((program, rest)) = args.command.split_first() else {
+        return Err(CliError::usage("no command given after --"));
+    };
+    let program = program.to_string_lossy().into_owned();
+    let run_options = RunOptions {
+        no_override: args.no_override,
+        files: args.files,
+        mask: args.mask,
+    };
+    match exec::run(&program, rest, &vars, &run_options) {
+        Ok(code) => Ok(ExitCode::from(code.clamp(0, 255) as u8)),
+        Err(ExecError::NotFound(name)) => Err(CliError {
+            message: format!("command not found: {name}"),
+            hint: None,
+            code: 127,
+        }),
+        Err(e @ ExecError::NotExecutable(_)) => Err(CliError {
+            message: e.to_string(),
+            hint: None,
+            code: 126,
+        }),
+        Err(e) => Err(CliError::new(e.to_string())),
+    }
+}

@@ -1,0 +1,476 @@
+//! `seal exec`: run a command with decrypted values in its environment (or
+//! in private files), with no plaintext on disk except the `--files`
+//! directory on tmpfs, which is removed when the child exits.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::io::{self, Read, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
+
+use zeroize::Zeroizing;
+
+use crate::document::Opened;
+use crate::format::Format;
+use crate::path::{KeyPath, PathQuery, Segment};
+
+/// How values become environment variables.
+#[derive(Clone, Debug, Default)]
+pub struct NameOptions {
+    /// Upper-case the names (`database_password` → `DATABASE_PASSWORD`).
+    pub upper: bool,
+    /// Prepended to every name.
+    pub prefix: String,
+    /// Only values at or below these paths; empty means all.
+    pub only: Vec<PathQuery>,
+}
+
+/// One variable for the child.
+pub struct Variable {
+    pub name: String,
+    pub value: Zeroizing<String>,
+    /// `FILE:PATH`, for messages.
+    pub origin: String,
+}
+
+/// Why the child could not be prepared or started.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("{first} and {second} both become the variable {name}")]
+    Collision {
+        name: String,
+        first: String,
+        second: String,
+    },
+    #[error("{origin}: {name:?} is not a usable environment variable name (use letters, digits, `_`, `.` or `-`, not starting with a digit)")]
+    BadName { name: String, origin: String },
+    #[error("{origin}: the value contains a NUL byte, which an environment variable cannot hold")]
+    NulInValue { origin: String },
+    #[error("{0}")]
+    Parse(String),
+    #[error("command not found: {0}")]
+    NotFound(String),
+    #[error("cannot run {0}: permission denied")]
+    NotExecutable(String),
+    #[error("cannot run {0}: {1}")]
+    Spawn(String, io::Error),
+    #[error("cannot prepare the secrets directory: {0}")]
+    SecretsDir(io::Error),
+}
+
+/// The variable name for a value: dotenv names as they are; YAML/JSON
+/// paths joined with `_`.
+pub fn variable_name(path: &KeyPath, options: &NameOptions) -> String {
+    let joined = path
+        .segments
+        .iter()
+        .map(|s| match s {
+            Segment::Key(k) => k.clone(),
+            Segment::Index(i) => i.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("_");
+    let name = format!("{}{joined}", options.prefix);
+    if options.upper {
+        name.to_uppercase()
+    } else {
+        name
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
+}
+
+/// The variables from several opened files; later files override earlier
+/// ones, two values of one file with one name are an error.
+pub fn variables(
+    files: &[(String, Opened)],
+    options: &NameOptions,
+) -> Result<Vec<Variable>, ExecError> {
+    let mut out: Vec<Variable> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (file, opened) in files {
+        let values = opened
+            .format
+            .values(&opened.plaintext)
+            .map_err(|e| ExecError::Parse(format!("{file}: {e}")))?;
+        let mut in_this_file: HashMap<String, String> = HashMap::new();
+        for (path, value) in values {
+            if !options.only.is_empty() && !options.only.iter().any(|q| path.starts_with(q)) {
+                continue;
+            }
+            let name = variable_name(&path, options);
+            let origin = format!("{file}:{path}");
+            if !valid_name(&name) {
+                return Err(ExecError::BadName { name, origin });
+            }
+            if value.contains('\0') {
+                return Err(ExecError::NulInValue { origin });
+            }
+            // dotenv files may repeat a name on purpose: the last one wins.
+            if let Some(first) = in_this_file.get(&name) {
+                if opened.format != Format::Dotenv {
+                    return Err(ExecError::Collision {
+                        name,
+                        first: first.clone(),
+                        second: origin,
+                    });
+                }
+            }
+            in_this_file.insert(name.clone(), origin.clone());
+            let var = Variable {
+                name: name.clone(),
+                value,
+                origin,
+            };
+            match index.get(&name) {
+                Some(&i) => out[i] = var,
+                None => {
+                    index.insert(name, out.len());
+                    out.push(var);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// How the child gets its secrets and output.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Keep existing environment variables of the same name.
+    pub no_override: bool,
+    /// Write each value to a 0600 file and pass `NAME_FILE=path`.
+    pub files: bool,
+    /// Replace sealed values in the child's stdout/stderr with `***`.
+    pub mask: bool,
+}
+
+fn spawn_error(program: &str, e: io::Error) -> ExecError {
+    match e.kind() {
+        io::ErrorKind::NotFound => ExecError::NotFound(program.to_owned()),
+        io::ErrorKind::PermissionDenied => ExecError::NotExecutable(program.to_owned()),
+        _ => ExecError::Spawn(program.to_owned(), e),
+    }
+}
+
+/// A private directory on tmpfs when there is one: `$XDG_RUNTIME_DIR`,
+/// else `/dev/shm`, else the system temp dir. Mode 0700, removed on drop.
+pub fn private_dir(prefix: &str) -> io::Result<tempfile::TempDir> {
+    use std::os::unix::fs::PermissionsExt;
+    let candidates: Vec<PathBuf> = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([PathBuf::from("/dev/shm"), std::env::temp_dir()])
+        .collect();
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "no usable temporary directory");
+    for base in candidates {
+        if !base.is_dir() {
+            continue;
+        }
+        match tempfile::Builder::new()
+            .prefix(prefix)
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir_in(&base)
+        {
+            Ok(dir) => return Ok(dir),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// Run `program args` with `vars`. Returns the exit code seal should exit
+/// with: the child's, or 128+signal when a signal killed it.
+pub fn run(
+    program: &str,
+    args: &[OsString],
+    vars: &[Variable],
+    options: &RunOptions,
+) -> Result<i32, ExecError> {
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    let secrets_dir = if options.files {
+        Some(private_dir(".seal-exec-").map_err(ExecError::SecretsDir)?)
+    } else {
+        None
+    };
+    for var in vars {
+        let name = if options.files {
+            format!("{}_FILE", var.name)
+        } else {
+            var.name.clone()
+        };
+        if options.no_override && std::env::var_os(&name).is_some() {
+            continue;
+        }
+        match &secrets_dir {
+            Some(dir) => {
+                let path = dir.path().join(&var.name);
+                write_secret_file(&path, var.value.as_bytes()).map_err(ExecError::SecretsDir)?;
+                cmd.env(name, path);
+            }
+            None => {
+                cmd.env(name, var.value.as_str());
+            }
+        }
+    }
+
+    if secrets_dir.is_none() && !options.mask {
+        // Nothing to clean up afterwards: become the command, so signals,
+        // the terminal and the exit status are simply the child's.
+        let e = cmd.exec();
+        return Err(spawn_error(program, e));
+    }
+
+    let secrets: Vec<Zeroizing<String>> = if options.mask {
+        vars.iter()
+            .filter(|v| v.value.chars().count() > 3)
+            .map(|v| v.value.clone())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if options.mask {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    }
+    let mut child = cmd.spawn().map_err(|e| spawn_error(program, e))?;
+    let pid = Arc::new(AtomicI32::new(child.id() as i32));
+    let forwarder = forward_signals(pid.clone());
+
+    let mut copiers = Vec::new();
+    if options.mask {
+        let masker = Arc::new(Masker::new(&secrets));
+        if let Some(out) = child.stdout.take() {
+            let m = masker.clone();
+            copiers.push(std::thread::spawn(move || m.copy(out, io::stdout())));
+        }
+        if let Some(err) = child.stderr.take() {
+            let m = masker.clone();
+            copiers.push(std::thread::spawn(move || m.copy(err, io::stderr())));
+        }
+    }
+    let status = child.wait();
+    pid.store(0, Ordering::SeqCst);
+    for c in copiers {
+        let _ = c.join();
+    }
+    drop(forwarder);
+    // The secrets directory goes away here, however the child ended.
+    drop(secrets_dir);
+    let status = status.map_err(|e| ExecError::Spawn(program.to_owned(), e))?;
+    Ok(exit_code(status))
+}
+
+/// The shell's convention: the exit code, or 128 + the signal number.
+pub fn exit_code(status: ExitStatus) -> i32 {
+    status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+fn write_secret_file(path: &Path, contents: &[u8]) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(contents)
+}
+
+/// Forwards INT, TERM, HUP and QUIT sent to seal to the child while it
+/// runs. An INT from the terminal already reached the child (same process
+/// group), so only one sent by another process is forwarded.
+struct Forwarder {
+    handle: signal_hook::iterator::Handle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+fn forward_signals(pid: Arc<AtomicI32>) -> Option<Forwarder> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+    use signal_hook::iterator::exfiltrator::WithOrigin;
+    use signal_hook::iterator::SignalsInfo;
+    let mut signals = SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT]).ok()?;
+    let handle = signals.handle();
+    let thread = std::thread::spawn(move || {
+        for origin in signals.forever() {
+            let from_terminal =
+                origin.process.is_none() && matches!(origin.signal, SIGINT | SIGQUIT);
+            let target = pid.load(Ordering::SeqCst);
+            if from_terminal || target <= 0 {
+                continue;
+            }
+            if let Ok(sig) = nix::sys::signal::Signal::try_from(origin.signal) {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(target), sig);
+            }
+        }
+    });
+    Some(Forwarder {
+        handle,
+        thread: Some(thread),
+    })
+}
+
+impl Drop for Forwarder {
+    fn drop(&mut self) {
+        self.handle.close();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Streams bytes, replacing every occurrence of a secret with `***`, also
+/// when a secret is split across reads.
+pub struct Masker {
+    matcher: Option<aho_corasick::AhoCorasick>,
+    longest: usize,
+}
+
+const MASK: &[u8] = b"***";
+
+impl Masker {
+    pub fn new(secrets: &[Zeroizing<String>]) -> Masker {
+        let patterns: Vec<&[u8]> = secrets
+            .iter()
+            .map(|s| s.as_bytes())
+            .filter(|s| !s.is_empty())
+            .collect();
+        let longest = patterns.iter().map(|p| p.len()).max().unwrap_or(0);
+        let matcher = aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+            .build(&patterns)
+            .ok()
+            .filter(|_| !patterns.is_empty());
+        Masker { matcher, longest }
+    }
+
+    /// Mask `buf`; returns the masked bytes that are safe to emit and how
+    /// many input bytes they cover (the rest may be the start of a secret).
+    fn mask_prefix(&self, buf: &[u8], at_eof: bool) -> (Vec<u8>, usize) {
+        let Some(matcher) = &self.matcher else {
+            return (buf.to_vec(), buf.len());
+        };
+        let hold = if at_eof {
+            0
+        } else {
+            self.longest.saturating_sub(1)
+        };
+        let safe = buf.len().saturating_sub(hold);
+        let mut out = Vec::with_capacity(buf.len());
+        let mut cursor = 0;
+        for m in matcher.find_iter(buf) {
+            if m.start() >= safe {
+                break;
+            }
+            out.extend_from_slice(&buf[cursor..m.start()]);
+            out.extend_from_slice(MASK);
+            cursor = m.end();
+        }
+        let emit_to = safe.max(cursor);
+        out.extend_from_slice(&buf[cursor..emit_to]);
+        (out, emit_to)
+    }
+
+    /// Mask a whole buffer (for tests and small outputs).
+    pub fn mask_all(&self, buf: &[u8]) -> Vec<u8> {
+        self.mask_prefix(buf, true).0
+    }
+
+    fn copy(&self, mut from: impl Read, mut to: impl Write) {
+        let mut pending: Zeroizing<Vec<u8>> = Zeroizing::new(Vec::new());
+        let mut chunk = Zeroizing::new(vec![0u8; 16 * 1024]);
+        loop {
+            let n = match from.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            pending.extend_from_slice(&chunk[..n]);
+            let (out, used) = self.mask_prefix(&pending, false);
+            pending.drain(..used);
+            if to.write_all(&out).and_then(|_| to.flush()).is_err() {
+                break;
+            }
+        }
+        let (out, _) = self.mask_prefix(&pending, true);
+        let _ = to.write_all(&out).and_then(|_| to.flush());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn masker(secrets: &[&str]) -> Masker {
+        Masker::new(
+            &secrets
+                .iter()
+                .map(|s| Zeroizing::new(s.to_string()))
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    #[test]
+    fn masks_whole_buffers() {
+        let m = masker(&["hunter2", "sk-live-123"]);
+        assert_eq!(
+            m.mask_all(b"pw=hunter2 key=sk-live-123!"),
+            b"pw=*** key=***!"
+        );
+        assert_eq!(m.mask_all(b"nothing here"), b"nothing here");
+    }
+
+    #[test]
+    fn masks_secrets_split_across_reads() {
+        let m = masker(&["hunter2"]);
+        let mut out = Vec::new();
+        // A reader that returns one byte at a time.
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.0.is_empty() || buf.is_empty() {
+                    return Ok(0);
+                }
+                buf[0] = self.0[0];
+                self.0 = &self.0[1..];
+                Ok(1)
+            }
+        }
+        m.copy(Trickle(b"a hunter2 b hunter"), &mut out);
+        assert_eq!(out, b"a *** b hunter");
+    }
+
+    #[test]
+    fn names() {
+        let path = KeyPath::new(
+            0,
+            vec![
+                Segment::Key("database".into()),
+                Segment::Key("password".into()),
+            ],
+        );
+        assert_eq!(
+            variable_name(&path, &NameOptions::default()),
+            "database_password"
+        );
+        let opts = NameOptions {
+            upper: true,
+            prefix: "app_".into(),
+            only: vec![],
+        };
+        assert_eq!(variable_name(&path, &opts), "APP_DATABASE_PASSWORD");
+        let list = KeyPath::new(0, vec![Segment::Key("keys".into()), Segment::Index(2)]);
+        assert_eq!(variable_name(&list, &NameOptions::default()), "keys_2");
+        assert!(valid_name("A_b.c-1"));
+        assert!(!valid_name("1A") && !valid_name("a b") && !valid_name("") && !valid_name("a=b"));
+    }
+}

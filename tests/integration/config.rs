@@ -1,0 +1,199 @@
+use predicates::prelude::*;
+
+use crate::common::{fixture, Env};
+
+#[test]
+fn rules_pick_recipients_and_selected_values() {
+    let env = Env::new();
+    let alice = env.keygen("alice");
+    let ci = env.keygen("ci");
+    let bob = env.keygen("bob");
+    env.write(
+        ".seal.yaml",
+        &format!(
+            "recipients:\n  alice: {}\n  ci: {}\n  bob: {}\ngroups:\n  ops: [alice]\nrules:\n  - path: \"prod/**\"\n    recipients: [ops]\n  - path: \"k8s/*.yaml\"\n    recipients: [alice, ci]\n    encrypt: [\"stringData.*\", \"data.*\"]\n  - path: \"**\"\n    recipients: [alice, ci]\n",
+            alice.public, ci.public, bob.public
+        ),
+    );
+    env.write("prod/db/secrets.env", "PASSWORD=hunter2\n");
+    env.write("k8s/app.yaml", &fixture("k8s.yaml"));
+    env.write("dev.json", "{\"token\": \"abc\"}\n");
+    for f in ["prod/db/secrets.env", "k8s/app.yaml", "dev.json"] {
+        env.seal()
+            .args(["encrypt", "--in-place", f])
+            .assert()
+            .success();
+    }
+
+    // prod: only ops (alice).
+    let prod = env.read("prod/db/secrets.env");
+    assert!(prod.contains(&alice.public) && !prod.contains(&ci.public));
+    env.seal()
+        .args(["get", "-i"])
+        .arg(&alice.identity)
+        .args(["prod/db/secrets.env", "PASSWORD"])
+        .assert()
+        .stdout("hunter2\n");
+    env.seal()
+        .args(["get", "-i"])
+        .arg(&ci.identity)
+        .args(["prod/db/secrets.env", "PASSWORD"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("none of your identities"))
+        .stderr(predicate::str::contains("hunter2").not());
+
+    // k8s: only stringData/data encrypted; the rest stays readable.
+    let k8s = env.read("k8s/app.yaml");
+    assert!(k8s.contains("name: app-secrets") && k8s.contains("kind: Secret"));
+    assert!(!k8s.contains("hunter2") && !k8s.contains("LS0tLS1CRUdJTi=="));
+    assert!(
+        k8s.contains("  encrypt:\n    - \"stringData.*\"\n    - \"data.*\"\n"),
+        "{k8s}"
+    );
+    assert_eq!(env.decrypt("k8s/app.yaml", &ci), fixture("k8s.yaml"));
+    // The plaintext part is covered by the MAC too.
+    env.write(
+        "k8s/app.yaml",
+        &k8s.replace("namespace: prod", "namespace: evil"),
+    );
+    env.seal()
+        .args(["decrypt", "-i"])
+        .arg(&alice.identity)
+        .arg("k8s/app.yaml")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("MAC"));
+
+    // Catch-all: alice and ci, not bob.
+    assert_eq!(env.decrypt("dev.json", &alice), "{\"token\": \"abc\"}\n");
+    assert_eq!(env.decrypt("dev.json", &ci), "{\"token\": \"abc\"}\n");
+    env.seal()
+        .args(["decrypt", "-i"])
+        .arg(&bob.identity)
+        .arg("dev.json")
+        .assert()
+        .code(1);
+
+    // A set on a selective file keeps the selection.
+    env.seal()
+        .args(["set", "-i"])
+        .arg(&ci.identity)
+        .args(["k8s/app.yaml", "stringData.NEW", "v"])
+        .assert()
+        .success();
+    env.seal()
+        .args(["set", "-i"])
+        .arg(&ci.identity)
+        .args(["k8s/app.yaml", "metadata.labels", "app"])
+        .assert()
+        .success();
+    let k8s = env.read("k8s/app.yaml");
+    assert!(
+        k8s.contains("  NEW: seal.v1.") && k8s.contains("  labels: app"),
+        "{k8s}"
+    );
+}
+
+#[test]
+fn no_recipients_is_a_clear_error() {
+    let env = Env::new();
+    env.write("a.yaml", "a: 1\n");
+    env.seal()
+        .args(["encrypt", "a.yaml"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no .seal.yaml"))
+        .stderr(predicate::str::contains("-r RECIPIENT"));
+    env.write(
+        ".seal.yaml",
+        "recipients:\n  a: age1xyz\nrules:\n  - path: \"prod/**\"\n    recipients: [a]\n",
+    );
+    env.seal()
+        .args(["encrypt", "a.yaml"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no rule"));
+    env.write(
+        ".seal.yaml",
+        "recipients: {a: age1xyz}\nrules: [{path: '**', recipients: [nobody]}]\n",
+    );
+    env.seal()
+        .args(["encrypt", "a.yaml"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(".seal.yaml"))
+        .stderr(predicate::str::contains("nobody"));
+    env.write(
+        ".seal.yaml",
+        "recipients: {a: age1xyz}\nrules: [{path: '**', recipients: [a]}]\n",
+    );
+    env.seal()
+        .args(["encrypt", "a.yaml"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("invalid recipient"));
+    assert_eq!(env.read("a.yaml"), "a: 1\n");
+}
+
+#[test]
+fn identity_sources_in_order() {
+    let env = Env::new();
+    let a = env.keygen("a");
+    let b = env.keygen("b");
+    env.write("x.env", "K=v\n");
+    env.seal()
+        .args(["encrypt", "--in-place", "-r", &b.public, "x.env"])
+        .assert()
+        .success();
+
+    // SEAL_IDENTITY_FILE with a colon list: the second entry opens it.
+    let list = format!("{}:{}", a.identity.display(), b.identity.display());
+    env.seal()
+        .args(["get", "x.env", "K"])
+        .env("SEAL_IDENTITY_FILE", &list)
+        .assert()
+        .success()
+        .stdout("v\n");
+    // SEAL_IDENTITY holds the key text itself.
+    let text = std::fs::read_to_string(&b.identity).unwrap();
+    env.seal()
+        .args(["get", "x.env", "K"])
+        .env("SEAL_IDENTITY", &text)
+        .assert()
+        .success()
+        .stdout("v\n");
+    // -i with the wrong key plus the right one in the environment still works.
+    env.seal()
+        .args(["get", "-i"])
+        .arg(&a.identity)
+        .args(["x.env", "K"])
+        .env("SEAL_IDENTITY", &text)
+        .assert()
+        .success();
+    // No identity anywhere.
+    env.seal()
+        .args(["get", "x.env", "K"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no identity found"))
+        .stderr(predicate::str::contains("seal keygen"));
+    // A missing -i file is an error, not silently skipped.
+    env.seal()
+        .args(["get", "-i", "nope.txt", "x.env", "K"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("nope.txt"));
+    // A recipients file works for encryption.
+    env.write(
+        "team.txt",
+        &format!("# team\n{}\n\n{}\n", a.public, b.public),
+    );
+    env.write("y.env", "K=w\n");
+    env.seal()
+        .args(["encrypt", "--in-place", "-R", "team.txt", "y.env"])
+        .assert()
+        .success();
+    assert_eq!(env.decrypt("y.env", &a), "K=w\n");
+    assert_eq!(env.decrypt("y.env", &b), "K=w\n");
+}

@@ -1,0 +1,229 @@
+use std::process::Stdio;
+use std::time::Duration;
+
+use predicates::prelude::*;
+
+use crate::common::{Env, Key};
+
+fn setup(name: &str, text: &str) -> (Env, Key) {
+    let env = Env::new();
+    let key = env.keygen("k");
+    env.write(name, text);
+    env.seal_in_place(name, &key);
+    (env, key)
+}
+
+fn edit(env: &Env, key: &Key, file: &str, editor_body: &str) -> assert_cmd::assert::Assert {
+    let editor = env.script("editor.sh", editor_body);
+    env.seal()
+        .args(["edit", "-i"])
+        .arg(&key.identity)
+        .arg(file)
+        .env("SEAL_EDITOR", &editor)
+        .assert()
+}
+
+/// Nothing from an edit session may remain in the runtime dir.
+fn no_leftovers(env: &Env) {
+    let left: Vec<_> = std::fs::read_dir(env.runtime_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    assert!(
+        env.files().iter().all(|f| !f.contains("seal-tmp")),
+        "{:?}",
+        env.files()
+    );
+}
+
+#[test]
+fn edit_one_value_keeps_every_other_token() {
+    let (env, key) = setup("s.yaml", "# settings\na: one\nb: two\nc: [x, y]\n");
+    let before = env.read("s.yaml");
+    // The editor sees plaintext in a private file with the right extension.
+    edit(
+        &env,
+        &key,
+        "s.yaml",
+        &format!(
+            "stat -c %a \"$1\" > {d}/mode; stat -c %a \"$(dirname \"$1\")\" > {d}/dirmode; echo \"$1\" > {d}/where\nsed -i 's/^b: two$/b: TWO/' \"$1\"",
+            d = env.dir.path().display()
+        ),
+    )
+    .success();
+    assert_eq!(env.read("mode").trim(), "600");
+    assert_eq!(env.read("dirmode").trim(), "700");
+    let where_ = env.read("where");
+    assert!(
+        where_.trim().ends_with("s.yaml")
+            && where_.starts_with(env.runtime_dir().to_str().unwrap()),
+        "{where_}"
+    );
+    let after = env.read("s.yaml");
+    let changed: Vec<_> = before
+        .lines()
+        .zip(after.lines())
+        .filter(|(a, b)| a != b)
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(changed.len(), 3, "{changed:#?}");
+    assert!(changed[0].starts_with("b: seal.v1."));
+    assert_eq!(
+        env.decrypt("s.yaml", &key),
+        "# settings\na: one\nb: TWO\nc: [x, y]\n"
+    );
+    no_leftovers(&env);
+}
+
+#[test]
+fn edit_adds_and_deletes_keys_and_comments() {
+    let (env, key) = setup("s.env", "A=1\nB=2\n");
+    edit(
+        &env,
+        &key,
+        "s.env",
+        "sed -i '/^A=/d' \"$1\"; printf '# new\\nC=3\\n' >> \"$1\"",
+    )
+    .success();
+    assert_eq!(env.decrypt("s.env", &key), "B=2\n# new\nC=3\n");
+    no_leftovers(&env);
+}
+
+#[test]
+fn no_change_leaves_the_file_byte_identical() {
+    let (env, key) = setup("s.json", "{\"a\": \"x\"}\n");
+    let before = env.read("s.json");
+    edit(&env, &key, "s.json", "true")
+        .success()
+        .stderr(predicate::str::contains("no changes"));
+    assert_eq!(env.read("s.json"), before);
+    no_leftovers(&env);
+}
+
+#[test]
+fn failed_editor_or_invalid_text_writes_nothing() {
+    let (env, key) = setup("s.yaml", "a: 1\n");
+    let before = env.read("s.yaml");
+    edit(&env, &key, "s.yaml", "echo 'a: 2' > \"$1\"; exit 1")
+        .code(1)
+        .stderr(predicate::str::contains("nothing was written"));
+    assert_eq!(env.read("s.yaml"), before);
+    // Without a terminal an invalid edit is an error naming the line.
+    edit(&env, &key, "s.yaml", "printf 'a: [\\nb: 1\\n' > \"$1\"")
+        .code(1)
+        .stderr(predicate::str::contains("s.yaml:"))
+        .stderr(predicate::str::contains("nothing was written"));
+    assert_eq!(env.read("s.yaml"), before);
+    // An editor that cannot start.
+    env.seal()
+        .args(["edit", "-i"])
+        .arg(&key.identity)
+        .arg("s.yaml")
+        .env("SEAL_EDITOR", "/nonexistent/editor")
+        .assert()
+        .code(1);
+    assert_eq!(env.read("s.yaml"), before);
+    no_leftovers(&env);
+}
+
+#[test]
+fn editor_with_arguments() {
+    let (env, key) = setup("s.yaml", "a: 1\n");
+    let editor = env.script(
+        "ed.sh",
+        "[ \"$1\" = --wait ] || exit 9; sed -i 's/1/2/' \"$2\"",
+    );
+    env.seal()
+        .args(["edit", "-i"])
+        .arg(&key.identity)
+        .arg("s.yaml")
+        .env("EDITOR", format!("{} --wait", editor.display()))
+        .assert()
+        .success();
+    assert_eq!(env.decrypt("s.yaml", &key), "a: 2\n");
+}
+
+#[test]
+fn new_file_is_created_for_the_recipients() {
+    let env = Env::new();
+    let key = env.keygen("k");
+    let editor = env.script("ed.sh", "printf 'token: abc\\n' > \"$1\"");
+    env.seal()
+        .args(["edit", "-r", &key.public, "-i"])
+        .arg(&key.identity)
+        .arg("new.yaml")
+        .env("SEAL_EDITOR", &editor)
+        .assert()
+        .success();
+    assert_eq!(env.decrypt("new.yaml", &key), "token: abc\n");
+    no_leftovers(&env);
+}
+
+#[test]
+fn a_second_edit_of_the_same_file_is_refused() {
+    let (env, key) = setup("s.yaml", "a: 1\n");
+    let slow = env.script(
+        "slow.sh",
+        &format!(
+            "touch {}/started; sleep 2; sed -i 's/1/2/' \"$1\"",
+            env.dir.path().display()
+        ),
+    );
+    let mut first = std::process::Command::new(assert_cmd::cargo::cargo_bin("seal"));
+    first
+        .current_dir(env.dir.path())
+        .args(["edit", "-i"])
+        .arg(&key.identity)
+        .arg("s.yaml")
+        .env("SEAL_EDITOR", &slow)
+        .env("XDG_RUNTIME_DIR", env.runtime_dir())
+        .stderr(Stdio::null());
+    let mut child = first.spawn().unwrap();
+    while !env.path("started").exists() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    edit(&env, &key, "s.yaml", "sed -i 's/1/3/' \"$1\"")
+        .code(1)
+        .stderr(predicate::str::contains("another seal process"));
+    assert!(child.wait().unwrap().success());
+    assert_eq!(env.decrypt("s.yaml", &key), "a: 2\n");
+    no_leftovers(&env);
+}
+
+#[test]
+fn sigterm_during_edit_removes_the_plaintext() {
+    let (env, key) = setup("s.yaml", "a: secret\n");
+    let before = env.read("s.yaml");
+    let editor = env.script(
+        "wait.sh",
+        &format!("touch {}/started; sleep 30", env.dir.path().display()),
+    );
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("seal"))
+        .current_dir(env.dir.path())
+        .args(["edit", "-i"])
+        .arg(&key.identity)
+        .arg("s.yaml")
+        .env("SEAL_EDITOR", &editor)
+        .env("XDG_RUNTIME_DIR", env.runtime_dir())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    while !env.path("started").exists() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        std::fs::read_dir(env.runtime_dir()).unwrap().count(),
+        1,
+        "the session dir exists while editing"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143));
+    assert_eq!(env.read("s.yaml"), before);
+    no_leftovers(&env);
+}

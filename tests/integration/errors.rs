@@ -1,0 +1,116 @@
+use predicates::prelude::*;
+
+use crate::common::Env;
+
+fn fails(env: &Env, args: &[&str], code: i32, needles: &[&str]) {
+    let out = env.seal().args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+    for n in needles {
+        assert!(stderr.contains(n), "{args:?}: expected {n:?} in {stderr}");
+    }
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_changes_nothing() {
+    let env = Env::new();
+    let key = env.keygen("k");
+    let r = key.public.as_str();
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "bad.yaml",
+            "a: 1\nb: [unclosed\nc: 2\n",
+            &["bad.yaml:", "line and column"],
+        ),
+        ("dup.yaml", "a: 1\na: 2\n", &["dup.yaml:2:"]),
+        ("bad.json", "{\"a\": 1,}\n", &["bad.json:1:"]),
+        ("trunc.json", "{\"a\": \"sec", &["trunc.json:1:"]),
+        ("bad.env", "A=1\nthis line is wrong\n", &["bad.env:2:"]),
+        ("quote.env", "A=\"unterminated\n", &["quote.env:1:"]),
+        ("empty.yaml", "", &["empty.yaml: is empty"]),
+        ("list.yaml", "- a\n- b\n", &["list.yaml", "mapping"]),
+        ("array.json", "[1, 2]\n", &["array.json", "object"]),
+    ];
+    for (name, text, needles) in cases {
+        env.write(name, text);
+        fails(&env, &["encrypt", "--in-place", "-r", r, name], 1, needles);
+        assert_eq!(env.read(name), *text, "{name} changed");
+    }
+    std::fs::write(env.path("bin.yaml"), b"\x7fELF\x02\x01\x01\x00\x00\xff\xfe").unwrap();
+    fails(
+        &env,
+        &["encrypt", "-r", r, "bin.yaml"],
+        1,
+        &["bin.yaml", "not text"],
+    );
+    fails(
+        &env,
+        &["encrypt", "-r", r, "missing.yaml"],
+        1,
+        &["missing.yaml", "no such file"],
+    );
+    fails(
+        &env,
+        &["encrypt", "-r", r, "notes.txt"],
+        2,
+        &["cannot tell the format", "--format"],
+    );
+    fails(
+        &env,
+        &["encrypt", "-r", "age1bogus", "bad.json"],
+        1,
+        &["bad.json"],
+    );
+    env.write("ok.yaml", "a: 1\n");
+    fails(
+        &env,
+        &["encrypt", "-r", "age1bogus", "ok.yaml"],
+        1,
+        &["invalid recipient", "age1bogus"],
+    );
+    fails(
+        &env,
+        &["encrypt", "-r", "ssh-ed25519 AAAAnotakey", "ok.yaml"],
+        1,
+        &["ssh-ed25519"],
+    );
+    fails(
+        &env,
+        &["decrypt", "-i", key.identity.to_str().unwrap(), "ok.yaml"],
+        1,
+        &["not sealed", "seal encrypt"],
+    );
+    fails(&env, &["frobnicate"], 2, &[]);
+    fails(
+        &env,
+        &["encrypt", "--format", "toml", "-r", r, "ok.yaml"],
+        2,
+        &["unknown format"],
+    );
+    assert_eq!(env.read("ok.yaml"), "a: 1\n");
+    assert!(
+        env.files().iter().all(|f| !f.contains("seal-tmp")),
+        "{:?}",
+        env.files()
+    );
+}
+
+#[test]
+fn errors_never_quote_secret_values() {
+    let env = Env::new();
+    let key = env.keygen("k");
+    // A syntax error right after a secret must not echo it.
+    env.write("leak.yaml", "password: hunter2-secret\nbroken: [\n");
+    env.seal()
+        .args(["encrypt", "-r", &key.public, "leak.yaml"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("hunter2").not());
+    env.write("leak.json", "{\"password\": \"hunter2-secret\" \"x\": 1}");
+    env.seal()
+        .args(["encrypt", "-r", &key.public, "leak.json"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("hunter2").not());
+}

@@ -1,0 +1,267 @@
+use std::process::Stdio;
+use std::time::Duration;
+
+use predicates::prelude::*;
+
+use crate::common::{Env, Key};
+
+fn setup() -> (Env, Key) {
+    let env = Env::new();
+    let key = env.keygen("k");
+    env.write("app.yaml", "database:\n  password: hunter2\n  port: 5432\nkeys:\n  - first\n  - second\ntoken: abcdef\n");
+    env.seal_in_place("app.yaml", &key);
+    env.write("base.env", "A=1\nB=2\n");
+    env.seal_in_place("base.env", &key);
+    env.write("override.env", "B=3\nC=4\n");
+    env.seal_in_place("override.env", &key);
+    (env, key)
+}
+
+fn exec(env: &Env, key: &Key, args: &[&str]) -> assert_cmd::assert::Assert {
+    env.seal()
+        .arg("exec")
+        .arg("-i")
+        .arg(&key.identity)
+        .args(args)
+        .assert()
+}
+
+#[test]
+fn values_reach_the_child_environment() {
+    let (env, key) = setup();
+    exec(
+        &env,
+        &key,
+        &[
+            "app.yaml",
+            "--",
+            "sh",
+            "-c",
+            "printf '%s|%s|%s|%s' \"$database_password\" \"$database_port\" \"$keys_1\" \"$token\"",
+        ],
+    )
+    .success()
+    .stdout("hunter2|5432|second|abcdef");
+    exec(
+        &env,
+        &key,
+        &[
+            "--upper",
+            "--prefix",
+            "app_",
+            "app.yaml",
+            "--",
+            "sh",
+            "-c",
+            "printf %s \"$APP_DATABASE_PASSWORD\"",
+        ],
+    )
+    .success()
+    .stdout("hunter2");
+    exec(
+        &env,
+        &key,
+        &[
+            "--only",
+            "database",
+            "app.yaml",
+            "--",
+            "sh",
+            "-c",
+            "printf '%s-%s' \"$database_port\" \"${token:-unset}\"",
+        ],
+    )
+    .success()
+    .stdout("5432-unset");
+}
+
+#[test]
+fn later_files_override_and_existing_variables_are_kept_on_request() {
+    let (env, key) = setup();
+    exec(
+        &env,
+        &key,
+        &[
+            "base.env",
+            "override.env",
+            "--",
+            "sh",
+            "-c",
+            "printf '%s%s%s' \"$A\" \"$B\" \"$C\"",
+        ],
+    )
+    .success()
+    .stdout("134");
+    env.seal()
+        .args(["exec", "-i"])
+        .arg(&key.identity)
+        .args(["base.env", "--", "sh", "-c", "printf %s \"$B\""])
+        .env("B", "outer")
+        .assert()
+        .stdout("2");
+    env.seal()
+        .args(["exec", "--no-override", "-i"])
+        .arg(&key.identity)
+        .args(["base.env", "--", "sh", "-c", "printf %s \"$B\""])
+        .env("B", "outer")
+        .assert()
+        .stdout("outer");
+}
+
+#[test]
+fn exit_codes_and_signals_come_from_the_child() {
+    let (env, key) = setup();
+    exec(&env, &key, &["base.env", "--", "sh", "-c", "exit 7"]).code(7);
+    exec(&env, &key, &["base.env", "--", "sh", "-c", "kill -TERM $$"]).code(143);
+    exec(
+        &env,
+        &key,
+        &["--files", "base.env", "--", "sh", "-c", "exit 5"],
+    )
+    .code(5);
+    exec(
+        &env,
+        &key,
+        &["--files", "base.env", "--", "sh", "-c", "kill -KILL $$"],
+    )
+    .code(137);
+    exec(&env, &key, &["base.env", "--", "no-such-command-xyz"])
+        .code(127)
+        .stderr("seal: command not found: no-such-command-xyz\n");
+}
+
+#[test]
+fn sigterm_to_seal_reaches_the_child() {
+    let (env, key) = setup();
+    for mode in [None, Some("--files"), Some("--mask")] {
+        let marker = env.path("ready");
+        let _ = std::fs::remove_file(&marker);
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("seal"));
+        cmd.current_dir(env.dir.path())
+            .env("XDG_RUNTIME_DIR", env.runtime_dir())
+            .arg("exec")
+            .arg("-i")
+            .arg(&key.identity);
+        if let Some(m) = mode {
+            cmd.arg(m);
+        }
+        cmd.args(["base.env", "--", "sh", "-c"])
+            .arg(format!(
+                "trap 'echo got-term; exit 3' TERM; touch {}; while :; do sleep 0.05; done",
+                marker.display()
+            ))
+            .stdout(Stdio::piped());
+        let child = cmd.spawn().unwrap();
+        while !marker.exists() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(3), "{mode:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "got-term\n",
+            "{mode:?}"
+        );
+    }
+}
+
+#[test]
+fn files_mode_uses_private_files_that_vanish() {
+    let (env, key) = setup();
+    let out = env
+        .seal()
+        .args(["exec", "--files", "-i"])
+        .arg(&key.identity)
+        .args([
+            "app.yaml",
+            "--",
+            "sh",
+            "-c",
+            "printf '%s\\n' \"$database_password_FILE\"; cat \"$database_password_FILE\"; echo; stat -c %a \"$database_password_FILE\" \"$(dirname \"$database_password_FILE\")\"; printf '%s' \"${database_password:-none}\"",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<_> = stdout.lines().collect();
+    assert_eq!(&lines[1..], ["hunter2", "600", "700", "none"], "{stdout}");
+    assert!(lines[0].starts_with(env.runtime_dir().to_str().unwrap()));
+    assert!(
+        !std::path::Path::new(lines[0]).exists(),
+        "secret file left behind"
+    );
+    assert_eq!(std::fs::read_dir(env.runtime_dir()).unwrap().count(), 0);
+}
+
+#[test]
+fn mask_hides_values_in_output() {
+    let (env, key) = setup();
+    exec(&env, &key, &["--mask", "app.yaml", "--", "sh", "-c", "echo \"pw=$database_password t=$token\"; echo \"err $token\" >&2; echo short=$database_port"])
+        .success()
+        .stdout("pw=*** t=***\nshort=***\n")
+        .stderr("err ***\n");
+}
+
+#[test]
+fn nothing_runs_when_a_file_does_not_open() {
+    let (env, key) = setup();
+    let sealed = env.read("override.env");
+    env.write(
+        "override.env",
+        &sealed.replacen("B=seal.v1.", "B=seal.v1.AAAA", 1),
+    );
+    let marker = env.path("ran");
+    exec(
+        &env,
+        &key,
+        &[
+            "base.env",
+            "override.env",
+            "--",
+            "touch",
+            marker.to_str().unwrap(),
+        ],
+    )
+    .code(1)
+    .stderr(predicate::str::contains("override.env"));
+    assert!(!marker.exists());
+    let other = env.keygen("other");
+    env.seal()
+        .args(["exec", "-i"])
+        .arg(&other.identity)
+        .args(["base.env", "--", "touch", marker.to_str().unwrap()])
+        .assert()
+        .code(1);
+    assert!(!marker.exists());
+    exec(&env, &key, &["missing.env", "--", "true"])
+        .code(1)
+        .stderr(predicate::str::contains("missing.env"));
+}
+
+#[test]
+fn colliding_names_are_an_error() {
+    let env = Env::new();
+    let key = env.keygen("k");
+    env.write("c.yaml", "a_b: 1\na:\n  b: 2\n");
+    env.seal_in_place("c.yaml", &key);
+    exec(&env, &key, &["c.yaml", "--", "true"])
+        .code(1)
+        .stderr(predicate::str::contains("a_b"))
+        .stderr(predicate::str::contains("a.b"));
+    env.write("bad.yaml", "\"has space\": 1\n");
+    env.seal_in_place("bad.yaml", &key);
+    exec(&env, &key, &["bad.yaml", "--", "true"])
+        .code(1)
+        .stderr(predicate::str::contains(
+            "not a usable environment variable name",
+        ));
+}

@@ -1,0 +1,15 @@
+//! Integration tests: the real `seal` binary on real files.
+
+mod common;
+
+mod config;
+mod edit;
+mod errors;
+mod exec;
+mod interop;
+mod keygen;
+mod props;
+mod roundtrip;
+mod tamper;
+mod values;
+mod vectors;

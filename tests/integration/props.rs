@@ -1,0 +1,219 @@
+//! Property tests over the whole pipeline: any generated document seals and
+//! opens to itself byte for byte, and any single byte flip in a sealed file
+//! is refused.
+
+use proptest::prelude::*;
+use seal::crypto::DataKey;
+use seal::document::{open_with_key, Opened, Resealed};
+use seal::envelope::{generate_identity, Identities, Recipient};
+use seal::format::Format;
+
+fn key_name() -> impl Strategy<Value = String> {
+    "[a-z][a-z0-9_]{0,8}"
+}
+
+fn yaml_scalar() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-zA-Z][a-zA-Z0-9 _./-]{0,20}[a-zA-Z0-9]".prop_map(|s| s),
+        any::<i64>().prop_map(|n| n.to_string()),
+        "[ -~]{0,20}".prop_map(|s| format!("{s:?}")),
+        "[a-z ]{0,12}".prop_map(|s| format!("'{}'", s.replace('\'', "''"))),
+        "[a-z]{1,10}\n[a-z]{1,10}".prop_map(|s| format!("|\n    {}", s.replace('\n', "\n    "))),
+        Just("true".to_owned()),
+        Just("~".to_owned()),
+        Just(String::new()),
+    ]
+}
+
+fn yaml_doc() -> impl Strategy<Value = String> {
+    let entry = (
+        key_name(),
+        yaml_scalar(),
+        proptest::option::of("[a-z ]{0,10}"),
+        any::<bool>(),
+    );
+    (
+        proptest::collection::vec(entry, 1..8),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(entries, crlf, final_nl)| {
+            let mut seen = std::collections::HashSet::new();
+            let mut out = String::new();
+            for (k, v, comment, nested) in entries {
+                if !seen.insert(k.clone()) {
+                    continue;
+                }
+                let v = v.replace("\n    ", if nested { "\n      " } else { "\n    " });
+                let line = if nested {
+                    format!("{k}:\n  inner: {v}")
+                } else {
+                    format!("{k}: {v}")
+                };
+                out.push_str(line.trim_end());
+                if let Some(c) = comment.filter(|_| !v.starts_with('|')) {
+                    out.push_str(&format!(" # {c}"));
+                }
+                out.push('\n');
+            }
+            if !final_nl {
+                out.pop();
+            }
+            if crlf {
+                out = out.replace('\n', "\r\n");
+            }
+            out
+        })
+}
+
+fn json_doc() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        any::<String>().prop_map(serde_json::Value::from),
+        any::<i32>().prop_map(serde_json::Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(serde_json::Value::from),
+        any::<bool>().prop_map(serde_json::Value::from),
+        Just(serde_json::Value::Null),
+    ];
+    let value = leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+            proptest::collection::btree_map("[a-z.]{1,6}", inner, 0..4)
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    });
+    (
+        proptest::collection::btree_map("[a-z]{1,6}", value, 1..5),
+        any::<bool>(),
+    )
+        .prop_map(|(m, pretty)| {
+            let v = serde_json::Value::Object(m.into_iter().collect());
+            if pretty {
+                serde_json::to_string_pretty(&v).unwrap() + "\n"
+            } else {
+                serde_json::to_string(&v).unwrap()
+            }
+        })
+}
+
+fn dotenv_doc() -> impl Strategy<Value = String> {
+    let value = prop_oneof![
+        "[A-Za-z0-9_./:@-]{0,20}",
+        "[ -&(-~]{0,20}".prop_map(|s| format!("'{s}'")),
+        "[a-z ]{0,10}\n[a-z ]{0,10}".prop_map(|s| format!("\"{s}\"")),
+    ];
+    let line = (
+        "[A-Z][A-Z0-9_]{0,8}",
+        value,
+        any::<bool>(),
+        proptest::option::of("[a-z ]{0,8}"),
+    );
+    proptest::collection::vec(line, 1..8).prop_map(|lines| {
+        lines
+            .into_iter()
+            .map(|(k, v, export, comment)| {
+                let mut l = format!("{}{k}={v}", if export { "export " } else { "" });
+                if let Some(c) = comment {
+                    l.push_str(&format!(" # {c}"));
+                }
+                l + "\n"
+            })
+            .collect()
+    })
+}
+
+fn seal_open(format: Format, text: &str) -> (String, DataKey) {
+    let (secret, public) = generate_identity();
+    let sealed = seal::document::seal(format, text, &[Recipient::parse(&public).unwrap()], &[])
+        .unwrap_or_else(|e| panic!("seal failed: {e}\n{text:?}"));
+    let ids = Identities::from_text(&secret, "test").unwrap();
+    let opened = seal::document::open(format, &sealed, &ids).unwrap();
+    assert_eq!(opened.plaintext.as_str(), text);
+    (sealed, opened.data_key)
+}
+
+fn check_flip(
+    format: Format,
+    sealed: &str,
+    key: &DataKey,
+    pos: usize,
+    xor: u8,
+) -> Result<(), TestCaseError> {
+    let mut bytes = sealed.as_bytes().to_vec();
+    let pos = pos % bytes.len();
+    bytes[pos] ^= xor;
+    let Ok(text) = String::from_utf8(bytes) else {
+        return Ok(());
+    };
+    let result = open_with_key(format, &text, key.clone());
+    prop_assert!(result.is_err(), "flip at {} accepted:\n{}", pos, text);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn yaml_round_trips_and_flips_are_caught(doc in yaml_doc(), pos in any::<usize>(), xor in 1u8..=255) {
+        let (sealed, key) = seal_open(Format::Yaml, &doc);
+        check_flip(Format::Yaml, &sealed, &key, pos, xor)?;
+    }
+
+    #[test]
+    fn json_round_trips_and_flips_are_caught(doc in json_doc(), pos in any::<usize>(), xor in 1u8..=255) {
+        let (sealed, key) = seal_open(Format::Json, &doc);
+        check_flip(Format::Json, &sealed, &key, pos, xor)?;
+    }
+
+    #[test]
+    fn dotenv_round_trips_and_flips_are_caught(doc in dotenv_doc(), pos in any::<usize>(), xor in 1u8..=255) {
+        let (sealed, key) = seal_open(Format::Dotenv, &doc);
+        check_flip(Format::Dotenv, &sealed, &key, pos, xor)?;
+    }
+}
+
+/// Exhaustive flips over one small sealed file per format.
+#[test]
+fn every_single_byte_flip_is_caught() {
+    for (format, doc) in [
+        (Format::Yaml, "# c\na: 1\nb: [x, 'y']\n"),
+        (Format::Json, "{\"a\": 1, \"b\": [\"x\"]}\n"),
+        (Format::Dotenv, "A=1\nexport B='x' # c\n"),
+    ] {
+        let (sealed, key) = seal_open(format, doc);
+        for pos in 0..sealed.len() {
+            for xor in [0x01, 0x20] {
+                check_flip(format, &sealed, &key, pos, xor).unwrap();
+            }
+        }
+    }
+}
+
+/// Resealing keeps every unchanged token.
+#[test]
+fn reseal_keeps_unchanged_tokens() {
+    let (secret, public) = generate_identity();
+    let text = "a: 1\nb: two\nc: [3, 4]\n";
+    let sealed = seal::document::seal(
+        Format::Yaml,
+        text,
+        &[Recipient::parse(&public).unwrap()],
+        &[],
+    )
+    .unwrap();
+    let ids = Identities::from_text(&secret, "t").unwrap();
+    let opened: Opened = seal::document::open(Format::Yaml, &sealed, &ids).unwrap();
+    assert!(matches!(opened.reseal(text).unwrap(), Resealed::Unchanged));
+    let Resealed::Changed(next) = opened.reseal("a: 1\nb: three\nc: [3, 4]\n").unwrap() else {
+        panic!()
+    };
+    let changed: Vec<_> = sealed
+        .lines()
+        .zip(next.lines())
+        .filter(|(x, y)| x != y)
+        .map(|(x, _)| x)
+        .collect();
+    assert_eq!(changed.len(), 3, "{changed:#?}");
+    assert!(changed[0].starts_with("b: seal.v1."));
+}

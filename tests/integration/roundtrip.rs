@@ -1,0 +1,230 @@
+use saphyr::{LoadableYamlNode, Yaml};
+
+use crate::common::{fixture, Env};
+
+/// Seal `text` as `name`, check it is valid in its format and hides
+/// `secrets`, then check decryption gives `text` back byte for byte.
+fn round_trip(name: &str, text: &str, secrets: &[&str]) -> String {
+    let env = Env::new();
+    let key = env.keygen("k");
+    env.write(name, text);
+    let out = env
+        .seal()
+        .args(["encrypt", "-r", &key.public, name])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sealed = String::from_utf8(out.stdout).unwrap();
+    // stdout mode leaves the input alone.
+    assert_eq!(env.read(name), text);
+    for s in secrets {
+        assert!(
+            !sealed.contains(s),
+            "{name}: {s:?} visible in sealed output:\n{sealed}"
+        );
+    }
+    assert!(sealed.contains("seal.v1."), "{name}: no tokens");
+    still_valid(name, &sealed);
+    env.write(&format!("sealed-{name}"), &sealed);
+    assert_eq!(
+        env.decrypt(&format!("sealed-{name}"), &key),
+        text,
+        "{name}: not byte-identical"
+    );
+    sealed
+}
+
+fn still_valid(name: &str, sealed: &str) {
+    if name.ends_with(".yaml") {
+        Yaml::load_from_str(sealed)
+            .unwrap_or_else(|e| panic!("{name}: sealed YAML does not parse: {e:?}\n{sealed}"));
+    } else if name.ends_with(".json") {
+        serde_json::from_str::<serde_json::Value>(sealed)
+            .unwrap_or_else(|e| panic!("{name}: sealed JSON does not parse: {e}\n{sealed}"));
+    } else {
+        for item in dotenvy::from_read_iter(sealed.as_bytes()) {
+            item.unwrap_or_else(|e| panic!("{name}: sealed dotenv does not parse: {e}\n{sealed}"));
+        }
+    }
+}
+
+#[test]
+fn tricky_yaml() {
+    let sealed = round_trip(
+        "tricky.yaml",
+        &fixture("tricky.yaml"),
+        &[
+            "db.internal",
+            "MIIBszCCAVmgAwIBAgIUTest",
+            "shared-secret",
+            "sk-live-0123456789abcdef",
+            "日本語",
+            "it''s me",
+        ],
+    );
+    // Layout survives: comments, anchors, aliases, merge keys, markers.
+    for kept in [
+        "# inline comment",
+        "&base",
+        "<<: *base",
+        "*tok",
+        "%YAML 1.2",
+        "\n...\n---\n",
+        "\"quoted key\":",
+        "!!str",
+    ] {
+        assert!(sealed.contains(kept), "{kept:?} lost:\n{sealed}");
+    }
+}
+
+#[test]
+fn kubernetes_yaml() {
+    round_trip(
+        "k8s.yaml",
+        &fixture("k8s.yaml"),
+        &["hunter2", "tok_live_abcdef"],
+    );
+}
+
+#[test]
+fn pretty_and_compact_json() {
+    round_trip(
+        "pretty.json",
+        &fixture("pretty.json"),
+        &["db.internal", "sk-live-1", "\\ud83d", "dotted key"],
+    );
+    round_trip(
+        "compact.json",
+        &fixture("compact.json"),
+        &["\\u0041", "2.5e3"],
+    );
+}
+
+#[test]
+fn dotenv() {
+    let sealed = round_trip(
+        "app.env",
+        &fixture("app.env"),
+        &[
+            "hunter2",
+            "sk-live-0123456789",
+            "NOT_EXPANDED",
+            "line two",
+            "abc\n",
+            "a=b=c",
+            "日本語",
+        ],
+    );
+    assert!(sealed.contains("export DATABASE_URL=seal.v1."));
+    assert!(sealed.contains("# inline comment"));
+}
+
+#[test]
+fn crlf_and_missing_final_newline() {
+    for (name, text) in [
+        ("crlf.yaml", fixture("tricky.yaml").replace('\n', "\r\n")),
+        ("crlf.json", fixture("pretty.json").replace('\n', "\r\n")),
+        ("crlf.env", fixture("app.env").replace('\n', "\r\n")),
+        ("nofinal.yaml", "a: 1\nb: two".to_owned()),
+        ("nofinal.json", "{\"a\": 1}".to_owned()),
+        ("nofinal.env", "A=1\nB=two".to_owned()),
+    ] {
+        let sealed = round_trip(name, &text, &[]);
+        if name.starts_with("crlf") {
+            assert!(
+                !sealed.replace("\r\n", "").contains('\n'),
+                "{name}: mixed line endings:\n{sealed:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn yaml_block_scalars_and_flow_collections() {
+    let text = "a: |2\n   indented\n  text\nb: >+\n  folded\n\n\nc: {x: [1, {y: \"z\"}], w: ''}\nd: [\"q\", r, 3.5]\ne: |-\n  strip\nf: 'multi\n  line'\n";
+    round_trip("blocks.yaml", text, &["indented", "folded", "strip"]);
+}
+
+#[test]
+fn sealing_again_writes_new_tokens_but_set_keeps_them() {
+    let env = Env::new();
+    let key = env.keygen("k");
+    env.write("a.yaml", "a: 1\nb: 2\n");
+    let sealed = env.seal_in_place("a.yaml", &key);
+    let tokens: Vec<&str> = sealed.lines().filter(|l| l.contains("seal.v1.")).collect();
+    assert_eq!(tokens.len(), 2);
+    // An already sealed file is refused, not double-sealed.
+    env.seal()
+        .args(["encrypt", "--in-place", "-r", &key.public, "a.yaml"])
+        .assert()
+        .code(1);
+    assert_eq!(env.read("a.yaml"), sealed);
+}
+
+#[test]
+fn stdin_and_output_file() {
+    let env = Env::new();
+    let key = env.keygen("k");
+    let out = env
+        .seal()
+        .args([
+            "encrypt",
+            "--format",
+            "json",
+            "-r",
+            &key.public,
+            "-o",
+            "out.json",
+            "-",
+        ])
+        .write_stdin("{\"a\": \"b\"}\n")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(env.decrypt("out.json", &key), "{\"a\": \"b\"}\n");
+    env.seal()
+        .args(["decrypt", "-i"])
+        .arg(&key.identity)
+        .args(["--format", "json", "-"])
+        .write_stdin(env.read("out.json"))
+        .assert()
+        .success()
+        .stdout("{\"a\": \"b\"}\n");
+}
+
+#[test]
+fn decrypt_to_file_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let key = env.keygen("k");
+    env.write("a.env", "A=1\n");
+    env.seal_in_place("a.env", &key);
+    env.seal()
+        .args(["decrypt", "-i"])
+        .arg(&key.identity)
+        .args(["-o", "plain.env", "a.env"])
+        .assert()
+        .success();
+    assert_eq!(env.read("plain.env"), "A=1\n");
+    let mode = std::fs::metadata(env.path("plain.env"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    env.seal()
+        .args(["decrypt", "--in-place", "-i"])
+        .arg(&key.identity)
+        .arg("a.env")
+        .assert()
+        .success();
+    assert_eq!(env.read("a.env"), "A=1\n");
+}

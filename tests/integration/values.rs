@@ -1,0 +1,250 @@
+use predicates::prelude::*;
+
+use crate::common::{changed_lines, fixture, Env, Key};
+
+fn sealed(env: &Env, name: &str, text: &str) -> Key {
+    let key = env.keygen("k");
+    env.write(name, text);
+    env.seal_in_place(name, &key);
+    key
+}
+
+fn get(env: &Env, key: &Key, file: &str, path: &str) -> String {
+    let out = env
+        .seal()
+        .args(["get", "-i"])
+        .arg(&key.identity)
+        .args([file, path])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "get {path}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn get_reads_typed_values_in_every_format() {
+    let env = Env::new();
+    let key = sealed(&env, "t.yaml", &fixture("tricky.yaml"));
+    assert_eq!(
+        get(&env, &key, "t.yaml", "database.password"),
+        "p@ss: w#rd \"quoted\" é\n"
+    );
+    assert_eq!(get(&env, &key, "t.yaml", "database.user"), "it's me\n");
+    assert_eq!(get(&env, &key, "t.yaml", "database.port"), "5432\n");
+    assert_eq!(get(&env, &key, "t.yaml", "list.1.other"), "42\n");
+    assert_eq!(get(&env, &key, "t.yaml", "/database/host"), "db.internal\n");
+    assert_eq!(get(&env, &key, "t.yaml", "folded"), "a folded paragraph\n");
+    assert_eq!(
+        get(&env, &key, "t.yaml", "anchors.again"),
+        "shared-secret\n"
+    );
+
+    let key = sealed(&env, "p.json", &fixture("pretty.json"));
+    assert_eq!(get(&env, &key, "p.json", "api_keys.1.key"), "sk-live-2\n");
+    assert_eq!(get(&env, &key, "p.json", "/with.dot"), "dotted key\n");
+    assert_eq!(get(&env, &key, "p.json", "database.ratio"), "-1.5E+10\n");
+    let tree: serde_json::Value =
+        serde_json::from_str(&get(&env, &key, "p.json", "api_keys.0")).unwrap();
+    assert_eq!(tree, serde_json::json!({"id": "a", "key": "sk-live-1"}));
+
+    let key = sealed(&env, "a.env", &fixture("app.env"));
+    assert_eq!(
+        get(&env, &key, "a.env", "DOUBLE"),
+        "line one\nline two \"quoted\"\n"
+    );
+    assert_eq!(
+        get(&env, &key, "a.env", "SINGLE"),
+        "literal $NOT_EXPANDED # not a comment\n"
+    );
+    assert_eq!(get(&env, &key, "a.env", "WITH_EQUALS"), "a=b=c\n");
+
+    env.seal()
+        .args(["get", "-i"])
+        .arg(&key.identity)
+        .args(["a.env", "MISSING"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no value at MISSING"));
+}
+
+#[test]
+fn set_changes_one_value_line_and_two_metadata_lines() {
+    for (name, text, path, line_has) in [
+        (
+            "s.yaml",
+            fixture("tricky.yaml"),
+            "database.password",
+            "  password: seal.v1.",
+        ),
+        (
+            "s.json",
+            fixture("pretty.json"),
+            "database.password",
+            "\"password\": \"seal.v1.",
+        ),
+        ("s.env", fixture("app.env"), "API_KEY", "API_KEY=seal.v1."),
+    ] {
+        let env = Env::new();
+        let key = sealed(&env, name, &text);
+        let before = env.read(name);
+        env.seal()
+            .args(["set", "-i"])
+            .arg(&key.identity)
+            .args([name, path, "new secret value"])
+            .assert()
+            .success();
+        let after = env.read(name);
+        assert_eq!(before.lines().count(), after.lines().count(), "{name}");
+        let changed: Vec<_> = before
+            .lines()
+            .zip(after.lines())
+            .filter(|(a, b)| a != b)
+            .map(|(_, b)| b)
+            .collect();
+        assert_eq!(changed.len(), 3, "{name}: {changed:#?}");
+        assert!(changed[0].contains(line_has), "{name}: {changed:#?}");
+        assert!(
+            changed.iter().any(|l| l.contains("modified")),
+            "{name}: {changed:#?}"
+        );
+        assert!(
+            changed.iter().any(|l| l.contains("mac")),
+            "{name}: {changed:#?}"
+        );
+        assert_eq!(get(&env, &key, name, path), "new secret value\n");
+    }
+}
+
+#[test]
+fn set_of_the_same_value_changes_nothing() {
+    let env = Env::new();
+    let key = sealed(&env, "a.yaml", "a: secret\nb: 2\n");
+    let before = env.read("a.yaml");
+    env.seal()
+        .args(["set", "-i"])
+        .arg(&key.identity)
+        .args(["a.yaml", "a", "secret"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("unchanged"));
+    assert_eq!(env.read("a.yaml"), before);
+}
+
+#[test]
+fn set_adds_new_keys_and_unset_removes_them() {
+    let env = Env::new();
+    let key = sealed(&env, "a.yaml", "db:\n  user: app\nother: x\n");
+    env.seal()
+        .args(["set", "-i"])
+        .arg(&key.identity)
+        .args(["a.yaml", "db.password", "s3cret"])
+        .assert()
+        .success();
+    assert_eq!(
+        env.decrypt("a.yaml", &key),
+        "db:\n  user: app\n  password: s3cret\nother: x\n"
+    );
+    env.seal()
+        .args(["set", "-i"])
+        .arg(&key.identity)
+        .args(["a.yaml", "db.port", "5432", "--raw"])
+        .assert()
+        .success();
+    assert_eq!(
+        env.decrypt("a.yaml", &key),
+        "db:\n  user: app\n  password: s3cret\n  port: 5432\nother: x\n"
+    );
+    env.seal()
+        .args(["unset", "-i"])
+        .arg(&key.identity)
+        .args(["a.yaml", "db.user"])
+        .assert()
+        .success();
+    assert_eq!(
+        env.decrypt("a.yaml", &key),
+        "db:\n  password: s3cret\n  port: 5432\nother: x\n"
+    );
+    let before = changed_lines(&env.decrypt("a.yaml", &key), "");
+    assert!(before > 0);
+
+    let key = sealed(&env, "b.env", "A=1\n");
+    env.seal()
+        .args(["set", "-i"])
+        .arg(&key.identity)
+        .args(["b.env", "B", "-"])
+        .write_stdin("from stdin\n")
+        .assert()
+        .success();
+    assert_eq!(env.decrypt("b.env", &key), "A=1\nB='from stdin'\n");
+    env.seal()
+        .args(["unset", "-i"])
+        .arg(&key.identity)
+        .args(["b.env", "A"])
+        .assert()
+        .success();
+    assert_eq!(env.decrypt("b.env", &key), "B='from stdin'\n");
+}
+
+#[test]
+fn set_refuses_bad_paths_and_leaves_the_file_alone() {
+    let env = Env::new();
+    let key = sealed(&env, "a.json", "{\"a\": \"x\"}\n");
+    let before = env.read("a.json");
+    env.seal()
+        .args(["set", "-i"])
+        .arg(&key.identity)
+        .args(["a.json", "a.b", "v"])
+        .assert()
+        .code(1);
+    env.seal()
+        .args(["unset", "-i"])
+        .arg(&key.identity)
+        .args(["a.json", "zzz"])
+        .assert()
+        .code(1);
+    env.seal()
+        .args(["set", "-i"])
+        .arg(&key.identity)
+        .args(["a.json", "a..b", "v"])
+        .assert()
+        .code(2);
+    env.seal()
+        .args(["set", "-i"])
+        .arg(&key.identity)
+        .args(["a.json", "a", "{", "--raw"])
+        .assert()
+        .code(1);
+    assert_eq!(env.read("a.json"), before);
+    assert_eq!(
+        env.files()
+            .iter()
+            .filter(|f| f.contains("seal-tmp"))
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn info_needs_no_key() {
+    let env = Env::new();
+    let key = sealed(&env, "a.yaml", "a: 1\nb: 2\n");
+    env.seal()
+        .args(["info", "a.yaml"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(&key.public))
+        .stdout(predicate::str::contains("2 encrypted, 0 plaintext"))
+        .stdout(predicate::str::contains("seal format version 1"));
+    let out = env
+        .seal()
+        .args(["info", "--json", "a.yaml"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["recipients"][0], key.public.as_str());
+    assert_eq!(v["encrypted_values"], 2);
+}

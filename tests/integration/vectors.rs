@@ -1,0 +1,56 @@
+//! The spec's test vectors (testdata/vectors, spec/FORMAT.md section 11):
+//! files sealed by earlier versions must keep opening to the same bytes,
+//! and the invalid ones must keep being refused.
+
+use std::path::{Path, PathBuf};
+
+use seal::envelope::Identities;
+use seal::format::Format;
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/vectors")
+}
+
+fn identity() -> Identities {
+    let text = std::fs::read_to_string(dir().join("identity.txt")).unwrap();
+    Identities::from_text(&text, "testdata/vectors/identity.txt").unwrap()
+}
+
+#[test]
+fn valid_vectors_open_to_their_plaintext() {
+    let ids = identity();
+    let mut count = 0;
+    for entry in std::fs::read_dir(dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let Some((stem, ext)) = name.split_once(".sealed.") else {
+            continue;
+        };
+        let sealed = std::fs::read_to_string(&path).unwrap();
+        let plain = std::fs::read_to_string(dir().join(format!("{stem}.plain.{ext}"))).unwrap();
+        let format = Format::from_path(Path::new(&format!("x.{ext}"))).unwrap();
+        let opened =
+            seal::document::open(format, &sealed, &ids).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(opened.plaintext.as_str(), plain, "{name}");
+        count += 1;
+    }
+    assert!(count >= 3, "expected a vector per format, found {count}");
+}
+
+#[test]
+fn invalid_vectors_are_refused() {
+    let ids = identity();
+    let mut count = 0;
+    for entry in std::fs::read_dir(dir().join("invalid")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let format = Format::from_path(&path).unwrap();
+        assert!(
+            seal::document::open(format, &text, &ids).is_err(),
+            "{name} was accepted"
+        );
+        count += 1;
+    }
+    assert!(count >= 6, "expected the invalid vectors, found {count}");
+}
