@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Install what the test suite runs besides cargo: the reference age CLI
-# (interop tests), OpenSSH's ssh-keygen (SSH recipients) and git.
+# (interop tests), OpenSSH's ssh-keygen (SSH recipients), tmux (terminal
+# tests) and git.
 set -euo pipefail
 need=()
 command -v age >/dev/null && command -v age-keygen >/dev/null || need+=(age)
 command -v ssh-keygen >/dev/null || need+=(openssh-client)
+command -v tmux >/dev/null || need+=(tmux)
 command -v git >/dev/null || need+=(git)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""

@@ -91,21 +91,17 @@ pub struct Opened {
     sealed: String,
 }
 
-/// Open a sealed document with the identities given.
-pub fn open(format: Format, src: &str, identities: &Identities) -> Result<Opened, DocError> {
-    let (scan, metadata) = scan_sealed(format, src)?;
-    let key = unwrap_data_key(&metadata.recipients, identities)?;
-    open_scanned(format, src, scan, metadata, key)
+/// A sealed document that parsed and carries metadata of a version this
+/// code reads, not yet decrypted.
+pub struct Sealed<'a> {
+    format: Format,
+    src: &'a str,
+    scan: Scan,
+    metadata: Metadata,
 }
 
-/// Open a sealed document with its raw data key (for tools and tests that
-/// unwrapped it themselves, e.g. with the `age` CLI).
-pub fn open_with_key(format: Format, src: &str, key: DataKey) -> Result<Opened, DocError> {
-    let (scan, metadata) = scan_sealed(format, src)?;
-    open_scanned(format, src, scan, metadata, key)
-}
-
-fn scan_sealed(format: Format, src: &str) -> Result<(Scan, Metadata), DocError> {
+/// Parse a sealed document and check its metadata, without any key.
+pub fn parse_sealed(format: Format, src: &str) -> Result<Sealed<'_>, DocError> {
     let mut scan = format.scan(src)?;
     let block = scan.metadata.take().ok_or(DocError::NotSealed)?;
     if block.metadata.version != VERSION {
@@ -114,12 +110,37 @@ fn scan_sealed(format: Format, src: &str) -> Result<(Scan, Metadata), DocError> 
     if block.metadata.recipients.is_empty() {
         return Err(DocError::NoWrappedKeys);
     }
-    // The block is removed last, after every value before it is spliced.
-    scan.metadata = Some(crate::format::MetadataBlock {
-        region: block.region,
-        metadata: block.metadata.clone(),
-    });
-    Ok((scan, block.metadata))
+    let metadata = block.metadata.clone();
+    scan.metadata = Some(block);
+    Ok(Sealed { format, src, scan, metadata })
+}
+
+impl Sealed<'_> {
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// Unwrap the data key with `identities` and decrypt.
+    pub fn open(self, identities: &Identities) -> Result<Opened, DocError> {
+        let key = unwrap_data_key(&self.metadata.recipients, identities)?;
+        self.open_with_key(key)
+    }
+
+    /// Decrypt with a data key obtained elsewhere.
+    pub fn open_with_key(self, key: DataKey) -> Result<Opened, DocError> {
+        open_scanned(self.format, self.src, self.scan, self.metadata, key)
+    }
+}
+
+/// Open a sealed document with the identities given.
+pub fn open(format: Format, src: &str, identities: &Identities) -> Result<Opened, DocError> {
+    parse_sealed(format, src)?.open(identities)
+}
+
+/// Open a sealed document with its raw data key (for tools and tests that
+/// unwrapped it themselves, e.g. with the `age` CLI).
+pub fn open_with_key(format: Format, src: &str, key: DataKey) -> Result<Opened, DocError> {
+    parse_sealed(format, src)?.open_with_key(key)
 }
 
 /// The file MAC (spec/FORMAT.md, "MAC"): the metadata fields and the whole

@@ -227,3 +227,49 @@ fn sigterm_during_edit_removes_the_plaintext() {
     assert_eq!(env.read("s.yaml"), before);
     no_leftovers(&env);
 }
+
+/// On a terminal an invalid edit offers to reopen the editor on the same
+/// text, so nothing typed is lost. Driven through a real pseudo-terminal.
+#[test]
+fn invalid_edit_reopens_the_editor_on_a_terminal() {
+    let probe = std::process::Command::new("sh").args(["-c", "command -v tmux"]).output().unwrap();
+    assert!(probe.status.success(), "tmux is not installed: run scripts/install-test-deps.sh");
+    let (env, key) = setup("s.yaml", "a: 1\nb: 2\n");
+    let d = env.dir.path().display().to_string();
+    // First run: break the YAML. Second run: the broken text is still
+    // there; fix it.
+    let editor = env.script(
+        "ed.sh",
+        &format!(
+            "if [ ! -e {d}/once ]; then touch {d}/once; printf 'a: [broken\\nb: 3\\n' > \"$1\"; else grep -q 'b: 3' \"$1\" && touch {d}/kept; printf 'a: 1\\nb: 3\\n' > \"$1\"; fi"
+        ),
+    );
+    let socket = format!("seal-test-{}", std::process::id());
+    let seal = assert_cmd::cargo::cargo_bin("seal");
+    let inner = format!(
+        "cd {d} && env -u SEAL_IDENTITY -u SEAL_IDENTITY_FILE XDG_RUNTIME_DIR={run} SEAL_EDITOR={ed} {seal} edit -i {id} s.yaml; echo $? > {d}/exit; sleep 2",
+        run = env.runtime_dir().display(),
+        ed = editor.display(),
+        seal = seal.display(),
+        id = key.identity.display(),
+    );
+    let tmux = |args: &[&str]| std::process::Command::new("tmux").arg("-L").arg(&socket).args(args).output().unwrap();
+    assert!(tmux(&["new-session", "-d", "-x", "150", "-y", "40", &inner]).status.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut screen = String::new();
+    while std::time::Instant::now() < deadline && !screen.contains("reopen the editor") {
+        std::thread::sleep(Duration::from_millis(100));
+        screen = String::from_utf8_lossy(&tmux(&["capture-pane", "-p"]).stdout).into_owned();
+    }
+    assert!(screen.contains("reopen the editor"), "no prompt:\n{screen}");
+    assert!(screen.contains("s.yaml:"), "error should name the file and line:\n{screen}");
+    tmux(&["send-keys", "y", "Enter"]);
+    while std::time::Instant::now() < deadline && !env.path("exit").exists() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = tmux(&["kill-server"]);
+    assert_eq!(env.read("exit").trim(), "0");
+    assert!(env.path("kept").exists(), "the editor was not reopened on the same text");
+    assert_eq!(env.decrypt("s.yaml", &key), "a: 1\nb: 3\n");
+    no_leftovers(&env);
+}

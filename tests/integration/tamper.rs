@@ -6,7 +6,7 @@ const PLAIN: &str =
     "# config\ndb:\n  user: admin\n  password: hunter2-secret\napi: tok-abcdef-123\n";
 
 fn tokens(text: &str) -> Vec<String> {
-    text.split(|c: char| c.is_whitespace() || c == '"')
+    text.split(|c: char| c.is_whitespace() || c == '"' || c == '=')
         .filter(|w| w.starts_with("seal.v1."))
         .map(str::to_owned)
         .collect()
