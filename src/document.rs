@@ -112,7 +112,12 @@ pub fn parse_sealed(format: Format, src: &str) -> Result<Sealed<'_>, DocError> {
     }
     let metadata = block.metadata.clone();
     scan.metadata = Some(block);
-    Ok(Sealed { format, src, scan, metadata })
+    Ok(Sealed {
+        format,
+        src,
+        scan,
+        metadata,
+    })
 }
 
 impl Sealed<'_> {

@@ -37,7 +37,7 @@ pub struct EditArgs {
 /// What to do with the edited text.
 enum Target {
     Existing {
-        opened: document::Opened,
+        opened: Box<document::Opened>,
         sealed: Zeroizing<String>,
     },
     New {
@@ -66,7 +66,13 @@ pub fn run(args: EditArgs) -> Result<ExitCode, CliError> {
             let opened =
                 document::open(format, &sealed, &ids).map_err(|e| CliError::doc(&name, e))?;
             let plaintext = opened.plaintext.clone();
-            (Target::Existing { opened, sealed }, plaintext)
+            (
+                Target::Existing {
+                    opened: Box::new(opened),
+                    sealed,
+                },
+                plaintext,
+            )
         }
         Err(ReadError::NotFound) => {
             let (recipients, encrypt) =

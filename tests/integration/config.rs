@@ -64,6 +64,7 @@ fn rules_pick_recipients_and_selected_values() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("MAC"));
+    env.write("k8s/app.yaml", &k8s);
 
     // Catch-all: alice and ci, not bob.
     assert_eq!(env.decrypt("dev.json", &alice), "{\"token\": \"abc\"}\n");

@@ -112,7 +112,36 @@ fn later_files_override_and_existing_variables_are_kept_on_request() {
 fn exit_codes_and_signals_come_from_the_child() {
     let (env, key) = setup();
     exec(&env, &key, &["base.env", "--", "sh", "-c", "exit 7"]).code(7);
-    exec(&env, &key, &["base.env", "--", "sh", "-c", "kill -TERM $$"]).code(143);
+    // Without --files/--mask seal becomes the command (exec), so its status
+    // is the child's exactly: killed by TERM, which a shell shows as 143.
+    let out = env
+        .seal()
+        .args(["exec", "-i"])
+        .arg(&key.identity)
+        .args(["base.env", "--", "sh", "-c", "kill -TERM $$"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&out.status),
+        Some(15)
+    );
+    let shell = format!(
+        "{} exec -i {} base.env -- sh -c 'kill -TERM $$'; echo $?",
+        assert_cmd::cargo::cargo_bin("seal").display(),
+        key.identity.display()
+    );
+    env.seal()
+        .args(["exec", "-i"])
+        .arg(&key.identity)
+        .args(["base.env", "--", "sh", "-c", &shell])
+        .assert()
+        .stdout("143\n");
+    exec(
+        &env,
+        &key,
+        &["--mask", "base.env", "--", "sh", "-c", "kill -TERM $$"],
+    )
+    .code(143);
     exec(
         &env,
         &key,
