@@ -572,20 +572,19 @@ pub fn remove_value(src: &str, path: &PathQuery) -> Result<String, EditError> {
     let body = &src[..parsed.body_end];
     let mut ranges: Vec<Range<usize>> = Vec::new();
     for e in parsed.entries.iter().filter(|e| e.key == key) {
-        let end = e.end.min(parsed.body_end);
-        let mut start = e.line_start;
-        // Removing a last line without a line break: drop the break before
-        // it instead, so the file keeps its final-newline state.
-        if end == parsed.body_end && !body.ends_with('\n') && start > 0 {
-            start -= if src[..start].ends_with("\r\n") { 2 } else { 1 };
-        }
+        let (start, end) = (e.line_start, e.end.min(parsed.body_end));
         match ranges.last_mut() {
             Some(last) if start <= last.end => last.end = last.end.max(end),
             _ => ranges.push(start..end),
         }
     }
-    if ranges.is_empty() {
+    let Some(last) = ranges.last_mut() else {
         return Err(EditError::NotFound(path.to_string()));
+    };
+    // Removing the last lines of a body without a final line break: drop the
+    // break before them instead, so the file keeps its final-newline state.
+    if last.end == parsed.body_end && !body.ends_with('\n') && last.start > 0 {
+        last.start -= if src[..last.start].ends_with("\r\n") { 2 } else { 1 };
     }
     let mut out = String::with_capacity(src.len());
     let mut pos = 0;
@@ -950,6 +949,15 @@ mod tests {
                 }
                 doc
             })
+    }
+
+    #[test]
+    fn removing_repeated_last_lines_keeps_the_final_newline_state() {
+        // Found by proptest: both `_` lines go, and so does the break before them.
+        assert_eq!(remove_value("# \n_=@\n_=%", &q("_")).unwrap(), "# ");
+        assert_eq!(remove_value("# \r\n_=@\r\n_=%", &q("_")).unwrap(), "# ");
+        assert_eq!(remove_value("A=1\n_=@\nB=2\n_=%", &q("_")).unwrap(), "A=1\nB=2");
+        assert_eq!(remove_value("A=1\n_=2\n", &q("_")).unwrap(), "A=1\n");
     }
 
     proptest! {
