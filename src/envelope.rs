@@ -18,7 +18,9 @@ use crate::metadata::WrappedKey;
 /// A recipient the data key can be wrapped to.
 pub struct Recipient {
     text: String,
-    inner: Box<dyn age::Recipient + Send>,
+    /// `None` for a passphrase recipient (`scrypt:LABEL`): the passphrase is
+    /// asked for when wrapping.
+    inner: Option<Box<dyn age::Recipient + Send>>,
 }
 
 impl std::fmt::Debug for Recipient {
@@ -30,7 +32,7 @@ impl std::fmt::Debug for Recipient {
 /// Why a recipient string was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum RecipientError {
-    #[error("invalid recipient {0:?}: expected an age public key (age1…), an ssh-ed25519 or ssh-rsa public key line, or an age plugin recipient")]
+    #[error("invalid recipient {0:?}: expected an age public key (age1…), an ssh-ed25519 or ssh-rsa public key line, an age plugin recipient, or scrypt:LABEL (a passphrase)")]
     Invalid(String),
     #[error("recipient {recipient:?}: {reason}")]
     Unusable { recipient: String, reason: String },
@@ -41,6 +43,15 @@ impl Recipient {
     /// recipient (`age1name1…`, which needs `age-plugin-name` on PATH).
     pub fn parse(text: &str) -> Result<Recipient, RecipientError> {
         let text = text.trim();
+        if let Some(label) = text.strip_prefix(crate::passphrase::SCRYPT_PREFIX) {
+            if !crate::passphrase::valid_label(label) {
+                return Err(RecipientError::Invalid(text.to_owned()));
+            }
+            return Ok(Recipient {
+                text: text.to_owned(),
+                inner: None,
+            });
+        }
         let looks_valid = text.starts_with("age1")
             || text.starts_with("ssh-ed25519 ")
             || text.starts_with("ssh-rsa ");
@@ -66,7 +77,7 @@ impl Recipient {
         match (parsed.pop(), parsed.is_empty()) {
             (Some(inner), true) => Ok(Recipient {
                 text: text.to_owned(),
-                inner,
+                inner: Some(inner),
             }),
             _ => Err(RecipientError::Invalid(text.to_owned())),
         }
@@ -83,10 +94,22 @@ impl Recipient {
             recipient: self.text.clone(),
             reason,
         };
-        let encryptor = age::Encryptor::with_recipients(std::iter::once(
-            self.inner.as_ref() as &dyn age::Recipient
-        ))
-        .map_err(|e| unusable(e.to_string()))?;
+        let scrypt;
+        let inner: &dyn age::Recipient = match &self.inner {
+            Some(r) => r.as_ref(),
+            None => {
+                let label = self
+                    .text
+                    .strip_prefix(crate::passphrase::SCRYPT_PREFIX)
+                    .unwrap_or_default();
+                let pass =
+                    crate::passphrase::for_recipient(label).map_err(|e| unusable(e.to_string()))?;
+                scrypt = age::scrypt::Recipient::new(pass);
+                &scrypt
+            }
+        };
+        let encryptor = age::Encryptor::with_recipients(std::iter::once(inner))
+            .map_err(|e| unusable(e.to_string()))?;
         let armored = ArmoredWriter::wrap_output(Vec::new(), ArmorFormat::AsciiArmor)
             .map_err(|e| unusable(e.to_string()))?;
         let mut writer = encryptor
@@ -228,8 +251,38 @@ impl Identities {
         Ok(ids)
     }
 
+    /// Identities with nothing in them, to add a passphrase to.
+    pub fn empty() -> Identities {
+        Identities {
+            list: Vec::new(),
+            sources: Vec::new(),
+        }
+    }
+
+    /// Also try `passphrase` against `scrypt:` recipients.
+    pub fn add_passphrase(&mut self, passphrase: age::secrecy::SecretString) {
+        self.list
+            .push(Box::new(age::scrypt::Identity::new(passphrase)));
+        self.sources.push("the passphrase".to_owned());
+    }
+
     fn add_file(&mut self, path: &Path) -> Result<(), IdentityError> {
         let name = path.display().to_string();
+        // A passphrase-protected identity: decrypted on first use, with the
+        // passphrase from SEAL_PASSPHRASE_FD or the terminal.
+        if let Ok(bytes) = std::fs::read(path) {
+            if crate::passphrase::is_age_encrypted(&bytes) {
+                let id = crate::passphrase::encrypted_identity(bytes, &name).map_err(|reason| {
+                    IdentityError::Read {
+                        source_name: name.clone(),
+                        reason,
+                    }
+                })?;
+                self.list.push(id);
+                self.sources.push(name);
+                return Ok(());
+            }
+        }
         let found = read_identities(vec![name.clone()], None, &mut StdinGuard::new(false))
             .map_err(|e| IdentityError::Read {
                 source_name: name.clone(),
@@ -245,6 +298,13 @@ impl Identities {
             source_name: source_name.to_owned(),
             reason: reason.to_owned(),
         };
+        if crate::passphrase::is_age_encrypted(text.as_bytes()) {
+            let id = crate::passphrase::encrypted_identity(text.as_bytes().to_vec(), source_name)
+                .map_err(|r| read_err(&r))?;
+            self.list.push(id);
+            self.sources.push(source_name.to_owned());
+            return Ok(());
+        }
         if text
             .trim_start()
             .starts_with("-----BEGIN OPENSSH PRIVATE KEY-----")
@@ -291,6 +351,12 @@ pub enum UnwrapError {
     },
     #[error("the data key wrapped for {recipient} is damaged: {reason}")]
     Damaged { recipient: String, reason: String },
+    #[error(
+        "the passphrase does not open the data key wrapped for {recipient} (wrong passphrase)"
+    )]
+    WrongPassphrase { recipient: String },
+    #[error("cannot use a passphrase-protected identity: {reason}")]
+    LockedIdentity { reason: String },
 }
 
 /// Unwrap the data key with the first identity that opens one of the
@@ -326,6 +392,21 @@ pub fn unwrap_data_key(wrapped: &[WrappedKey], ids: &Identities) -> Result<DataK
                 }
             }
             Err(age::DecryptError::NoMatchingKeys) => continue,
+            Err(age::DecryptError::DecryptionFailed)
+                if w.recipient.starts_with(crate::passphrase::SCRYPT_PREFIX) =>
+            {
+                damaged.get_or_insert(UnwrapError::WrongPassphrase {
+                    recipient: w.recipient.clone(),
+                });
+            }
+            Err(age::DecryptError::KeyDecryptionFailed) => {
+                // An encrypted identity whose passphrase was wrong or could
+                // not be asked for: the same answer for every wrapped key.
+                return Err(UnwrapError::LockedIdentity {
+                    reason: crate::passphrase::last_identity_failure()
+                        .unwrap_or_else(|| "wrong passphrase".to_owned()),
+                });
+            }
             Err(e) => {
                 damaged.get_or_insert(UnwrapError::Damaged {
                     recipient: w.recipient.clone(),

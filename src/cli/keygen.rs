@@ -18,18 +18,39 @@ pub struct KeygenArgs {
     /// Print the public key(s) of an existing identity file instead.
     #[arg(short = 'y', value_name = "FILE", conflicts_with = "output")]
     public_of: Option<PathBuf>,
+    /// Protect the new identity with a passphrase (the file is age-encrypted
+    /// with scrypt). The passphrase is read from SEAL_PASSPHRASE_FD, else
+    /// asked twice on the terminal; seal asks for it whenever it uses the key.
+    #[arg(long, conflicts_with = "public_of")]
+    passphrase: bool,
 }
 
 pub fn run(args: KeygenArgs) -> Result<ExitCode, CliError> {
     if let Some(file) = args.public_of {
         let name = file.display().to_string();
-        let text = fsio::read_document(&file).map_err(|e| CliError::read(&name, e))?;
+        let mut text = fsio::read_document(&file).map_err(|e| CliError::read(&name, e))?;
+        if crate::passphrase::is_age_encrypted(text.as_bytes()) {
+            text = crate::passphrase::decrypt_identity_text(text.as_bytes(), &name)
+                .map_err(|e| CliError::new(format!("{name}: {e}")))?;
+        }
         let keys = public_keys(&text).map_err(|e| CliError::new(format!("{name}: {e}")))?;
         print_stdout(format!("{}\n", keys.join("\n")).as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }
 
-    let (secret, public) = generate_identity();
+    let (mut secret, public) = generate_identity();
+    if args.passphrase {
+        let pass = crate::passphrase::obtain(
+            "Passphrase to protect the new identity: ",
+            Some("Repeat the passphrase: "),
+            "a passphrase for the new identity",
+        )
+        .map_err(|e| CliError::new(e.to_string()).hint("nothing was written"))?;
+        secret = zeroize::Zeroizing::new(
+            crate::passphrase::protect_identity(&secret, &pass)
+                .map_err(|e| CliError::new(format!("cannot encrypt the identity: {e}")))?,
+        );
+    }
     let path = match args.output {
         Some(p) if p.as_os_str() == "-" => {
             print_stdout(secret.as_bytes())?;

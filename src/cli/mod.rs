@@ -7,10 +7,14 @@ mod decrypt;
 mod edit;
 mod encrypt;
 mod exec;
+mod exposure;
 mod get;
 mod info;
 mod keygen;
+mod recipients;
+mod rotate;
 mod set;
+mod updatekeys;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -41,6 +45,10 @@ pub struct IdentityArgs {
     /// (the key text), then $XDG_CONFIG_HOME/seal/identity.txt.
     #[arg(short = 'i', long = "identity", value_name = "FILE")]
     pub identities: Vec<PathBuf>,
+    /// Also try a passphrase, for files with a `scrypt:LABEL` recipient
+    /// (read from SEAL_PASSPHRASE_FD, else asked on the terminal).
+    #[arg(long = "passphrase")]
+    pub passphrase: bool,
 }
 
 /// How to read the file.
@@ -71,6 +79,14 @@ pub enum Command {
     Unset(set::UnsetArgs),
     /// Show a sealed file's recipients, dates and value counts (no key needed).
     Info(info::InfoArgs),
+    /// List, add or remove the recipients of .seal.yaml (or list a file's).
+    Recipients(recipients::RecipientsArgs),
+    /// Re-wrap sealed files for the recipients their rule names now.
+    Updatekeys(updatekeys::UpdatekeysArgs),
+    /// Give files a new data key and re-encrypt every value (same recipients).
+    Rotate(rotate::RotateArgs),
+    /// What a recipient could decrypt in the git history, and what is unchanged.
+    Exposure(exposure::ExposureArgs),
 }
 
 /// Run a parsed command line; returns the process exit code.
@@ -85,6 +101,10 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Set(a) => set::run_set(a),
         Command::Unset(a) => set::run_unset(a),
         Command::Info(a) => info::run(a),
+        Command::Recipients(a) => recipients::run(a),
+        Command::Updatekeys(a) => updatekeys::run(a),
+        Command::Rotate(a) => rotate::run(a),
+        Command::Exposure(a) => exposure::run(a),
     };
     match result {
         Ok(code) => code,
@@ -227,10 +247,22 @@ pub fn display(file: &Path) -> String {
 
 /// Load identities from `-i`, the environment and the default file.
 pub fn load_identities(args: &IdentityArgs) -> Result<Identities, CliError> {
-    Identities::load(&IdentitySources::from_env(args.identities.clone())).map_err(|e| {
-        CliError::new(e.to_string())
-            .hint("create one with `seal keygen`, or pass -i FILE / set SEAL_IDENTITY_FILE")
-    })
+    let loaded = Identities::load(&IdentitySources::from_env(args.identities.clone()));
+    let mut ids = match loaded {
+        Ok(ids) => ids,
+        Err(crate::envelope::IdentityError::NoneFound { .. }) if args.passphrase => {
+            Identities::empty()
+        }
+        Err(e) => {
+            return Err(CliError::new(e.to_string())
+                .hint("create one with `seal keygen`, or pass -i FILE / set SEAL_IDENTITY_FILE"))
+        }
+    };
+    if args.passphrase {
+        let pass = crate::passphrase::for_decryption().map_err(|e| CliError::new(e.to_string()))?;
+        ids.add_passphrase(pass);
+    }
+    Ok(ids)
 }
 
 /// Read, open and decrypt a sealed file.

@@ -584,7 +584,11 @@ pub fn remove_value(src: &str, path: &PathQuery) -> Result<String, EditError> {
     // Removing the last lines of a body without a final line break: drop the
     // break before them instead, so the file keeps its final-newline state.
     if last.end == parsed.body_end && !body.ends_with('\n') && last.start > 0 {
-        last.start -= if src[..last.start].ends_with("\r\n") { 2 } else { 1 };
+        last.start -= if src[..last.start].ends_with("\r\n") {
+            2
+        } else {
+            1
+        };
     }
     let mut out = String::with_capacity(src.len());
     let mut pos = 0;
@@ -956,7 +960,10 @@ mod tests {
         // Found by proptest: both `_` lines go, and so does the break before them.
         assert_eq!(remove_value("# \n_=@\n_=%", &q("_")).unwrap(), "# ");
         assert_eq!(remove_value("# \r\n_=@\r\n_=%", &q("_")).unwrap(), "# ");
-        assert_eq!(remove_value("A=1\n_=@\nB=2\n_=%", &q("_")).unwrap(), "A=1\nB=2");
+        assert_eq!(
+            remove_value("A=1\n_=@\nB=2\n_=%", &q("_")).unwrap(),
+            "A=1\nB=2"
+        );
         assert_eq!(remove_value("A=1\n_=2\n", &q("_")).unwrap(), "A=1\n");
     }
 

@@ -11,5 +11,6 @@ mod keygen;
 mod props;
 mod roundtrip;
 mod tamper;
+mod team;
 mod values;
 mod vectors;

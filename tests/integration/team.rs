@@ -1,0 +1,1135 @@
+//! Team onboarding and offboarding: `seal recipients`, `updatekeys`,
+//! `rotate`, `exposure`, and passphrase-protected identities. Keys come
+//! from `seal keygen`, `age-keygen` and `ssh-keygen`; the exposure report
+//! runs over a real git history; passphrase prompts run under tmux.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use predicates::prelude::*;
+use seal::format::{Format, LeafKind};
+
+use crate::common::{Env, Key};
+
+fn tool(name: &str) -> Command {
+    let probe = Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .unwrap();
+    assert!(
+        probe.status.success(),
+        "{name} is not installed: run scripts/install-test-deps.sh"
+    );
+    Command::new(name)
+}
+
+/// An identity from `age-keygen`.
+fn age_keygen(env: &Env, name: &str) -> Key {
+    let identity = env.path(&format!("{name}.agekey"));
+    let out = tool("age-keygen")
+        .arg("-o")
+        .arg(&identity)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let public = String::from_utf8_lossy(&out.stderr)
+        .trim()
+        .trim_start_matches("Public key: ")
+        .to_owned();
+    assert!(public.starts_with("age1"), "{public}");
+    Key { identity, public }
+}
+
+/// An OpenSSH key pair from `ssh-keygen`; `public` is the .pub line.
+fn ssh_keygen(env: &Env, name: &str, kind: &str) -> Key {
+    let identity = env.path(&format!("{name}_{kind}"));
+    let mut cmd = tool("ssh-keygen");
+    cmd.args([
+        "-q",
+        "-t",
+        kind,
+        "-N",
+        "",
+        "-C",
+        &format!("{name}@test"),
+        "-f",
+    ])
+    .arg(&identity);
+    if kind == "rsa" {
+        cmd.args(["-b", "2048"]);
+    }
+    assert!(cmd.output().unwrap().status.success());
+    let public = std::fs::read_to_string(identity.with_extension("pub"))
+        .unwrap_or_else(|_| std::fs::read_to_string(format!("{}.pub", identity.display())).unwrap())
+        .trim()
+        .to_owned();
+    Key { identity, public }
+}
+
+fn decrypt_ok(env: &Env, file: &str, key: &Path) -> String {
+    let out = env
+        .seal()
+        .args(["decrypt", "-i"])
+        .arg(key)
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{file} with {}: {}",
+        key.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn cannot_decrypt(env: &Env, file: &str, key: &Path) {
+    env.seal()
+        .args(["decrypt", "-i"])
+        .arg(key)
+        .arg(file)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("none of your identities"));
+}
+
+/// Every token of a sealed file, by key path.
+fn tokens(env: &Env, file: &str) -> BTreeSet<(String, String)> {
+    let text = env.read(file);
+    let format = Format::from_path(Path::new(file)).unwrap();
+    let scan = format.scan(&text).unwrap();
+    scan.leaves
+        .iter()
+        .filter(|l| l.kind == LeafKind::Scalar)
+        .filter_map(|l| {
+            format
+                .token_in(&text[l.span.clone()])
+                .map(|t| (l.path.to_string(), t.to_owned()))
+        })
+        .collect()
+}
+
+fn recipients_of(env: &Env, file: &str) -> Vec<String> {
+    let format = Format::from_path(Path::new(file)).unwrap();
+    seal::document::inspect(format, &env.read(file))
+        .unwrap()
+        .metadata
+        .recipients
+        .into_iter()
+        .map(|r| r.recipient)
+        .collect()
+}
+
+const PLAIN_YAML: &str =
+    "# app settings\ndb:\n  password: hunter2   # rotate yearly\n  port: 5432\n";
+const PLAIN_JSON: &str = "{\n  \"api\": {\"token\": \"tok-123\"},\n  \"debug\": false\n}\n";
+const PLAIN_ENV: &str = "export STRIPE_KEY=sk_live_1\nREDIS_URL='redis://x'\n";
+
+/// A team repo: alice (seal keygen) in group `team`, one rule for `team`,
+/// three sealed files.
+fn team_repo(env: &Env) -> Key {
+    let alice = env.keygen("alice");
+    env.write(
+        ".seal.yaml",
+        &format!(
+            "# Who can read our secrets.\nrecipients:\n  alice: {}  # lead\n\ngroups:\n  # everyone on the team\n  team: [alice]\n\nrules:\n  - path: \"**\"\n    recipients: [team]\n",
+            alice.public
+        ),
+    );
+    env.write("config/app.yaml", PLAIN_YAML);
+    env.write("config/api.json", PLAIN_JSON);
+    env.write("prod.env", PLAIN_ENV);
+    for f in ["config/app.yaml", "config/api.json", "prod.env"] {
+        env.seal()
+            .args(["encrypt", "--in-place", f])
+            .assert()
+            .success();
+    }
+    alice
+}
+
+const FILES: [(&str, &str); 3] = [
+    ("config/app.yaml", PLAIN_YAML),
+    ("config/api.json", PLAIN_JSON),
+    ("prod.env", PLAIN_ENV),
+];
+
+#[test]
+fn adding_a_recipient_to_a_group_is_the_whole_onboarding() {
+    let env = Env::new();
+    let alice = team_repo(&env);
+    let bob = age_keygen(&env, "bob");
+    let carol = ssh_keygen(&env, "carol", "ed25519");
+    let dave = ssh_keygen(&env, "dave", "rsa");
+    let before: Vec<_> = FILES.iter().map(|(f, _)| tokens(&env, f)).collect();
+
+    env.seal()
+        .args([
+            "recipients",
+            "add",
+            "bob",
+            &bob.public,
+            "--group",
+            "team",
+            "-i",
+        ])
+        .arg(&alice.identity)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("added bob"))
+        .stdout(predicate::str::contains("3 files: 3 updated, 0 rotated"));
+    let config = env.read(".seal.yaml");
+    assert!(
+        config.starts_with("# Who can read our secrets.\n"),
+        "{config}"
+    );
+    assert!(config.contains("# lead") && config.contains("# everyone on the team"));
+    assert!(config.contains("bob"), "{config}");
+
+    // carol from her .pub file, dave (ssh-rsa) from standard input.
+    let pub_file = format!("{}.pub", carol.identity.display());
+    env.seal()
+        .args([
+            "recipients",
+            "add",
+            "carol",
+            &pub_file,
+            "--group",
+            "team",
+            "-i",
+        ])
+        .arg(&alice.identity)
+        .assert()
+        .success();
+    env.seal()
+        .args(["recipients", "add", "dave", "-", "--group", "team", "-i"])
+        .arg(&alice.identity)
+        .write_stdin(format!("{}\n", dave.public))
+        .assert()
+        .success();
+
+    for ((file, plain), old) in FILES.iter().zip(&before) {
+        // Only metadata changed: every token is the same.
+        assert_eq!(&tokens(&env, file), old, "{file}");
+        for key in [&alice, &bob, &carol, &dave] {
+            assert_eq!(decrypt_ok(&env, file, &key.identity), *plain, "{file}");
+        }
+    }
+
+    // Listing shows names, types, fingerprints, groups and rules.
+    let out = env.seal().arg("recipients").output().unwrap();
+    let list = String::from_utf8(out.stdout).unwrap();
+    for want in [
+        "alice",
+        "bob",
+        "carol",
+        "dave",
+        "age",
+        "ssh-ed25519",
+        "ssh-rsa",
+        "team",
+        "**",
+    ] {
+        assert!(list.contains(want), "{want}: {list}");
+    }
+    // The ssh fingerprint is the one ssh-keygen -l prints.
+    let fp = tool("ssh-keygen")
+        .arg("-lf")
+        .arg(format!("{}.pub", carol.identity.display()))
+        .output()
+        .unwrap();
+    let fp = String::from_utf8_lossy(&fp.stdout);
+    let fp = fp.split_whitespace().nth(1).unwrap();
+    assert!(list.contains(fp), "{fp}: {list}");
+    let json: serde_json::Value = serde_json::from_slice(
+        &env.seal()
+            .args(["recipients", "--json", "prod.env"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(json["up_to_date"], true, "{json}");
+    assert_eq!(json["recipients"].as_array().unwrap().len(), 4);
+
+    // Nothing left to do: files stay byte-identical.
+    let snapshot: Vec<String> = FILES.iter().map(|(f, _)| env.read(f)).collect();
+    env.seal()
+        .args(["updatekeys", "-i"])
+        .arg(&alice.identity)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("3 up to date"));
+    let again: Vec<String> = FILES.iter().map(|(f, _)| env.read(f)).collect();
+    assert_eq!(snapshot, again);
+}
+
+#[test]
+fn adding_refuses_bad_keys_duplicates_and_unknown_groups() {
+    let env = Env::new();
+    let alice = team_repo(&env);
+    let bob = env.keygen("bob");
+    let config = env.read(".seal.yaml");
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["alice", &bob.public],
+            "already a recipient named \"alice\"",
+        ),
+        (&["bob", "age1notakey"], "invalid recipient"),
+        (
+            &["bob", &alice.public],
+            "already a recipient, named \"alice\"",
+        ),
+        (&["team", &bob.public], "group name"),
+        (
+            &["bob", &bob.public, "--group", "nope"],
+            "no group \"nope\"",
+        ),
+    ];
+    for (args, message) in cases {
+        env.seal()
+            .args(["recipients", "add"])
+            .args(args)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(message))
+            .stderr(predicate::str::contains("not changed"));
+        assert_eq!(env.read(".seal.yaml"), config);
+    }
+    // A private key is refused with a hint, never echoed.
+    env.seal()
+        .args(["recipients", "add", "bob"])
+        .arg(&bob.identity)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("private key"))
+        .stderr(predicate::str::contains("AGE-SECRET-KEY").not());
+}
+
+#[test]
+fn removing_a_recipient_rotates_so_their_old_key_opens_nothing_new() {
+    let env = Env::new();
+    let alice = team_repo(&env);
+    let bob = age_keygen(&env, "bob");
+    let carol = env.keygen("carol");
+    for (n, k) in [("bob", &bob.public), ("carol", &carol.public)] {
+        env.seal()
+            .args(["recipients", "add", n, k, "--group", "team", "-i"])
+            .arg(&alice.identity)
+            .assert()
+            .success();
+    }
+    // bob keeps the data keys he could unwrap with the age CLI.
+    let mut kept = Vec::new();
+    for (file, _) in FILES {
+        let format = Format::from_path(Path::new(file)).unwrap();
+        let meta = seal::document::inspect(format, &env.read(file))
+            .unwrap()
+            .metadata;
+        let wrapped = meta
+            .recipients
+            .iter()
+            .find(|r| r.recipient == bob.public)
+            .unwrap();
+        let armored = env.write("wrapped.age", &wrapped.data_key);
+        let out = tool("age")
+            .arg("-d")
+            .arg("-i")
+            .arg(&bob.identity)
+            .arg(&armored)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        kept.push(seal::crypto::DataKey::from_bytes(&out.stdout).unwrap());
+    }
+    // The old key opens the file as it is now.
+    let format = Format::from_path(Path::new(FILES[0].0)).unwrap();
+    assert!(seal::document::open_with_key(format, &env.read(FILES[0].0), kept[0].clone()).is_ok());
+
+    env.seal()
+        .args(["recipients", "remove", "bob", "-i"])
+        .arg(&alice.identity)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("rotated"))
+        .stderr(predicate::str::contains("removed bob"));
+    let config = env.read(".seal.yaml");
+    assert!(
+        !config.contains("bob") && !config.contains(&bob.public),
+        "{config}"
+    );
+    assert!(config.contains("# lead"), "{config}");
+
+    for ((file, plain), old_key) in FILES.iter().zip(kept) {
+        cannot_decrypt(&env, file, &bob.identity);
+        let format = Format::from_path(Path::new(file)).unwrap();
+        assert!(
+            seal::document::open_with_key(format, &env.read(file), old_key).is_err(),
+            "{file}: the old data key still opens it"
+        );
+        assert_eq!(decrypt_ok(&env, file, &alice.identity), *plain);
+        assert_eq!(decrypt_ok(&env, file, &carol.identity), *plain);
+        assert!(!recipients_of(&env, file).contains(&bob.public));
+    }
+}
+
+#[test]
+fn removal_is_refused_when_a_rule_or_you_would_be_left_out() {
+    let env = Env::new();
+    let alice = env.keygen("alice");
+    let bob = env.keygen("bob");
+    env.write(
+        ".seal.yaml",
+        &format!(
+            "recipients:\n  alice: {}\n  bob: {}\nrules:\n  - path: \"bob/**\"\n    recipients: [bob]\n  - path: \"**\"\n    recipients:\n      - alice\n      - bob\n",
+            alice.public, bob.public
+        ),
+    );
+    env.write("bob/x.json", "{\"a\": \"1\"}\n");
+    env.write("all.json", "{\"b\": \"2\"}\n");
+    // bob's own file is readable by alice too (sealed by hand), so she can
+    // rewrite it once its rule is gone.
+    env.seal()
+        .args([
+            "encrypt",
+            "--in-place",
+            "-r",
+            &alice.public,
+            "-r",
+            &bob.public,
+            "bob/x.json",
+        ])
+        .assert()
+        .success();
+    env.seal()
+        .args(["encrypt", "--in-place", "all.json"])
+        .assert()
+        .success();
+    let config = env.read(".seal.yaml");
+    env.seal()
+        .args(["recipients", "remove", "bob", "-i"])
+        .arg(&alice.identity)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("rules[0] (bob/**)"))
+        .stderr(predicate::str::contains("--force"));
+    assert_eq!(env.read(".seal.yaml"), config);
+
+    // Removing yourself where you are the last one left is refused too.
+    env.seal()
+        .args(["recipients", "remove", "alice", "-i"])
+        .arg(&alice.identity)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no longer be able to open"));
+    assert_eq!(env.read(".seal.yaml"), config);
+
+    // Forced: the empty rule goes, bob/x.json falls to "**" (alice only).
+    env.seal()
+        .args(["recipients", "remove", "bob", "--force", "-i"])
+        .arg(&alice.identity)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("deleted rule \"bob/**\""));
+    for f in ["bob/x.json", "all.json"] {
+        assert_eq!(recipients_of(&env, f), vec![alice.public.clone()]);
+        cannot_decrypt(&env, f, &bob.identity);
+    }
+}
+
+#[test]
+fn updatekeys_skips_files_it_cannot_open_and_never_damages_them() {
+    let env = Env::new();
+    let alice = env.keygen("alice");
+    let bob = env.keygen("bob");
+    let carol = env.keygen("carol");
+    env.write(
+        ".seal.yaml",
+        &format!(
+            "recipients:\n  alice: {}\n  bob: {}\n  carol: {}\nrules:\n  - path: \"**\"\n    recipients: [alice, bob]\n",
+            alice.public, bob.public, carol.public
+        ),
+    );
+    env.write("mine.json", "{\"k\": \"v\"}\n");
+    env.write("theirs.env", "K=v\n");
+    env.seal()
+        .args(["encrypt", "--in-place", "-r", &alice.public, "mine.json"])
+        .assert()
+        .success();
+    env.seal()
+        .args(["encrypt", "--in-place", "-r", &carol.public, "theirs.env"])
+        .assert()
+        .success();
+    let theirs = env.read("theirs.env");
+    let mine = env.read("mine.json");
+
+    // A dry run writes nothing.
+    env.seal()
+        .args(["updatekeys", "--dry-run", "-i"])
+        .arg(&alice.identity)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "would update mine.json: added bob",
+        ))
+        .stdout(predicate::str::contains(
+            "would rotate theirs.env: added alice, bob; removed carol",
+        ));
+    assert_eq!(env.read("mine.json"), mine);
+
+    env.seal()
+        .args(["updatekeys", "-i"])
+        .arg(&alice.identity)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("theirs.env: skipped"))
+        .stderr(predicate::str::contains("not one of its recipients"))
+        .stdout(predicate::str::contains("updated     mine.json: added bob"));
+    assert_eq!(env.read("theirs.env"), theirs);
+    assert_eq!(
+        decrypt_ok(&env, "mine.json", &bob.identity),
+        "{\"k\": \"v\"}\n"
+    );
+
+    // carol can do it (she would lose access: refused unless forced).
+    env.seal()
+        .args(["updatekeys", "theirs.env", "-i"])
+        .arg(&carol.identity)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("lose access"));
+    assert_eq!(env.read("theirs.env"), theirs);
+    env.seal()
+        .args(["updatekeys", "--force", "theirs.env", "-i"])
+        .arg(&carol.identity)
+        .assert()
+        .success();
+    cannot_decrypt(&env, "theirs.env", &carol.identity);
+    assert_eq!(decrypt_ok(&env, "theirs.env", &bob.identity), "K=v\n");
+}
+
+#[test]
+fn no_rotate_keeps_tokens_and_warns_and_rotate_changes_them_all() {
+    let env = Env::new();
+    let alice = env.keygen("alice");
+    let bob = env.keygen("bob");
+    env.write(
+        ".seal.yaml",
+        &format!(
+            "recipients:\n  alice: {}\n  bob: {}\nrules:\n  - path: \"**\"\n    recipients: [alice]\n",
+            alice.public, bob.public
+        ),
+    );
+    env.write("s.env", "A=1\nB=2\n");
+    env.seal()
+        .args([
+            "encrypt",
+            "--in-place",
+            "-r",
+            &alice.public,
+            "-r",
+            &bob.public,
+            "s.env",
+        ])
+        .assert()
+        .success();
+    let before = tokens(&env, "s.env");
+    env.seal()
+        .args(["updatekeys", "--no-rotate", "-i"])
+        .arg(&alice.identity)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("WARNING"))
+        .stderr(predicate::str::contains("seal rotate s.env"));
+    assert_eq!(tokens(&env, "s.env"), before);
+    cannot_decrypt(&env, "s.env", &bob.identity);
+
+    let recipients = recipients_of(&env, "s.env");
+    env.seal()
+        .args(["rotate", "s.env", "-i"])
+        .arg(&alice.identity)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("rotated     s.env"));
+    let after = tokens(&env, "s.env");
+    assert_eq!(after.len(), before.len());
+    assert!(after.is_disjoint(&before));
+    assert_eq!(recipients_of(&env, "s.env"), recipients);
+    assert_eq!(decrypt_ok(&env, "s.env", &alice.identity), "A=1\nB=2\n");
+}
+
+fn git(env: &Env, args: &[&str]) {
+    let out = tool("git")
+        .current_dir(env.dir.path())
+        .args([
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "user.name=t",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn exposure_json(env: &Env, args: &[&str]) -> serde_json::Value {
+    let out = env.seal().arg("exposure").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn statuses(report: &serde_json::Value) -> Vec<(String, String, String)> {
+    let mut v = Vec::new();
+    for f in report["files"].as_array().unwrap() {
+        for val in f["values"].as_array().unwrap() {
+            v.push((
+                f["file"].as_str().unwrap().to_owned(),
+                val["path"].as_str().unwrap().to_owned(),
+                val["status"].as_str().unwrap().to_owned(),
+            ));
+        }
+    }
+    v.sort();
+    v
+}
+
+#[test]
+fn exposure_report_over_real_git_history() {
+    let env = Env::new();
+    git(&env, &["init", "-q", "."]);
+    let alice = team_repo(&env);
+    let config = env.read(".seal.yaml").replace(
+        "rules:\n",
+        "rules:\n  - path: \"only-alice.json\"\n    recipients: [alice]\n",
+    );
+    env.write(".seal.yaml", &config);
+    env.write("only-alice.json", "{\"x\": \"never-bob\"}\n");
+    env.seal()
+        .args([
+            "encrypt",
+            "--in-place",
+            "-r",
+            &alice.public,
+            "only-alice.json",
+        ])
+        .assert()
+        .success();
+    env.write(".gitignore", "*.key\n*.agekey\nhome/\nrun/\n");
+    git(&env, &["add", "-A"]);
+    git(&env, &["commit", "-qm", "start"]);
+
+    // bob joins in one commit ...
+    let bob = age_keygen(&env, "bob");
+    env.seal()
+        .args([
+            "recipients",
+            "add",
+            "bob",
+            &bob.public,
+            "--group",
+            "team",
+            "-i",
+        ])
+        .arg(&alice.identity)
+        .assert()
+        .success();
+    git(&env, &["commit", "-qam", "add bob"]);
+    // ... a value changes while he is in ...
+    env.seal()
+        .args(["set", "-i"])
+        .arg(&alice.identity)
+        .args(["config/api.json", "api.token", "tok-456"])
+        .assert()
+        .success();
+    git(&env, &["commit", "-qam", "new token"]);
+
+    // ... and leaves in a later one (the report comes with the removal).
+    let out = env
+        .seal()
+        .args(["recipients", "remove", "bob", "-i"])
+        .arg(&alice.identity)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let table = &stdout[stdout.find("Values bob could decrypt").expect("report")..];
+    assert!(
+        table.contains("db.password") && table.contains("UNCHANGED"),
+        "{table}"
+    );
+    assert!(table.contains("before this removal"), "{table}");
+    assert!(!table.contains("only-alice.json"), "{table}");
+    git(&env, &["commit", "-qam", "remove bob"]);
+
+    // One value changes after he left.
+    env.seal()
+        .args(["set", "-i"])
+        .arg(&alice.identity)
+        .args(["prod.env", "STRIPE_KEY", "sk_live_2"])
+        .assert()
+        .success();
+    git(&env, &["commit", "-qam", "rotate stripe"]);
+
+    // With a key: plaintexts compared across the rotation.
+    let with_key = exposure_json(
+        &env,
+        &["bob", "--json", "-i", alice.identity.to_str().unwrap()],
+    );
+    assert_eq!(with_key["source"], "git");
+    assert_eq!(
+        statuses(&with_key),
+        vec![
+            (
+                "config/api.json".into(),
+                "api.token".into(),
+                "unchanged".into()
+            ),
+            ("config/api.json".into(), "debug".into(), "unchanged".into()),
+            (
+                "config/app.yaml".into(),
+                "db.password".into(),
+                "unchanged".into()
+            ),
+            (
+                "config/app.yaml".into(),
+                "db.port".into(),
+                "unchanged".into()
+            ),
+            ("prod.env".into(), "REDIS_URL".into(), "unchanged".into()),
+            ("prod.env".into(), "STRIPE_KEY".into(), "changed".into()),
+        ]
+    );
+    // bob could read two versions of api.token (tok-123, tok-456): only the
+    // latest is current, and that is what counts.
+    let token = &with_key["files"][0]["values"][0];
+    assert_eq!(token["versions"], 2, "{with_key}");
+
+    // Without a key (a fresh home, bob's name resolved from .seal.yaml's
+    // history): the rotation changed every token, so it cannot tell.
+    let without = exposure_json(&env, &["bob", "--json"]);
+    assert!(
+        statuses(&without).iter().all(|(_, _, s)| s == "unknown"),
+        "{without}"
+    );
+    assert_eq!(without["keys"][0], bob.public.as_str());
+
+    // A value kept under the same data key is recognised by its token alone.
+    let carol = env.keygen("carol");
+    env.seal()
+        .args([
+            "recipients",
+            "add",
+            "carol",
+            &carol.public,
+            "--group",
+            "team",
+            "-i",
+        ])
+        .arg(&alice.identity)
+        .assert()
+        .success();
+    git(&env, &["commit", "-qam", "add carol"]);
+    let text = env.read(".seal.yaml");
+    env.write(
+        ".seal.yaml",
+        &text
+            .replace(&format!("  carol: {}\n", carol.public), "")
+            .replace(", carol]", "]"),
+    );
+    env.seal()
+        .args(["updatekeys", "--no-rotate", "-i"])
+        .arg(&alice.identity)
+        .assert()
+        .success();
+    let report = exposure_json(&env, &[&carol.public, "--json"]);
+    let st = statuses(&report);
+    assert!(
+        st.iter()
+            .any(|(f, p, s)| f == "prod.env" && p == "REDIS_URL" && s == "unchanged"),
+        "{report}"
+    );
+    let table = env
+        .seal()
+        .args(["exposure", &carol.public])
+        .output()
+        .unwrap();
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(
+        table.contains("FILE") && table.contains("UNCHANGED: rotate at its source"),
+        "{table}"
+    );
+}
+
+#[test]
+fn interrupted_updatekeys_leaves_valid_files_and_a_rerun_finishes() {
+    let env = Env::new();
+    let alice = env.keygen("alice");
+    let bob = env.keygen("bob");
+    let header = format!(
+        "recipients:\n  alice: {}\n  bob: {}\nrules:\n  - path: \"**\"\n    recipients: [",
+        alice.public, bob.public
+    );
+    env.write(".seal.yaml", &format!("{header}alice, bob]\n"));
+    let body: String = (0..60)
+        .map(|i| format!("  \"key{i}\": \"value {i}\",\n"))
+        .collect();
+    let plain = format!("{{\n{body}  \"last\": true\n}}\n");
+    let n = 120;
+    let name = |i: usize| format!("s/f{i:03}.json");
+    for i in 0..n {
+        env.write(&name(i), &plain);
+    }
+    for i in 0..n {
+        env.seal()
+            .args(["encrypt", "--in-place", &name(i)])
+            .assert()
+            .success();
+    }
+    // Drop bob: every file gets a new data key.
+    env.write(".seal.yaml", &format!("{header}alice]\n"));
+    let bin = assert_cmd::cargo::cargo_bin("seal");
+    let mut child = Command::new(&bin)
+        .current_dir(env.dir.path())
+        .env("HOME", env.path("home"))
+        .env("XDG_CONFIG_HOME", env.path("home/.config"))
+        .env_remove("SEAL_IDENTITY")
+        .env_remove("SEAL_IDENTITY_FILE")
+        .args(["updatekeys", "-i"])
+        .arg(&alice.identity)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let first = env.path(&name(0));
+    let start = Instant::now();
+    while !std::fs::read_to_string(&first)
+        .unwrap()
+        .contains("\"seal\"")
+        || std::fs::read_to_string(&first)
+            .unwrap()
+            .contains(&bob.public)
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "updatekeys never wrote"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // SIGKILL: no chance to clean up.
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let mut done = 0;
+    for i in 0..n {
+        let f = name(i);
+        // Every file is old or new, and valid either way.
+        assert_eq!(decrypt_ok(&env, &f, &alice.identity), plain, "{f}");
+        if !recipients_of(&env, &f).contains(&bob.public) {
+            done += 1;
+        }
+    }
+    assert!(done >= 1, "nothing was done before the kill");
+    assert!(done < n, "the run finished before it could be interrupted");
+
+    env.seal()
+        .args(["updatekeys", "-i"])
+        .arg(&alice.identity)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!(
+            "{} rotated, {} up to date",
+            n - done,
+            done
+        )));
+    for i in 0..n {
+        let f = name(i);
+        assert_eq!(decrypt_ok(&env, &f, &alice.identity), plain);
+        assert_eq!(recipients_of(&env, &f), vec![alice.public.clone()]);
+    }
+    cannot_decrypt(&env, &name(n - 1), &bob.identity);
+}
+
+/// A tmux session on a private socket running `command`.
+struct Tmux {
+    socket: PathBuf,
+}
+
+impl Tmux {
+    fn start(env: &Env, command: &str) -> Tmux {
+        let socket = env.path("tmux.sock");
+        // A tmux server starting under heavy parallel load occasionally
+        // exits before the client connects ("server exited unexpectedly").
+        for attempt in 0..5 {
+            let out = tool("tmux")
+                .arg("-S")
+                .arg(&socket)
+                .args([
+                    "-f",
+                    "/dev/null",
+                    "new-session",
+                    "-d",
+                    "-x",
+                    "200",
+                    "-y",
+                    "50",
+                    command,
+                ])
+                .output()
+                .unwrap();
+            if out.status.success() {
+                return Tmux { socket };
+            }
+            assert!(
+                attempt < 4,
+                "tmux: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let _ = std::fs::remove_file(&socket);
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        unreachable!()
+    }
+
+    fn screen(&self) -> String {
+        let out = tool("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(["capture-pane", "-p", "-S", "-100"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn wait_for(&self, text: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(text) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "waiting for {text:?}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn type_line(&self, text: &str) {
+        // The prompt is printed just before echo is turned off: a human
+        // never types within that instant, a script can.
+        std::thread::sleep(Duration::from_millis(300));
+        let status = tool("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(["send-keys", "-l", text])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        tool("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(["send-keys", "Enter"])
+            .status()
+            .unwrap();
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .arg("kill-server")
+            .status();
+    }
+}
+
+fn shell_command(env: &Env, args: &str) -> String {
+    let bin = assert_cmd::cargo::cargo_bin("seal");
+    format!(
+        "cd '{}' && env -u SEAL_IDENTITY -u SEAL_IDENTITY_FILE -u SEAL_PASSPHRASE_FD -u PINENTRY_PROGRAM HOME='{}' XDG_CONFIG_HOME='{}' '{}' {args}; echo \"EXIT=$?\"; sleep 60",
+        env.dir.path().display(),
+        env.path("home").display(),
+        env.path("home/.config").display(),
+        bin.display()
+    )
+}
+
+#[test]
+fn passphrase_protected_identity_under_a_terminal() {
+    let env = Env::new();
+    let passphrase = "correct horse battery";
+    // keygen --passphrase: asked twice, never echoed.
+    let tmux = Tmux::start(
+        &env,
+        &shell_command(&env, "keygen --passphrase -o prot.key"),
+    );
+    tmux.wait_for("Passphrase to protect the new identity");
+    tmux.type_line(passphrase);
+    tmux.wait_for("Repeat the passphrase");
+    tmux.type_line(passphrase);
+    let screen = tmux.wait_for("EXIT=");
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    assert!(
+        !screen.contains(passphrase),
+        "the passphrase was echoed:\n{screen}"
+    );
+    drop(tmux);
+    let key_text = env.read("prot.key");
+    assert!(
+        key_text.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"),
+        "{key_text}"
+    );
+    assert!(!key_text.contains("AGE-SECRET-KEY"));
+    let public = screen
+        .lines()
+        .find(|l| l.trim().starts_with("age1"))
+        .unwrap()
+        .trim()
+        .to_owned();
+
+    env.write("s.env", "PASSWORD=hunter2\n");
+    env.seal()
+        .args(["encrypt", "--in-place", "-r", &public, "s.env"])
+        .assert()
+        .success();
+
+    // Right passphrase on the terminal.
+    let tmux = Tmux::start(&env, &shell_command(&env, "get -i prot.key s.env PASSWORD"));
+    tmux.wait_for("Passphrase for identity file prot.key");
+    tmux.type_line(passphrase);
+    let screen = tmux.wait_for("EXIT=");
+    assert!(
+        screen.contains("hunter2") && screen.contains("EXIT=0"),
+        "{screen}"
+    );
+    assert!(!screen.contains(passphrase), "{screen}");
+    drop(tmux);
+
+    // Wrong passphrase: a clear error.
+    let tmux = Tmux::start(&env, &shell_command(&env, "get -i prot.key s.env PASSWORD"));
+    tmux.wait_for("Passphrase for identity file prot.key");
+    tmux.type_line("wrong one");
+    let screen = tmux.wait_for("EXIT=");
+    assert!(screen.contains("EXIT=1"), "{screen}");
+    assert!(
+        screen.contains("wrong passphrase for identity file prot.key"),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains("hunter2") && !screen.contains("wrong one"),
+        "{screen}"
+    );
+    drop(tmux);
+
+    // SEAL_PASSPHRASE_FD, here standard input (fd 0); no terminal needed.
+    env.seal()
+        .env("SEAL_PASSPHRASE_FD", "0")
+        .args(["get", "-i", "prot.key", "s.env", "PASSWORD"])
+        .write_stdin(format!("{passphrase}\n"))
+        .assert()
+        .success()
+        .stdout("hunter2\n");
+    env.seal()
+        .env("SEAL_PASSPHRASE_FD", "0")
+        .args(["keygen", "-y", "prot.key"])
+        .write_stdin(format!("{passphrase}\n"))
+        .assert()
+        .success()
+        .stdout(format!("{public}\n"));
+    env.seal()
+        .env("SEAL_PASSPHRASE_FD", "0")
+        .args(["get", "-i", "prot.key", "s.env", "PASSWORD"])
+        .write_stdin("nope\n")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("wrong passphrase"))
+        .stderr(predicate::str::contains("nope").not());
+    // No terminal and no SEAL_PASSPHRASE_FD: says how to give it.
+    env.seal()
+        .args(["get", "-i", "prot.key", "s.env", "PASSWORD"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("SEAL_PASSPHRASE_FD"));
+}
+
+#[test]
+fn a_passphrase_recipient_for_break_glass_recovery() {
+    let env = Env::new();
+    let alice = env.keygen("alice");
+    env.write(
+        ".seal.yaml",
+        &format!(
+            "recipients:\n  alice: {}\n  recovery: \"scrypt:break-glass\"\nrules:\n  - path: \"**\"\n    recipients: [alice, recovery]\n",
+            alice.public
+        ),
+    );
+    env.write("s.json", "{\"root\": \"pw\"}\n");
+    env.seal()
+        .env("SEAL_PASSPHRASE_FD", "0")
+        .args(["encrypt", "--in-place", "s.json"])
+        .write_stdin("offline secret\n")
+        .assert()
+        .success();
+    assert!(recipients_of(&env, "s.json").contains(&"scrypt:break-glass".to_owned()));
+    // Recovery with the passphrase alone, no identity file at all.
+    env.seal()
+        .env("SEAL_PASSPHRASE_FD", "0")
+        .args(["decrypt", "--passphrase", "s.json"])
+        .write_stdin("offline secret\n")
+        .assert()
+        .success()
+        .stdout("{\"root\": \"pw\"}\n");
+    env.seal()
+        .env("SEAL_PASSPHRASE_FD", "0")
+        .args(["decrypt", "--passphrase", "s.json"])
+        .write_stdin("guess\n")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("wrong passphrase"));
+    // Adding someone keeps the passphrase wrap as it is: no passphrase needed.
+    let bob = env.keygen("bob");
+    env.seal()
+        .args(["recipients", "add", "bob", &bob.public, "-i"])
+        .arg(&alice.identity)
+        .assert()
+        .success();
+    let text = env.read(".seal.yaml");
+    env.write(
+        ".seal.yaml",
+        &text.replace("[alice, recovery]", "[alice, recovery, bob]"),
+    );
+    env.seal()
+        .args(["updatekeys", "-i"])
+        .arg(&alice.identity)
+        .assert()
+        .success();
+    assert_eq!(
+        decrypt_ok(&env, "s.json", &bob.identity),
+        "{\"root\": \"pw\"}\n"
+    );
+    let list = env.seal().args(["recipients", "s.json"]).output().unwrap();
+    let list = String::from_utf8(list.stdout).unwrap();
+    assert!(
+        list.contains("recovery") && list.contains("scrypt"),
+        "{list}"
+    );
+}
