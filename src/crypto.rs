@@ -10,7 +10,7 @@
 //! * MAC key = HKDF(data key, info = "seal.v1 mac key"), for HMAC-SHA256
 //!   over the metadata and the whole sealed body.
 
-use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use chacha20poly1305::aead::{Aead, AeadCore, AeadInPlace, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
@@ -18,7 +18,7 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::path::KeyPath;
-use crate::token::{Token, TokenError};
+use crate::token::{Token, TokenError, NONCE_LEN};
 
 /// Length of a data key in bytes.
 pub const DATA_KEY_LEN: usize = 32;
@@ -98,50 +98,107 @@ pub struct ValueCipher {
     aead: XChaCha20Poly1305,
 }
 
+fn value_aad_into(path: &KeyPath, aad: &mut Vec<u8>) {
+    aad.clear();
+    aad.extend_from_slice(VALUE_AAD_PREFIX);
+    path.canonical_into(aad);
+}
+
 fn value_aad(path: &KeyPath) -> Vec<u8> {
-    let mut aad = VALUE_AAD_PREFIX.to_vec();
-    aad.extend_from_slice(&path.canonical());
+    let mut aad = Vec::new();
+    value_aad_into(path, &mut aad);
     aad
+}
+
+/// Fresh random nonces drawn from the OS CSPRNG in one call.
+pub struct Nonces {
+    bytes: Vec<u8>,
+}
+
+impl Nonces {
+    pub fn generate(count: usize) -> Nonces {
+        use chacha20poly1305::aead::rand_core::RngCore;
+        let mut bytes = vec![0u8; count * NONCE_LEN];
+        OsRng.fill_bytes(&mut bytes);
+        Nonces { bytes }
+    }
+
+    /// The next unused nonce, or a freshly drawn one when all are used.
+    pub fn next(&mut self) -> [u8; NONCE_LEN] {
+        let mut nonce = [0u8; NONCE_LEN];
+        if self.bytes.len() >= NONCE_LEN {
+            let at = self.bytes.len() - NONCE_LEN;
+            nonce.copy_from_slice(&self.bytes[at..]);
+            self.bytes.truncate(at);
+        } else {
+            nonce.copy_from_slice(&XChaCha20Poly1305::generate_nonce(&mut OsRng));
+        }
+        nonce
+    }
+}
+
+/// Reusable buffers for decrypting many values without allocating per value.
+#[derive(Default)]
+pub struct Scratch {
+    aad: Vec<u8>,
+    buf: Zeroizing<Vec<u8>>,
 }
 
 impl ValueCipher {
     /// Encrypt a value's source text for `path`, with a fresh random nonce.
     pub fn encrypt(&self, path: &KeyPath, plaintext: &[u8]) -> String {
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        self.encrypt_with_nonce(path, plaintext, nonce.into())
+    }
+
+    /// Encrypt with a nonce the caller drew from the CSPRNG (many at once
+    /// saves a system call per value). Never reuse a nonce.
+    pub fn encrypt_with_nonce(
+        &self,
+        path: &KeyPath,
+        plaintext: &[u8],
+        nonce: [u8; NONCE_LEN],
+    ) -> String {
         let aad = value_aad(path);
         // Encryption only fails for plaintexts beyond 2^38 bytes, which a
         // config value cannot reach (inputs are read into memory).
         let ciphertext = self
             .aead
             .encrypt(
-                &nonce,
+                XNonce::from_slice(&nonce),
                 Payload {
                     msg: plaintext,
                     aad: &aad,
                 },
             )
             .unwrap_or_else(|_| unreachable!("value too large for XChaCha20-Poly1305"));
-        Token {
-            nonce: nonce.into(),
-            ciphertext,
-        }
-        .encode()
+        Token { nonce, ciphertext }.encode()
     }
 
     /// Decrypt the token found at `path`.
     pub fn decrypt(&self, path: &KeyPath, token: &str) -> Result<Zeroizing<Vec<u8>>, ValueError> {
-        let token = Token::decode(token)?;
-        let aad = value_aad(path);
+        let mut scratch = Scratch::default();
+        let plaintext = self.decrypt_with(path, token, &mut scratch)?;
+        Ok(Zeroizing::new(plaintext.to_vec()))
+    }
+
+    /// Decrypt the token found at `path` into `scratch`; the plaintext is
+    /// valid until the next call. No allocation once the buffers are warm.
+    pub fn decrypt_with<'s>(
+        &self,
+        path: &KeyPath,
+        token: &str,
+        scratch: &'s mut Scratch,
+    ) -> Result<&'s [u8], ValueError> {
+        Token::decode_into(token, &mut scratch.buf)?;
+        value_aad_into(path, &mut scratch.aad);
+        let mut nonce = XNonce::default();
+        nonce.copy_from_slice(&scratch.buf[..NONCE_LEN]);
+        scratch.buf.drain(..NONCE_LEN);
         self.aead
-            .decrypt(
-                XNonce::from_slice(&token.nonce),
-                Payload {
-                    msg: &token.ciphertext,
-                    aad: &aad,
-                },
-            )
-            .map(Zeroizing::new)
-            .map_err(|_| ValueError::Authentication)
+            .decrypt_in_place(&nonce, &scratch.aad, &mut *scratch.buf)
+            .map_err(|_| ValueError::Authentication)?;
+        Ok(&scratch.buf)
     }
 }
 
@@ -170,6 +227,9 @@ impl MacBuilder {
     /// A text field with every CRLF read as LF, so a checkout that converts
     /// line endings (git's `core.autocrlf`) does not break the MAC.
     pub fn text_field(&mut self, text: &str) -> &mut Self {
+        if memchr::memchr(b'\r', text.as_bytes()).is_none() {
+            return self.field(text.as_bytes());
+        }
         let crlf = text.matches("\r\n").count();
         self.mac.update(&((text.len() - crlf) as u64).to_be_bytes());
         let mut rest = text;
@@ -224,6 +284,13 @@ mod tests {
             other.decrypt(&path("a"), &token),
             Err(ValueError::Authentication)
         );
+    }
+
+    #[test]
+    fn batched_nonces_are_distinct_and_never_run_out() {
+        let mut n = Nonces::generate(3);
+        let drawn: std::collections::HashSet<_> = (0..10).map(|_| n.next()).collect();
+        assert_eq!(drawn.len(), 10);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! a file that does not decrypt to exactly its input.
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use zeroize::Zeroizing;
 
@@ -73,11 +74,13 @@ pub fn inspect(format: Format, src: &str) -> Result<Inspection, DocError> {
     })
 }
 
-/// A value as it was in the sealed file, kept so that resealing an
-/// unchanged value writes the same token.
-struct PreviousValue {
-    plaintext: Zeroizing<String>,
-    token: String,
+/// A decrypted value: where its token stood in the sealed file and where
+/// its plaintext stands in the opened one, so that resealing an unchanged
+/// value can write the same token.
+struct DecryptedValue {
+    path: KeyPath,
+    token: Range<usize>,
+    plaintext: Range<usize>,
 }
 
 /// A decrypted document with everything needed to seal it again.
@@ -87,7 +90,7 @@ pub struct Opened {
     pub plaintext: Zeroizing<String>,
     pub data_key: DataKey,
     pub metadata: Metadata,
-    previous: HashMap<KeyPath, Vec<PreviousValue>>,
+    values: Vec<DecryptedValue>,
     sealed: String,
 }
 
@@ -191,40 +194,36 @@ fn open_scanned(
     }
     drop(body);
 
-    let cipher = key.value_cipher();
-    let mut out = Zeroizing::new(String::with_capacity(src.len()));
-    let mut cursor = 0;
-    let mut previous: HashMap<KeyPath, Vec<PreviousValue>> = HashMap::new();
-    for leaf in &scan.leaves {
-        let Some(token) = format
-            .token_in(&src[leaf.span.clone()])
-            .filter(|_| leaf.kind == LeafKind::Scalar)
-        else {
+    // The tokens to decrypt, in document order, with their byte ranges.
+    let mut jobs: Vec<(KeyPath, Range<usize>, Range<usize>)> = Vec::new();
+    for leaf in scan.leaves {
+        if leaf.kind != LeafKind::Scalar {
+            continue;
+        }
+        let Some(token) = format.token_in(&src[leaf.span.clone()]) else {
             continue;
         };
-        let bytes = cipher
-            .decrypt(&leaf.path, token)
-            .map_err(|source| DocError::Value {
-                path: leaf.path.to_string(),
-                source,
-            })?;
-        let text = std::str::from_utf8(&bytes).map_err(|_| DocError::Value {
-            path: leaf.path.to_string(),
-            source: ValueError::Authentication,
-        })?;
-        if leaf.span.start < cursor {
+        let start = token.as_ptr() as usize - src.as_ptr() as usize;
+        jobs.push((leaf.path, leaf.span, start..start + token.len()));
+    }
+    let plaintexts = decrypt_all(&key.value_cipher(), src, &jobs)?;
+
+    let mut out = Zeroizing::new(String::with_capacity(src.len()));
+    let mut cursor = 0;
+    let mut values = Vec::with_capacity(jobs.len());
+    for ((path, span, token), text) in jobs.into_iter().zip(plaintexts.iter()) {
+        if span.start < cursor {
             return Err(DocError::Internal("overlapping value spans"));
         }
-        out.push_str(&src[cursor..leaf.span.start]);
+        out.push_str(&src[cursor..span.start]);
+        let at = out.len();
         out.push_str(text);
-        cursor = leaf.span.end;
-        previous
-            .entry(leaf.path.clone())
-            .or_default()
-            .push(PreviousValue {
-                plaintext: Zeroizing::new(text.to_owned()),
-                token: token.to_owned(),
-            });
+        cursor = span.end;
+        values.push(DecryptedValue {
+            path,
+            token,
+            plaintext: at..out.len(),
+        });
     }
     if region.start < cursor {
         return Err(DocError::Internal("metadata block before a value"));
@@ -236,9 +235,94 @@ fn open_scanned(
         plaintext: out,
         data_key: key,
         metadata,
-        previous,
+        values,
         sealed: src.to_owned(),
     })
+}
+
+/// Below this many values one thread is faster than several.
+const PARALLEL_MIN_VALUES: usize = 1024;
+
+/// Decrypt every token, in order, on all cores for large files. Returns the
+/// plaintexts as slices of one zeroized buffer per thread.
+fn decrypt_all(
+    cipher: &crate::crypto::ValueCipher,
+    src: &str,
+    jobs: &[(KeyPath, Range<usize>, Range<usize>)],
+) -> Result<Plaintexts, DocError> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let chunk = if jobs.len() < PARALLEL_MIN_VALUES || threads < 2 {
+        jobs.len().max(1)
+    } else {
+        jobs.len().div_ceil(threads)
+    };
+    let decrypt_chunk =
+        |part: &[(KeyPath, Range<usize>, Range<usize>)]| -> Result<Chunk, DocError> {
+            let mut scratch = crate::crypto::Scratch::default();
+            let mut chunk = Chunk {
+                text: Zeroizing::new(String::new()),
+                ends: Vec::with_capacity(part.len()),
+            };
+            for (path, _, token) in part {
+                let bytes = cipher
+                    .decrypt_with(path, &src[token.clone()], &mut scratch)
+                    .map_err(|source| DocError::Value {
+                        path: path.to_string(),
+                        source,
+                    })?;
+                let text = std::str::from_utf8(bytes).map_err(|_| DocError::Value {
+                    path: path.to_string(),
+                    source: ValueError::Authentication,
+                })?;
+                chunk.text.push_str(text);
+                chunk.ends.push(chunk.text.len());
+            }
+            Ok(chunk)
+        };
+    let chunks: Vec<Result<Chunk, DocError>> = if chunk >= jobs.len() {
+        vec![decrypt_chunk(jobs)]
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = jobs
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || decrypt_chunk(part)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or(Err(DocError::Internal("a decryption thread failed")))
+                })
+                .collect()
+        })
+    };
+    Ok(Plaintexts {
+        chunks: chunks.into_iter().collect::<Result<_, _>>()?,
+    })
+}
+
+/// Decrypted values of one thread, concatenated.
+struct Chunk {
+    text: Zeroizing<String>,
+    ends: Vec<usize>,
+}
+
+struct Plaintexts {
+    chunks: Vec<Chunk>,
+}
+
+impl Plaintexts {
+    fn iter(&self) -> impl Iterator<Item = &str> {
+        self.chunks.iter().flat_map(|c| {
+            c.ends.iter().scan(0, move |start, &end| {
+                let s = &c.text[*start..end];
+                *start = end;
+                Some(s)
+            })
+        })
+    }
 }
 
 /// What sealing needs besides the plaintext.
@@ -301,6 +385,7 @@ fn seal_with<'p>(
         return Err(DocError::AlreadySealed { at: None });
     }
     let cipher = plan.key.value_cipher();
+    let mut nonces = crate::crypto::Nonces::generate(scan.leaves.len());
     let mut body = String::with_capacity(plaintext.len() * 2);
     let mut cursor = 0;
     for leaf in &scan.leaves {
@@ -319,7 +404,7 @@ fn seal_with<'p>(
         if select::selected(&plan.encrypt, &leaf.path) {
             let token = match reuse(&leaf.path, text) {
                 Some(t) => t.to_owned(),
-                None => cipher.encrypt(&leaf.path, text.as_bytes()),
+                None => cipher.encrypt_with_nonce(&leaf.path, text.as_bytes(), nonces.next()),
             };
             body.push_str(&plaintext[cursor..leaf.span.start]);
             body.push_str(&format.render_token(&token));
@@ -360,12 +445,28 @@ impl Opened {
         &self.sealed
     }
 
-    fn reuse_token(&self, path: &KeyPath, text: &str) -> Option<&str> {
-        self.previous
+    /// Tokens of the opened file by key path, for keeping unchanged values'
+    /// tokens when resealing.
+    fn previous_tokens(&self) -> HashMap<&KeyPath, Vec<&DecryptedValue>> {
+        let mut map: HashMap<&KeyPath, Vec<&DecryptedValue>> =
+            HashMap::with_capacity(self.values.len());
+        for v in &self.values {
+            map.entry(&v.path).or_default().push(v);
+        }
+        map
+    }
+
+    fn reuse_token<'a>(
+        &'a self,
+        previous: &HashMap<&KeyPath, Vec<&'a DecryptedValue>>,
+        path: &KeyPath,
+        text: &str,
+    ) -> Option<&'a str> {
+        previous
             .get(path)?
             .iter()
-            .find(|p| p.plaintext.as_str() == text)
-            .map(|p| p.token.as_str())
+            .find(|v| &self.plaintext[v.plaintext.clone()] == text)
+            .map(|v| &self.sealed[v.token.clone()])
     }
 
     /// Seal `plaintext` (an edited version of this document) with the same
@@ -403,8 +504,9 @@ impl Opened {
             modified: now_rfc3339(),
         };
         let sealed = if same_key {
+            let previous = self.previous_tokens();
             seal_with(self.format, plaintext, &plan, |path, text| {
-                self.reuse_token(path, text)
+                self.reuse_token(&previous, path, text)
             })?
         } else {
             seal_with(self.format, plaintext, &plan, |_, _| None)?

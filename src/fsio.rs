@@ -47,7 +47,7 @@ fn text_from_bytes(bytes: Zeroizing<Vec<u8>>) -> Result<Zeroizing<String>, ReadE
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(ReadError::Empty);
     }
-    if let Some(nul) = bytes.iter().position(|&b| b == 0) {
+    if let Some(nul) = memchr::memchr(0, &bytes) {
         return Err(ReadError::NotText(nul));
     }
     match std::str::from_utf8(&bytes) {

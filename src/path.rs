@@ -44,6 +44,12 @@ impl KeyPath {
     /// either `'k' u32be(len) utf8` or `'i' u64be(index)`.
     pub fn canonical(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(8 + self.segments.len() * 16);
+        self.canonical_into(&mut out);
+        out
+    }
+
+    /// Append the canonical encoding to `out`.
+    pub fn canonical_into(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&(self.doc as u32).to_be_bytes());
         out.extend_from_slice(&(self.segments.len() as u32).to_be_bytes());
         for seg in &self.segments {
@@ -59,7 +65,6 @@ impl KeyPath {
                 }
             }
         }
-        out
     }
 
     /// Whether this path is what `query` names (document 0 unless the

@@ -16,7 +16,8 @@ use base64::Engine;
 
 /// Prefix of every token of this format version.
 pub const PREFIX_V1: &str = "seal.v1.";
-const NONCE_LEN: usize = 24;
+/// Bytes of XChaCha20 nonce at the start of a payload.
+pub const NONCE_LEN: usize = 24;
 const TAG_LEN: usize = 16;
 
 /// A decoded token: nonce and ciphertext-with-tag.
@@ -65,6 +66,27 @@ impl Token {
         out.push_str(PREFIX_V1);
         URL_SAFE_NO_PAD.encode_string(&raw, &mut out);
         out
+    }
+
+    /// Decode a version 1 token's payload (nonce then ciphertext) into
+    /// `out`, replacing its contents.
+    pub fn decode_into(text: &str, out: &mut Vec<u8>) -> Result<(), TokenError> {
+        let Some(payload) = text.strip_prefix(PREFIX_V1) else {
+            return Err(Token::decode(text).err().unwrap_or(TokenError::NotAToken));
+        };
+        out.clear();
+        // The decoder checks the alphabet and rejects non-canonical input.
+        URL_SAFE_NO_PAD.decode_vec(payload, out).map_err(|_| {
+            if looks_like_token(text) {
+                TokenError::BadEncoding
+            } else {
+                TokenError::NotAToken
+            }
+        })?;
+        if out.len() < NONCE_LEN + TAG_LEN {
+            return Err(TokenError::TooShort);
+        }
+        Ok(())
     }
 
     pub fn decode(text: &str) -> Result<Token, TokenError> {

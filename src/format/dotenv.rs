@@ -228,13 +228,31 @@ fn unquoted(src: &str, v: usize) -> Result<(usize, usize), ParseError> {
                 }
             }
             _ => {
+                // Skip the run of ordinary bytes in one go: values are long.
                 i += 1;
+                while i < b.len() && !UNQUOTED_SPECIAL[b[i] as usize] {
+                    i += 1;
+                }
                 end = i;
             }
         }
     }
     Ok((end, i))
 }
+
+/// Bytes that end a run of ordinary characters in an unquoted value: line
+/// breaks, escapes, quotes and blanks (which may start a comment).
+const UNQUOTED_SPECIAL: [bool; 256] = {
+    let mut table = [false; 256];
+    table[b'\n' as usize] = true;
+    table[b'\r' as usize] = true;
+    table[b'\\' as usize] = true;
+    table[b'\'' as usize] = true;
+    table[b'"' as usize] = true;
+    table[b' ' as usize] = true;
+    table[b'\t' as usize] = true;
+    table
+};
 
 /// After a closing quote only blanks and a `#` comment may follow.
 fn after_quote(src: &str, c: usize) -> Result<usize, ParseError> {

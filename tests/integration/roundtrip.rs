@@ -228,3 +228,29 @@ fn decrypt_to_file_is_private() {
         .success();
     assert_eq!(env.read("a.env"), "A=1\n");
 }
+
+/// Files large enough to be decrypted on several threads round-trip, and a
+/// set on one value keeps every other token.
+#[test]
+fn large_files_round_trip() {
+    let n = 1500;
+    let yaml: String = (0..n).map(|i| format!("key_{i}:\n  secret: \"value {i} é\"\n  port: {i}\n")).collect();
+    let json = format!(
+        "{{\n{}\n}}\n",
+        (0..n).map(|i| format!("  \"k{i}\": {{\"s\": \"v{i}\", \"n\": {i}}}")).collect::<Vec<_>>().join(",\n")
+    );
+    let dotenv: String = (0..n).map(|i| format!("KEY_{i}='value {i}'\nNUM_{i}={i}\n")).collect();
+    for (name, text, path) in [("big.yaml", yaml, "key_1499.secret"), ("big.json", json, "k1499.s"), ("big.env", dotenv, "KEY_1499")] {
+        let sealed = round_trip(name, &text, &[]);
+        let env = Env::new();
+        let key = env.keygen("k");
+        env.write(name, &text);
+        env.seal_in_place(name, &key);
+        let before = env.read(name);
+        env.seal().args(["set", "-i"]).arg(&key.identity).args([name, path, "changed"]).assert().success();
+        let after = env.read(name);
+        let changed = before.lines().zip(after.lines()).filter(|(a, b)| a != b).count();
+        assert!(changed <= 3, "{name}: {changed} lines changed");
+        assert!(sealed.matches("seal.v1.").count() >= 2 * n, "{name}");
+    }
+}
