@@ -124,7 +124,7 @@ impl Nonces {
     }
 
     /// The next unused nonce, or a freshly drawn one when all are used.
-    pub fn next(&mut self) -> [u8; NONCE_LEN] {
+    pub fn take(&mut self) -> [u8; NONCE_LEN] {
         let mut nonce = [0u8; NONCE_LEN];
         if self.bytes.len() >= NONCE_LEN {
             let at = self.bytes.len() - NONCE_LEN;
@@ -289,7 +289,7 @@ mod tests {
     #[test]
     fn batched_nonces_are_distinct_and_never_run_out() {
         let mut n = Nonces::generate(3);
-        let drawn: std::collections::HashSet<_> = (0..10).map(|_| n.next()).collect();
+        let drawn: std::collections::HashSet<_> = (0..10).map(|_| n.take()).collect();
         assert_eq!(drawn.len(), 10);
     }
 

@@ -404,7 +404,7 @@ fn seal_with<'p>(
         if select::selected(&plan.encrypt, &leaf.path) {
             let token = match reuse(&leaf.path, text) {
                 Some(t) => t.to_owned(),
-                None => cipher.encrypt_with_nonce(&leaf.path, text.as_bytes(), nonces.next()),
+                None => cipher.encrypt_with_nonce(&leaf.path, text.as_bytes(), nonces.take()),
             };
             body.push_str(&plaintext[cursor..leaf.span.start]);
             body.push_str(&format.render_token(&token));

@@ -234,22 +234,42 @@ fn decrypt_to_file_is_private() {
 #[test]
 fn large_files_round_trip() {
     let n = 1500;
-    let yaml: String = (0..n).map(|i| format!("key_{i}:\n  secret: \"value {i} é\"\n  port: {i}\n")).collect();
+    let yaml: String = (0..n)
+        .map(|i| format!("key_{i}:\n  secret: \"value {i} é\"\n  port: {i}\n"))
+        .collect();
     let json = format!(
         "{{\n{}\n}}\n",
-        (0..n).map(|i| format!("  \"k{i}\": {{\"s\": \"v{i}\", \"n\": {i}}}")).collect::<Vec<_>>().join(",\n")
+        (0..n)
+            .map(|i| format!("  \"k{i}\": {{\"s\": \"v{i}\", \"n\": {i}}}"))
+            .collect::<Vec<_>>()
+            .join(",\n")
     );
-    let dotenv: String = (0..n).map(|i| format!("KEY_{i}='value {i}'\nNUM_{i}={i}\n")).collect();
-    for (name, text, path) in [("big.yaml", yaml, "key_1499.secret"), ("big.json", json, "k1499.s"), ("big.env", dotenv, "KEY_1499")] {
+    let dotenv: String = (0..n)
+        .map(|i| format!("KEY_{i}='value {i}'\nNUM_{i}={i}\n"))
+        .collect();
+    for (name, text, path) in [
+        ("big.yaml", yaml, "key_1499.secret"),
+        ("big.json", json, "k1499.s"),
+        ("big.env", dotenv, "KEY_1499"),
+    ] {
         let sealed = round_trip(name, &text, &[]);
         let env = Env::new();
         let key = env.keygen("k");
         env.write(name, &text);
         env.seal_in_place(name, &key);
         let before = env.read(name);
-        env.seal().args(["set", "-i"]).arg(&key.identity).args([name, path, "changed"]).assert().success();
+        env.seal()
+            .args(["set", "-i"])
+            .arg(&key.identity)
+            .args([name, path, "changed"])
+            .assert()
+            .success();
         let after = env.read(name);
-        let changed = before.lines().zip(after.lines()).filter(|(a, b)| a != b).count();
+        let changed = before
+            .lines()
+            .zip(after.lines())
+            .filter(|(a, b)| a != b)
+            .count();
         assert!(changed <= 3, "{name}: {changed} lines changed");
         assert!(sealed.matches("seal.v1.").count() >= 2 * n, "{name}");
     }
