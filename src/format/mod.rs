@@ -188,6 +188,7 @@ impl Format {
     }
 
     pub fn scan(self, src: &str) -> Result<Scan, ParseError> {
+        check_line_endings(src)?;
         match self {
             Format::Yaml => yaml::scan(src),
             Format::Json => json::scan(src),
@@ -198,6 +199,7 @@ impl Format {
     /// The semantic value of every scalar leaf (strings unquoted and
     /// unescaped, other scalars as written), for `get` and `exec`.
     pub fn values(self, src: &str) -> Result<Vec<(KeyPath, Zeroizing<String>)>, ParseError> {
+        check_line_endings(src)?;
         match self {
             Format::Yaml => yaml::values(src),
             Format::Json => json::values(src),
@@ -267,6 +269,21 @@ impl Format {
     }
 }
 
+/// seal reads LF and CRLF line endings only (spec/FORMAT.md, section 2):
+/// a lone carriage return is a line break to YAML but not to other tools,
+/// and a file whose lines nobody agrees on cannot be sealed safely.
+fn check_line_endings(src: &str) -> Result<(), ParseError> {
+    let bytes = src.as_bytes();
+    match memchr::memchr_iter(b'\r', bytes).find(|&i| bytes.get(i + 1) != Some(&b'\n')) {
+        Some(at) => Err(ParseError::at(
+            src,
+            at,
+            "a carriage return (\\r) not followed by a line feed: seal reads LF or CRLF line endings only (convert the file, e.g. with `dos2unix`)",
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The line ending a document uses: CRLF if its first line break is one.
 pub fn line_ending(src: &str) -> &'static str {
     match src.find('\n') {
@@ -292,6 +309,20 @@ mod tests {
         ] {
             assert_eq!(Format::from_path(Path::new(name)), f, "{name}");
         }
+    }
+
+    #[test]
+    fn lone_carriage_returns_are_refused() {
+        for (format, text) in [
+            (Format::Yaml, ":\r"),
+            (Format::Yaml, "a: 1\r"),
+            (Format::Dotenv, "A=1\r\nB=2\r"),
+        ] {
+            let err = format.scan(text).unwrap_err();
+            assert!(err.message.contains("carriage return"), "{err}");
+        }
+        assert_eq!(Format::Dotenv.scan("A=1\r\nB=2\r").unwrap_err().line, 2);
+        assert!(Format::Yaml.scan("a: 1\r\nb: 2\r\n").is_ok());
     }
 
     #[test]

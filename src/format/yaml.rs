@@ -81,7 +81,12 @@ pub fn attach_metadata(body: &str, meta: &Metadata) -> Result<String, EditError>
     let first = entries
         .first()
         .ok_or_else(|| EditError::Unsupported(NEEDS_BLOCK_MAPPING.to_owned()))?;
-    if line_start(body, first.start) != first.start {
+    // An empty implicit key (`   :`) can report its entry before the
+    // indentation or blank lines, so find where its text really starts.
+    let text_start = body[first.start..]
+        .find(|c: char| !matches!(c, ' ' | '\t' | '\r' | '\n'))
+        .map_or(body.len(), |i| first.start + i);
+    if line_start(body, text_start) != text_start {
         return Err(EditError::Unsupported(format!(
             "{NEEDS_BLOCK_MAPPING} starting at column 1"
         )));
@@ -1724,6 +1729,24 @@ fn plain_is_safe(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn indented_root_with_an_empty_key_cannot_hold_metadata() {
+        // Found by fuzzing: the entry of `   :` starts at the line start.
+        let meta = Metadata {
+            version: 1,
+            modified: "2026-01-01T00:00:00Z".into(),
+            encrypt: vec![],
+            recipients: vec![],
+            mac: "m".into(),
+        };
+        for body in ["\n   :", "   :\n", "  a: 1\n"] {
+            assert!(
+                matches!(attach_metadata(body, &meta), Err(EditError::Unsupported(_))),
+                "{body:?}"
+            );
+        }
+    }
 
     const TOKEN: &str = "seal.v1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
