@@ -121,6 +121,29 @@ pub fn attach_metadata(body: &str, meta: &Metadata) -> Result<String, EditError>
             }
         }
     }
+    // The checks above cover the shapes people write; for anything they
+    // miss, refuse rather than hand back a file whose metadata does not
+    // read back as exactly this block.
+    let reads_back = match scan(&out) {
+        Ok(Scan {
+            metadata: Some(found),
+            ..
+        }) => {
+            found.metadata == *meta
+                && out
+                    .get(..found.region.start)
+                    .zip(out.get(found.region.end..))
+                    .is_some_and(|(a, b)| {
+                        a.len() + b.len() == body.len() && body.starts_with(a) && body.ends_with(b)
+                    })
+        }
+        _ => false,
+    };
+    if !reads_back {
+        return Err(EditError::Unsupported(format!(
+            "{NEEDS_BLOCK_MAPPING} starting at column 1 (this layout cannot hold it)"
+        )));
+    }
     Ok(out)
 }
 
@@ -1740,7 +1763,7 @@ mod tests {
             recipients: vec![],
             mac: "m".into(),
         };
-        for body in ["\n   :", "   :\n", "  a: 1\n"] {
+        for body in ["\n   :", "   :\n", "  a: 1\n", "#: >-\n  :\t# Ap"] {
             assert!(
                 matches!(attach_metadata(body, &meta), Err(EditError::Unsupported(_))),
                 "{body:?}"
