@@ -471,7 +471,26 @@ fn internal(src: &str, at: usize) -> ParseError {
     )
 }
 
+/// saphyr-parser's character positions skip the non-ASCII characters of a
+/// directive it does not know (`%FOO bär`), which would shift every span
+/// after it; such directives are refused instead (found by fuzzing).
+fn check_directives(src: &str) -> Result<(), ParseError> {
+    let mut at = 0;
+    for line in src.split_inclusive('\n') {
+        if line.starts_with('%') && !line.is_ascii() {
+            return Err(ParseError::at(
+                src,
+                at,
+                "a directive with non-ASCII characters is not supported",
+            ));
+        }
+        at += line.len();
+    }
+    Ok(())
+}
+
 fn build_tree(src: &str) -> Result<Tree, ParseError> {
+    check_directives(src)?;
     let off = Offsets::new(src);
     let b = src.as_bytes();
     let mut parser = Parser::new_from_str(src);
@@ -1752,6 +1771,13 @@ fn plain_is_safe(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn directives_with_non_ascii_characters_are_refused() {
+        let err = scan("%FOO b\u{703}r\n---\na: bcd\n").unwrap_err();
+        assert_eq!((err.line, err.column), (1, 1));
+        assert!(scan("%YAML 1.2\n---\na: b\u{703}cd\n").is_ok());
+    }
 
     #[test]
     fn indented_root_with_an_empty_key_cannot_hold_metadata() {
