@@ -32,10 +32,7 @@ pub struct NameOptions {
 pub struct Variable {
     pub name: String,
     pub value: Zeroizing<String>,
-    /// `FILE:PATH`, for messages.
-    pub origin: String,
 }
-
 /// Why the child could not be prepared or started.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
@@ -100,39 +97,42 @@ pub fn variables(
             .format
             .values(&opened.plaintext)
             .map_err(|e| ExecError::Parse(format!("{file}: {e}")))?;
-        let mut in_this_file: HashMap<String, String> = HashMap::new();
-        for (path, value) in values {
+        // Name -> position in `values`, to name both paths of a collision.
+        let mut in_this_file: HashMap<String, usize> = HashMap::with_capacity(values.len());
+        for (i, (path, value)) in values.iter().enumerate() {
             if !options.only.is_empty() && !options.only.iter().any(|q| path.starts_with(q)) {
                 continue;
             }
-            let name = variable_name(&path, options);
-            let origin = format!("{file}:{path}");
+            let name = variable_name(path, options);
+            let origin = || format!("{file}:{path}");
             if !valid_name(&name) {
-                return Err(ExecError::BadName { name, origin });
+                return Err(ExecError::BadName {
+                    name,
+                    origin: origin(),
+                });
             }
             if value.contains('\0') {
-                return Err(ExecError::NulInValue { origin });
+                return Err(ExecError::NulInValue { origin: origin() });
             }
             // dotenv files may repeat a name on purpose: the last one wins.
-            if let Some(first) = in_this_file.get(&name) {
+            if let Some(&first) = in_this_file.get(&name) {
                 if opened.format != Format::Dotenv {
                     return Err(ExecError::Collision {
+                        first: format!("{file}:{}", values[first].0),
+                        second: origin(),
                         name,
-                        first: first.clone(),
-                        second: origin,
                     });
                 }
             }
-            in_this_file.insert(name.clone(), origin.clone());
+            in_this_file.insert(name.clone(), i);
             let var = Variable {
-                name: name.clone(),
-                value,
-                origin,
+                name,
+                value: value.clone(),
             };
-            match index.get(&name) {
-                Some(&i) => out[i] = var,
+            match index.get(&var.name) {
+                Some(&at) => out[at] = var,
                 None => {
-                    index.insert(name, out.len());
+                    index.insert(var.name.clone(), out.len());
                     out.push(var);
                 }
             }
