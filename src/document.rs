@@ -377,6 +377,40 @@ fn seal_with<'p>(
     plan: &SealPlan<'_>,
     reuse: impl Fn(&KeyPath, &str) -> Option<&'p str>,
 ) -> Result<String, DocError> {
+    seal_with_replacements(format, plaintext, plan, reuse, &Replacements::new())
+}
+
+/// Texts to encrypt in place of the plaintext values at some key paths.
+/// The merge driver stores an unresolved conflict this way: the sealed file
+/// stays valid (tokens, MAC), and the value decrypts to a block that shows
+/// both candidates between conflict markers.
+pub type Replacements = HashMap<KeyPath, Zeroizing<String>>;
+
+/// Seal `plaintext` under `plan` for a document assembled from several
+/// sealed versions (the merge driver): `reuse(path, source)` may return an
+/// existing token (it must have been made with `plan.key`; the self-check
+/// refuses anything else), and the value at each path of `replace` is
+/// encrypted as the replacement text instead of its plaintext, whether or
+/// not the encrypt patterns select it.
+pub fn seal_replacing<'p>(
+    format: Format,
+    plaintext: &str,
+    plan: &SealPlan<'_>,
+    reuse: impl Fn(&KeyPath, &str) -> Option<&'p str>,
+    replace: &Replacements,
+) -> Result<String, DocError> {
+    seal_with_replacements(format, plaintext, plan, reuse, replace)
+}
+
+/// [`seal_with`], storing each value at a `replace` path as its replacement
+/// text; the self-check expects the plaintext with those replacements.
+fn seal_with_replacements<'p>(
+    format: Format,
+    plaintext: &str,
+    plan: &SealPlan<'_>,
+    reuse: impl Fn(&KeyPath, &str) -> Option<&'p str>,
+    replace: &Replacements,
+) -> Result<String, DocError> {
     for p in &plan.encrypt {
         select::validate(p).map_err(DocError::Pattern)?;
     }
@@ -387,6 +421,9 @@ fn seal_with<'p>(
     let cipher = plan.key.value_cipher();
     let mut nonces = crate::crypto::Nonces::generate(scan.leaves.len());
     let mut body = String::with_capacity(plaintext.len() * 2);
+    // What opening the result must give: the plaintext with replacements.
+    let mut expected = Zeroizing::new(String::new());
+    let mut expected_cursor = 0;
     let mut cursor = 0;
     for leaf in &scan.leaves {
         let text = &plaintext[leaf.span.clone()];
@@ -401,7 +438,15 @@ fn seal_with<'p>(
                 at: Some(leaf.path.to_string()),
             });
         }
-        if select::selected(&plan.encrypt, &leaf.path) {
+        if let Some(replacement) = replace.get(&leaf.path) {
+            let token = cipher.encrypt(&leaf.path, replacement.as_bytes());
+            body.push_str(&plaintext[cursor..leaf.span.start]);
+            body.push_str(&format.render_token(&token));
+            cursor = leaf.span.end;
+            expected.push_str(&plaintext[expected_cursor..leaf.span.start]);
+            expected.push_str(replacement);
+            expected_cursor = leaf.span.end;
+        } else if select::selected(&plan.encrypt, &leaf.path) {
             let token = match reuse(&leaf.path, text) {
                 Some(t) => t.to_owned(),
                 None => cipher.encrypt_with_nonce(&leaf.path, text.as_bytes(), nonces.take()),
@@ -412,6 +457,7 @@ fn seal_with<'p>(
         }
     }
     body.push_str(&plaintext[cursor..]);
+    expected.push_str(&plaintext[expected_cursor..]);
 
     let mut meta = Metadata {
         version: VERSION,
@@ -426,7 +472,7 @@ fn seal_with<'p>(
     // Never hand back a file that does not open to exactly its input.
     let check = open_with_key(format, &sealed, plan.key.clone())
         .map_err(|_| DocError::Internal("the sealed output does not open"))?;
-    if check.plaintext.as_str() != plaintext {
+    if check.plaintext.as_str() != expected.as_str() {
         return Err(DocError::Internal("the sealed output does not round-trip"));
     }
     Ok(sealed)
@@ -440,6 +486,14 @@ pub enum Resealed {
 }
 
 impl Opened {
+    /// The token this file holds for the value `text` at `path`, if any.
+    pub fn token_for(&self, path: &KeyPath, text: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .find(|v| &v.path == path && &self.plaintext[v.plaintext.clone()] == text)
+            .map(|v| &self.sealed[v.token.clone()])
+    }
+
     /// The sealed file this was opened from.
     pub fn sealed_text(&self) -> &str {
         &self.sealed

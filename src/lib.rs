@@ -12,6 +12,8 @@ pub mod exec;
 pub mod exposure;
 pub mod format;
 pub mod fsio;
+pub mod git;
+pub mod merge;
 pub mod metadata;
 pub mod passphrase;
 pub mod path;

@@ -118,6 +118,23 @@ pub fn run(args: EditArgs) -> Result<ExitCode, CliError> {
             eprintln!("seal: {name}: no changes");
             return Ok(ExitCode::SUCCESS);
         }
+        if let Some(line) = crate::merge::conflict_marker_line(&edited) {
+            let err = CliError::new(format!(
+                "{name}: line {line}: unresolved merge conflict: keep one candidate between the `{}` and `{}` lines and delete the marker lines",
+                crate::merge::OURS_MARKER,
+                crate::merge::THEIRS_MARKER
+            ));
+            if interactive && ask_reopen(&err) {
+                session.rewrite(&edited).map_err(|e| {
+                    CliError::new(format!("cannot rewrite the temporary file: {e}"))
+                })?;
+                continue;
+            }
+            return Err(CliError {
+                hint: Some("nothing was written".into()),
+                ..err
+            });
+        }
         let result = match &target {
             Target::Existing { opened, .. } => opened.reseal(&edited).map(|r| match r {
                 Resealed::Unchanged => None,

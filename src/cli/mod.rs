@@ -3,17 +3,21 @@
 //!
 //! Exit codes: 0 success, 1 failure, 2 usage error.
 
+mod check;
 mod decrypt;
 mod edit;
 mod encrypt;
 mod exec;
 mod exposure;
 mod get;
+mod git_setup;
 mod info;
 mod keygen;
+mod merge_driver;
 mod recipients;
 mod rotate;
 mod set;
+mod textconv;
 mod updatekeys;
 
 use std::io::Write;
@@ -79,6 +83,14 @@ pub enum Command {
     Unset(set::UnsetArgs),
     /// Show a sealed file's recipients, dates and value counts (no key needed).
     Info(info::InfoArgs),
+    /// Print a sealed file decrypted, for git's diff.seal.textconv (never fails).
+    Textconv(textconv::TextconvArgs),
+    /// Git merge driver for sealed files: seal merge-driver %O %A %B %P.
+    MergeDriver(merge_driver::MergeDriverArgs),
+    /// Git integration: `seal git setup` configures diff, merge and the hook.
+    Git(git_setup::GitArgs),
+    /// Check that every file a .seal.yaml rule covers is sealed (pre-commit, CI).
+    Check(check::CheckArgs),
     /// List, add or remove the recipients of .seal.yaml (or list a file's).
     Recipients(recipients::RecipientsArgs),
     /// Re-wrap sealed files for the recipients their rule names now.
@@ -101,6 +113,10 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Set(a) => set::run_set(a),
         Command::Unset(a) => set::run_unset(a),
         Command::Info(a) => info::run(a),
+        Command::Textconv(a) => textconv::run(a),
+        Command::MergeDriver(a) => merge_driver::run(a),
+        Command::Git(a) => git_setup::run(a),
+        Command::Check(a) => check::run(a),
         Command::Recipients(a) => recipients::run(a),
         Command::Updatekeys(a) => updatekeys::run(a),
         Command::Rotate(a) => rotate::run(a),

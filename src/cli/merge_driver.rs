@@ -1,0 +1,164 @@
+//! `seal merge-driver %O %A %B %P`: git's `merge.seal.driver`.
+//!
+//! Decrypts the common ancestor, ours and theirs in memory, merges them
+//! (lines first, then key by key; see `crate::merge`), seals the result
+//! into `%A` and exits 0. When both sides changed one value differently it
+//! still writes a valid sealed file, whose conflicting values decrypt to
+//! both candidates between conflict markers, and exits 1 so git reports the
+//! conflict. On any error `%A` (ours, sealed) is left as it is and the exit
+//! status is 1. Plaintext never touches the disk.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Args;
+use zeroize::Zeroizing;
+
+use super::{
+    detect_format, display, load_identities, write_file, CliError, FormatArg, IdentityArgs,
+};
+use crate::config::Config;
+use crate::fsio::{self, Mode, ReadError};
+use crate::merge::{self, Inputs, MergeError, Policy};
+
+#[derive(Args, Debug)]
+pub struct MergeDriverArgs {
+    #[command(flatten)]
+    identity: IdentityArgs,
+    #[command(flatten)]
+    format: FormatArg,
+    /// The common ancestor's version (%O; empty when both sides added the file).
+    base: PathBuf,
+    /// Our version (%A); the merged result is written here.
+    ours: PathBuf,
+    /// Their version (%B).
+    theirs: PathBuf,
+    /// The file's path in the repository (%P): its name gives the format,
+    /// and `.seal.yaml` rules are matched against it.
+    path: Option<PathBuf>,
+}
+
+fn read(path: &Path, what: &str) -> Result<Option<Zeroizing<String>>, CliError> {
+    match fsio::read_document(path) {
+        Ok(t) => Ok(Some(t)),
+        Err(ReadError::Empty) => Ok(None),
+        Err(e) => Err(CliError::new(format!("{what} ({}): {e}", path.display()))),
+    }
+}
+
+pub fn run(args: MergeDriverArgs) -> Result<ExitCode, CliError> {
+    let name = args
+        .path
+        .as_deref()
+        .map(display)
+        .unwrap_or_else(|| display(&args.ours));
+    let keep_ours = |e: CliError| {
+        CliError {
+        hint: Some(format!(
+            "{}; {name} was left as our (sealed) version: resolve it by hand, e.g. `git checkout --theirs {name}` or re-apply their change with `seal edit`",
+            e.hint.clone().unwrap_or_else(|| "nothing was merged".into())
+        )),
+        ..e
+    }
+    };
+    let base = read(&args.base, "the common ancestor").map_err(keep_ours)?;
+    let ours = read(&args.ours, "our version").map_err(keep_ours)?;
+    let theirs = read(&args.theirs, "their version").map_err(keep_ours)?;
+    let ours = ours.unwrap_or_default();
+    let theirs = theirs.unwrap_or_default();
+
+    let format = match &args.path {
+        Some(p) => detect_format(p, &args.format).ok(),
+        None => detect_format(&args.ours, &args.format).ok(),
+    };
+    let sealed = |t: &str| format.is_some_and(|f| merge::is_sealed(f, t));
+    let any_sealed = sealed(&ours) || sealed(&theirs) || base.as_deref().is_some_and(|b| sealed(b));
+    let Some(format) = format.filter(|_| any_sealed) else {
+        // Not a seal file: merge lines like git's own text driver.
+        let (text, clean) = merge::line_merge_with_markers(
+            base.as_deref().map_or("", |b| b.as_str()),
+            &ours,
+            &theirs,
+        );
+        write_file(&args.ours, text.as_bytes(), Mode::KeepOr(0o644))?;
+        return Ok(if clean {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
+    };
+
+    let policy = policy_for(args.path.as_deref()).map_err(keep_ours)?;
+    let identities = load_identities(&args.identity).map_err(keep_ours)?;
+    let inputs = Inputs {
+        base: base.as_deref().map(|b| b.as_str()),
+        ours: &ours,
+        theirs: &theirs,
+    };
+    let merged = match merge::merge(format, &inputs, &identities, &policy) {
+        Ok(m) => m,
+        Err(MergeError::Open { side, error }) => {
+            let e = CliError::doc(&format!("{name} ({side})"), error);
+            return Err(keep_ours(e));
+        }
+        Err(e) => return Err(keep_ours(CliError::new(format!("{name}: {e}")))),
+    };
+    for note in &merged.notes {
+        eprintln!("seal: {name}: {note}");
+    }
+    write_file(&args.ours, merged.sealed.as_bytes(), Mode::KeepOr(0o644))?;
+    if merged.conflicts.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let paths = merged
+        .conflicts
+        .iter()
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    eprintln!(
+        "seal: {name}: merge conflict at {paths}: both sides changed {} differently; the file stays sealed",
+        if merged.conflicts.len() == 1 { "it" } else { "them" }
+    );
+    eprintln!(
+        "seal: hint: run `seal edit {name}`, keep one candidate between the `{}` and `{}` lines (and delete the marker lines), then `git add {name}`",
+        merge::OURS_MARKER,
+        merge::THEIRS_MARKER
+    );
+    Ok(ExitCode::from(1))
+}
+
+/// What `.seal.yaml` says now about the file at `path` (relative to the
+/// repository top, where git runs merge drivers).
+fn policy_for(path: Option<&Path>) -> Result<Policy, CliError> {
+    let Some(path) = path else {
+        return Ok(Policy::default());
+    };
+    let start = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    // The directory may not exist in the work tree yet (a new file).
+    let start = start
+        .ancestors()
+        .find(|d| d.as_os_str().is_empty() || d.is_dir())
+        .filter(|d| !d.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let config =
+        Config::find(&start).map_err(|e| CliError::new(e.to_string()).hint("fix .seal.yaml"))?;
+    let Some(config) = config else {
+        return Ok(Policy::default());
+    };
+    let Some(rule) = config.rule_for(path) else {
+        return Ok(Policy::default());
+    };
+    let resolved = config
+        .resolve(&rule.recipients)
+        .map_err(|e| CliError::new(format!("{}: {e}", config.file.display())))?;
+    Ok(Policy {
+        recipients: Some(resolved.into_iter().map(|(_, key)| key).collect()),
+        encrypt: Some(rule.encrypt.clone()),
+    })
+}

@@ -1,0 +1,298 @@
+//! Git integration helpers: running `git`, the `.gitattributes` lines that
+//! `.seal.yaml` rules imply, the pre-commit hook, and what `seal textconv`
+//! prints.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::config::Config;
+use crate::document::{self, DocError};
+use crate::envelope::Identities;
+use crate::format::Format;
+
+/// The attributes given to sealed files.
+pub const ATTRIBUTES: &str = "diff=seal merge=seal";
+
+/// The comment line above the lines `seal git setup` adds.
+pub const ATTRIBUTES_HEADER: &str =
+    "# seal: sealed files diff and merge decrypted (written by `seal git setup`)";
+
+/// Marks a hook file as written by seal.
+pub const HOOK_MARKER: &str = "# seal: pre-commit hook (written by `seal git setup --hook`)";
+
+/// Why a git command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("cannot run git: {0}")]
+    Spawn(std::io::Error),
+    #[error("`git {args}` failed: {stderr}")]
+    Failed { args: String, stderr: String },
+}
+
+/// Run `git ARGS` in `dir` and return its standard output.
+pub fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>, GitError> {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(GitError::Spawn)?;
+    if !out.status.success() {
+        return Err(GitError::Failed {
+            args: args.join(" "),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
+    Ok(out.stdout)
+}
+
+/// Run `git ARGS` and return trimmed text output.
+pub fn git_text(dir: &Path, args: &[&str]) -> Result<String, GitError> {
+    git(dir, args).map(|o| {
+        String::from_utf8_lossy(&o)
+            .trim_end_matches(['\n', '\r'])
+            .to_owned()
+    })
+}
+
+/// The top of the work tree containing `dir`, if it is in one.
+pub fn toplevel(dir: &Path) -> Option<PathBuf> {
+    git_text(dir, &["rev-parse", "--show-toplevel"])
+        .ok()
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+}
+
+/// A `.seal.yaml` rule glob as `.gitattributes` patterns relative to the
+/// repository root. `prefix` is the config directory relative to the root
+/// (`""` at the root). Globs whose last segment does not name a seal file
+/// (`secrets/**`, `prod/*`) are narrowed to the file names seal reads, so
+/// other files keep git's own diff and merge.
+pub fn attribute_patterns(prefix: &str, glob: &str) -> Vec<String> {
+    let glob = glob.trim_start_matches("./").trim_start_matches('/');
+    let full = if prefix.is_empty() {
+        glob.to_owned()
+    } else {
+        format!("{}/{glob}", prefix.trim_end_matches('/'))
+    };
+    let (dir, last) = match full.rsplit_once('/') {
+        Some((d, l)) => (Some(d.to_owned()), l.to_owned()),
+        None => (None, full.clone()),
+    };
+    let names_seal_file = !last.contains('*') || Format::from_path(Path::new(&last)).is_some();
+    let lasts: Vec<String> = if names_seal_file {
+        vec![last]
+    } else {
+        let base = if last == "**" {
+            "**/".to_owned()
+        } else if last == "*" {
+            String::new()
+        } else {
+            // e.g. `secrets*`: cannot be narrowed by name; keep it.
+            return vec![anchor(&full)];
+        };
+        ["*.yaml", "*.yml", "*.json", "*.env", ".env", ".env.*"]
+            .iter()
+            .map(|n| format!("{base}{n}"))
+            .collect()
+    };
+    lasts
+        .into_iter()
+        .map(|l| match &dir {
+            Some(d) => anchor(&format!("{d}/{l}")),
+            None => anchor(&l),
+        })
+        .collect()
+}
+
+/// `.seal.yaml` globs are relative to its directory, so a pattern without a
+/// slash must not match at every depth as it would in `.gitattributes`.
+fn anchor(pattern: &str) -> String {
+    if pattern.contains('/') {
+        pattern.to_owned()
+    } else {
+        format!("/{pattern}")
+    }
+}
+
+/// The `.gitattributes` lines for every rule of `config`, in rule order,
+/// without duplicates. `root` is the repository's top directory.
+pub fn attribute_lines(config: &Config, root: &Path) -> Vec<String> {
+    let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    let prefix = config
+        .dir
+        .strip_prefix(&root)
+        .map(|p| {
+            p.components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+        .unwrap_or_default();
+    let mut out: Vec<String> = Vec::new();
+    for rule in &config.rules {
+        for p in attribute_patterns(&prefix, &rule.path) {
+            let line = format!("{p} {ATTRIBUTES}");
+            if !out.contains(&line) {
+                out.push(line);
+            }
+        }
+    }
+    out
+}
+
+/// `existing` with every line of `lines` it lacks added at the end (under
+/// the seal header). Returns `None` when nothing needs adding.
+pub fn add_attribute_lines(existing: &str, lines: &[String]) -> Option<String> {
+    let have: Vec<&str> = existing.lines().map(str::trim).collect();
+    let missing: Vec<&String> = lines
+        .iter()
+        .filter(|l| !have.contains(&l.as_str()))
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let mut out = existing.to_owned();
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    if !have.contains(&ATTRIBUTES_HEADER) {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(ATTRIBUTES_HEADER);
+        out.push('\n');
+    }
+    for l in missing {
+        out.push_str(l);
+        out.push('\n');
+    }
+    Some(out)
+}
+
+/// Quote a word for `sh` (only when needed).
+pub fn shell_quote(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:@+".contains(&b))
+    {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+/// The pre-commit hook: `seal check --staged` on what is about to be
+/// committed.
+pub fn hook_script(program: &str) -> String {
+    format!(
+        "#!/bin/sh\n{HOOK_MARKER}\n# Refuses a commit that would add a plaintext value to a file a\n# .seal.yaml rule covers. Bypass once with `git commit --no-verify`.\nexec {} check --staged\n",
+        shell_quote(program)
+    )
+}
+
+/// What `seal textconv` prints for a file: the plaintext when it opens,
+/// else the file unchanged with one comment line saying why. Never fails.
+/// `identities` is only called for a sealed file.
+pub fn textconv(
+    format: Option<Format>,
+    text: &str,
+    identities: impl FnOnce() -> Option<Identities>,
+) -> String {
+    let Some(format) = format else {
+        return text.to_owned();
+    };
+    let lead = if format == Format::Json { "//" } else { "#" };
+    let comment = |what: &str| format!("{lead} seal: {what}\n{text}");
+    // One parse: a file that is not sealed (or not parseable) is shown as
+    // it is.
+    let sealed = match document::parse_sealed(format, text) {
+        Ok(s) => s,
+        Err(DocError::Parse(_) | DocError::NotSealed) => return text.to_owned(),
+        Err(DocError::UnsupportedVersion(v)) => {
+            return comment(&format!(
+            "cannot decrypt: format version {v} is newer than this seal (showing the sealed file)"
+        ))
+        }
+        Err(_) => {
+            return comment("cannot decrypt: damaged seal metadata (showing the sealed file)")
+        }
+    };
+    let Some(ids) = identities() else {
+        return comment("cannot decrypt: no identity (showing the sealed file)");
+    };
+    match sealed.open(&ids) {
+        Ok(opened) => {
+            // Who can read it is part of the change under review.
+            let mut out = opened.plaintext.to_string();
+            if !out.is_empty() && !out.ends_with('\n') {
+                out.push('\n');
+            }
+            for r in &opened.metadata.recipients {
+                out.push_str(&format!("{lead} seal: recipient {}\n", r.recipient));
+            }
+            out
+        }
+        Err(DocError::Tampered) | Err(DocError::Value { .. }) => comment(
+            "TAMPERED: the MAC does not match; this revision was changed outside seal (showing the sealed file)",
+        ),
+        Err(DocError::Unwrap(_)) => {
+            comment("cannot decrypt: none of your identities is a recipient (showing the sealed file)")
+        }
+        Err(_) => comment("cannot decrypt (showing the sealed file)"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_from_rule_globs() {
+        assert_eq!(
+            attribute_patterns("", "prod/secrets.yaml"),
+            ["prod/secrets.yaml"]
+        );
+        assert_eq!(attribute_patterns("", "*.env"), ["/*.env"]);
+        assert_eq!(attribute_patterns("cfg", "*.env"), ["cfg/*.env"]);
+        assert_eq!(
+            attribute_patterns("", "secrets/**"),
+            [
+                "secrets/**/*.yaml",
+                "secrets/**/*.yml",
+                "secrets/**/*.json",
+                "secrets/**/*.env",
+                "secrets/**/.env",
+                "secrets/**/.env.*"
+            ]
+        );
+        assert_eq!(attribute_patterns("", "**")[0], "**/*.yaml");
+        assert_eq!(attribute_patterns("", "k8s/*")[2], "k8s/*.json");
+        assert_eq!(
+            attribute_patterns("", "**/*.sealed.yaml"),
+            ["**/*.sealed.yaml"]
+        );
+        assert_eq!(attribute_patterns("", "s/secret*"), ["s/secret*"]);
+    }
+
+    #[test]
+    fn adding_lines_is_idempotent() {
+        let lines = vec!["a/*.yaml diff=seal merge=seal".to_owned()];
+        let once = add_attribute_lines("*.png binary", &lines).unwrap();
+        assert_eq!(
+            once,
+            format!("*.png binary\n\n{ATTRIBUTES_HEADER}\na/*.yaml diff=seal merge=seal\n")
+        );
+        assert_eq!(add_attribute_lines(&once, &lines), None);
+        assert!(add_attribute_lines("", &lines)
+            .unwrap()
+            .starts_with(ATTRIBUTES_HEADER));
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("/usr/bin/seal"), "/usr/bin/seal");
+        assert_eq!(shell_quote("/a b/it's"), "'/a b/it'\\''s'");
+    }
+}

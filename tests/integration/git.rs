@@ -1,0 +1,904 @@
+//! Git integration in real temporary repositories with the real `git`:
+//! textconv diffs, the merge driver, `seal git setup` and `seal check`.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use predicates::prelude::*;
+
+use crate::common::{Env, Key};
+
+/// A temporary repository set up with `seal git setup`, with one identity
+/// (`me`) that `.seal.yaml` seals `secrets/**` for.
+struct Repo {
+    env: Env,
+    me: Key,
+    root: PathBuf,
+}
+
+fn seal_bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("seal")
+}
+
+impl Repo {
+    fn new() -> Repo {
+        let env = Env::new();
+        let me = env.keygen("me");
+        let root = env.path("repo");
+        std::fs::create_dir_all(&root).unwrap();
+        let repo = Repo { env, me, root };
+        repo.git_ok(&["init", "-q", "-b", "main"]);
+        repo.git_ok(&["config", "user.name", "Test"]);
+        repo.git_ok(&["config", "user.email", "test@example.com"]);
+        repo.git_ok(&["config", "commit.gpgsign", "false"]);
+        repo.write(
+            ".seal.yaml",
+            &format!(
+                "recipients:\n  me: {}\nrules:\n  - path: \"secrets/**\"\n    recipients: [me]\n",
+                repo.me.public
+            ),
+        );
+        repo.seal(Some(&repo.me))
+            .args(["git", "setup", "--program"])
+            .arg(seal_bin())
+            .assert()
+            .success();
+        repo
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    fn write(&self, name: &str, text: &str) {
+        let p = self.path(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path(name)).unwrap()
+    }
+
+    /// `seal` in the repository, with `key` as its only identity.
+    fn seal(&self, key: Option<&Key>) -> assert_cmd::Command {
+        let mut cmd = self.env.seal();
+        cmd.current_dir(&self.root);
+        if let Some(k) = key {
+            cmd.env("SEAL_IDENTITY_FILE", &k.identity);
+        }
+        cmd
+    }
+
+    /// `git` in the repository, isolated from the user's git config, with
+    /// `key` as seal's identity (for textconv and the merge driver).
+    fn git_as(&self, key: Option<&Key>, args: &[&str]) -> Output {
+        let mut cmd = std::process::Command::new("git");
+        cmd.args(args)
+            .current_dir(&self.root)
+            .env("HOME", self.env.path("home"))
+            .env("XDG_CONFIG_HOME", self.env.path("home/.config"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("XDG_RUNTIME_DIR", self.env.runtime_dir())
+            .env_remove("SEAL_IDENTITY")
+            .env_remove("SEAL_IDENTITY_FILE")
+            .env_remove("GIT_DIR")
+            .env_remove("GIT_WORK_TREE");
+        if let Some(k) = key {
+            cmd.env("SEAL_IDENTITY_FILE", &k.identity);
+        }
+        cmd.output().expect("run git")
+    }
+
+    fn git(&self, args: &[&str]) -> Output {
+        self.git_as(Some(&self.me), args)
+    }
+
+    fn git_ok(&self, args: &[&str]) -> String {
+        let out = self.git(args);
+        assert!(
+            out.status.success(),
+            "git {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn commit_all(&self, message: &str) {
+        self.git_ok(&["add", "-A"]);
+        self.git_ok(&["commit", "-q", "-m", message]);
+    }
+
+    /// Write `text` to `name` and seal it in place (rules of .seal.yaml).
+    fn sealed(&self, name: &str, text: &str) {
+        self.write(name, text);
+        self.seal(None)
+            .args(["encrypt", "--in-place", name])
+            .assert()
+            .success();
+    }
+
+    fn set(&self, name: &str, path: &str, value: &str) {
+        self.seal(Some(&self.me))
+            .args(["set", name, path, value])
+            .assert()
+            .success();
+    }
+
+    fn decrypt(&self, name: &str) -> String {
+        let out = self
+            .seal(Some(&self.me))
+            .args(["decrypt", name])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Merge `branch` into the current branch.
+    fn merge(&self, branch: &str) -> Output {
+        self.git(&["merge", "--no-edit", "-q", branch])
+    }
+
+    /// Every file in the work tree (outside .git) and every index entry.
+    fn all_text_in_tree_and_index(&self) -> String {
+        let mut out = String::new();
+        let mut stack = vec![self.root.clone()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let e = e.unwrap();
+                if e.file_name() == ".git" {
+                    continue;
+                }
+                if e.file_type().unwrap().is_dir() {
+                    stack.push(e.path());
+                } else {
+                    out.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
+                }
+            }
+        }
+        for line in self.git_ok(&["ls-files", "-s"]).lines() {
+            let blob = line.split_whitespace().nth(1).unwrap();
+            out.push_str(&self.git_ok(&["cat-file", "-p", blob]));
+        }
+        out
+    }
+}
+
+/// The token of `key: token` in a sealed YAML file.
+fn token_of(sealed: &str, key: &str) -> String {
+    sealed
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix(&format!("{key}: ")))
+        .unwrap_or_else(|| panic!("no {key} in {sealed}"))
+        .to_owned()
+}
+
+const APP: &str = "# database\ndb:\n  host: localhost\n  password: hunter2\n  port: 5432\n\n# third parties\napi:\n  key: abc123\n  url: https://api.example.com\n";
+
+/// Two branches `ours` (checked out) and `theirs` from one sealed commit.
+fn branches(repo: &Repo, name: &str, text: &str) {
+    repo.sealed(name, text);
+    repo.commit_all("base");
+    repo.git_ok(&["branch", "theirs"]);
+    repo.git_ok(&["checkout", "-q", "-b", "ours"]);
+}
+
+fn on(repo: &Repo, branch: &str, change: impl FnOnce()) {
+    repo.git_ok(&["checkout", "-q", branch]);
+    change();
+    repo.commit_all(branch);
+}
+
+// ---------------------------------------------------------------- diff
+
+#[test]
+fn diff_log_and_show_are_plaintext_with_an_identity() {
+    let repo = Repo::new();
+    repo.sealed("secrets/app.yaml", APP);
+    repo.commit_all("one");
+    repo.set("secrets/app.yaml", "db.password", "hunter3");
+    let diff = repo.git_ok(&["diff"]);
+    assert!(diff.contains("-  password: hunter2\n"), "{diff}");
+    assert!(diff.contains("+  password: hunter3\n"), "{diff}");
+    // Only the value's line changed, not the metadata or other tokens.
+    let changed: Vec<_> = diff
+        .lines()
+        .filter(|l| {
+            (l.starts_with('+') || l.starts_with('-'))
+                && !l.starts_with("+++")
+                && !l.starts_with("---")
+        })
+        .collect();
+    assert_eq!(changed.len(), 2, "{diff}");
+    repo.commit_all("two");
+    let log = repo.git_ok(&["log", "-p", "--", "secrets/app.yaml"]);
+    assert!(
+        log.contains("+  password: hunter3") && log.contains("+  password: hunter2"),
+        "{log}"
+    );
+    assert!(!log.contains("+  password: seal.v1."), "{log}");
+    let show = repo.git_ok(&["show", "HEAD"]);
+    assert!(show.contains("-  password: hunter2"), "{show}");
+    // textconv output is never cached in notes.
+    assert!(
+        repo.git(&["config", "--get", "diff.seal.cachetextconv"])
+            .status
+            .code()
+            == Some(1)
+    );
+    assert!(repo
+        .git_ok(&["notes", "--ref=textconv/seal", "list"])
+        .is_empty());
+}
+
+#[test]
+fn diff_without_an_identity_shows_the_sealed_file_and_says_so() {
+    let repo = Repo::new();
+    repo.sealed("secrets/app.yaml", APP);
+    repo.commit_all("one");
+    repo.set("secrets/app.yaml", "db.password", "hunter3");
+    for key in [None, Some(&repo.env.keygen("stranger"))] {
+        let out = repo.git_as(key, &["diff", "-U1000"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let diff = String::from_utf8(out.stdout).unwrap();
+        assert!(diff.contains(" # seal: cannot decrypt: "), "{diff}");
+        assert!(diff.contains("+  password: seal.v1."), "{diff}");
+        assert!(!diff.contains("hunter"), "{diff}");
+    }
+    // A JSON file gets a `//` line (textconv output is only shown).
+    repo.sealed("secrets/c.json", "{\"token\": \"t0k3n\"}\n");
+    let out = repo
+        .seal(None)
+        .args(["textconv", "secrets/c.json"])
+        .assert()
+        .success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(text.starts_with("// seal: cannot decrypt"), "{text}");
+    assert!(text.ends_with(&repo.read("secrets/c.json")), "{text}");
+}
+
+#[test]
+fn textconv_marks_a_tampered_revision_and_shows_no_plaintext() {
+    let repo = Repo::new();
+    repo.sealed("secrets/app.yaml", APP);
+    repo.commit_all("one");
+    let sealed = repo.read("secrets/app.yaml");
+    let tok = token_of(&sealed, "password");
+    // Swap two tokens: each is valid, the MAC is not.
+    let other = token_of(&sealed, "host");
+    let tampered = sealed
+        .replace(&tok, "@@")
+        .replace(&other, &tok)
+        .replace("@@", &other);
+    repo.write("secrets/app.yaml", &tampered);
+    repo.commit_all("evil");
+    let out = repo.git(&["show", "-U1000", "HEAD"]);
+    assert!(out.status.success());
+    let show = String::from_utf8(out.stdout).unwrap();
+    assert!(show.contains("+# seal: TAMPERED"), "{show}");
+    assert!(!show.contains("+  password: hunter2"), "{show}");
+    assert!(!show.contains("+  host: localhost"), "{show}");
+    // Non-UTF-8 or unknown files pass through unchanged.
+    std::fs::write(repo.path("blob.bin"), b"\xff\x00\x01").unwrap();
+    repo.seal(None)
+        .args(["textconv", "blob.bin"])
+        .assert()
+        .success()
+        .stdout(predicate::eq(&b"\xff\x00\x01"[..]));
+}
+
+// ---------------------------------------------------------------- merge
+
+#[test]
+fn merge_of_different_keys_is_clean_and_keeps_tokens_and_comments() {
+    let repo = Repo::new();
+    branches(&repo, "secrets/app.yaml", APP);
+    let base = repo.read("secrets/app.yaml");
+    on(&repo, "theirs", || {
+        // Adjacent to ours' change: git's line merge alone would conflict.
+        repo.set("secrets/app.yaml", "db.port", "6543");
+        // A comment far from everything else.
+        let t = repo
+            .decrypt("secrets/app.yaml")
+            .replace("# third parties", "# third parties (rotated yearly)");
+        let editor = repo
+            .env
+            .script("put.sh", &format!("cat > \"$1\" <<'EOF'\n{t}EOF"));
+        repo.seal(Some(&repo.me))
+            .args(["edit", "secrets/app.yaml"])
+            .env("SEAL_EDITOR", &editor)
+            .assert()
+            .success();
+    });
+    on(&repo, "ours", || {
+        repo.set("secrets/app.yaml", "db.password", "s3cret")
+    });
+    let out = repo.merge("theirs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        repo.decrypt("secrets/app.yaml"),
+        APP.replace("hunter2", "s3cret")
+            .replace("5432", "\"6543\"")
+            .replace("# third parties", "# third parties (rotated yearly)")
+    );
+    let merged = repo.read("secrets/app.yaml");
+    for unchanged in ["host", "key", "url"] {
+        assert_eq!(token_of(&merged, unchanged), token_of(&base, unchanged));
+    }
+    repo.seal(Some(&repo.me)).arg("check").assert().success();
+}
+
+#[test]
+fn merge_of_the_same_change_on_both_sides_is_clean() {
+    let repo = Repo::new();
+    branches(&repo, "secrets/app.yaml", APP);
+    on(&repo, "theirs", || {
+        repo.set("secrets/app.yaml", "db.password", "same");
+        repo.set("secrets/app.yaml", "api.url", "https://theirs.example.com");
+    });
+    on(&repo, "ours", || {
+        repo.set("secrets/app.yaml", "db.password", "same")
+    });
+    let out = repo.merge("theirs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        repo.decrypt("secrets/app.yaml"),
+        APP.replace("hunter2", "same")
+            .replace("https://api.example.com", "https://theirs.example.com")
+    );
+}
+
+#[test]
+fn merge_adds_and_removes_keys() {
+    let repo = Repo::new();
+    branches(&repo, "secrets/app.yaml", APP);
+    on(&repo, "theirs", || {
+        repo.seal(Some(&repo.me))
+            .args(["unset", "secrets/app.yaml", "api.url"])
+            .assert()
+            .success();
+        repo.set("secrets/app.yaml", "db.user", "admin");
+    });
+    on(&repo, "ours", || {
+        repo.set("secrets/app.yaml", "api.secret", "xyz");
+        repo.set("secrets/app.yaml", "db.password", "ours-pw");
+    });
+    let out = repo.merge("theirs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let merged = repo.decrypt("secrets/app.yaml");
+    for (path, want) in [
+        ("db.user", Some("admin")),
+        ("api.secret", Some("xyz")),
+        ("db.password", Some("ours-pw")),
+        ("api.url", None),
+        ("api.key", Some("abc123")),
+    ] {
+        let got = repo
+            .seal(Some(&repo.me))
+            .args(["get", "secrets/app.yaml", path])
+            .output()
+            .unwrap();
+        match want {
+            Some(v) => assert_eq!(
+                String::from_utf8_lossy(&got.stdout).trim(),
+                v,
+                "{path}: {merged}"
+            ),
+            None => assert!(!got.status.success(), "{path} should be gone: {merged}"),
+        }
+    }
+    assert!(
+        merged.contains("# database") && merged.contains("# third parties"),
+        "{merged}"
+    );
+}
+
+#[test]
+fn merge_of_dotenv_and_json_files() {
+    let repo = Repo::new();
+    repo.sealed("secrets/.env", "# app\nA=1\nB=2\nC=3\n");
+    branches(
+        &repo,
+        "secrets/app.json",
+        "{\n  \"a\": \"1\",\n  \"b\": \"2\",\n  \"c\": \"3\"\n}\n",
+    );
+    on(&repo, "theirs", || {
+        repo.set("secrets/.env", "C", "33");
+        repo.set("secrets/app.json", "b", "22");
+    });
+    on(&repo, "ours", || {
+        repo.set("secrets/.env", "B", "22");
+        repo.set("secrets/.env", "D", "4");
+        repo.set("secrets/app.json", "a", "11");
+    });
+    let out = repo.merge("theirs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        repo.decrypt("secrets/.env"),
+        "# app\nA=1\nB=22\nC=33\nD=4\n"
+    );
+    assert_eq!(
+        repo.decrypt("secrets/app.json"),
+        "{\n  \"a\": \"11\",\n  \"b\": \"22\",\n  \"c\": \"3\"\n}\n"
+    );
+}
+
+#[test]
+fn conflicting_changes_stay_sealed_and_edit_resolves_them() {
+    let repo = Repo::new();
+    branches(&repo, "secrets/app.yaml", APP);
+    on(&repo, "theirs", || {
+        repo.set("secrets/app.yaml", "db.password", "theirs-pw");
+        repo.set("secrets/app.yaml", "api.key", "theirs-key");
+    });
+    on(&repo, "ours", || {
+        repo.set("secrets/app.yaml", "db.password", "ours-pw")
+    });
+    let out = repo.merge("theirs");
+    assert!(!out.status.success(), "the conflict must fail the merge");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("merge conflict at db.password"), "{stderr}");
+    assert!(!stderr.contains("-pw"), "{stderr}");
+    assert!(repo
+        .git_ok(&["status", "--porcelain"])
+        .contains("UU secrets/app.yaml"));
+
+    // Still a valid sealed file; no plaintext in the tree or the index.
+    let everything = repo.all_text_in_tree_and_index();
+    for secret in ["ours-pw", "theirs-pw", "theirs-key", "hunter2", "abc123"] {
+        assert!(!everything.contains(secret), "{secret} leaked");
+    }
+    let left: Vec<_> = std::fs::read_dir(repo.env.runtime_dir()).unwrap().collect();
+    assert!(left.is_empty(), "temporary files left: {left:?}");
+    let plain = repo.decrypt("secrets/app.yaml");
+    assert!(
+        plain.contains("  password: <<<<<<< ours\nours-pw\n=======\ntheirs-pw\n>>>>>>> theirs\n"),
+        "{plain}"
+    );
+    // The non-conflicting change from theirs is in.
+    assert!(plain.contains("  key: theirs-key\n"), "{plain}");
+    repo.seal(Some(&repo.me))
+        .args(["check", "secrets/app.yaml"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("unresolved merge conflict"));
+
+    // seal edit shows both and refuses to save while markers remain.
+    let before = repo.read("secrets/app.yaml");
+    let keep = repo
+        .env
+        .script("keep.sh", "echo '# looked at it' >> \"$1\"");
+    repo.seal(Some(&repo.me))
+        .args(["edit", "secrets/app.yaml"])
+        .env("SEAL_EDITOR", &keep)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("unresolved merge conflict"));
+    assert_eq!(repo.read("secrets/app.yaml"), before);
+
+    // Resolving (keep theirs) is accepted.
+    let resolved = APP
+        .replace("hunter2", "theirs-pw")
+        .replace("abc123", "theirs-key");
+    let fix = repo
+        .env
+        .script("fix.sh", &format!("cat > \"$1\" <<'EOF'\n{resolved}EOF"));
+    repo.seal(Some(&repo.me))
+        .args(["edit", "secrets/app.yaml"])
+        .env("SEAL_EDITOR", &fix)
+        .assert()
+        .success();
+    assert_eq!(repo.decrypt("secrets/app.yaml"), resolved);
+    repo.seal(Some(&repo.me)).arg("check").assert().success();
+    repo.git_ok(&["add", "secrets/app.yaml"]);
+    repo.git_ok(&["commit", "-q", "--no-edit"]);
+}
+
+#[test]
+fn merge_with_a_branch_that_changed_recipients() {
+    let repo = Repo::new();
+    let bob = repo.env.keygen("bob");
+    let carol = repo.env.keygen("carol");
+    // Not covered by .seal.yaml: recipients come from the two sides.
+    repo.write(
+        ".gitattributes",
+        &format!(
+            "{}other/*.yaml diff=seal merge=seal\n",
+            repo.read(".gitattributes")
+        ),
+    );
+    repo.write("other/app.yaml", APP);
+    repo.seal(None)
+        .args([
+            "encrypt",
+            "--in-place",
+            "-r",
+            &repo.me.public,
+            "-r",
+            &bob.public,
+            "other/app.yaml",
+        ])
+        .assert()
+        .success();
+    repo.commit_all("base");
+    repo.git_ok(&["branch", "theirs"]);
+    repo.git_ok(&["checkout", "-q", "-b", "ours"]);
+    let base = repo.read("other/app.yaml");
+
+    // Theirs adds carol (same data key: tokens kept).
+    on(&repo, "theirs", || {
+        rewrap(&repo, "other/app.yaml", &[&repo.me, &bob, &carol], false)
+    });
+    // Ours changes a value.
+    on(&repo, "ours", || repo.set("other/app.yaml", "db.port", "1"));
+    let out = repo.merge("theirs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let merged = repo.read("other/app.yaml");
+    for k in [&repo.me, &bob, &carol] {
+        assert!(merged.contains(&k.public));
+    }
+    assert_eq!(token_of(&merged, "password"), token_of(&base, "password"));
+    assert_eq!(repo.decrypt("other/app.yaml"), APP.replace("5432", "\"1\""));
+
+    // Now theirs removes bob and rotates the key; ours changes a value.
+    repo.git_ok(&["checkout", "-q", "-B", "theirs", "ours"]);
+    on(&repo, "theirs", || {
+        rewrap(&repo, "other/app.yaml", &[&repo.me, &carol], true)
+    });
+    on(&repo, "ours", || {
+        repo.set("other/app.yaml", "api.key", "k2")
+    });
+    let before = repo.read("other/app.yaml");
+    let out = repo.merge("theirs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let merged = repo.read("other/app.yaml");
+    assert!(!merged.contains(&bob.public), "bob was removed on theirs");
+    assert!(merged.contains(&carol.public));
+    assert_ne!(token_of(&merged, "password"), token_of(&before, "password"));
+    assert_eq!(
+        repo.decrypt("other/app.yaml"),
+        APP.replace("5432", "\"1\"").replace("abc123", "k2")
+    );
+    repo.seal(Some(&bob))
+        .args(["decrypt", "other/app.yaml"])
+        .assert()
+        .code(1);
+
+    // A file a .seal.yaml rule covers is sealed as the rule says now.
+    repo.sealed("secrets/x.yaml", "a: 1\nb: 2\n");
+    repo.commit_all("x");
+    repo.git_ok(&["branch", "-f", "theirs"]);
+    on(&repo, "theirs", || {
+        rewrap(&repo, "secrets/x.yaml", &[&repo.me, &bob], false);
+        repo.set("secrets/x.yaml", "a", "11");
+    });
+    on(&repo, "ours", || repo.set("secrets/x.yaml", "b", "22"));
+    let out = repo.merge("theirs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let merged = repo.read("secrets/x.yaml");
+    assert!(
+        !merged.contains(&bob.public),
+        "the rule only names me: {merged}"
+    );
+    assert_eq!(repo.decrypt("secrets/x.yaml"), "a: \"11\"\nb: \"22\"\n");
+}
+
+/// Re-wrap `file` for `keys` with the library: same data key, or a new one.
+fn rewrap(repo: &Repo, file: &str, keys: &[&Key], rotate: bool) {
+    use seal::document::{self, Resealed};
+    use seal::envelope::{Identities, IdentitySources, Recipient};
+    use seal::format::Format;
+    let path = repo.path(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let ids = Identities::load(&IdentitySources {
+        files: vec![repo.me.identity.clone()],
+        ..Default::default()
+    })
+    .unwrap();
+    let format = Format::from_path(Path::new(file)).unwrap();
+    let opened = document::open(format, &text, &ids).unwrap();
+    let recipients: Vec<Recipient> = keys
+        .iter()
+        .map(|k| Recipient::parse(&k.public).unwrap())
+        .collect();
+    let fresh;
+    let key = if rotate {
+        fresh = seal::crypto::DataKey::generate();
+        &fresh
+    } else {
+        &opened.data_key
+    };
+    let wrapped = document::wrap_for(key, &recipients).unwrap();
+    match opened
+        .reseal_for(
+            &opened.plaintext,
+            wrapped,
+            key,
+            &opened.metadata.encrypt.clone(),
+        )
+        .unwrap()
+    {
+        Resealed::Changed(s) => std::fs::write(&path, s).unwrap(),
+        Resealed::Unchanged => panic!("expected a change"),
+    }
+}
+
+// ---------------------------------------------------------------- setup, check, hook
+
+#[test]
+fn git_setup_is_idempotent_and_never_caches_textconv() {
+    let repo = Repo::new();
+    let attrs = repo.read(".gitattributes");
+    assert!(
+        attrs.contains("secrets/**/*.yaml diff=seal merge=seal\n"),
+        "{attrs}"
+    );
+    assert!(
+        attrs.contains("secrets/**/.env diff=seal merge=seal\n"),
+        "{attrs}"
+    );
+    let config = std::fs::read_to_string(repo.path(".git/config")).unwrap();
+    assert!(
+        config.contains("[diff \"seal\"]") && config.contains("[merge \"seal\"]"),
+        "{config}"
+    );
+    repo.seal(None)
+        .args(["git", "setup", "--program"])
+        .arg(seal_bin())
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("nothing changed"));
+    assert_eq!(repo.read(".gitattributes"), attrs);
+    assert_eq!(
+        std::fs::read_to_string(repo.path(".git/config")).unwrap(),
+        config
+    );
+
+    // cachetextconv would put plaintext in git notes: setup removes it.
+    repo.git_ok(&["config", "diff.seal.cachetextconv", "true"]);
+    repo.seal(None)
+        .args(["git", "setup", "--program"])
+        .arg(seal_bin())
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("removed diff.seal.cachetextconv"));
+    assert_eq!(
+        repo.git(&["config", "--get", "diff.seal.cachetextconv"])
+            .status
+            .code(),
+        Some(1)
+    );
+
+    // --print prints the lines without touching .gitattributes.
+    std::fs::remove_file(repo.path(".gitattributes")).unwrap();
+    repo.seal(None)
+        .args(["git", "setup", "--print", "--program"])
+        .arg(seal_bin())
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with(
+            "secrets/**/*.yaml diff=seal merge=seal\n",
+        ));
+    assert!(!repo.path(".gitattributes").exists());
+
+    // Rules in a .seal.yaml below the top are made relative to the top.
+    repo.write(
+        "deploy/.seal.yaml",
+        &format!(
+            "recipients:\n  me: {}\nrules:\n  - path: \"*.env\"\n    recipients: [me]\n",
+            repo.me.public
+        ),
+    );
+    repo.seal(None)
+        .current_dir(repo.path("deploy"))
+        .args(["git", "setup", "--print", "--program"])
+        .arg(seal_bin())
+        .assert()
+        .success()
+        .stdout("deploy/*.env diff=seal merge=seal\n");
+
+    // Outside a repository without --global: a clear error.
+    repo.env
+        .seal()
+        .args(["git", "setup"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("not in a git repository"));
+}
+
+#[test]
+fn pre_commit_hook_refuses_plaintext() {
+    let repo = Repo::new();
+    repo.seal(None)
+        .args(["git", "setup", "--hook", "--program"])
+        .arg(seal_bin())
+        .assert()
+        .success();
+    let hook = std::fs::read_to_string(repo.path(".git/hooks/pre-commit")).unwrap();
+    assert!(hook.contains("check --staged"), "{hook}");
+    // Idempotent with the hook too.
+    repo.seal(None)
+        .args(["git", "setup", "--hook", "--program"])
+        .arg(seal_bin())
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("nothing changed"));
+
+    repo.write("secrets/prod.env", "TOKEN=plain-secret-value\nOK=1\n");
+    repo.write("README.md", "not a secret\n");
+    repo.git_ok(&["add", "-A"]);
+    let out = repo.git(&["commit", "-q", "-m", "leak"]);
+    assert!(!out.status.success(), "the hook must refuse");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains("secrets/prod.env: TOKEN is not encrypted"),
+        "{said}"
+    );
+    assert!(!said.contains("plain-secret-value"), "{said}");
+
+    // Sealing it on disk is not enough: the staged version is checked.
+    repo.seal(None)
+        .args(["encrypt", "--in-place", "secrets/prod.env"])
+        .assert()
+        .success();
+    assert!(!repo
+        .git(&["commit", "-q", "-m", "still staged plaintext"])
+        .status
+        .success());
+    repo.git_ok(&["add", "secrets/prod.env"]);
+    repo.git_ok(&["commit", "-q", "-m", "sealed"]);
+
+    // A hook that is not ours is never overwritten.
+    std::fs::write(repo.path(".git/hooks/pre-commit"), "#!/bin/sh\necho mine\n").unwrap();
+    repo.seal(None)
+        .args(["git", "setup", "--hook"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("already exists"));
+    assert_eq!(
+        std::fs::read_to_string(repo.path(".git/hooks/pre-commit")).unwrap(),
+        "#!/bin/sh\necho mine\n"
+    );
+}
+
+#[test]
+fn check_names_each_plaintext_value_and_verifies_macs() {
+    let repo = Repo::new();
+    repo.write(
+        ".seal.yaml",
+        &format!(
+            "recipients:\n  me: {}\nrules:\n  - path: \"k8s/*.yaml\"\n    recipients: [me]\n    encrypt: [\"stringData.*\"]\n  - path: \"secrets/**\"\n    recipients: [me]\n",
+            repo.me.public
+        ),
+    );
+    repo.sealed("secrets/ok.yaml", "a: 1\n");
+    repo.write("secrets/plain.yaml", "db:\n  password: p4ssw0rd-value\n");
+    repo.write(
+        "k8s/app.yaml",
+        "kind: Secret\nstringData:\n  token: t0ken-value\n",
+    );
+    repo.write("docs/notes.yaml", "not: covered\n");
+    repo.commit_all("files");
+    let out = repo.seal(None).arg("check").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("secrets/plain.yaml: db.password is not encrypted"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("k8s/app.yaml: stringData.token is not encrypted"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("kind"), "{stdout}");
+    assert!(
+        !stdout.contains("docs/notes.yaml") && !stdout.contains("secrets/ok.yaml"),
+        "{stdout}"
+    );
+    let all = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        !all.contains("p4ssw0rd") && !all.contains("t0ken-value"),
+        "{all}"
+    );
+
+    // Sealed with only stringData encrypted: passes, no key needed.
+    repo.seal(None)
+        .args(["encrypt", "--in-place", "k8s/app.yaml"])
+        .assert()
+        .success();
+    repo.seal(None)
+        .args(["check", "k8s/app.yaml", "secrets/ok.yaml"])
+        .assert()
+        .success();
+
+    // With an identity the MAC is checked: a hand edit is caught.
+    let ok = repo.read("secrets/ok.yaml");
+    repo.write("secrets/ok.yaml", &format!("# hand edit\n{ok}"));
+    repo.seal(None)
+        .args(["check", "secrets/ok.yaml"])
+        .assert()
+        .success();
+    repo.seal(Some(&repo.me))
+        .args(["check", "secrets/ok.yaml"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "secrets/ok.yaml: the MAC does not match",
+        ));
+}
+
+#[test]
+fn both_sides_adding_the_file_and_merging_without_an_identity() {
+    let repo = Repo::new();
+    repo.write("README.md", "base\n");
+    repo.commit_all("base");
+    repo.git_ok(&["branch", "theirs"]);
+    repo.git_ok(&["checkout", "-q", "-b", "ours"]);
+    // No common ancestor for the file: the same values merge, different
+    // ones conflict.
+    on(&repo, "theirs", || {
+        repo.sealed("secrets/new.yaml", "a: 1\nb: theirs\nc: 3\n")
+    });
+    on(&repo, "ours", || {
+        repo.sealed("secrets/new.yaml", "a: 1\nb: ours\n")
+    });
+    let ours_sealed = repo.read("secrets/new.yaml");
+
+    // Without an identity the driver fails and leaves ours, sealed.
+    let out = repo.git_as(None, &["merge", "--no-edit", "-q", "theirs"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no identity found"), "{stderr}");
+    assert_eq!(repo.read("secrets/new.yaml"), ours_sealed);
+    repo.git_ok(&["merge", "--abort"]);
+
+    let out = repo.merge("theirs");
+    assert!(!out.status.success());
+    let plain = repo.decrypt("secrets/new.yaml");
+    assert_eq!(
+        plain,
+        "a: 1\nb: <<<<<<< ours\nours\n=======\ntheirs\n>>>>>>> theirs\nc: 3\n"
+    );
+}
