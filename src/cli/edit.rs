@@ -124,16 +124,8 @@ pub fn run(args: EditArgs) -> Result<ExitCode, CliError> {
                 crate::merge::OURS_MARKER,
                 crate::merge::THEIRS_MARKER
             ));
-            if interactive && ask_reopen(&err) {
-                session.rewrite(&edited).map_err(|e| {
-                    CliError::new(format!("cannot rewrite the temporary file: {e}"))
-                })?;
-                continue;
-            }
-            return Err(CliError {
-                hint: Some("nothing was written".into()),
-                ..err
-            });
+            reopen_or_fail(interactive, &session, &edited, err)?;
+            continue;
         }
         let result = match &target {
             Target::Existing { opened, .. } => opened.reseal(&edited).map(|r| match r {
@@ -156,17 +148,8 @@ pub fn run(args: EditArgs) -> Result<ExitCode, CliError> {
                 return Ok(ExitCode::SUCCESS);
             }
             Err(e @ (DocError::Parse(_) | DocError::Edit(_) | DocError::AlreadySealed { .. })) => {
-                let err = CliError::doc(&name, e);
-                if interactive && ask_reopen(&err) {
-                    session.rewrite(&edited).map_err(|e| {
-                        CliError::new(format!("cannot rewrite the temporary file: {e}"))
-                    })?;
-                    continue;
-                }
-                return Err(CliError {
-                    hint: Some("nothing was written".into()),
-                    ..err
-                });
+                reopen_or_fail(interactive, &session, &edited, CliError::doc(&name, e))?;
+                continue;
             }
             Err(e) => return Err(CliError::doc(&name, e)),
         };
@@ -187,6 +170,25 @@ pub fn run(args: EditArgs) -> Result<ExitCode, CliError> {
         write_file(&args.file, sealed.as_bytes(), Mode::KeepOr(0o644))?;
         return Ok(ExitCode::SUCCESS);
     }
+}
+
+/// An edit that cannot be saved: on a terminal, offer to reopen the editor
+/// on the same text (Ok: go round again); otherwise fail, writing nothing.
+fn reopen_or_fail(
+    interactive: bool,
+    session: &Session,
+    edited: &str,
+    err: CliError,
+) -> Result<(), CliError> {
+    if interactive && ask_reopen(&err) {
+        return session
+            .rewrite(edited)
+            .map_err(|e| CliError::new(format!("cannot rewrite the temporary file: {e}")));
+    }
+    Err(CliError {
+        hint: Some("nothing was written".into()),
+        ..err
+    })
 }
 
 /// Show the error and ask whether to reopen the editor on the same text.

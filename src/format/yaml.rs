@@ -1714,6 +1714,9 @@ fn printable(c: char) -> bool {
 }
 
 /// A double-quoted scalar that is also a valid JSON string.
+/// A double-quoted scalar. Unlike JSON's quoting (json.rs), this also
+/// escapes the characters YAML does not allow unescaped (C1 controls,
+/// U+FEFF, U+2028/2029).
 fn quote(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('"');

@@ -136,6 +136,20 @@ impl Env {
     }
 }
 
+/// A peer tool the tests drive (age, ssh-keygen, git, tmux): fail clearly
+/// when it is missing rather than skip.
+pub fn tool(name: &str) -> std::process::Command {
+    let probe = std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .expect("sh");
+    assert!(
+        probe.status.success(),
+        "{name} is not installed: run scripts/install-test-deps.sh"
+    );
+    std::process::Command::new(name)
+}
+
 pub fn fixture(name: &str) -> String {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("testdata/roundtrip")

@@ -2,24 +2,10 @@
 //! need `age`, `age-keygen` and `ssh-keygen` on PATH (`.ci/run` installs
 //! them).
 
-use std::process::Command;
-
 use seal::crypto::DataKey;
 use seal::format::Format;
 
-use crate::common::Env;
-
-fn tool(name: &str) -> Command {
-    let probe = Command::new("sh")
-        .args(["-c", &format!("command -v {name}")])
-        .output()
-        .unwrap();
-    assert!(
-        probe.status.success(),
-        "{name} is not installed: run .ci/run or `apt-get install age openssh-client`"
-    );
-    Command::new(name)
-}
+use crate::common::{tool, Env};
 
 #[test]
 fn the_age_cli_unwraps_the_data_key() {

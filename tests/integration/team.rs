@@ -11,19 +11,7 @@ use std::time::{Duration, Instant};
 use predicates::prelude::*;
 use seal::format::{Format, LeafKind};
 
-use crate::common::{Env, Key};
-
-fn tool(name: &str) -> Command {
-    let probe = Command::new("sh")
-        .args(["-c", &format!("command -v {name}")])
-        .output()
-        .unwrap();
-    assert!(
-        probe.status.success(),
-        "{name} is not installed: run scripts/install-test-deps.sh"
-    );
-    Command::new(name)
-}
+use crate::common::{tool, Env, Key};
 
 /// An identity from `age-keygen`.
 fn age_keygen(env: &Env, name: &str) -> Key {
