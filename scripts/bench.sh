@@ -124,6 +124,7 @@ seal_version="$("$seal_bin" --version)"
 # ---------------------------------------------------------------- setup
 rm -rf "$bench_dir/data" "$bench_dir/runs"
 mkdir -p "$bench_dir/data" "$bench_dir/runs"
+runs_dir="$bench_dir/runs"
 work="$bench_dir/data"
 # Neither tool may pick up the caller's keys or config.
 unset SEAL_IDENTITY SEAL_IDENTITY_FILE SOPS_AGE_KEY SOPS_AGE_RECIPIENTS SOPS_AGE_SSH_PRIVATE_KEY_FILE || true
@@ -314,34 +315,8 @@ done
 log "all files round-trip through seal (byte for byte) and sops (same data)"
 
 # ---------------------------------------------------------------- timing
-# Median wall time and mean CPU time (user + system) in milliseconds of a
-# command (no shell in between), as "WALL CPU".
-median_ms() { # name runs warmup cmd...
-  local name="$1" runs="$2" warm="$3"; shift 3
-  local json="$bench_dir/runs/$name.json"
-  if [ "$have_hyperfine" = 1 ]; then
-    hyperfine -N --style none --warmup "$warm" --runs "$runs" \
-      --export-json "$json" -- "$(printf '%q ' "$@")" >/dev/null 2>&1 \
-      || die "hyperfine failed (or the command failed) for $name: $*"
-    python3 -c 'import json,sys; r = json.load(open(sys.argv[1]))["results"][0]; print("%.2f %.2f" % (r["median"] * 1000, (r["user"] + r["system"]) * 1000))' "$json"
-  else
-    python3 - "$runs" "$warm" "$@" <<'PY' || die "timing failed for $name: $*"
-import os, statistics, subprocess, sys, time
-runs, warm, cmd = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
-times, cpu = [], []
-for i in range(warm + runs):
-    t = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, ru = os.wait4(p.pid, 0)
-    if status != 0:
-        sys.exit(1)
-    if i >= warm:
-        times.append(time.perf_counter() - t)
-        cpu.append(ru.ru_utime + ru.ru_stime)
-print("%.2f %.2f" % (statistics.median(times) * 1000, statistics.mean(cpu) * 1000))
-PY
-  fi
-}
+# median_ms: median wall and mean CPU ms of a command.
+source "$(dirname "$0")/bench-lib.sh"
 
 # Median peak RSS in KiB of a command over `runs` runs.
 median_rss() { # runs cmd...
