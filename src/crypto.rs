@@ -227,17 +227,50 @@ impl MacBuilder {
     /// A text field with every CRLF read as LF, so a checkout that converts
     /// line endings (git's `core.autocrlf`) does not break the MAC.
     pub fn text_field(&mut self, text: &str) -> &mut Self {
-        if memchr::memchr(b'\r', text.as_bytes()).is_none() {
-            return self.field(text.as_bytes());
+        self.text_field_parts(&[text])
+    }
+
+    /// [`MacBuilder::text_field`] of the concatenation of `parts`, without
+    /// building it (the sealed body is the file minus its metadata block).
+    pub fn text_field_parts(&mut self, parts: &[&str]) -> &mut Self {
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        if parts
+            .iter()
+            .all(|p| memchr::memchr(b'\r', p.as_bytes()).is_none())
+        {
+            self.mac.update(&(total as u64).to_be_bytes());
+            for part in parts {
+                self.mac.update(part.as_bytes());
+            }
+            return self;
         }
-        let crlf = text.matches("\r\n").count();
-        self.mac.update(&((text.len() - crlf) as u64).to_be_bytes());
-        let mut rest = text;
-        while let Some(i) = rest.find("\r\n") {
-            self.mac.update(&rest.as_bytes()[..i]);
-            rest = &rest[i + 1..];
+        // A CR is dropped when an LF follows it, in the same part or at the
+        // start of the next non-empty one.
+        let followed_by_lf = |i: usize| {
+            parts[i + 1..]
+                .iter()
+                .find(|p| !p.is_empty())
+                .is_some_and(|p| p.starts_with('\n'))
+        };
+        let mut dropped = 0;
+        for (i, part) in parts.iter().enumerate() {
+            dropped += part.matches("\r\n").count();
+            if part.ends_with('\r') && followed_by_lf(i) {
+                dropped += 1;
+            }
         }
-        self.mac.update(rest.as_bytes());
+        self.mac.update(&((total - dropped) as u64).to_be_bytes());
+        for (i, part) in parts.iter().enumerate() {
+            let mut rest = *part;
+            while let Some(at) = rest.find("\r\n") {
+                self.mac.update(&rest.as_bytes()[..at]);
+                rest = &rest[at + 1..];
+            }
+            match rest.strip_suffix('\r') {
+                Some(head) if followed_by_lf(i) => self.mac.update(head.as_bytes()),
+                _ => self.mac.update(rest.as_bytes()),
+            }
+        }
         self
     }
 
@@ -335,6 +368,23 @@ mod tests {
         assert_eq!(mac("a: 1\r\nb: 2\r\n"), mac("a: 1\nb: 2\n"));
         assert_ne!(mac("a: 1\r\n"), mac("a: 1\r"));
         assert_ne!(mac("a\r\r\n"), mac("a\r\n"));
+    }
+
+    #[test]
+    fn mac_of_parts_is_mac_of_their_concatenation() {
+        let key = DataKey::generate();
+        let texts = ["", "a", "a\r", "\n", "\r\n", "b\r\nc\r", "\r", "x\ny"];
+        for a in texts {
+            for b in texts {
+                for c in texts {
+                    let mut joined = key.mac();
+                    joined.field([a, b, c].concat().replace("\r\n", "\n").as_bytes());
+                    let mut parts = key.mac();
+                    parts.text_field_parts(&[a, b, c]);
+                    assert_eq!(joined.finish(), parts.finish(), "{a:?} {b:?} {c:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! by opening it again before returning, so a parser bug can never produce
 //! a file that does not decrypt to exactly its input.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
 
@@ -98,14 +99,24 @@ pub struct Opened {
 /// code reads, not yet decrypted.
 pub struct Sealed<'a> {
     format: Format,
-    src: &'a str,
+    src: Cow<'a, str>,
     scan: Scan,
     metadata: Metadata,
 }
 
 /// Parse a sealed document and check its metadata, without any key.
 pub fn parse_sealed(format: Format, src: &str) -> Result<Sealed<'_>, DocError> {
-    let mut scan = format.scan(src)?;
+    parse_sealed_cow(format, Cow::Borrowed(src))
+}
+
+/// [`parse_sealed`] taking ownership of the text, which the opened
+/// document then keeps without a copy.
+pub fn parse_sealed_owned(format: Format, src: String) -> Result<Sealed<'static>, DocError> {
+    parse_sealed_cow(format, Cow::Owned(src))
+}
+
+fn parse_sealed_cow(format: Format, src: Cow<'_, str>) -> Result<Sealed<'_>, DocError> {
+    let mut scan = format.scan(&src)?;
     let block = scan.metadata.take().ok_or(DocError::NotSealed)?;
     if block.metadata.version != VERSION {
         return Err(DocError::UnsupportedVersion(block.metadata.version));
@@ -157,7 +168,7 @@ fn compute_mac(
     key: &DataKey,
     format: Format,
     meta: &Metadata,
-    body: &str,
+    body: &[&str],
 ) -> crate::crypto::MacBuilder {
     let mut mac = key.mac();
     mac.field(format.name().as_bytes())
@@ -172,30 +183,34 @@ fn compute_mac(
         mac.field(r.recipient.as_bytes())
             .field(r.data_key.as_bytes());
     }
-    mac.text_field(body);
+    mac.text_field_parts(body);
     mac
 }
 
 fn open_scanned(
     format: Format,
-    src: &str,
+    sealed: Cow<'_, str>,
     scan: Scan,
     metadata: Metadata,
     key: DataKey,
 ) -> Result<Opened, DocError> {
+    let src: &str = &sealed;
     let region = scan
         .metadata
         .as_ref()
         .map(|b| b.region.clone())
         .ok_or(DocError::NotSealed)?;
-    let body = [&src[..region.start], &src[region.end..]].concat();
+    let body = [&src[..region.start], &src[region.end..]];
     if !compute_mac(&key, format, &metadata, &body).verify(&metadata.mac) {
         return Err(DocError::Tampered);
     }
-    drop(body);
 
-    // The tokens to decrypt, in document order, with their byte ranges.
-    let mut jobs: Vec<(KeyPath, Range<usize>, Range<usize>)> = Vec::new();
+    // Lay the opened text out first: a token's length fixes its plaintext's
+    // length, so every value can be decrypted straight into its place.
+    let mut values = Vec::with_capacity(scan.leaves.len());
+    let mut gaps = Vec::with_capacity(scan.leaves.len());
+    let mut cursor = 0;
+    let mut at = 0;
     for leaf in scan.leaves {
         if leaf.kind != LeafKind::Scalar {
             continue;
@@ -203,126 +218,125 @@ fn open_scanned(
         let Some(token) = format.token_in(&src[leaf.span.clone()]) else {
             continue;
         };
-        let start = token.as_ptr() as usize - src.as_ptr() as usize;
-        jobs.push((leaf.path, leaf.span, start..start + token.len()));
-    }
-    let plaintexts = decrypt_all(&key.value_cipher(), src, &jobs)?;
-
-    let mut out = Zeroizing::new(String::with_capacity(src.len()));
-    let mut cursor = 0;
-    let mut values = Vec::with_capacity(jobs.len());
-    for ((path, span, token), text) in jobs.into_iter().zip(plaintexts.iter()) {
-        if span.start < cursor {
+        if leaf.span.start < cursor {
             return Err(DocError::Internal("overlapping value spans"));
         }
-        out.push_str(&src[cursor..span.start]);
-        let at = out.len();
-        out.push_str(text);
-        cursor = span.end;
+        let token_start = token.as_ptr() as usize - src.as_ptr() as usize;
+        at += leaf.span.start - cursor;
+        let len = crate::token::plaintext_len(token);
         values.push(DecryptedValue {
-            path,
-            token,
-            plaintext: at..out.len(),
+            path: leaf.path,
+            token: token_start..token_start + token.len(),
+            plaintext: at..at + len,
         });
+        gaps.push(cursor..leaf.span.start);
+        at += len;
+        cursor = leaf.span.end;
     }
     if region.start < cursor {
         return Err(DocError::Internal("metadata block before a value"));
     }
-    out.push_str(&src[cursor..region.start]);
-    out.push_str(&src[region.end..]);
+    let tail = [cursor..region.start, region.end..src.len()];
+    let mut out = Zeroizing::new(vec![0u8; at + tail.iter().map(|r| r.len()).sum::<usize>()]);
+    let (body_out, mut tail_out) = out.split_at_mut(at);
+    decrypt_into(&key.value_cipher(), src, &values, &gaps, body_out)?;
+    for range in tail {
+        let (head, rest) = tail_out.split_at_mut(range.len());
+        head.copy_from_slice(&src.as_bytes()[range]);
+        tail_out = rest;
+    }
+    // Every value was checked to be UTF-8 and everything else comes from
+    // `src`, so this cannot fail; it is checked rather than assumed.
+    let plaintext = String::from_utf8(std::mem::take(&mut *out)).map_err(|e| {
+        drop(Zeroizing::new(e.into_bytes()));
+        DocError::Internal("the opened text is not UTF-8")
+    })?;
     Ok(Opened {
         format,
-        plaintext: out,
+        plaintext: Zeroizing::new(plaintext),
         data_key: key,
         metadata,
         values,
-        sealed: src.to_owned(),
+        sealed: sealed.into_owned(),
     })
 }
 
 /// Below this many values one thread is faster than several.
 const PARALLEL_MIN_VALUES: usize = 1024;
 
-/// Decrypt every token, in order, on all cores for large files. Returns the
-/// plaintexts as slices of one zeroized buffer per thread.
-fn decrypt_all(
+/// Decrypt every value into `out` (the opened text up to the last value),
+/// copying the sealed text in `gaps[i]` before value `i`; on all cores for
+/// large files, each thread filling its own part of `out`.
+fn decrypt_into(
     cipher: &crate::crypto::ValueCipher,
     src: &str,
-    jobs: &[(KeyPath, Range<usize>, Range<usize>)],
-) -> Result<Plaintexts, DocError> {
+    values: &[DecryptedValue],
+    gaps: &[Range<usize>],
+    out: &mut [u8],
+) -> Result<(), DocError> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
-    let chunk = if jobs.len() < PARALLEL_MIN_VALUES || threads < 2 {
-        jobs.len().max(1)
-    } else {
-        jobs.len().div_ceil(threads)
-    };
-    let decrypt_chunk =
-        |part: &[(KeyPath, Range<usize>, Range<usize>)]| -> Result<Chunk, DocError> {
-            let mut scratch = crate::crypto::Scratch::default();
-            let mut chunk = Chunk {
-                text: Zeroizing::new(String::new()),
-                ends: Vec::with_capacity(part.len()),
-            };
-            for (path, _, token) in part {
-                let bytes = cipher
-                    .decrypt_with(path, &src[token.clone()], &mut scratch)
-                    .map_err(|source| DocError::Value {
-                        path: path.to_string(),
-                        source,
-                    })?;
-                let text = std::str::from_utf8(bytes).map_err(|_| DocError::Value {
-                    path: path.to_string(),
-                    source: ValueError::Authentication,
-                })?;
-                chunk.text.push_str(text);
-                chunk.ends.push(chunk.text.len());
-            }
-            Ok(chunk)
-        };
-    let chunks: Vec<Result<Chunk, DocError>> = if chunk >= jobs.len() {
-        vec![decrypt_chunk(jobs)]
-    } else {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = jobs
-                .chunks(chunk)
-                .map(|part| scope.spawn(move || decrypt_chunk(part)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or(Err(DocError::Internal("a decryption thread failed")))
-                })
-                .collect()
+    if values.len() < PARALLEL_MIN_VALUES || threads < 2 {
+        return decrypt_part(cipher, src, values, gaps, out, 0);
+    }
+    let per_thread = values.len().div_ceil(threads);
+    let mut parts = Vec::with_capacity(threads);
+    let mut rest = out;
+    let mut base = 0;
+    for (part, part_gaps) in values.chunks(per_thread).zip(gaps.chunks(per_thread)) {
+        let end = part.last().map_or(base, |v| v.plaintext.end);
+        let (mine, others) = rest.split_at_mut(end - base);
+        parts.push((part, part_gaps, mine, base));
+        rest = others;
+        base = end;
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|(part, part_gaps, mine, base)| {
+                scope.spawn(move || decrypt_part(cipher, src, part, part_gaps, mine, base))
+            })
+            .collect();
+        handles.into_iter().try_for_each(|h| {
+            h.join()
+                .unwrap_or(Err(DocError::Internal("a decryption thread failed")))
         })
-    };
-    Ok(Plaintexts {
-        chunks: chunks.into_iter().collect::<Result<_, _>>()?,
     })
 }
 
-/// Decrypted values of one thread, concatenated.
-struct Chunk {
-    text: Zeroizing<String>,
-    ends: Vec<usize>,
-}
-
-struct Plaintexts {
-    chunks: Vec<Chunk>,
-}
-
-impl Plaintexts {
-    fn iter(&self) -> impl Iterator<Item = &str> {
-        self.chunks.iter().flat_map(|c| {
-            c.ends.iter().scan(0, move |start, &end| {
-                let s = &c.text[*start..end];
-                *start = end;
-                Some(s)
-            })
-        })
+/// [`decrypt_into`] for consecutive values whose text starts at offset
+/// `base` of the opened text.
+fn decrypt_part(
+    cipher: &crate::crypto::ValueCipher,
+    src: &str,
+    values: &[DecryptedValue],
+    gaps: &[Range<usize>],
+    out: &mut [u8],
+    base: usize,
+) -> Result<(), DocError> {
+    let mut scratch = crate::crypto::Scratch::default();
+    for (value, gap) in values.iter().zip(gaps) {
+        let value_at = value.plaintext.start - base;
+        out[value_at - gap.len()..value_at].copy_from_slice(&src.as_bytes()[gap.clone()]);
+        let failed = |source| DocError::Value {
+            path: value.path.to_string(),
+            source,
+        };
+        let bytes = cipher
+            .decrypt_with(&value.path, &src[value.token.clone()], &mut scratch)
+            .map_err(failed)?;
+        if std::str::from_utf8(bytes).is_err() {
+            return Err(failed(ValueError::Authentication));
+        }
+        if bytes.len() != value.plaintext.len() {
+            return Err(DocError::Internal(
+                "a value's length does not match its token",
+            ));
+        }
+        out[value_at..value_at + bytes.len()].copy_from_slice(bytes);
     }
+    Ok(())
 }
 
 /// What sealing needs besides the plaintext.
@@ -466,7 +480,7 @@ fn seal_with_replacements<'p>(
         recipients: plan.recipients.clone(),
         mac: String::new(),
     };
-    meta.mac = compute_mac(plan.key, format, &meta, &body).finish();
+    meta.mac = compute_mac(plan.key, format, &meta, &[&body]).finish();
     let sealed = format.attach_metadata(&body, &meta)?;
 
     // Never hand back a file that does not open to exactly its input.

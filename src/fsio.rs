@@ -43,16 +43,21 @@ pub fn read_stdin() -> Result<Zeroizing<String>, ReadError> {
     text_from_bytes(bytes)
 }
 
-fn text_from_bytes(bytes: Zeroizing<Vec<u8>>) -> Result<Zeroizing<String>, ReadError> {
+fn text_from_bytes(mut bytes: Zeroizing<Vec<u8>>) -> Result<Zeroizing<String>, ReadError> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(ReadError::Empty);
     }
     if let Some(nul) = memchr::memchr(0, &bytes) {
         return Err(ReadError::NotText(nul));
     }
-    match std::str::from_utf8(&bytes) {
-        Ok(text) => Ok(Zeroizing::new(text.to_owned())),
-        Err(e) => Err(ReadError::NotText(e.valid_up_to())),
+    // Validate in place and keep the buffer: no second copy of the text.
+    match String::from_utf8(std::mem::take(&mut *bytes)) {
+        Ok(text) => Ok(Zeroizing::new(text)),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            drop(Zeroizing::new(e.into_bytes()));
+            Err(ReadError::NotText(at))
+        }
     }
 }
 

@@ -46,15 +46,31 @@ pub fn looks_like_token(text: &str) -> bool {
     let Some(rest) = text.strip_prefix("seal.v") else {
         return false;
     };
-    let Some((version, payload)) = rest.split_once('.') else {
+    let rest = rest.as_bytes();
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || rest.get(digits) != Some(&b'.') {
         return false;
-    };
-    !version.is_empty()
-        && version.bytes().all(|b| b.is_ascii_digit())
-        && !payload.is_empty()
-        && payload
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    }
+    let payload = &rest[digits + 1..];
+    // A fold without early exit: it compiles to vector compares, and
+    // payloads are long.
+    !payload.is_empty() && payload.iter().fold(true, |ok, &b| ok & is_payload_byte(b))
+}
+
+fn is_payload_byte(b: u8) -> bool {
+    (b.wrapping_sub(b'0') < 10)
+        | (b.wrapping_sub(b'A') < 26)
+        | (b.wrapping_sub(b'a') < 26)
+        | (b == b'-')
+        | (b == b'_')
+}
+
+/// The length of the plaintext a version 1 token holds, from its length
+/// alone (base64url without padding turns 4 characters into 3 bytes). Only
+/// meaningful for a token that decodes.
+pub fn plaintext_len(token: &str) -> usize {
+    let payload = token.strip_prefix(PREFIX_V1).unwrap_or_default();
+    (payload.len() * 3 / 4).saturating_sub(NONCE_LEN + TAG_LEN)
 }
 
 impl Token {
@@ -115,6 +131,35 @@ impl Token {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plaintext_length_follows_from_token_length() {
+        for len in 0..200 {
+            let token = Token {
+                nonce: [1; NONCE_LEN],
+                ciphertext: vec![2; len + TAG_LEN],
+            }
+            .encode();
+            assert_eq!(plaintext_len(&token), len, "{len} bytes");
+        }
+    }
+
+    #[test]
+    fn token_shape() {
+        assert!(looks_like_token("seal.v1.AbC-_9"));
+        assert!(looks_like_token("seal.v12.x"));
+        for not in [
+            "seal.v1.",
+            "seal.v.x",
+            "seal.v1x.y",
+            "seal.v1.a=b",
+            "seal.v1.a.b",
+            "seal.va.b",
+            "xseal.v1.a",
+        ] {
+            assert!(!looks_like_token(not), "{not}");
+        }
+    }
 
     #[test]
     fn round_trip() {

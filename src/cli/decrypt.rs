@@ -36,14 +36,17 @@ pub fn run(args: DecryptArgs) -> Result<ExitCode, CliError> {
         ));
     }
     let opened = open_file(&args.file, &args.format, &args.identity)?;
-    let output = match &args.extract {
-        Some(path) => extract(&opened, &args.file, path)?,
-        None => zeroize::Zeroizing::new(opened.plaintext.as_bytes().to_vec()),
+    let extracted = match &args.extract {
+        Some(path) => Some(extract(&opened, &args.file, path)?),
+        None => None,
     };
+    let output = extracted
+        .as_deref()
+        .map_or(opened.plaintext.as_bytes(), |v| v.as_slice());
     match (args.in_place, &args.output) {
-        (true, _) => write_file(&args.file, &output, Mode::Private)?,
-        (false, Some(out)) => write_file(out, &output, Mode::Private)?,
-        (false, None) => print_stdout(&output)?,
+        (true, _) => write_file(&args.file, output, Mode::Private)?,
+        (false, Some(out)) => write_file(out, output, Mode::Private)?,
+        (false, None) => print_stdout(output)?,
     }
     Ok(ExitCode::SUCCESS)
 }

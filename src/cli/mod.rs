@@ -284,17 +284,16 @@ pub fn load_identities(args: &IdentityArgs) -> Result<Identities, CliError> {
 /// Read, open and decrypt a sealed file.
 pub fn open_file(file: &Path, fmt: &FormatArg, ids: &IdentityArgs) -> Result<Opened, CliError> {
     let format = detect_format(file, fmt)?;
-    let text = read_input(file)?;
+    let mut text = read_input(file)?;
     let name = display(file);
+    // A sealed file holds no plaintext: it needs no zeroizing buffer.
+    let sealed = document::parse_sealed_owned(format, std::mem::take(&mut *text))
+        .map_err(|e| CliError::doc(&name, e))?;
     // Fail on a file that is not sealed before asking for identities.
-    let scan = format
-        .scan(&text)
-        .map_err(|e| CliError::doc(&name, e.into()))?;
-    if scan.metadata.is_none() {
-        return Err(CliError::doc(&name, DocError::NotSealed));
-    }
     let identities = load_identities(ids)?;
-    document::open(format, &text, &identities).map_err(|e| CliError::doc(&name, e))
+    sealed
+        .open(&identities)
+        .map_err(|e| CliError::doc(&name, e))
 }
 
 /// Take the advisory lock on a sealed file for a read-modify-write, so two

@@ -18,7 +18,7 @@ use zeroize::Zeroizing;
 
 use crate::format::{line_ending, EditError, Leaf, LeafKind, MetadataBlock, ParseError, Scan};
 use crate::metadata::{Metadata, WrappedKey, VERSION};
-use crate::path::{KeyPath, PathQuery};
+use crate::path::{KeyPath, PathQuery, Segment};
 
 const META_PREFIX: &str = "# seal: ";
 const META_START: &str = "# seal: version=";
@@ -402,7 +402,7 @@ pub fn scan(src: &str) -> Result<Scan, ParseError> {
         .entries
         .into_iter()
         .map(|e| Leaf {
-            path: KeyPath::key(&e.key),
+            path: KeyPath::new(0, vec![Segment::Key(e.key)]),
             span: e.value,
             kind: e.kind,
         })
