@@ -204,14 +204,38 @@ fn open_scanned(
     if !compute_mac(&key, format, &metadata, &body).verify(&metadata.mac) {
         return Err(DocError::Tampered);
     }
+    let opened = decrypt_document(format, src, scan.leaves, region, &key);
+    let (plaintext, values) = opened?;
+    Ok(Opened {
+        format,
+        plaintext,
+        data_key: key,
+        metadata,
+        values,
+        sealed: sealed.into_owned(),
+    })
+}
 
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The opened text of `src` (its metadata block at `region` removed) and
+/// where each decrypted value stands in it.
+fn decrypt_document(
+    format: Format,
+    src: &str,
+    leaves: Vec<crate::format::Leaf>,
+    region: Range<usize>,
+    key: &DataKey,
+) -> Result<(Zeroizing<String>, Vec<DecryptedValue>), DocError> {
     // Lay the opened text out first: a token's length fixes its plaintext's
     // length, so every value can be decrypted straight into its place.
-    let mut values = Vec::with_capacity(scan.leaves.len());
-    let mut gaps = Vec::with_capacity(scan.leaves.len());
+    let mut values = Vec::with_capacity(leaves.len());
+    let mut gaps = Vec::with_capacity(leaves.len());
     let mut cursor = 0;
     let mut at = 0;
-    for leaf in scan.leaves {
+    for leaf in leaves {
         if leaf.kind != LeafKind::Scalar {
             continue;
         }
@@ -251,14 +275,7 @@ fn open_scanned(
         drop(Zeroizing::new(e.into_bytes()));
         DocError::Internal("the opened text is not UTF-8")
     })?;
-    Ok(Opened {
-        format,
-        plaintext: Zeroizing::new(plaintext),
-        data_key: key,
-        metadata,
-        values,
-        sealed: sealed.into_owned(),
-    })
+    Ok((Zeroizing::new(plaintext), values))
 }
 
 /// Below this many values one thread is faster than several.
@@ -274,9 +291,7 @@ fn decrypt_into(
     gaps: &[Range<usize>],
     out: &mut [u8],
 ) -> Result<(), DocError> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
+    let threads = cores().min(8);
     if values.len() < PARALLEL_MIN_VALUES || threads < 2 {
         return decrypt_part(cipher, src, values, gaps, out, 0);
     }
@@ -292,15 +307,22 @@ fn decrypt_into(
         base = end;
     }
     std::thread::scope(|scope| {
+        let mut parts = parts.into_iter();
+        let first = parts.next();
         let handles: Vec<_> = parts
-            .into_iter()
             .map(|(part, part_gaps, mine, base)| {
                 scope.spawn(move || decrypt_part(cipher, src, part, part_gaps, mine, base))
             })
             .collect();
-        handles.into_iter().try_for_each(|h| {
-            h.join()
-                .unwrap_or(Err(DocError::Internal("a decryption thread failed")))
+        // This thread takes the first part rather than waiting idle.
+        let mine = first.map_or(Ok(()), |(part, part_gaps, mine, base)| {
+            decrypt_part(cipher, src, part, part_gaps, mine, base)
+        });
+        handles.into_iter().fold(mine, |result, h| {
+            let theirs = h
+                .join()
+                .unwrap_or(Err(DocError::Internal("a decryption thread failed")));
+            result.and(theirs)
         })
     })
 }
