@@ -61,21 +61,27 @@ pub enum ExecError {
 /// The variable name for a value: dotenv names as they are; YAML/JSON
 /// paths joined with `_`.
 pub fn variable_name(path: &KeyPath, options: &NameOptions) -> String {
-    let joined = path
-        .segments
-        .iter()
-        .map(|s| match s {
-            Segment::Key(k) => k.clone(),
-            Segment::Index(i) => i.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("_");
-    let name = format!("{}{joined}", options.prefix);
-    if options.upper {
-        name.to_uppercase()
-    } else {
-        name
+    use std::fmt::Write as _;
+    let mut name = String::with_capacity(options.prefix.len() + 32);
+    name.push_str(&options.prefix);
+    for (i, segment) in path.segments.iter().enumerate() {
+        if i > 0 {
+            name.push('_');
+        }
+        match segment {
+            Segment::Key(k) => name.push_str(k),
+            Segment::Index(n) => {
+                let _ = write!(name, "{n}");
+            }
+        }
     }
+    if options.upper {
+        name.make_ascii_uppercase();
+        if !name.is_ascii() {
+            name = name.to_uppercase();
+        }
+    }
+    name
 }
 
 fn valid_name(name: &str) -> bool {
@@ -91,19 +97,20 @@ pub fn variables(
     options: &NameOptions,
 ) -> Result<Vec<Variable>, ExecError> {
     let mut out: Vec<Variable> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    for (file, opened) in files {
+    // Name -> (its position in `out`, the file and value that set it).
+    let mut index: HashMap<String, (usize, usize, usize)> = HashMap::new();
+    for (file_no, (file, opened)) in files.iter().enumerate() {
         let values = opened
             .format
             .values(&opened.plaintext)
             .map_err(|e| ExecError::Parse(format!("{file}: {e}")))?;
-        // Name -> position in `values`, to name both paths of a collision.
-        let mut in_this_file: HashMap<String, usize> = HashMap::with_capacity(values.len());
-        for (i, (path, value)) in values.iter().enumerate() {
+        index.reserve(values.len());
+        out.reserve(values.len());
+        for (value_no, (path, value)) in values.into_iter().enumerate() {
             if !options.only.is_empty() && !options.only.iter().any(|q| path.starts_with(q)) {
                 continue;
             }
-            let name = variable_name(path, options);
+            let name = variable_name(&path, options);
             let origin = || format!("{file}:{path}");
             if !valid_name(&name) {
                 return Err(ExecError::BadName {
@@ -114,26 +121,30 @@ pub fn variables(
             if value.contains('\0') {
                 return Err(ExecError::NulInValue { origin: origin() });
             }
-            // dotenv files may repeat a name on purpose: the last one wins.
-            if let Some(&first) = in_this_file.get(&name) {
-                if opened.format != Format::Dotenv {
-                    return Err(ExecError::Collision {
-                        first: format!("{file}:{}", values[first].0),
-                        second: origin(),
-                        name,
-                    });
+            match index.get_mut(&name) {
+                Some((at, set_by_file, set_by_value)) => {
+                    // dotenv files may repeat a name on purpose: the last
+                    // one wins. Elsewhere one file may not give it twice.
+                    if *set_by_file == file_no && opened.format != Format::Dotenv {
+                        let first = opened
+                            .format
+                            .values(&opened.plaintext)
+                            .ok()
+                            .and_then(|v| v.into_iter().nth(*set_by_value))
+                            .map_or_else(String::new, |(p, _)| format!("{file}:{p}"));
+                        return Err(ExecError::Collision {
+                            first,
+                            second: origin(),
+                            name,
+                        });
+                    }
+                    *set_by_file = file_no;
+                    *set_by_value = value_no;
+                    out[*at].value = value;
                 }
-            }
-            in_this_file.insert(name.clone(), i);
-            let var = Variable {
-                name,
-                value: value.clone(),
-            };
-            match index.get(&var.name) {
-                Some(&at) => out[at] = var,
                 None => {
-                    index.insert(var.name.clone(), out.len());
-                    out.push(var);
+                    index.insert(name.clone(), (out.len(), file_no, value_no));
+                    out.push(Variable { name, value });
                 }
             }
         }
