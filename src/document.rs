@@ -106,17 +106,34 @@ pub struct Sealed<'a> {
 
 /// Parse a sealed document and check its metadata, without any key.
 pub fn parse_sealed(format: Format, src: &str) -> Result<Sealed<'_>, DocError> {
-    parse_sealed_cow(format, Cow::Borrowed(src))
+    let (scan, metadata) = check_sealed(format, src)?;
+    Ok(Sealed {
+        format,
+        src: Cow::Borrowed(src),
+        scan,
+        metadata,
+    })
 }
 
 /// [`parse_sealed`] taking ownership of the text, which the opened
-/// document then keeps without a copy.
-pub fn parse_sealed_owned(format: Format, src: String) -> Result<Sealed<'static>, DocError> {
-    parse_sealed_cow(format, Cow::Owned(src))
+/// document then keeps without a copy. Text that is not a sealed file may
+/// be plaintext: it is zeroized when refused.
+pub fn parse_sealed_owned(
+    format: Format,
+    mut src: Zeroizing<String>,
+) -> Result<Sealed<'static>, DocError> {
+    let (scan, metadata) = check_sealed(format, &src)?;
+    Ok(Sealed {
+        format,
+        src: Cow::Owned(std::mem::take(&mut *src)),
+        scan,
+        metadata,
+    })
 }
 
-fn parse_sealed_cow(format: Format, src: Cow<'_, str>) -> Result<Sealed<'_>, DocError> {
-    let mut scan = format.scan(&src)?;
+/// The scan of a sealed document, and its metadata if this version reads it.
+fn check_sealed(format: Format, src: &str) -> Result<(Scan, Metadata), DocError> {
+    let mut scan = format.scan(src)?;
     let block = scan.metadata.take().ok_or(DocError::NotSealed)?;
     if block.metadata.version != VERSION {
         return Err(DocError::UnsupportedVersion(block.metadata.version));
@@ -126,12 +143,7 @@ fn parse_sealed_cow(format: Format, src: Cow<'_, str>) -> Result<Sealed<'_>, Doc
     }
     let metadata = block.metadata.clone();
     scan.metadata = Some(block);
-    Ok(Sealed {
-        format,
-        src,
-        scan,
-        metadata,
-    })
+    Ok((scan, metadata))
 }
 
 impl Sealed<'_> {
@@ -204,8 +216,7 @@ fn open_scanned(
     if !compute_mac(&key, format, &metadata, &body).verify(&metadata.mac) {
         return Err(DocError::Tampered);
     }
-    let opened = decrypt_document(format, src, scan.leaves, region, &key);
-    let (plaintext, values) = opened?;
+    let (plaintext, values) = decrypt_document(format, src, scan.leaves, region, &key)?;
     Ok(Opened {
         format,
         plaintext,
@@ -214,10 +225,6 @@ fn open_scanned(
         values,
         sealed: sealed.into_owned(),
     })
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// The opened text of `src` (its metadata block at `region` removed) and
@@ -291,7 +298,9 @@ fn decrypt_into(
     gaps: &[Range<usize>],
     out: &mut [u8],
 ) -> Result<(), DocError> {
-    let threads = cores().min(8);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
     if values.len() < PARALLEL_MIN_VALUES || threads < 2 {
         return decrypt_part(cipher, src, values, gaps, out, 0);
     }

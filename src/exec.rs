@@ -100,17 +100,18 @@ pub fn variables(
     // Name -> (its position in `out`, the file and value that set it).
     let mut index: HashMap<String, (usize, usize, usize)> = HashMap::new();
     for (file_no, (file, opened)) in files.iter().enumerate() {
-        let values = opened
+        let mut values = opened
             .format
             .values(&opened.plaintext)
             .map_err(|e| ExecError::Parse(format!("{file}: {e}")))?;
         index.reserve(values.len());
         out.reserve(values.len());
-        for (value_no, (path, value)) in values.into_iter().enumerate() {
+        for value_no in 0..values.len() {
+            let path = &values[value_no].0;
             if !options.only.is_empty() && !options.only.iter().any(|q| path.starts_with(q)) {
                 continue;
             }
-            let name = variable_name(&path, options);
+            let name = variable_name(path, options);
             let origin = || format!("{file}:{path}");
             if !valid_name(&name) {
                 return Err(ExecError::BadName {
@@ -118,32 +119,29 @@ pub fn variables(
                     origin: origin(),
                 });
             }
-            if value.contains('\0') {
+            if values[value_no].1.contains('\0') {
                 return Err(ExecError::NulInValue { origin: origin() });
             }
             match index.get_mut(&name) {
+                // dotenv files may repeat a name on purpose: the last one
+                // wins. Elsewhere one file may not give a name twice.
+                Some((_, set_by_file, set_by_value))
+                    if *set_by_file == file_no && opened.format != Format::Dotenv =>
+                {
+                    return Err(ExecError::Collision {
+                        first: format!("{file}:{}", values[*set_by_value].0),
+                        second: origin(),
+                        name,
+                    });
+                }
                 Some((at, set_by_file, set_by_value)) => {
-                    // dotenv files may repeat a name on purpose: the last
-                    // one wins. Elsewhere one file may not give it twice.
-                    if *set_by_file == file_no && opened.format != Format::Dotenv {
-                        let first = opened
-                            .format
-                            .values(&opened.plaintext)
-                            .ok()
-                            .and_then(|v| v.into_iter().nth(*set_by_value))
-                            .map_or_else(String::new, |(p, _)| format!("{file}:{p}"));
-                        return Err(ExecError::Collision {
-                            first,
-                            second: origin(),
-                            name,
-                        });
-                    }
                     *set_by_file = file_no;
                     *set_by_value = value_no;
-                    out[*at].value = value;
+                    out[*at].value = std::mem::take(&mut values[value_no].1);
                 }
                 None => {
                     index.insert(name.clone(), (out.len(), file_no, value_no));
+                    let value = std::mem::take(&mut values[value_no].1);
                     out.push(Variable { name, value });
                 }
             }

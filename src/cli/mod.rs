@@ -284,11 +284,9 @@ pub fn load_identities(args: &IdentityArgs) -> Result<Identities, CliError> {
 /// Read, open and decrypt a sealed file.
 pub fn open_file(file: &Path, fmt: &FormatArg, ids: &IdentityArgs) -> Result<Opened, CliError> {
     let format = detect_format(file, fmt)?;
-    let mut text = read_input(file)?;
+    let text = read_input(file)?;
     let name = display(file);
-    // A sealed file holds no plaintext: it needs no zeroizing buffer.
-    let sealed = document::parse_sealed_owned(format, std::mem::take(&mut *text))
-        .map_err(|e| CliError::doc(&name, e))?;
+    let sealed = document::parse_sealed_owned(format, text).map_err(|e| CliError::doc(&name, e))?;
     // Fail on a file that is not sealed before asking for identities.
     let identities = load_identities(ids)?;
     sealed

@@ -257,18 +257,16 @@ fn unquoted(src: &str, v: usize) -> Result<(usize, usize), ParseError> {
 /// breaks, escapes, quotes and blanks (which may start a comment).
 const UNQUOTED_SPECIAL: [bool; 256] = {
     let mut table = [false; 256];
-    table[b'\n' as usize] = true;
-    table[b'\r' as usize] = true;
-    table[b'\\' as usize] = true;
-    table[b'\'' as usize] = true;
-    table[b'"' as usize] = true;
-    table[b' ' as usize] = true;
-    table[b'\t' as usize] = true;
+    let mut c = 0;
+    while c < 256 {
+        table[c] = is_unquoted_special(c as u8);
+        c += 1;
+    }
     table
 };
 
 /// [`UNQUOTED_SPECIAL`] as comparisons, which the compiler vectorizes.
-fn is_unquoted_special(c: u8) -> bool {
+const fn is_unquoted_special(c: u8) -> bool {
     (c == b'\n')
         | (c == b'\r')
         | (c == b'\\')
