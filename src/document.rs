@@ -2,8 +2,9 @@
 //! bytes → spans → crypto → splice → bytes (spec/FORMAT.md, "Sealing" and
 //! "Opening").
 //!
-//! Opening verifies the file MAC before any value is decrypted, so a
-//! tampered file shows no plaintext at all. Sealing checks its own output
+//! Opening verifies the file MAC before any plaintext is handed out, so a
+//! tampered file shows no plaintext at all (large files are decrypted in
+//! memory while the MAC is checked, and discarded if it does not match). Sealing checks its own output
 //! by opening it again before returning, so a parser bug can never produce
 //! a file that does not decrypt to exactly its input.
 
@@ -213,10 +214,8 @@ fn open_scanned(
         .map(|b| b.region.clone())
         .ok_or(DocError::NotSealed)?;
     let body = [&src[..region.start], &src[region.end..]];
-    if !compute_mac(&key, format, &metadata, &body).verify(&metadata.mac) {
-        return Err(DocError::Tampered);
-    }
-    let (plaintext, values) = decrypt_document(format, src, scan.leaves, region, &key)?;
+    let verify_mac = || compute_mac(&key, format, &metadata, &body).verify(&metadata.mac);
+    let (plaintext, values) = decrypt_document(format, src, scan.leaves, region, &key, verify_mac)?;
     Ok(Opened {
         format,
         plaintext,
@@ -228,13 +227,14 @@ fn open_scanned(
 }
 
 /// The opened text of `src` (its metadata block at `region` removed) and
-/// where each decrypted value stands in it.
+/// where each decrypted value stands in it, provided `verify_mac` holds.
 fn decrypt_document(
     format: Format,
     src: &str,
     leaves: Vec<crate::format::Leaf>,
     region: Range<usize>,
     key: &DataKey,
+    verify_mac: impl FnOnce() -> bool + Send,
 ) -> Result<(Zeroizing<String>, Vec<DecryptedValue>), DocError> {
     // Lay the opened text out first: a token's length fixes its plaintext's
     // length, so every value can be decrypted straight into its place.
@@ -270,7 +270,13 @@ fn decrypt_document(
     let tail = [cursor..region.start, region.end..src.len()];
     let mut out = Zeroizing::new(vec![0u8; at + tail.iter().map(|r| r.len()).sum::<usize>()]);
     let (body_out, mut tail_out) = out.split_at_mut(at);
-    decrypt_into(&key.value_cipher(), src, &values, &gaps, body_out)?;
+    let (mac_ok, decrypted) =
+        decrypt_into(&key.value_cipher(), src, &values, &gaps, body_out, verify_mac);
+    // A bad MAC outranks any value error: the file was changed outside seal.
+    if !mac_ok {
+        return Err(DocError::Tampered);
+    }
+    decrypted?;
     for range in tail {
         let (head, rest) = tail_out.split_at_mut(range.len());
         head.copy_from_slice(&src.as_bytes()[range]);
@@ -287,65 +293,115 @@ fn decrypt_document(
 
 /// Below this many values one thread is faster than several.
 const PARALLEL_MIN_VALUES: usize = 1024;
+/// Values per unit of work handed to a decryption thread.
+const VALUES_PER_CHUNK: usize = 256;
 
-/// Decrypt every value into `out` (the opened text up to the last value),
-/// copying the sealed text in `gaps[i]` before value `i`; on all cores for
-/// large files, each thread filling its own part of `out`.
+/// One unit of decryption work: consecutive values, the sealed text before
+/// each of them, and their part of the output, which starts at `base`.
+struct Chunk<'v, 'o> {
+    values: &'v [DecryptedValue],
+    gaps: &'v [Range<usize>],
+    out: &'o mut [u8],
+    base: usize,
+}
+
+/// Check the MAC and decrypt every value into `out` (the opened text up to
+/// the last value), copying the sealed text in `gaps[i]` before value `i`.
+///
+/// A small file is checked, then decrypted, on this thread. A large one is
+/// decrypted on all cores while this thread checks the MAC first and then
+/// joins in; the caller discards `out` (zeroized) unless the MAC holds, so
+/// no plaintext is ever used from a file whose MAC does not match. Work is
+/// handed out in chunks, so a thread that starts late or runs on a busy
+/// core takes fewer.
 fn decrypt_into(
     cipher: &crate::crypto::ValueCipher,
     src: &str,
     values: &[DecryptedValue],
     gaps: &[Range<usize>],
     out: &mut [u8],
-) -> Result<(), DocError> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
-    if values.len() < PARALLEL_MIN_VALUES || threads < 2 {
-        return decrypt_part(cipher, src, values, gaps, out, 0);
+    verify_mac: impl FnOnce() -> bool + Send,
+) -> (bool, Result<(), DocError>) {
+    let threads = if values.len() < PARALLEL_MIN_VALUES {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+    };
+    if threads < 2 {
+        if !verify_mac() {
+            return (false, Ok(()));
+        }
+        let whole = Chunk {
+            values,
+            gaps,
+            out,
+            base: 0,
+        };
+        return (true, decrypt_chunk(cipher, src, whole));
     }
-    let per_thread = values.len().div_ceil(threads);
-    let mut parts = Vec::with_capacity(threads);
+    let mut chunks = Vec::with_capacity(values.len().div_ceil(VALUES_PER_CHUNK));
     let mut rest = out;
     let mut base = 0;
-    for (part, part_gaps) in values.chunks(per_thread).zip(gaps.chunks(per_thread)) {
+    for (part, part_gaps) in values
+        .chunks(VALUES_PER_CHUNK)
+        .zip(gaps.chunks(VALUES_PER_CHUNK))
+    {
         let end = part.last().map_or(base, |v| v.plaintext.end);
-        let (mine, others) = rest.split_at_mut(end - base);
-        parts.push((part, part_gaps, mine, base));
+        let (mine, others) = std::mem::take(&mut rest).split_at_mut(end - base);
+        chunks.push(Chunk {
+            values: part,
+            gaps: part_gaps,
+            out: mine,
+            base,
+        });
         rest = others;
         base = end;
     }
+    let queue = std::sync::Mutex::new(chunks.into_iter());
+    let work = || -> Result<(), DocError> {
+        loop {
+            let next = queue
+                .lock()
+                .map_err(|_| DocError::Internal("a decryption thread failed"))?
+                .next();
+            let Some(chunk) = next else {
+                return Ok(());
+            };
+            if let Err(e) = decrypt_chunk(cipher, src, chunk) {
+                // Leave nothing for the other threads to do.
+                if let Ok(mut q) = queue.lock() {
+                    q.by_ref().for_each(drop);
+                }
+                return Err(e);
+            }
+        }
+    };
     std::thread::scope(|scope| {
-        let mut parts = parts.into_iter();
-        let first = parts.next();
-        let handles: Vec<_> = parts
-            .map(|(part, part_gaps, mine, base)| {
-                scope.spawn(move || decrypt_part(cipher, src, part, part_gaps, mine, base))
-            })
-            .collect();
-        // This thread takes the first part rather than waiting idle.
-        let mine = first.map_or(Ok(()), |(part, part_gaps, mine, base)| {
-            decrypt_part(cipher, src, part, part_gaps, mine, base)
-        });
-        handles.into_iter().fold(mine, |result, h| {
+        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+        let mac_ok = verify_mac();
+        let mine = work();
+        let decrypted = helpers.into_iter().fold(mine, |result, h| {
             let theirs = h
                 .join()
                 .unwrap_or(Err(DocError::Internal("a decryption thread failed")));
             result.and(theirs)
-        })
+        });
+        (mac_ok, decrypted)
     })
 }
 
-/// [`decrypt_into`] for consecutive values whose text starts at offset
-/// `base` of the opened text.
-fn decrypt_part(
+/// Decrypt the values of `chunk` into its part of the opened text.
+fn decrypt_chunk(
     cipher: &crate::crypto::ValueCipher,
     src: &str,
-    values: &[DecryptedValue],
-    gaps: &[Range<usize>],
-    out: &mut [u8],
-    base: usize,
+    chunk: Chunk<'_, '_>,
 ) -> Result<(), DocError> {
+    let Chunk {
+        values,
+        gaps,
+        out,
+        base,
+    } = chunk;
     let mut scratch = crate::crypto::Scratch::default();
     for (value, gap) in values.iter().zip(gaps) {
         let value_at = value.plaintext.start - base;
@@ -611,5 +667,75 @@ impl Opened {
             seal_with(self.format, plaintext, &plan, |_, _| None)?
         };
         Ok(Resealed::Changed(sealed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A dotenv document large enough to be decrypted on several threads.
+    fn large_dotenv() -> String {
+        (0..PARALLEL_MIN_VALUES * 2 + 7)
+            .map(|i| format!("NAME_{i}=value-{i}-{}\n", "x".repeat(i % 50)))
+            .collect()
+    }
+
+    fn sealed_with_key(plain: &str) -> (String, DataKey) {
+        let key = DataKey::generate();
+        let (_, public) = crate::envelope::generate_identity();
+        let plan = SealPlan {
+            key: &key,
+            recipients: wrap_for(&key, &[Recipient::parse(&public).unwrap()]).unwrap(),
+            encrypt: vec![],
+            modified: now_rfc3339(),
+        };
+        (seal_with(Format::Dotenv, plain, &plan, |_, _| None).unwrap(), key)
+    }
+
+    /// The file's MAC recomputed for its current text, as someone holding
+    /// the data key could.
+    fn remac(sealed: &str, key: &DataKey) -> String {
+        let scan = Format::Dotenv.scan(sealed).unwrap();
+        let block = scan.metadata.unwrap();
+        let body = [&sealed[..block.region.start], &sealed[block.region.end..]];
+        let fresh = compute_mac(key, Format::Dotenv, &block.metadata, &body).finish();
+        sealed.replace(&block.metadata.mac, &fresh)
+    }
+
+    #[test]
+    fn large_files_open_on_several_threads() {
+        let plain = large_dotenv();
+        let (sealed, key) = sealed_with_key(&plain);
+        let opened = open_with_key(Format::Dotenv, &sealed, key).unwrap();
+        assert_eq!(opened.plaintext.as_str(), plain);
+    }
+
+    #[test]
+    fn a_bad_mac_outranks_value_errors_in_large_files() {
+        let plain = large_dotenv();
+        let (sealed, key) = sealed_with_key(&plain);
+        // Swap two tokens: both values then fail, and so does the MAC.
+        let tokens: Vec<&str> = sealed
+            .lines()
+            .filter_map(|l| l.split_once('=').map(|(_, v)| v))
+            .filter(|v| v.starts_with(crate::token::PREFIX_V1))
+            .collect();
+        let (first, last) = (tokens[0], tokens[tokens.len() - 1]);
+        let swapped = sealed
+            .replacen(first, "@FIRST@", 1)
+            .replacen(last, first, 1)
+            .replacen("@FIRST@", last, 1);
+        assert!(matches!(
+            open_with_key(Format::Dotenv, &swapped, key.clone()),
+            Err(DocError::Tampered)
+        ));
+        // With the MAC made to match, the value errors are reported, naming
+        // a key path and no plaintext.
+        match open_with_key(Format::Dotenv, &remac(&swapped, &key), key) {
+            Err(DocError::Value { path, .. }) => assert!(path.starts_with("NAME_")),
+            Err(other) => panic!("expected a value error, got {other}"),
+            Ok(_) => panic!("a swapped token opened"),
+        }
     }
 }
