@@ -199,16 +199,13 @@ fn parse_entry(src: &str, line_start: usize, p: usize) -> Result<Entry, ParseErr
 fn unquoted(src: &str, v: usize) -> Result<(usize, usize), ParseError> {
     let b = src.as_bytes();
     // Most values (every token) run to the line break with nothing to
-    // interpret: check the whole line at once, without branching per byte.
+    // interpret: check the whole line at once with vectorized searches.
     let line_end = memchr::memchr(b'\n', &b[v..]).map_or(b.len(), |n| v + n);
     let run_end = match b[..line_end].last() {
         Some(b'\r') if line_end > v => line_end - 1,
         _ => line_end,
     };
-    let plain = b[v..run_end].iter().fold(0u8, |special, &c| {
-        special | u8::from(is_unquoted_special(c))
-    }) == 0;
-    if plain {
+    if !has_unquoted_special(&b[v..run_end]) {
         return Ok((run_end, run_end));
     }
     let mut i = v;
@@ -254,26 +251,31 @@ fn unquoted(src: &str, v: usize) -> Result<(usize, usize), ParseError> {
 }
 
 /// Bytes that end a run of ordinary characters in an unquoted value: line
-/// breaks, escapes, quotes and blanks (which may start a comment).
+/// breaks, escapes, quotes and blanks (which may start a comment). Besides
+/// `\n`, in two groups of three for `memchr3`.
+const UNQUOTED_SPECIAL_GROUPS: [[u8; 3]; 2] = [[b'\\', b'\'', b'"'], [b' ', b'\t', b'\r']];
+
+/// [`UNQUOTED_SPECIAL_GROUPS`] and `\n` as a lookup table.
 const UNQUOTED_SPECIAL: [bool; 256] = {
     let mut table = [false; 256];
-    let mut c = 0;
-    while c < 256 {
-        table[c] = is_unquoted_special(c as u8);
-        c += 1;
+    table[b'\n' as usize] = true;
+    let mut g = 0;
+    while g < UNQUOTED_SPECIAL_GROUPS.len() {
+        let mut i = 0;
+        while i < 3 {
+            table[UNQUOTED_SPECIAL_GROUPS[g][i] as usize] = true;
+            i += 1;
+        }
+        g += 1;
     }
     table
 };
 
-/// [`UNQUOTED_SPECIAL`] as comparisons, which the compiler vectorizes.
-const fn is_unquoted_special(c: u8) -> bool {
-    (c == b'\n')
-        | (c == b'\r')
-        | (c == b'\\')
-        | (c == b'\'')
-        | (c == b'"')
-        | (c == b' ')
-        | (c == b'\t')
+/// Whether `run` (no `\n` in it) has a byte that needs interpreting.
+fn has_unquoted_special(run: &[u8]) -> bool {
+    UNQUOTED_SPECIAL_GROUPS
+        .iter()
+        .any(|[a, b, c]| memchr::memchr3(*a, *b, *c, run).is_some())
 }
 
 /// After a closing quote only blanks and a `#` comment may follow.
