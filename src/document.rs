@@ -85,6 +85,13 @@ struct DecryptedValue {
     plaintext: Range<usize>,
 }
 
+/// A value the sealed file holds in plaintext (not selected for
+/// encryption, or empty): where its source text stands in the opened text.
+struct PlainValue {
+    path: KeyPath,
+    text: Range<usize>,
+}
+
 /// A decrypted document with everything needed to seal it again.
 pub struct Opened {
     pub format: Format,
@@ -93,6 +100,7 @@ pub struct Opened {
     pub data_key: DataKey,
     pub metadata: Metadata,
     values: Vec<DecryptedValue>,
+    plain_values: Vec<PlainValue>,
     sealed: String,
 }
 
@@ -215,19 +223,23 @@ fn open_scanned(
         .ok_or(DocError::NotSealed)?;
     let body = [&src[..region.start], &src[region.end..]];
     let verify_mac = || compute_mac(&key, format, &metadata, &body).verify(&metadata.mac);
-    let (plaintext, values) = decrypt_document(format, src, scan.leaves, region, &key, verify_mac)?;
+    let (plaintext, values, plain_values) =
+        decrypt_document(format, src, scan.leaves, region, &key, verify_mac)?;
     Ok(Opened {
         format,
         plaintext,
         data_key: key,
         metadata,
         values,
+        plain_values,
         sealed: sealed.into_owned(),
     })
 }
 
-/// The opened text of `src` (its metadata block at `region` removed) and
-/// where each decrypted value stands in it, provided `verify_mac` holds.
+/// The opened text of `src` (its metadata block at `region` removed), where
+/// each decrypted value stands in it and where each plaintext value does,
+/// provided `verify_mac` holds.
+#[allow(clippy::type_complexity)]
 fn decrypt_document(
     format: Format,
     src: &str,
@@ -235,23 +247,32 @@ fn decrypt_document(
     region: Range<usize>,
     key: &DataKey,
     verify_mac: impl FnOnce() -> bool + Send,
-) -> Result<(Zeroizing<String>, Vec<DecryptedValue>), DocError> {
+) -> Result<(Zeroizing<String>, Vec<DecryptedValue>, Vec<PlainValue>), DocError> {
     // Lay the opened text out first: a token's length fixes its plaintext's
     // length, so every value can be decrypted straight into its place.
     let mut values = Vec::with_capacity(leaves.len());
     let mut gaps = Vec::with_capacity(leaves.len());
+    let mut plain_values = Vec::new();
     let mut cursor = 0;
     let mut at = 0;
     for leaf in leaves {
-        if leaf.kind != LeafKind::Scalar {
-            continue;
-        }
-        let Some(token) = format.token_in(&src[leaf.span.clone()]) else {
-            continue;
-        };
         if leaf.span.start < cursor {
             return Err(DocError::Internal("overlapping value spans"));
         }
+        let token = match leaf.kind {
+            LeafKind::Scalar => format.token_in(&src[leaf.span.clone()]),
+            LeafKind::Empty | LeafKind::Alias => None,
+        };
+        let Some(token) = token else {
+            // Text between tokens is copied as it is, so this value stands
+            // as far from `at` as it does from `cursor` in the sealed text.
+            let start = at + (leaf.span.start - cursor);
+            plain_values.push(PlainValue {
+                path: leaf.path,
+                text: start..start + leaf.span.len(),
+            });
+            continue;
+        };
         let token_start = token.as_ptr() as usize - src.as_ptr() as usize;
         at += leaf.span.start - cursor;
         let len = crate::token::plaintext_len(token);
@@ -288,7 +309,7 @@ fn decrypt_document(
         drop(Zeroizing::new(e.into_bytes()));
         DocError::Internal("the opened text is not UTF-8")
     })?;
-    Ok((Zeroizing::new(plaintext), values))
+    Ok((Zeroizing::new(plaintext), values, plain_values))
 }
 
 /// Below this many values one thread is faster than several.
@@ -595,6 +616,34 @@ impl Opened {
             .map(|v| &self.sealed[v.token.clone()])
     }
 
+    /// Every value's key path and meaning, as [`Format::values`] reads them
+    /// from the plaintext, in document order. JSON and dotenv values are
+    /// read from where opening put them, without parsing the text again.
+    #[allow(clippy::type_complexity)]
+    pub fn values(&self) -> Result<Vec<(Cow<'_, KeyPath>, Zeroizing<String>)>, ParseError> {
+        let decrypted = self.values.iter().map(|v| (&v.path, &v.plaintext));
+        let plain = self.plain_values.iter().map(|v| (&v.path, &v.text));
+        let mut all: Vec<_> = decrypted.chain(plain).collect();
+        // Both lists are in document order: this sort only interleaves them.
+        all.sort_by_key(|(_, text)| text.start);
+        let mut out = Vec::with_capacity(all.len());
+        for (path, text) in all {
+            match self.format.value_at(&self.plaintext, text.clone()) {
+                Some(value) => out.push((Cow::Borrowed(path), value?)),
+                // YAML scalars need the parser.
+                None => {
+                    return Ok(self
+                        .format
+                        .values(&self.plaintext)?
+                        .into_iter()
+                        .map(|(path, value)| (Cow::Owned(path), value))
+                        .collect())
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The sealed file this was opened from.
     pub fn sealed_text(&self) -> &str {
         &self.sealed
@@ -701,6 +750,52 @@ mod tests {
         let body = [&sealed[..block.region.start], &sealed[block.region.end..]];
         let fresh = compute_mac(key, Format::Dotenv, &block.metadata, &body).finish();
         sealed.replace(&block.metadata.mac, &fresh)
+    }
+
+    /// What `Opened::values` reads in place must be what parsing the
+    /// plaintext gives, with every value sealed or only some.
+    #[test]
+    fn values_read_in_place_match_a_parse_of_the_plaintext() {
+        let docs = [
+            (
+                Format::Dotenv,
+                "# c\nA=plain\nexport B='single $x'\nC=\"dq \\n \\\" \\$ x\"\nD=\nE=esc\\ aped # note\r\nF=été\n",
+            ),
+            (
+                Format::Json,
+                "{\"a\": \"s\\u00e9\\n\\\"q\\\"\", \"b\": [1, -2.5e3, true, null], \"c\": {\"d\": \"\", \"e\": {}}}\n",
+            ),
+            (
+                Format::Yaml,
+                "a: plain\nb: |\n  block\n  text\nc: [1, 'q']\nd:\ne: &x v\nf: *x\n",
+            ),
+        ];
+        for (format, plain) in docs {
+            let expected = format.values(plain).unwrap();
+            for encrypt in [vec![], vec!["C".to_owned(), "a".into(), "b.*".into()]] {
+                let key = DataKey::generate();
+                let (_, public) = crate::envelope::generate_identity();
+                let plan = SealPlan {
+                    key: &key,
+                    recipients: wrap_for(&key, &[Recipient::parse(&public).unwrap()]).unwrap(),
+                    encrypt,
+                    modified: now_rfc3339(),
+                };
+                let sealed = seal_with(format, plain, &plan, |_, _| None).unwrap();
+                let opened = open_with_key(format, &sealed, key.clone()).unwrap();
+                let got: Vec<(KeyPath, String)> = opened
+                    .values()
+                    .unwrap()
+                    .into_iter()
+                    .map(|(p, v)| (p.into_owned(), v.to_string()))
+                    .collect();
+                let want: Vec<(KeyPath, String)> = expected
+                    .iter()
+                    .map(|(p, v)| (p.clone(), v.to_string()))
+                    .collect();
+                assert_eq!(got, want, "{format:?} {:?}", plan.encrypt);
+            }
+        }
     }
 
     #[test]

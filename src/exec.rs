@@ -103,8 +103,7 @@ pub fn variables(
     let mut index: HashMap<String, (usize, usize, usize)> = HashMap::new();
     for (file_no, (file, opened)) in files.iter().enumerate() {
         let mut values = opened
-            .format
-            .values(&opened.plaintext)
+            .values()
             .map_err(|e| ExecError::Parse(format!("{file}: {e}")))?;
         index.reserve(values.len());
         out.reserve(values.len());

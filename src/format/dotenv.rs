@@ -448,7 +448,9 @@ pub fn values(src: &str) -> Result<Vec<(KeyPath, Zeroizing<String>)>, ParseError
         .collect())
 }
 
-fn decode(text: &str) -> Zeroizing<String> {
+/// A value's meaning from its source text: quotes removed, escapes of
+/// unquoted and double-quoted values interpreted.
+pub(super) fn decode(text: &str) -> Zeroizing<String> {
     if let Some(inner) = text.strip_prefix('\'').and_then(|t| t.strip_suffix('\'')) {
         return Zeroizing::new(inner.to_owned());
     }
@@ -456,6 +458,9 @@ fn decode(text: &str) -> Zeroizing<String> {
         .strip_prefix('"')
         .and_then(|t| t.strip_suffix('"'))
         .unwrap_or(text);
+    if memchr::memchr(b'\\', inner.as_bytes()).is_none() {
+        return Zeroizing::new(inner.to_owned());
+    }
     let mut out = Zeroizing::new(String::with_capacity(inner.len()));
     let mut chars = inner.chars();
     while let Some(c) = chars.next() {

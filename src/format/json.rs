@@ -600,15 +600,21 @@ pub fn values(src: &str) -> Result<Vec<(KeyPath, Zeroizing<String>)>, ParseError
     let scan = scan(src)?;
     let mut out = Vec::with_capacity(scan.leaves.len());
     for leaf in scan.leaves {
-        let mut value = Zeroizing::new(String::new());
-        if src.as_bytes().get(leaf.span.start) == Some(&b'"') {
-            unescape_into(src, leaf.span.start, &mut value)?;
-        } else {
-            value.push_str(&src[leaf.span.clone()]);
-        }
-        out.push((leaf.path, value));
+        out.push((leaf.path, value_at(src, leaf.span)?));
     }
     Ok(out)
+}
+
+/// The value whose source text is `src[span]`: a string unescaped, any
+/// other scalar as written.
+pub fn value_at(src: &str, span: Range<usize>) -> Result<Zeroizing<String>, ParseError> {
+    let mut value = Zeroizing::new(String::new());
+    if src.as_bytes().get(span.start) == Some(&b'"') {
+        unescape_into(src, span.start, &mut value)?;
+    } else {
+        value.push_str(&src[span]);
+    }
+    Ok(value)
 }
 
 /// JSON string literal, escaping exactly what serde_json escapes.

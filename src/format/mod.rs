@@ -207,6 +207,21 @@ impl Format {
         }
     }
 
+    /// What [`Format::values`] reports for the value whose source text is
+    /// `src[span]`, read from that text alone. `None` for YAML, whose
+    /// scalars can only be read in context (indentation, block headers).
+    pub fn value_at(
+        self,
+        src: &str,
+        span: Range<usize>,
+    ) -> Option<Result<Zeroizing<String>, ParseError>> {
+        match self {
+            Format::Yaml => None,
+            Format::Json => Some(json::value_at(src, span)),
+            Format::Dotenv => Some(Ok(dotenv::decode(&src[span]))),
+        }
+    }
+
     /// Add the metadata block to a document that has none. Fails when the
     /// document cannot hold one (a YAML document whose top level is not a
     /// block mapping, a JSON document that is not an object).
