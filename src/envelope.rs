@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use age::armor::{ArmoredReader, ArmoredWriter, Format as ArmorFormat};
-use age::cli_common::{read_identities, read_recipients, StdinGuard};
+use age::cli_common::{read_identities, read_recipients, ReadError, StdinGuard};
 use age::secrecy::ExposeSecret;
 use zeroize::Zeroizing;
 
@@ -36,6 +36,23 @@ pub enum RecipientError {
     Invalid(String),
     #[error("recipient {recipient:?}: {reason}")]
     Unusable { recipient: String, reason: String },
+    #[error("recipient {recipient:?} needs the age plugin {binary_name}, which is not on PATH")]
+    MissingPlugin {
+        recipient: String,
+        binary_name: String,
+    },
+}
+
+/// The program a plugin recipient or identity needs, when age could not
+/// find it on PATH. age's own message for this wraps the name in Unicode
+/// isolation marks and leaves seal's hints suggesting the key is wrong.
+fn missing_plugin(e: &ReadError) -> Option<String> {
+    match e {
+        ReadError::PluginResolve(age::plugin::ResolveError::MissingPlugin { binary_name }) => {
+            Some(binary_name.clone())
+        }
+        _ => None,
+    }
 }
 
 impl Recipient {
@@ -66,12 +83,16 @@ impl Recipient {
             &mut StdinGuard::new(false),
         )
         .map_err(|e| match e {
-            age::cli_common::ReadError::InvalidRecipient(_) => {
-                RecipientError::Invalid(text.to_owned())
-            }
-            other => RecipientError::Unusable {
-                recipient: text.to_owned(),
-                reason: other.to_string(),
+            ReadError::InvalidRecipient(_) => RecipientError::Invalid(text.to_owned()),
+            other => match missing_plugin(&other) {
+                Some(binary_name) => RecipientError::MissingPlugin {
+                    recipient: text.to_owned(),
+                    binary_name,
+                },
+                None => RecipientError::Unusable {
+                    recipient: text.to_owned(),
+                    reason: other.to_string(),
+                },
             },
         })?;
         match (parsed.pop(), parsed.is_empty()) {
@@ -156,6 +177,11 @@ pub enum IdentityError {
     Read { source_name: String, reason: String },
     #[error("no identity found: tried {tried}")]
     NoneFound { tried: String },
+    #[error("identity {source_name} needs the age plugin {binary_name}, which is not on PATH")]
+    MissingPlugin {
+        source_name: String,
+        binary_name: String,
+    },
 }
 
 /// Where identities are looked up, in order (see `Identities::load`).
@@ -284,9 +310,15 @@ impl Identities {
             }
         }
         let found = read_identities(vec![name.clone()], None, &mut StdinGuard::new(false))
-            .map_err(|e| IdentityError::Read {
-                source_name: name.clone(),
-                reason: e.to_string(),
+            .map_err(|e| match missing_plugin(&e) {
+                Some(binary_name) => IdentityError::MissingPlugin {
+                    source_name: name.clone(),
+                    binary_name,
+                },
+                None => IdentityError::Read {
+                    source_name: name.clone(),
+                    reason: e.to_string(),
+                },
             })?;
         self.list.extend(found);
         self.sources.push(name);
@@ -325,7 +357,15 @@ impl Identities {
             let found = file
                 .with_callbacks(age::cli_common::UiCallbacks)
                 .into_identities()
-                .map_err(|e| read_err(&e.to_string()))?;
+                .map_err(|e| match e {
+                    age::DecryptError::PluginResolve(
+                        age::plugin::ResolveError::MissingPlugin { binary_name },
+                    ) => IdentityError::MissingPlugin {
+                        source_name: source_name.to_owned(),
+                        binary_name,
+                    },
+                    other => read_err(&other.to_string()),
+                })?;
             if found.is_empty() {
                 return Err(read_err("no identity in it"));
             }
@@ -499,6 +539,60 @@ mod tests {
             unwrap_data_key(&[wrapped], &ids),
             Err(UnwrapError::NoMatch { .. })
         ));
+    }
+
+    /// A well-formed plugin recipient and identity for a plugin that is
+    /// surely not installed.
+    fn absent_plugin_keys() -> (String, String) {
+        let encode = |hrp: &str| {
+            bech32::encode::<bech32::Bech32>(bech32::Hrp::parse(hrp).unwrap(), &[7u8; 32]).unwrap()
+        };
+        (
+            encode("age1sealabsent"),
+            encode("AGE-PLUGIN-SEALABSENT-").to_uppercase(),
+        )
+    }
+
+    #[test]
+    fn a_missing_plugin_is_named_without_the_secret() {
+        let (recipient, identity) = absent_plugin_keys();
+        let err = Recipient::parse(&recipient).unwrap_err();
+        assert!(
+            matches!(&err, RecipientError::MissingPlugin { binary_name, .. }
+                if binary_name == "age-plugin-sealabsent"),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "recipient {recipient:?} needs the age plugin age-plugin-sealabsent, which is not on PATH"
+            )
+        );
+
+        let err = Identities::from_text(&identity, "SEAL_IDENTITY")
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.to_string(),
+            "identity SEAL_IDENTITY needs the age plugin age-plugin-sealabsent, which is not on PATH"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("plugin.key");
+        std::fs::write(&file, format!("{identity}\n")).unwrap();
+        let err = Identities::load(&IdentitySources {
+            files: vec![file.clone()],
+            ..Default::default()
+        })
+        .err()
+        .unwrap();
+        let message = err.to_string();
+        assert!(
+            matches!(err, IdentityError::MissingPlugin { .. }),
+            "{message}"
+        );
+        assert!(message.contains(&file.display().to_string()), "{message}");
+        assert!(message.contains("age-plugin-sealabsent"), "{message}");
+        assert!(!message.contains(&identity), "{message}");
     }
 
     #[test]

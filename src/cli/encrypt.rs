@@ -8,7 +8,7 @@ use clap::Args;
 use super::{detect_format, display, print_stdout, read_input, write_file, CliError, FormatArg};
 use crate::config::Config;
 use crate::document;
-use crate::envelope::{read_recipients_file, Recipient};
+use crate::envelope::{read_recipients_file, Recipient, RecipientError};
 use crate::fsio::Mode;
 
 #[derive(Args, Debug)]
@@ -96,7 +96,17 @@ pub(crate) fn recipients_for(
         .iter()
         .map(|t| Recipient::parse(t))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| CliError::new(e.to_string()).hint("fix the recipient; nothing was written"))?;
+        .map_err(|e| {
+            let hint = match &e {
+                RecipientError::MissingPlugin { binary_name, .. } => {
+                    format!(
+                        "install {binary_name} or add its directory to PATH; nothing was written"
+                    )
+                }
+                _ => "fix the recipient; nothing was written".to_owned(),
+            };
+            CliError::new(e.to_string()).hint(hint)
+        })?;
     Ok((recipients, patterns))
 }
 

@@ -28,7 +28,7 @@ use clap::{Args, Parser, Subcommand};
 use zeroize::Zeroizing;
 
 use crate::document::{self, DocError, Opened};
-use crate::envelope::{Identities, IdentitySources, UnwrapError};
+use crate::envelope::{Identities, IdentityError, IdentitySources, UnwrapError};
 use crate::format::Format;
 use crate::fsio::{self, ReadError};
 
@@ -266,12 +266,16 @@ pub fn load_identities(args: &IdentityArgs) -> Result<Identities, CliError> {
     let loaded = Identities::load(&IdentitySources::from_env(args.identities.clone()));
     let mut ids = match loaded {
         Ok(ids) => ids,
-        Err(crate::envelope::IdentityError::NoneFound { .. }) if args.passphrase => {
-            Identities::empty()
-        }
+        Err(IdentityError::NoneFound { .. }) if args.passphrase => Identities::empty(),
         Err(e) => {
-            return Err(CliError::new(e.to_string())
-                .hint("create one with `seal keygen`, or pass -i FILE / set SEAL_IDENTITY_FILE"))
+            let hint = match &e {
+                IdentityError::MissingPlugin { binary_name, .. } => {
+                    format!("install {binary_name} or add its directory to PATH")
+                }
+                _ => "create one with `seal keygen`, or pass -i FILE / set SEAL_IDENTITY_FILE"
+                    .to_owned(),
+            };
+            return Err(CliError::new(e.to_string()).hint(hint));
         }
     };
     if args.passphrase {

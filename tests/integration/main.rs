@@ -9,6 +9,7 @@ mod exec;
 mod git;
 mod interop;
 mod keygen;
+mod plugin;
 mod props;
 mod roundtrip;
 mod tamper;
