@@ -18,7 +18,8 @@ use base64::Engine;
 pub const PREFIX_V1: &str = "seal.v1.";
 /// Bytes of XChaCha20 nonce at the start of a payload.
 pub const NONCE_LEN: usize = 24;
-const TAG_LEN: usize = 16;
+/// Bytes of Poly1305 tag at the end of a payload.
+pub const TAG_LEN: usize = 16;
 
 /// A decoded token: nonce and ciphertext-with-tag.
 #[derive(Clone, Debug, PartialEq, Eq)]
