@@ -44,10 +44,12 @@ fi
 # Timed runs per size (after warmup): fewer for the big files.
 runs_for() {
   if [ "$quick" = 1 ]; then echo 3; return; fi
+  # The shared machine's noise is large next to a 10 ms run: medians of
+  # more runs are steadier.
   case "$1" in
     10) echo 20 ;;
-    1000) echo 10 ;;
-    *) echo 5 ;;
+    1000) echo 20 ;;
+    *) echo 15 ;;
   esac
 }
 warmup_for() {
@@ -373,7 +375,7 @@ L.append("# seal vs SOPS")
 L.append("")
 L.append(f"{date}, {cores} cores ({cpu}), {uname}; {seal_v}, sops {sops_v}. "
          f"Times are medians of {'hyperfine' if hyper == '1' else 'a loop of'} runs "
-         f"({'quick mode: 3 runs' if quick == '1' else '20/10/5 runs for 10/1,000/10,000 values'}), "
+         f"({'quick mode: 3 runs' if quick == '1' else '20/20/15 runs for 10/1,000/10,000 values'}), "
          "CPU is the mean user + system time; peak memory is max RSS (median). "
          "Ratio = SOPS / seal: above 1 means seal is faster or smaller. "
          f"Load average when the run started: {load} (wall times suffer when other work shares the cores; CPU times less so).")
