@@ -291,8 +291,14 @@ fn decrypt_document(
     let tail = [cursor..region.start, region.end..src.len()];
     let mut out = Zeroizing::new(vec![0u8; at + tail.iter().map(|r| r.len()).sum::<usize>()]);
     let (body_out, mut tail_out) = out.split_at_mut(at);
-    let (mac_ok, decrypted) =
-        decrypt_into(&key.value_cipher(), src, &values, &gaps, body_out, verify_mac);
+    let (mac_ok, decrypted) = decrypt_into(
+        &key.value_cipher(),
+        src,
+        &values,
+        &gaps,
+        body_out,
+        verify_mac,
+    );
     // A bad MAC outranks any value error: the file was changed outside seal.
     if !mac_ok {
         return Err(DocError::Tampered);
@@ -739,7 +745,10 @@ mod tests {
             encrypt: vec![],
             modified: now_rfc3339(),
         };
-        (seal_with(Format::Dotenv, plain, &plan, |_, _| None).unwrap(), key)
+        (
+            seal_with(Format::Dotenv, plain, &plan, |_, _| None).unwrap(),
+            key,
+        )
     }
 
     /// The file's MAC recomputed for its current text, as someone holding

@@ -294,3 +294,65 @@ fn colliding_names_are_an_error() {
             "not a usable environment variable name",
         ));
 }
+
+/// seal becomes the command: the command starts with SIGPIPE at its default
+/// (Rust ignores it) and no blocked signals, keeps the rest of seal's
+/// environment, and a sealed PATH is the one searched, as a shell would.
+#[test]
+fn the_command_starts_like_a_shell_would_start_it() {
+    let (env, key) = setup();
+    let status = exec(
+        &env,
+        &key,
+        &[
+            "base.env",
+            "--",
+            "sh",
+            "-c",
+            "grep -E '^Sig(Ign|Blk):' /proc/self/status",
+        ],
+    )
+    .success();
+    let out = String::from_utf8_lossy(&status.get_output().stdout).into_owned();
+    for line in out.lines() {
+        let (name, mask) = line.split_once(':').expect("status line");
+        let mask = u64::from_str_radix(mask.trim(), 16).expect("hex mask");
+        match name {
+            // SIGPIPE is signal 13: bit 12 of SigIgn.
+            "SigIgn" => assert_eq!(mask & (1 << 12), 0, "SIGPIPE is ignored: {out}"),
+            _ => assert_eq!(mask, 0, "signals are blocked: {out}"),
+        }
+    }
+    assert_eq!(out.lines().count(), 2, "{out}");
+
+    let bin = env.path("bin");
+    std::fs::create_dir(&bin).expect("bin dir");
+    let tool = env.script("bin/only-here", "printf 'found %s' \"$A\"");
+    assert!(tool.exists());
+    env.write(
+        "path.env",
+        &format!("PATH={}:/usr/bin:/bin\nA=1\n", bin.display()),
+    );
+    env.seal_in_place("path.env", &key);
+    exec(&env, &key, &["path.env", "--", "only-here"])
+        .success()
+        .stdout("found 1");
+    exec(&env, &key, &["base.env", "--", "only-here"])
+        .code(127)
+        .stderr(predicate::str::contains("command not found: only-here"));
+    // Variables seal does not set reach the command unchanged.
+    env.seal()
+        .args(["exec", "-i"])
+        .arg(&key.identity)
+        .args([
+            "base.env",
+            "--",
+            "sh",
+            "-c",
+            "printf '%s|%s' \"$OUTER\" \"$A\"",
+        ])
+        .env("OUTER", "kept = as is")
+        .assert()
+        .success()
+        .stdout("kept = as is|1");
+}
