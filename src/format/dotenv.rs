@@ -188,14 +188,14 @@ fn parse_entry(src: &str, line_start: usize, p: usize) -> Result<Entry, ParseErr
             Ok(entry(v..i + 1, LeafKind::Scalar, after_quote(src, i + 1)?))
         }
         _ => {
-            let (value_end, stop) = unquoted(src, v)?;
-            Ok(entry(v..value_end, LeafKind::Scalar, next_line(src, stop)))
+            let (value_end, next) = unquoted(src, v)?;
+            Ok(entry(v..value_end, LeafKind::Scalar, next))
         }
     }
 }
 
 /// Scan an unquoted value from `v`: returns the end of its text (trailing
-/// blanks excluded) and where scanning stopped (end of line or comment).
+/// blanks excluded) and the start of the next line.
 fn unquoted(src: &str, v: usize) -> Result<(usize, usize), ParseError> {
     let b = src.as_bytes();
     // Most values (every token) run to the line break with nothing to
@@ -206,7 +206,7 @@ fn unquoted(src: &str, v: usize) -> Result<(usize, usize), ParseError> {
         _ => line_end,
     };
     if !has_unquoted_special(&b[v..run_end]) {
-        return Ok((run_end, run_end));
+        return Ok((run_end, (line_end + 1).min(b.len())));
     }
     let mut i = v;
     let mut end = v;
@@ -247,7 +247,7 @@ fn unquoted(src: &str, v: usize) -> Result<(usize, usize), ParseError> {
             }
         }
     }
-    Ok((end, i))
+    Ok((end, next_line(src, i)))
 }
 
 /// Bytes that end a run of ordinary characters in an unquoted value: line
