@@ -17,25 +17,37 @@ pub enum Segment {
     Index(usize),
 }
 
+/// The segments of a key path. One segment is held inline: a dotenv file
+/// of 10,000 variables then makes 10,000 allocations fewer when opened.
+pub type Segments = smallvec::SmallVec<[Segment; 1]>;
+
 /// The location of a value: the document number (YAML streams may hold
 /// several documents; JSON and dotenv always use 0) and the segments from
 /// the root.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct KeyPath {
     pub doc: usize,
-    pub segments: Vec<Segment>,
+    pub segments: Segments,
 }
 
 impl KeyPath {
     pub fn new(doc: usize, segments: Vec<Segment>) -> Self {
-        KeyPath { doc, segments }
+        KeyPath {
+            doc,
+            segments: Segments::from_vec(segments),
+        }
     }
 
     /// A path with a single key in document 0 (dotenv variables).
     pub fn key(name: &str) -> Self {
+        KeyPath::key_owned(name.to_owned())
+    }
+
+    /// [`KeyPath::key`] taking the name's allocation.
+    pub fn key_owned(name: String) -> Self {
         KeyPath {
             doc: 0,
-            segments: vec![Segment::Key(name.to_owned())],
+            segments: smallvec::smallvec![Segment::Key(name)],
         }
     }
 

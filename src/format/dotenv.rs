@@ -18,7 +18,7 @@ use zeroize::Zeroizing;
 
 use crate::format::{line_ending, EditError, Leaf, LeafKind, MetadataBlock, ParseError, Scan};
 use crate::metadata::{Metadata, WrappedKey, VERSION};
-use crate::path::{KeyPath, PathQuery, Segment};
+use crate::path::{KeyPath, PathQuery};
 
 const META_PREFIX: &str = "# seal: ";
 const META_START: &str = "# seal: version=";
@@ -426,7 +426,7 @@ pub fn scan(src: &str) -> Result<Scan, ParseError> {
         .entries
         .into_iter()
         .map(|e| Leaf {
-            path: KeyPath::new(0, vec![Segment::Key(e.key)]),
+            path: KeyPath::key_owned(e.key),
             span: e.value,
             kind: e.kind,
         })

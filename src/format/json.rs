@@ -556,7 +556,10 @@ fn wrapped_key(src: &str, node: &Node) -> Result<WrappedKey, ParseError> {
 fn collect(node: &Node, path: &mut Vec<Segment>, out: &mut Vec<Leaf>) {
     match &node.kind {
         Kind::Scalar => out.push(Leaf {
-            path: KeyPath::new(0, path.clone()),
+            path: KeyPath {
+                doc: 0,
+                segments: path.iter().cloned().collect(),
+            },
             span: node.span.clone(),
             kind: LeafKind::Scalar,
         }),
