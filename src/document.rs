@@ -77,12 +77,23 @@ pub fn inspect(format: Format, src: &str) -> Result<Inspection, DocError> {
 }
 
 /// A decrypted value: where its token stood in the sealed file and where
-/// its plaintext stands in the opened one, so that resealing an unchanged
-/// value can write the same token.
+/// its plaintext starts in the opened one, so that resealing an unchanged
+/// value can write the same token. (Its length follows from the token's,
+/// and leaving it out makes this no larger than a scan's leaf, so the
+/// leaves' memory is reused for these when a file is opened.)
 struct DecryptedValue {
     path: KeyPath,
     token: Range<usize>,
-    plaintext: Range<usize>,
+    plaintext_start: usize,
+}
+
+impl DecryptedValue {
+    /// Where the plaintext stands in the opened text; `sealed` is the text
+    /// the value was opened from.
+    fn plaintext(&self, sealed: &str) -> Range<usize> {
+        let len = crate::token::plaintext_len(&sealed[self.token.clone()]);
+        self.plaintext_start..self.plaintext_start + len
+    }
 }
 
 /// A value the sealed file holds in plaintext (not selected for
@@ -250,40 +261,49 @@ fn decrypt_document(
 ) -> Result<(Zeroizing<String>, Vec<DecryptedValue>, Vec<PlainValue>), DocError> {
     // Lay the opened text out first: a token's length fixes its plaintext's
     // length, so every value can be decrypted straight into its place.
-    let mut values = Vec::with_capacity(leaves.len());
     let mut gaps = Vec::with_capacity(leaves.len());
     let mut plain_values = Vec::new();
     let mut cursor = 0;
     let mut at = 0;
-    for leaf in leaves {
-        if leaf.span.start < cursor {
-            return Err(DocError::Internal("overlapping value spans"));
-        }
-        let token = match leaf.kind {
-            LeafKind::Scalar => format.token_in(&src[leaf.span.clone()]),
-            LeafKind::Empty | LeafKind::Alias => None,
-        };
-        let Some(token) = token else {
-            // Text between tokens is copied as it is, so this value stands
-            // as far from `at` as it does from `cursor` in the sealed text.
-            let start = at + (leaf.span.start - cursor);
-            plain_values.push(PlainValue {
+    let mut overlap = false;
+    // An iterator chain over the leaves, so the collected values reuse
+    // their memory (a fresh megabyte costs hundreds of page faults).
+    let values: Vec<DecryptedValue> = leaves
+        .into_iter()
+        .filter_map(|leaf| {
+            if leaf.span.start < cursor {
+                overlap = true;
+                return None;
+            }
+            let token = match leaf.kind {
+                LeafKind::Scalar => format.token_in(&src[leaf.span.clone()]),
+                LeafKind::Empty | LeafKind::Alias => None,
+            };
+            let Some(token) = token else {
+                // Text between tokens is copied as it is, so this value
+                // stands as far from `at` as it does from `cursor`.
+                let start = at + (leaf.span.start - cursor);
+                plain_values.push(PlainValue {
+                    path: leaf.path,
+                    text: start..start + leaf.span.len(),
+                });
+                return None;
+            };
+            let token_start = token.as_ptr() as usize - src.as_ptr() as usize;
+            at += leaf.span.start - cursor;
+            let value = DecryptedValue {
                 path: leaf.path,
-                text: start..start + leaf.span.len(),
-            });
-            continue;
-        };
-        let token_start = token.as_ptr() as usize - src.as_ptr() as usize;
-        at += leaf.span.start - cursor;
-        let len = crate::token::plaintext_len(token);
-        values.push(DecryptedValue {
-            path: leaf.path,
-            token: token_start..token_start + token.len(),
-            plaintext: at..at + len,
-        });
-        gaps.push(cursor..leaf.span.start);
-        at += len;
-        cursor = leaf.span.end;
+                token: token_start..token_start + token.len(),
+                plaintext_start: at,
+            };
+            gaps.push(cursor..leaf.span.start);
+            at += crate::token::plaintext_len(token);
+            cursor = leaf.span.end;
+            Some(value)
+        })
+        .collect();
+    if overlap {
+        return Err(DocError::Internal("overlapping value spans"));
     }
     if region.start < cursor {
         return Err(DocError::Internal("metadata block before a value"));
@@ -373,7 +393,7 @@ fn decrypt_into(
         .chunks(VALUES_PER_CHUNK)
         .zip(gaps.chunks(VALUES_PER_CHUNK))
     {
-        let end = part.last().map_or(base, |v| v.plaintext.end);
+        let end = part.last().map_or(base, |v| v.plaintext(src).end);
         let (mine, others) = std::mem::take(&mut rest).split_at_mut(end - base);
         chunks.push(Chunk {
             values: part,
@@ -431,7 +451,8 @@ fn decrypt_chunk(
     } = chunk;
     let mut scratch = crate::crypto::Scratch::default();
     for (value, gap) in values.iter().zip(gaps) {
-        let value_at = value.plaintext.start - base;
+        let plaintext = value.plaintext(src);
+        let value_at = plaintext.start - base;
         out[value_at - gap.len()..value_at].copy_from_slice(&src.as_bytes()[gap.clone()]);
         let failed = |source| DocError::Value {
             path: value.path.to_string(),
@@ -443,7 +464,7 @@ fn decrypt_chunk(
         if std::str::from_utf8(bytes).is_err() {
             return Err(failed(ValueError::Authentication));
         }
-        if bytes.len() != value.plaintext.len() {
+        if bytes.len() != plaintext.len() {
             return Err(DocError::Internal(
                 "a value's length does not match its token",
             ));
@@ -618,7 +639,7 @@ impl Opened {
     pub fn token_for(&self, path: &KeyPath, text: &str) -> Option<&str> {
         self.values
             .iter()
-            .find(|v| &v.path == path && &self.plaintext[v.plaintext.clone()] == text)
+            .find(|v| &v.path == path && &self.plaintext[v.plaintext(&self.sealed)] == text)
             .map(|v| &self.sealed[v.token.clone()])
     }
 
@@ -627,8 +648,11 @@ impl Opened {
     /// read from where opening put them, without parsing the text again.
     #[allow(clippy::type_complexity)]
     pub fn values(&self) -> Result<Vec<(Cow<'_, KeyPath>, Zeroizing<String>)>, ParseError> {
-        let decrypted = self.values.iter().map(|v| (&v.path, &v.plaintext));
-        let plain = self.plain_values.iter().map(|v| (&v.path, &v.text));
+        let decrypted = self
+            .values
+            .iter()
+            .map(|v| (&v.path, v.plaintext(&self.sealed)));
+        let plain = self.plain_values.iter().map(|v| (&v.path, v.text.clone()));
         let mut all: Vec<_> = decrypted.chain(plain).collect();
         // Both lists are in document order: this sort only interleaves them.
         all.sort_by_key(|(_, text)| text.start);
@@ -675,7 +699,7 @@ impl Opened {
         previous
             .get(path)?
             .iter()
-            .find(|v| &self.plaintext[v.plaintext.clone()] == text)
+            .find(|v| &self.plaintext[v.plaintext(&self.sealed)] == text)
             .map(|v| &self.sealed[v.token.clone()])
     }
 
