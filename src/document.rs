@@ -831,6 +831,58 @@ mod tests {
         }
     }
 
+    /// A decrypted value that is not exactly one value where it stands (an
+    /// unresolved merge conflict is stored as such a value) is an error, as
+    /// it is when the whole plaintext is parsed, never a value to use.
+    #[test]
+    fn values_that_are_not_one_value_are_refused() {
+        let key_a = || KeyPath::key("A");
+        let json_a = || KeyPath::new(0, vec![crate::path::Segment::Key("a".into())]);
+        let cases = [
+            (
+                Format::Dotenv,
+                "A=old\nB=x\n",
+                key_a(),
+                "pw-ours",
+                "pw-theirs",
+            ),
+            (
+                Format::Json,
+                "{\"a\": \"old\", \"b\": 1}\n",
+                json_a(),
+                "\"pw-ours\"",
+                "\"pw-theirs\"",
+            ),
+        ];
+        for (format, plain, path, ours, theirs) in cases {
+            let key = DataKey::generate();
+            let (_, public) = crate::envelope::generate_identity();
+            let plan = SealPlan {
+                key: &key,
+                recipients: wrap_for(&key, &[Recipient::parse(&public).unwrap()]).unwrap(),
+                encrypt: vec![],
+                modified: now_rfc3339(),
+            };
+            let mut replace = Replacements::new();
+            replace.insert(
+                path,
+                crate::merge::conflict_block(Some(ours), Some(theirs), "\n"),
+            );
+            let sealed = seal_replacing(format, plain, &plan, |_, _| None, &replace).unwrap();
+            let opened = open_with_key(format, &sealed, key).unwrap();
+            assert!(format.values(&opened.plaintext).is_err(), "{format:?}");
+            assert!(opened.values().is_err(), "{format:?}");
+        }
+        // A JSON string whose closing quote is missing is not read on into
+        // the text after it.
+        let src = "{\"a\": \"x, \"b\": \"y\"}";
+        assert!(matches!(Format::Json.value_at(src, 6..9), Some(Err(_))));
+        assert!(matches!(
+            Format::Dotenv.value_at("A='x\nB=y'\n", 2..4),
+            Some(Err(_))
+        ));
+    }
+
     #[test]
     fn large_files_open_on_several_threads() {
         let plain = large_dotenv();

@@ -145,20 +145,26 @@ fn parse_entry(src: &str, line_start: usize, p: usize) -> Result<Entry, ParseErr
             "expected '=' after the variable name",
         ));
     }
-    let after = eq + 1;
-    let v = skip_blanks(b, after);
-    let entry = |value: Range<usize>, kind, end| Entry {
-        key: src[key.clone()].to_owned(),
+    let (value, kind, end) = value_after(src, eq + 1)?;
+    Ok(Entry {
+        key: src[key].to_owned(),
         line_start,
         value,
         kind,
         end,
-    };
+    })
+}
+
+/// The value after the `=` that ends before `after`: its source text, its
+/// kind and the start of the next line.
+fn value_after(src: &str, after: usize) -> Result<(Range<usize>, LeafKind, usize), ParseError> {
+    let b = src.as_bytes();
+    let v = skip_blanks(b, after);
     if is_eol(b, v) {
-        return Ok(entry(after..after, LeafKind::Empty, next_line(src, v)));
+        return Ok((after..after, LeafKind::Empty, next_line(src, v)));
     }
     match b[v] {
-        b'#' if v > after => Ok(entry(after..after, LeafKind::Empty, next_line(src, v))),
+        b'#' if v > after => Ok((after..after, LeafKind::Empty, next_line(src, v))),
         b'#' => Err(ParseError::at(
             src,
             v,
@@ -169,11 +175,7 @@ fn parse_entry(src: &str, line_start: usize, p: usize) -> Result<Entry, ParseErr
                 .find('\'')
                 .map(|n| v + 1 + n)
                 .ok_or_else(|| ParseError::at(src, v, "unterminated single-quoted value"))?;
-            Ok(entry(
-                v..close + 1,
-                LeafKind::Scalar,
-                after_quote(src, close + 1)?,
-            ))
+            Ok((v..close + 1, LeafKind::Scalar, after_quote(src, close + 1)?))
         }
         b'"' => {
             let mut i = v + 1;
@@ -185,13 +187,28 @@ fn parse_entry(src: &str, line_start: usize, p: usize) -> Result<Entry, ParseErr
                     Some(_) => i += 1,
                 }
             }
-            Ok(entry(v..i + 1, LeafKind::Scalar, after_quote(src, i + 1)?))
+            Ok((v..i + 1, LeafKind::Scalar, after_quote(src, i + 1)?))
         }
         _ => {
             let (value_end, next) = unquoted(src, v)?;
-            Ok(entry(v..value_end, LeafKind::Scalar, next))
+            Ok((v..value_end, LeafKind::Scalar, next))
         }
     }
+}
+
+/// The value whose source text is `src[span]`, checked to be exactly one
+/// value where it stands (a decrypted value is text nobody has parsed in
+/// place yet).
+pub(super) fn value_at(src: &str, span: Range<usize>) -> Result<Zeroizing<String>, ParseError> {
+    let (found, _, _) = value_after(src, span.start)?;
+    if found != span {
+        return Err(ParseError::at(
+            src,
+            found.end.min(span.end),
+            "a value here is not one dotenv value",
+        ));
+    }
+    Ok(decode(&src[span]))
 }
 
 /// Scan an unquoted value from `v`: returns the end of its text (trailing
@@ -450,7 +467,7 @@ pub fn values(src: &str) -> Result<Vec<(KeyPath, Zeroizing<String>)>, ParseError
 
 /// A value's meaning from its source text: quotes removed, escapes of
 /// unquoted and double-quoted values interpreted.
-pub(super) fn decode(text: &str) -> Zeroizing<String> {
+fn decode(text: &str) -> Zeroizing<String> {
     if let Some(inner) = text.strip_prefix('\'').and_then(|t| t.strip_suffix('\'')) {
         return Zeroizing::new(inner.to_owned());
     }

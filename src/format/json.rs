@@ -609,12 +609,23 @@ pub fn values(src: &str) -> Result<Vec<(KeyPath, Zeroizing<String>)>, ParseError
 }
 
 /// The value whose source text is `src[span]`: a string unescaped, any
-/// other scalar as written.
+/// other scalar as written; an error unless the text is exactly one scalar
+/// (a decrypted value is text nobody has parsed in place yet).
 pub fn value_at(src: &str, span: Range<usize>) -> Result<Zeroizing<String>, ParseError> {
     let mut value = Zeroizing::new(String::new());
-    if src.as_bytes().get(span.start) == Some(&b'"') {
-        unescape_into(src, span.start, &mut value)?;
-    } else {
+    let mut p = Parser::new(src, span.start);
+    match p.peek() {
+        Some(b'"') => p.string(Some(&mut value))?,
+        Some(b'-' | b'0'..=b'9') => p.number()?,
+        Some(b't') => p.literal("true")?,
+        Some(b'f') => p.literal("false")?,
+        Some(b'n') => p.literal("null")?,
+        _ => return Err(p.err(span.start, "expected a string, number, true, false or null")),
+    }
+    if p.pos != span.end {
+        return Err(p.err(p.pos.min(span.end), "a value here is not one JSON value"));
+    }
+    if src.as_bytes()[span.start] != b'"' {
         value.push_str(&src[span]);
     }
     Ok(value)

@@ -208,8 +208,9 @@ impl Format {
     }
 
     /// What [`Format::values`] reports for the value whose source text is
-    /// `src[span]`, read from that text alone. `None` for YAML, whose
-    /// scalars can only be read in context (indentation, block headers).
+    /// `src[span]`, read from that text alone, and an error unless it is
+    /// exactly one value. `None` for YAML, whose scalars can only be read in
+    /// context (indentation, block headers).
     pub fn value_at(
         self,
         src: &str,
@@ -218,7 +219,7 @@ impl Format {
         match self {
             Format::Yaml => None,
             Format::Json => Some(json::value_at(src, span)),
-            Format::Dotenv => Some(Ok(dotenv::decode(&src[span]))),
+            Format::Dotenv => Some(dotenv::value_at(src, span)),
         }
     }
 
