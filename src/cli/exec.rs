@@ -56,7 +56,17 @@ pub fn run(args: ExecArgs) -> Result<ExitCode, CliError> {
     // Every file must open before anything runs: never a partial set.
     let mut opened = Vec::new();
     for f in &args.sealed_files {
-        opened.push((display(f), open_file(f, &args.format, &args.identity)?));
+        let name = display(f);
+        let file = open_file(f, &args.format, &args.identity)?;
+        // A merge conflict is stored as a value holding both candidates:
+        // never hand that to a command.
+        if let Some(line) = crate::merge::conflict_marker_line(&file.plaintext) {
+            return Err(CliError::new(format!(
+                "{name}: unresolved merge conflict (decrypted line {line}); nothing was run"
+            ))
+            .hint(format!("resolve it with `seal edit {name}`")));
+        }
+        opened.push((name, file));
     }
     let options = NameOptions {
         upper: args.upper,

@@ -488,6 +488,17 @@ fn conflicting_changes_stay_sealed_and_edit_resolves_them() {
         .assert()
         .code(1)
         .stdout(predicate::str::contains("unresolved merge conflict"));
+    // seal exec never hands both candidates to a command.
+    let ran = repo.env.path("ran");
+    repo.seal(Some(&repo.me))
+        .args(["exec", "secrets/app.yaml", "--", "sh", "-c"])
+        .arg(format!("touch '{}'", ran.display()))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("unresolved merge conflict"))
+        .stderr(predicate::str::contains("nothing was run"))
+        .stderr(predicate::str::contains("-pw").not());
+    assert!(!ran.exists(), "the command ran");
 
     // seal edit shows both and refuses to save while markers remain.
     let before = repo.read("secrets/app.yaml");
