@@ -303,8 +303,13 @@ fn exec_with(program: &str, args: &[OsString], vars: &[Variable], no_override: b
     use std::collections::HashSet;
     use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
-    let not_found = || ExecError::NotFound(program.to_owned());
-    let inherited: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    // The inherited environment, once per name (the last one counts, as
+    // with std's Command).
+    let mut inherited: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    let mut seen = HashSet::new();
+    inherited.reverse();
+    inherited.retain(|(name, _)| seen.insert(name.clone()));
+    inherited.reverse();
     let existing: HashSet<&[u8]> = inherited.iter().map(|(n, _)| n.as_bytes()).collect();
     let injected: Vec<&Variable> = vars
         .iter()
@@ -341,13 +346,9 @@ fn exec_with(program: &str, args: &[OsString], vars: &[Variable], no_override: b
         }
     }
 
-    let Ok(file) = CString::new(program) else {
-        return not_found();
-    };
     let mut argv = Vec::with_capacity(args.len() + 1);
-    argv.push(file.clone());
-    for arg in args {
-        match CString::new(arg.clone().into_vec()) {
+    for arg in std::iter::once(OsString::from(program)).chain(args.iter().cloned()) {
+        match CString::new(arg.into_vec()) {
             Ok(a) => argv.push(a),
             Err(_) => {
                 return ExecError::Spawn(
@@ -357,11 +358,14 @@ fn exec_with(program: &str, args: &[OsString], vars: &[Variable], no_override: b
             }
         }
     }
-    // execvpe searches the PATH of this process: the child's PATH must be
-    // the one searched, as a shell would, when a sealed file sets it.
-    if let Some(path) = injected.iter().rev().find(|v| v.name == "PATH") {
-        std::env::set_var("PATH", path.value.as_str());
-    }
+    // The child's PATH is the one searched, as a shell would.
+    let path = match injected.iter().rev().find(|v| v.name == "PATH") {
+        Some(var) => Some(var.value.as_bytes()),
+        None => inherited
+            .iter()
+            .find(|(name, _)| name == "PATH")
+            .map(|(_, value)| value.as_bytes()),
+    };
     // Rust ignores SIGPIPE, and an ignored signal stays ignored across exec
     // while a caught one is reset to its default: catching it here gives
     // the command the default a shell would (as std's Command does). A
@@ -372,8 +376,61 @@ fn exec_with(program: &str, args: &[OsString], vars: &[Variable], no_override: b
     );
     use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow};
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
-    let Err(errno) = nix::unistd::execvpe(&file, &argv, &env);
+    let errno = exec_searching(program, path, &argv, &env);
     spawn_error(program, io::Error::from(errno))
+}
+
+/// `execvp` with an explicit environment and PATH, on every Unix (glibc's
+/// `execvpe` is not everywhere, and searches this process's PATH): a name
+/// with a slash is run as it is, else each PATH directory is tried in
+/// order (an empty entry is the current directory). A file that is not a
+/// binary and has no `#!` line is run by `/bin/sh`, as execvp does.
+fn exec_searching(
+    program: &str,
+    path: Option<&[u8]>,
+    argv: &[CString],
+    env: &[EnvEntry],
+) -> nix::errno::Errno {
+    use nix::errno::Errno;
+    use std::os::unix::ffi::OsStrExt;
+
+    let run = |file: &CStr| {
+        let Err(errno) = nix::unistd::execve(file, argv, env);
+        if errno == Errno::ENOEXEC {
+            let mut sh_argv = vec![c"/bin/sh".to_owned(), file.to_owned()];
+            sh_argv.extend(argv.iter().skip(1).cloned());
+            let Err(sh_errno) = nix::unistd::execve(c"/bin/sh", &sh_argv, env);
+            return sh_errno;
+        }
+        errno
+    };
+    if program.is_empty() {
+        return Errno::ENOENT;
+    }
+    if program.contains('/') {
+        return match CString::new(program) {
+            Ok(file) => run(&file),
+            Err(_) => Errno::ENOENT,
+        };
+    }
+    let mut denied = false;
+    for dir in path.unwrap_or(b"/usr/bin:/bin").split(|&b| b == b':') {
+        let dir = if dir.is_empty() { b".".as_slice() } else { dir };
+        let candidate = std::path::Path::new(std::ffi::OsStr::from_bytes(dir)).join(program);
+        let Ok(file) = CString::new(candidate.into_os_string().into_encoded_bytes()) else {
+            continue;
+        };
+        match run(&file) {
+            Errno::EACCES => denied = true,
+            Errno::ENOENT | Errno::ENOTDIR | Errno::ESTALE | Errno::ENODEV | Errno::ETIMEDOUT => {}
+            other => return other,
+        }
+    }
+    if denied {
+        Errno::EACCES
+    } else {
+        Errno::ENOENT
+    }
 }
 
 /// The shell's convention: the exit code, or 128 + the signal number.
