@@ -91,6 +91,13 @@ impl Token {
         let Some(payload) = text.strip_prefix(PREFIX_V1) else {
             return Err(Token::decode(text).err().unwrap_or(TokenError::NotAToken));
         };
+        // A buffer too small would be grown by realloc, which can leave the
+        // previous plaintext in the block it frees: wipe it and start anew.
+        let needed = payload.len().div_ceil(4) * 3;
+        if out.capacity() < needed {
+            zeroize::Zeroize::zeroize(out);
+            *out = Vec::with_capacity(needed);
+        }
         out.clear();
         // The decoder checks the alphabet and rejects non-canonical input.
         URL_SAFE_NO_PAD.decode_vec(payload, out).map_err(|_| {
