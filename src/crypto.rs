@@ -433,6 +433,40 @@ mod tests {
         }
     }
 
+    /// The XChaCha20-Poly1305 test vector of draft-irtf-cfrg-xchacha-03,
+    /// appendix A.3.1: a check independent of the primitives used here.
+    #[test]
+    fn open_in_place_passes_the_xchacha_draft_vector() {
+        let hex = |s: &str| -> Vec<u8> {
+            (0..s.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+                .collect()
+        };
+        let key: [u8; 32] = (0x80..=0x9f).collect::<Vec<u8>>().try_into().unwrap();
+        let nonce: Vec<u8> = (0x40..=0x57).collect();
+        let aad = hex("50515253c0c1c2c3c4c5c6c7");
+        let mut sealed = hex(concat!(
+            "bd6d179d3e83d43b9576579493c0e939572a1700252bfaccbed2902c21396cbb",
+            "731c7f1b0b4aa6440bf3a82f4eda7e39ae64c6708c54c216cb96b72e1213b452",
+            "2f8c9ba40db5d945b11b69b982c1bb9e3f3fac2bc369488f76b2383565d3fff9",
+            "21f9664c97637da9768812f615c68b13b52e",
+            "c0875924c1c7987947deafd8780acf49",
+        ));
+        let original = sealed.clone();
+        let n = open_in_place(&key, &nonce, &aad, &mut sealed).unwrap();
+        assert_eq!(
+            &sealed[..n],
+            b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it."
+        );
+        // A tag that fails leaves the ciphertext as it was.
+        let mut forged = original;
+        forged[0] ^= 1;
+        let before = forged.clone();
+        assert!(open_in_place(&key, &nonce, &aad, &mut forged).is_err());
+        assert_eq!(forged, before);
+    }
+
     #[test]
     fn batched_nonces_are_distinct_and_never_run_out() {
         let mut n = Nonces::generate(3);
