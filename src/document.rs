@@ -760,15 +760,20 @@ mod tests {
             .collect()
     }
 
+    /// Sealing with `key` for a freshly generated identity.
+    fn plan_for_new_identity(key: &DataKey, encrypt: Vec<String>) -> SealPlan<'_> {
+        let (_, public) = crate::envelope::generate_identity();
+        SealPlan {
+            key,
+            recipients: wrap_for(key, &[Recipient::parse(&public).unwrap()]).unwrap(),
+            encrypt,
+            modified: now_rfc3339(),
+        }
+    }
+
     fn sealed_with_key(plain: &str) -> (String, DataKey) {
         let key = DataKey::generate();
-        let (_, public) = crate::envelope::generate_identity();
-        let plan = SealPlan {
-            key: &key,
-            recipients: wrap_for(&key, &[Recipient::parse(&public).unwrap()]).unwrap(),
-            encrypt: vec![],
-            modified: now_rfc3339(),
-        };
+        let plan = plan_for_new_identity(&key, vec![]);
         (
             seal_with(Format::Dotenv, plain, &plan, |_, _| None).unwrap(),
             key,
@@ -807,13 +812,7 @@ mod tests {
             let expected = format.values(plain).unwrap();
             for encrypt in [vec![], vec!["C".to_owned(), "a".into(), "b.*".into()]] {
                 let key = DataKey::generate();
-                let (_, public) = crate::envelope::generate_identity();
-                let plan = SealPlan {
-                    key: &key,
-                    recipients: wrap_for(&key, &[Recipient::parse(&public).unwrap()]).unwrap(),
-                    encrypt,
-                    modified: now_rfc3339(),
-                };
+                let plan = plan_for_new_identity(&key, encrypt);
                 let sealed = seal_with(format, plain, &plan, |_, _| None).unwrap();
                 let opened = open_with_key(format, &sealed, key.clone()).unwrap();
                 let got: Vec<(KeyPath, String)> = opened
@@ -856,13 +855,7 @@ mod tests {
         ];
         for (format, plain, path, ours, theirs) in cases {
             let key = DataKey::generate();
-            let (_, public) = crate::envelope::generate_identity();
-            let plan = SealPlan {
-                key: &key,
-                recipients: wrap_for(&key, &[Recipient::parse(&public).unwrap()]).unwrap(),
-                encrypt: vec![],
-                modified: now_rfc3339(),
-            };
+            let plan = plan_for_new_identity(&key, vec![]);
             let mut replace = Replacements::new();
             replace.insert(
                 path,
