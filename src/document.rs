@@ -4,9 +4,10 @@
 //!
 //! Opening verifies the file MAC before any plaintext is handed out, so a
 //! tampered file shows no plaintext at all (large files are decrypted in
-//! memory while the MAC is checked, and discarded if it does not match). Sealing checks its own output
-//! by opening it again before returning, so a parser bug can never produce
-//! a file that does not decrypt to exactly its input.
+//! memory while the MAC is checked, and discarded if it does not match).
+//! Sealing checks its own output by opening it again before returning, so a
+//! parser bug can never produce a file that does not decrypt to exactly its
+//! input.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
