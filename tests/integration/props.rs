@@ -130,6 +130,21 @@ fn seal_open(format: Format, text: &str) -> (String, DataKey) {
     let ids = Identities::from_text(&secret, "test").unwrap();
     let opened = seal::document::open(format, &sealed, &ids).unwrap();
     assert_eq!(opened.plaintext.as_str(), text);
+    // Values read where opening put them (what seal exec uses) are what a
+    // parse of the plaintext gives.
+    let in_place: Vec<(String, String)> = opened
+        .values()
+        .unwrap()
+        .into_iter()
+        .map(|(path, value)| (path.to_string(), value.to_string()))
+        .collect();
+    let parsed: Vec<(String, String)> = format
+        .values(&opened.plaintext)
+        .unwrap()
+        .into_iter()
+        .map(|(path, value)| (path.to_string(), value.to_string()))
+        .collect();
+    assert_eq!(in_place, parsed, "{text:?}");
     (sealed, opened.data_key)
 }
 
