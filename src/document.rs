@@ -251,6 +251,12 @@ fn open_scanned(
 /// The opened text of `src` (its metadata block at `region` removed), where
 /// each decrypted value stands in it and where each plaintext value does,
 /// provided `verify_mac` holds.
+///
+/// A small file is laid out, checked, then decrypted on this thread. For a
+/// large one a helper thread starts first and checks the MAC while this
+/// thread lays the text out; then both decrypt (more helpers on more
+/// cores), and nothing is used unless the MAC holds. No step waits for a
+/// helper to start: if one runs late, this thread takes its share.
 #[allow(clippy::type_complexity)]
 fn decrypt_document(
     format: Format,
@@ -260,8 +266,84 @@ fn decrypt_document(
     key: &DataKey,
     verify_mac: impl FnOnce() -> bool + Send,
 ) -> Result<(Zeroizing<String>, Vec<DecryptedValue>, Vec<PlainValue>), DocError> {
-    // Lay the opened text out first: a token's length fixes its plaintext's
-    // length, so every value can be decrypted straight into its place.
+    let cipher = key.value_cipher();
+    let threads = if leaves.len() < PARALLEL_MIN_VALUES {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+    };
+    let mut layout = None;
+    let mut out = Zeroizing::new(Vec::new());
+    let (mac_ok, decrypted) = if threads < 2 {
+        let laid_out = layout.insert(lay_out(format, src, leaves, region)?);
+        if !verify_mac() {
+            return Err(DocError::Tampered);
+        }
+        let whole = Chunk {
+            values: &laid_out.values,
+            gaps: &laid_out.gaps,
+            out: allocate(&mut out, laid_out),
+            base: 0,
+        };
+        (true, decrypt_chunk(&cipher, src, whole))
+    } else {
+        let work = Work {
+            format,
+            src,
+            cipher: &cipher,
+            threads,
+        };
+        work.run(leaves, region, verify_mac, &mut layout, &mut out)?
+    };
+    // A bad MAC outranks any value error: the file was changed outside seal.
+    if !mac_ok {
+        return Err(DocError::Tampered);
+    }
+    decrypted?;
+    let Layout {
+        values,
+        plain_values,
+        values_end,
+        tail,
+        ..
+    } = layout.ok_or(DocError::Internal("no layout"))?;
+    let mut tail_out = &mut out[values_end..];
+    for range in tail {
+        let (head, rest) = tail_out.split_at_mut(range.len());
+        head.copy_from_slice(&src.as_bytes()[range]);
+        tail_out = rest;
+    }
+    // Every value was checked to be UTF-8 and everything else comes from
+    // `src`, so this cannot fail; it is checked rather than assumed.
+    let plaintext = String::from_utf8(std::mem::take(&mut *out)).map_err(|e| {
+        drop(Zeroizing::new(e.into_bytes()));
+        DocError::Internal("the opened text is not UTF-8")
+    })?;
+    Ok((Zeroizing::new(plaintext), values, plain_values))
+}
+
+/// Where everything goes in the opened text, before any decryption.
+struct Layout {
+    /// Every sealed value, with where its plaintext goes.
+    values: Vec<DecryptedValue>,
+    /// The sealed text to copy before each of `values`.
+    gaps: Vec<Range<usize>>,
+    plain_values: Vec<PlainValue>,
+    /// Where the last value's plaintext ends in the opened text.
+    values_end: usize,
+    /// The sealed text after the last value, less the metadata block.
+    tail: [Range<usize>; 2],
+}
+
+/// Lay out the opened text of `src` (its metadata block at `region`
+/// removed): a token's length fixes its plaintext's length, so every value
+/// can then be decrypted straight into its place.
+fn lay_out(
+    format: Format,
+    src: &str,
+    leaves: Vec<crate::format::Leaf>,
+    region: Range<usize>,
+) -> Result<Layout, DocError> {
     let mut gaps = Vec::with_capacity(leaves.len());
     let mut plain_values = Vec::new();
     let mut cursor = 0;
@@ -309,34 +391,21 @@ fn decrypt_document(
     if region.start < cursor {
         return Err(DocError::Internal("metadata block before a value"));
     }
-    let tail = [cursor..region.start, region.end..src.len()];
-    let mut out = Zeroizing::new(vec![0u8; at + tail.iter().map(|r| r.len()).sum::<usize>()]);
-    let (body_out, mut tail_out) = out.split_at_mut(at);
-    let (mac_ok, decrypted) = decrypt_into(
-        &key.value_cipher(),
-        src,
-        &values,
-        &gaps,
-        body_out,
-        verify_mac,
-    );
-    // A bad MAC outranks any value error: the file was changed outside seal.
-    if !mac_ok {
-        return Err(DocError::Tampered);
-    }
-    decrypted?;
-    for range in tail {
-        let (head, rest) = tail_out.split_at_mut(range.len());
-        head.copy_from_slice(&src.as_bytes()[range]);
-        tail_out = rest;
-    }
-    // Every value was checked to be UTF-8 and everything else comes from
-    // `src`, so this cannot fail; it is checked rather than assumed.
-    let plaintext = String::from_utf8(std::mem::take(&mut *out)).map_err(|e| {
-        drop(Zeroizing::new(e.into_bytes()));
-        DocError::Internal("the opened text is not UTF-8")
-    })?;
-    Ok((Zeroizing::new(plaintext), values, plain_values))
+    Ok(Layout {
+        values,
+        gaps,
+        plain_values,
+        values_end: at,
+        tail: [cursor..region.start, region.end..src.len()],
+    })
+}
+
+/// Size `out` for the opened text `layout` describes, and return the part
+/// the values and the text between them go to.
+fn allocate<'o>(out: &'o mut Zeroizing<Vec<u8>>, layout: &Layout) -> &'o mut [u8] {
+    let tail: usize = layout.tail.iter().map(|r| r.len()).sum();
+    **out = vec![0u8; layout.values_end + tail];
+    &mut out[..layout.values_end]
 }
 
 /// Below this many values one thread is faster than several.
@@ -353,60 +422,94 @@ struct Chunk<'v, 'o> {
     base: usize,
 }
 
-/// Check the MAC and decrypt every value into `out` (the opened text up to
-/// the last value), copying the sealed text in `gaps[i]` before value `i`.
-///
-/// A small file is checked, then decrypted, on this thread. A large one is
-/// decrypted on all cores while this thread checks the MAC first and then
-/// joins in; the caller discards `out` (zeroized) unless the MAC holds, so
-/// no plaintext is ever used from a file whose MAC does not match. Work is
-/// handed out in chunks, so a thread that starts late or runs on a busy
-/// core takes fewer.
-fn decrypt_into(
-    cipher: &crate::crypto::ValueCipher,
-    src: &str,
-    values: &[DecryptedValue],
-    gaps: &[Range<usize>],
-    out: &mut [u8],
-    verify_mac: impl FnOnce() -> bool + Send,
-) -> (bool, Result<(), DocError>) {
-    let threads = if values.len() < PARALLEL_MIN_VALUES {
-        1
-    } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
-    };
-    if threads < 2 {
-        if !verify_mac() {
-            return (false, Ok(()));
-        }
-        let whole = Chunk {
-            values,
-            gaps,
-            out,
-            base: 0,
-        };
-        return (true, decrypt_chunk(cipher, src, whole));
+/// Chunks waiting for a thread, handed out in order, so a thread that
+/// starts late or runs on a busy core takes fewer.
+type Queue<'v, 'o> = std::sync::Mutex<std::vec::IntoIter<Chunk<'v, 'o>>>;
+
+/// Opening a large document on several threads.
+struct Work<'a> {
+    format: Format,
+    src: &'a str,
+    cipher: &'a crate::crypto::ValueCipher,
+    threads: usize,
+}
+
+impl Work<'_> {
+    /// Lay out and decrypt into `out` while a helper checks the MAC; the
+    /// layout is left in `layout`. Returns whether the MAC holds, and how
+    /// decryption went.
+    fn run<'v>(
+        &self,
+        leaves: Vec<crate::format::Leaf>,
+        region: Range<usize>,
+        verify_mac: impl FnOnce() -> bool + Send,
+        layout: &'v mut Option<Layout>,
+        out: &'v mut Zeroizing<Vec<u8>>,
+    ) -> Result<(bool, Result<(), DocError>), DocError> {
+        let queue: Queue<'v, 'v> = std::sync::Mutex::new(Vec::new().into_iter());
+        let failed = || DocError::Internal("a decryption thread failed");
+        std::thread::scope(|scope| {
+            // Each helper waits for word that the work is queued; a channel
+            // closed without it (an error or a panic here) sends it home.
+            let (mut go, mut helpers) = (Vec::new(), Vec::new());
+            let (tx, rx) = std::sync::mpsc::channel::<()>();
+            go.push(tx);
+            let queue = &queue;
+            helpers.push(scope.spawn(move || {
+                let mac_ok = verify_mac();
+                let decrypted = rx.recv().map_or(Ok(()), |()| self.drain(queue));
+                (mac_ok, decrypted)
+            }));
+            for _ in 2..self.threads {
+                let (tx, rx) = std::sync::mpsc::channel::<()>();
+                go.push(tx);
+                helpers.push(scope.spawn(move || {
+                    let decrypted = rx.recv().map_or(Ok(()), |()| self.drain(queue));
+                    (true, decrypted)
+                }));
+            }
+            let laid_out = layout.insert(lay_out(self.format, self.src, leaves, region)?);
+            let mut rest = allocate(out, laid_out);
+            let mut chunks = Vec::with_capacity(laid_out.values.len().div_ceil(VALUES_PER_CHUNK));
+            let mut base = 0;
+            for (values, gaps) in laid_out
+                .values
+                .chunks(VALUES_PER_CHUNK)
+                .zip(laid_out.gaps.chunks(VALUES_PER_CHUNK))
+            {
+                let end = values.last().map_or(base, |v| v.plaintext(self.src).end);
+                let (mine, others) = std::mem::take(&mut rest).split_at_mut(end - base);
+                chunks.push(Chunk {
+                    values,
+                    gaps,
+                    out: mine,
+                    base,
+                });
+                rest = others;
+                base = end;
+            }
+            *queue.lock().map_err(|_| failed())? = chunks.into_iter();
+            for tx in go {
+                // A helper that is gone has nothing to be told.
+                let _ = tx.send(());
+            }
+            let mine = self.drain(queue);
+            // Every helper is joined before any result counts (a scope
+            // panics over a panicked thread left unjoined).
+            let joined: Vec<_> = helpers.into_iter().map(|h| h.join()).collect();
+            let mut mac_ok = true;
+            let mut decrypted = mine;
+            for helper in joined {
+                let (their_mac, theirs) = helper.map_err(|_| failed())?;
+                mac_ok &= their_mac;
+                decrypted = decrypted.and(theirs);
+            }
+            Ok((mac_ok, decrypted))
+        })
     }
-    let mut chunks = Vec::with_capacity(values.len().div_ceil(VALUES_PER_CHUNK));
-    let mut rest = out;
-    let mut base = 0;
-    for (part, part_gaps) in values
-        .chunks(VALUES_PER_CHUNK)
-        .zip(gaps.chunks(VALUES_PER_CHUNK))
-    {
-        let end = part.last().map_or(base, |v| v.plaintext(src).end);
-        let (mine, others) = std::mem::take(&mut rest).split_at_mut(end - base);
-        chunks.push(Chunk {
-            values: part,
-            gaps: part_gaps,
-            out: mine,
-            base,
-        });
-        rest = others;
-        base = end;
-    }
-    let queue = std::sync::Mutex::new(chunks.into_iter());
-    let work = || -> Result<(), DocError> {
+
+    /// Decrypt chunks from `queue` until it is empty or one fails.
+    fn drain(&self, queue: &Queue<'_, '_>) -> Result<(), DocError> {
         loop {
             let next = queue
                 .lock()
@@ -415,7 +518,7 @@ fn decrypt_into(
             let Some(chunk) = next else {
                 return Ok(());
             };
-            if let Err(e) = decrypt_chunk(cipher, src, chunk) {
+            if let Err(e) = decrypt_chunk(self.cipher, self.src, chunk) {
                 // Leave nothing for the other threads to do.
                 if let Ok(mut q) = queue.lock() {
                     q.by_ref().for_each(drop);
@@ -423,19 +526,7 @@ fn decrypt_into(
                 return Err(e);
             }
         }
-    };
-    std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
-        let mac_ok = verify_mac();
-        let mine = work();
-        let decrypted = helpers.into_iter().fold(mine, |result, h| {
-            let theirs = h
-                .join()
-                .unwrap_or(Err(DocError::Internal("a decryption thread failed")));
-            result.and(theirs)
-        });
-        (mac_ok, decrypted)
-    })
+    }
 }
 
 /// Decrypt the values of `chunk` into its part of the opened text.
@@ -883,6 +974,34 @@ mod tests {
         let (sealed, key) = sealed_with_key(&plain);
         let opened = open_with_key(Format::Dotenv, &sealed, key).unwrap();
         assert_eq!(opened.plaintext.as_str(), plain);
+    }
+
+    /// Values left in plaintext between sealed ones land where they stood,
+    /// when the sealed ones are decrypted on several threads.
+    #[test]
+    fn large_files_with_plaintext_values_open_on_several_threads() {
+        let plain = large_dotenv();
+        let key = DataKey::generate();
+        // NAME_1, NAME_10.., NAME_100.. and NAME_1000..: 1,111 values.
+        let plan = plan_for_new_identity(&key, vec!["NAME_1*".into()]);
+        let sealed = seal_with(Format::Dotenv, &plain, &plan, |_, _| None).unwrap();
+        let sealed_values = sealed.matches(crate::token::PREFIX_V1).count();
+        assert!(sealed_values >= PARALLEL_MIN_VALUES, "{sealed_values}");
+        let opened = open_with_key(Format::Dotenv, &sealed, key).unwrap();
+        assert_eq!(opened.plaintext.as_str(), plain);
+        let got: Vec<(String, String)> = opened
+            .values()
+            .unwrap()
+            .into_iter()
+            .map(|(p, v)| (p.to_string(), v.to_string()))
+            .collect();
+        let want: Vec<(String, String)> = Format::Dotenv
+            .values(&plain)
+            .unwrap()
+            .into_iter()
+            .map(|(p, v)| (p.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(got, want);
     }
 
     #[test]
