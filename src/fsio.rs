@@ -71,7 +71,19 @@ pub enum Mode {
 }
 
 /// Replace `path` with `contents` atomically.
+///
+/// A `path` that names something to write into rather than a file
+/// (`/dev/stdout`, `/dev/null`, a FIFO, a shell's `>(...)`) is written
+/// into: a rename would replace the device or pipe with a regular file,
+/// or fail.
 pub fn write_atomic(path: &Path, contents: &[u8], mode: Mode) -> io::Result<()> {
+    if let Ok(existing) = fs::metadata(path) {
+        let kind = existing.file_type();
+        if !kind.is_file() && !kind.is_dir() {
+            let mut target = OpenOptions::new().write(true).open(path)?;
+            return target.write_all(contents);
+        }
+    }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),

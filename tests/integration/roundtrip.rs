@@ -229,6 +229,54 @@ fn decrypt_to_file_is_private() {
     assert_eq!(env.read("a.env"), "A=1\n");
 }
 
+/// `-o` naming something that is not a file (`/dev/stdout`, a FIFO) writes
+/// into it: the atomic write's rename would replace the device or pipe with
+/// a regular file (as root, even `/dev/null`).
+#[test]
+fn decrypt_output_into_a_device_or_a_pipe() {
+    use std::os::unix::fs::FileTypeExt;
+    let env = Env::new();
+    let key = env.keygen("k");
+    env.write("a.env", "A=1\n");
+    env.seal_in_place("a.env", &key);
+    // assert_cmd's stdout is a pipe: /dev/stdout leads to it.
+    env.seal()
+        .args(["decrypt", "-i"])
+        .arg(&key.identity)
+        .args(["-o", "/dev/stdout", "a.env"])
+        .assert()
+        .success()
+        .stdout("A=1\n");
+    let fifo = env.path("out.fifo");
+    assert!(crate::common::tool("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    env.seal()
+        .args(["decrypt", "-i"])
+        .arg(&key.identity)
+        .arg("-o")
+        .arg(&fifo)
+        .arg("a.env")
+        .assert()
+        .success();
+    assert_eq!(reader.join().unwrap(), "A=1\n");
+    let kind = std::fs::metadata(&fifo).unwrap().file_type();
+    assert!(kind.is_fifo(), "the FIFO was replaced: {kind:?}");
+    assert_eq!(
+        env.files()
+            .iter()
+            .filter(|f| f.contains("seal-tmp"))
+            .count(),
+        0
+    );
+}
+
 /// Files large enough to be decrypted on several threads round-trip, and a
 /// set on one value keeps every other token.
 #[test]
