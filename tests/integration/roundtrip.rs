@@ -239,11 +239,17 @@ fn decrypt_output_into_a_device_or_a_pipe() {
     let key = env.keygen("k");
     env.write("a.env", "A=1\n");
     env.seal_in_place("a.env", &key);
-    // assert_cmd's stdout is a pipe: /dev/stdout leads to it.
+    // assert_cmd's stdout is a pipe, which /dev/stdout leads to. Through a
+    // link of the test's own, so a regression replaces that link, never the
+    // machine's /dev/stdout.
+    let stdout = env.path("stdout");
+    std::os::unix::fs::symlink("/dev/stdout", &stdout).unwrap();
     env.seal()
         .args(["decrypt", "-i"])
         .arg(&key.identity)
-        .args(["-o", "/dev/stdout", "a.env"])
+        .arg("-o")
+        .arg(&stdout)
+        .arg("a.env")
         .assert()
         .success()
         .stdout("A=1\n");
