@@ -98,15 +98,25 @@ impl Token {
             zeroize::Zeroize::zeroize(out);
             *out = Vec::with_capacity(needed);
         }
-        out.clear();
-        // The decoder checks the alphabet and rejects non-canonical input.
-        URL_SAFE_NO_PAD.decode_vec(payload, out).map_err(|_| {
+        let refused = || {
             if looks_like_token(text) {
                 TokenError::BadEncoding
             } else {
                 TokenError::NotAToken
             }
-        })?;
+        };
+        // The SIMD decoder, as strict as the `base64` crate's (the alphabet,
+        // no padding, canonical trailing bits; a test holds the two to the
+        // same answers) and several times faster on a token: opening a
+        // large file decodes one per value.
+        let fast = base64_simd::URL_SAFE_NO_PAD;
+        let len = fast
+            .decoded_length(payload.as_bytes())
+            .map_err(|_| refused())?;
+        out.clear();
+        out.resize(len, 0);
+        fast.decode(payload.as_bytes(), base64_simd::Out::from_slice(out))
+            .map_err(|_| refused())?;
         if out.len() < NONCE_LEN + TAG_LEN {
             return Err(TokenError::TooShort);
         }
@@ -139,6 +149,50 @@ impl Token {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// What `decode_into` makes of `payload`, and what the `base64`
+    /// crate's strict engine makes of it, must agree.
+    fn same_as_the_base64_crate(payload: &str) -> Result<(), TestCaseError> {
+        let mut out = Vec::new();
+        let fast = Token::decode_into(&format!("{PREFIX_V1}{payload}"), &mut out);
+        match URL_SAFE_NO_PAD.decode(payload) {
+            Ok(bytes) if bytes.len() >= NONCE_LEN + TAG_LEN => {
+                prop_assert_eq!(fast, Ok(()));
+                prop_assert_eq!(out, bytes);
+            }
+            Ok(_) => prop_assert_eq!(fast, Err(TokenError::TooShort)),
+            Err(_) => prop_assert!(
+                matches!(fast, Err(TokenError::BadEncoding | TokenError::NotAToken)),
+                "{fast:?}"
+            ),
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// Payloads in the alphabet, of every length: canonical trailing
+        /// bits and impossible lengths.
+        #[test]
+        fn fast_decoding_is_as_strict_as_the_base64_crate(payload in "[A-Za-z0-9_-]{0,160}") {
+            same_as_the_base64_crate(&payload)?;
+        }
+
+        /// One byte outside the alphabet (padding, the standard alphabet,
+        /// blanks, line breaks, non-ASCII) anywhere.
+        #[test]
+        fn fast_decoding_refuses_what_the_base64_crate_refuses(
+            payload in "[A-Za-z0-9_-]{0,120}",
+            odd in "[=+/ \t\r\n.\x00é]",
+            at in any::<prop::sample::Index>(),
+        ) {
+            let mut text = payload.clone();
+            text.insert_str(at.index(payload.len() + 1), &odd);
+            same_as_the_base64_crate(&text)?;
+        }
+    }
 
     #[test]
     fn plaintext_length_follows_from_token_length() {
