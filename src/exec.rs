@@ -150,12 +150,15 @@ pub fn variables(
             }
         }
     }
-    let mut out: Vec<(usize, Variable)> = set
-        .into_iter()
-        .map(|(name, (placed, _, _, value))| (placed, Variable { name, value }))
-        .collect();
-    out.sort_unstable_by_key(|(placed, _)| *placed);
-    Ok(out.into_iter().map(|(_, var)| var).collect())
+    // Every name has its own place in 0..len: put each there, no sort.
+    let mut out: Vec<Option<Variable>> = std::iter::repeat_with(|| None).take(set.len()).collect();
+    for (name, (placed, _, _, value)) in set {
+        let slot = out
+            .get_mut(placed)
+            .ok_or(ExecError::Internal("a variable's place is out of range"))?;
+        *slot = Some(Variable { name, value });
+    }
+    Ok(out.into_iter().flatten().collect())
 }
 
 /// How the child gets its secrets and output.
