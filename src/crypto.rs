@@ -146,6 +146,107 @@ pub struct Scratch {
     buf: Zeroizing<Vec<u8>>,
 }
 
+impl Scratch {
+    /// Decode `token` (nonce, then ciphertext and tag) and `path`'s
+    /// associated data into these buffers.
+    fn load(&mut self, path: &KeyPath, token: &str) -> Result<(), ValueError> {
+        Token::decode_into(token, &mut self.buf)?;
+        value_aad_into(path, &mut self.aad);
+        Ok(())
+    }
+
+    /// The loaded nonce's first 16 bytes: HChaCha20's input.
+    fn nonce_head(&self) -> [u8; 16] {
+        let mut head = [0u8; 16];
+        head.copy_from_slice(&self.buf[..16]);
+        head
+    }
+
+    /// Open the loaded value under its HChaCha20 `subkey`; the plaintext is
+    /// valid until the buffers are used again.
+    fn open(&mut self, subkey: &[u8; 32]) -> Result<&[u8], ValueError> {
+        let (nonce, sealed) = self.buf.split_at_mut(NONCE_LEN);
+        // XChaCha20 is ChaCha20 under the subkey, with a nonce of four zero
+        // bytes and the XChaCha20 nonce's last eight.
+        let mut short = [0u8; 12];
+        short[4..].copy_from_slice(&nonce[16..]);
+        let cipher = <chacha20::ChaCha20 as chacha20::cipher::KeyIvInit>::new(
+            subkey.into(),
+            (&short).into(),
+        );
+        let len = open_with(cipher, &self.aad, sealed)?;
+        Ok(&self.buf[NONCE_LEN..NONCE_LEN + len])
+    }
+}
+
+/// Values whose subkeys are derived side by side (SIMD lanes).
+const LANES: usize = 4;
+
+/// HChaCha20 (the XChaCha20 draft, section 2.2) of four inputs under one
+/// key, computed side by side in the lanes of SSE2 vectors: the chacha20
+/// crate's HChaCha20 is scalar, and opening a large file derives one
+/// subkey per value, which this does in about half the time. Tests hold it
+/// to the crate's HChaCha20 and to the draft's test vector.
+fn hchacha20_x4(key: &[u8; 32], inputs: &[[u8; 16]; LANES]) -> Zeroizing<[[u8; 32]; LANES]> {
+    use wide::u32x4;
+
+    const CONSTANTS: [u32; 4] = [0x6170_7865, 0x3320_646e, 0x7962_2d32, 0x6b20_6574];
+    let word = |bytes: &[u8], at: usize| {
+        u32::from_le_bytes([
+            bytes[4 * at],
+            bytes[4 * at + 1],
+            bytes[4 * at + 2],
+            bytes[4 * at + 3],
+        ])
+    };
+    let mut state = [u32x4::ZERO; 16];
+    for (i, c) in CONSTANTS.iter().enumerate() {
+        state[i] = u32x4::splat(*c);
+    }
+    for i in 0..8 {
+        state[4 + i] = u32x4::splat(word(key, i));
+    }
+    for i in 0..4 {
+        state[12 + i] = u32x4::new(inputs.map(|input| word(&input, i)));
+    }
+    fn quarter_round(s: &mut [u32x4; 16], a: usize, b: usize, c: usize, d: usize) {
+        let rotate = |x: u32x4, n: u32| (x << n) | (x >> (32 - n));
+        s[a] += s[b];
+        s[d] = rotate(s[d] ^ s[a], 16);
+        s[c] += s[d];
+        s[b] = rotate(s[b] ^ s[c], 12);
+        s[a] += s[b];
+        s[d] = rotate(s[d] ^ s[a], 8);
+        s[c] += s[d];
+        s[b] = rotate(s[b] ^ s[c], 7);
+    }
+    for _ in 0..10 {
+        quarter_round(&mut state, 0, 4, 8, 12);
+        quarter_round(&mut state, 1, 5, 9, 13);
+        quarter_round(&mut state, 2, 6, 10, 14);
+        quarter_round(&mut state, 3, 7, 11, 15);
+        quarter_round(&mut state, 0, 5, 10, 15);
+        quarter_round(&mut state, 1, 6, 11, 12);
+        quarter_round(&mut state, 2, 7, 8, 13);
+        quarter_round(&mut state, 3, 4, 9, 14);
+    }
+    // The subkey is the first and last rows, without the final addition
+    // that a ChaCha20 block has.
+    let mut words = Zeroizing::new([[0u32; LANES]; 16]);
+    for (out, lanes) in words.iter_mut().zip(&state) {
+        *out = lanes.to_array();
+    }
+    state = [u32x4::ZERO; 16];
+    std::hint::black_box(&state);
+    let mut subkeys = Zeroizing::new([[0u8; 32]; LANES]);
+    for (lane, subkey) in subkeys.iter_mut().enumerate() {
+        for (i, row) in [0, 1, 2, 3, 12, 13, 14, 15].into_iter().enumerate() {
+            subkey[4 * i..4 * i + 4].copy_from_slice(&words[row][lane].to_le_bytes());
+        }
+    }
+    subkeys
+}
+
 impl ValueCipher {
     /// Encrypt a value's source text for `path`, with a fresh random nonce.
     pub fn encrypt(&self, path: &KeyPath, plaintext: &[u8]) -> String {
@@ -175,6 +276,45 @@ impl ValueCipher {
             )
             .unwrap_or_else(|_| unreachable!("value too large for XChaCha20-Poly1305"));
         Token { nonce, ciphertext }.encode()
+    }
+
+    /// Decrypt many tokens in order, handing each value's plaintext (valid
+    /// until `sink` returns) or error to `sink`; stops at `sink`'s first
+    /// error. Faster per value than [`ValueCipher::decrypt_with`]: four
+    /// values' subkeys are derived at once.
+    pub fn decrypt_each<'t, E>(
+        &self,
+        tokens: impl IntoIterator<Item = (&'t KeyPath, &'t str)>,
+        mut sink: impl FnMut(Result<&[u8], ValueError>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut scratch: [Scratch; LANES] = Default::default();
+        let mut tokens = tokens.into_iter();
+        loop {
+            let mut loaded: [Option<Result<(), ValueError>>; LANES] = Default::default();
+            let mut inputs = [[0u8; 16]; LANES];
+            for ((slot, scratch), input) in loaded.iter_mut().zip(&mut scratch).zip(&mut inputs) {
+                let Some((path, token)) = tokens.next() else {
+                    break;
+                };
+                let result = scratch.load(path, token);
+                if result.is_ok() {
+                    *input = scratch.nonce_head();
+                }
+                *slot = Some(result);
+            }
+            if loaded[0].is_none() {
+                return Ok(());
+            }
+            let subkeys = hchacha20_x4(&self.key, &inputs);
+            for ((slot, scratch), subkey) in loaded.iter_mut().zip(&mut scratch).zip(subkeys.iter())
+            {
+                match slot.take() {
+                    Some(Ok(())) => sink(scratch.open(subkey))?,
+                    Some(Err(e)) => sink(Err(e))?,
+                    None => return Ok(()),
+                }
+            }
+        }
     }
 
     /// Decrypt the token found at `path`.
@@ -218,14 +358,25 @@ fn open_in_place(
     aad: &[u8],
     sealed: &mut [u8],
 ) -> Result<usize, ValueError> {
-    use chacha20::cipher::{KeyIvInit, StreamCipher};
+    use chacha20::cipher::KeyIvInit;
+
+    let cipher = chacha20::XChaCha20::new(key.into(), XNonce::from_slice(nonce));
+    open_with(cipher, aad, sealed)
+}
+
+/// [`open_in_place`] with the cipher set up: XChaCha20, or ChaCha20 under
+/// an HChaCha20 subkey derived elsewhere.
+fn open_with(
+    mut cipher: impl chacha20::cipher::StreamCipher,
+    aad: &[u8],
+    sealed: &mut [u8],
+) -> Result<usize, ValueError> {
     use poly1305::universal_hash::{KeyInit as _, UniversalHash};
 
     let Some(len) = sealed.len().checked_sub(TAG_LEN) else {
         return Err(ValueError::Authentication);
     };
     let (ciphertext, tag) = sealed.split_at_mut(len);
-    let mut cipher = chacha20::XChaCha20::new(key.into(), XNonce::from_slice(nonce));
     // Block 0 keys Poly1305; blocks 1.. encrypt the message. What is wiped
     // afterwards is what could tell anything: the Poly1305 key, and the
     // keystream that met the message. The rest met nothing (wiping all 256
@@ -253,7 +404,9 @@ fn open_in_place(
     head[64..64 + in_head].zeroize();
     verified.map_err(|_| ValueError::Authentication)?;
     // The stream stands at block 4, where byte 192 of the message starts.
-    cipher.apply_keystream(&mut ciphertext[in_head..]);
+    if in_head < len {
+        cipher.apply_keystream(&mut ciphertext[in_head..]);
+    }
     Ok(len)
 }
 
@@ -465,6 +618,100 @@ mod tests {
         let before = forged.clone();
         assert!(open_in_place(&key, &nonce, &aad, &mut forged).is_err());
         assert_eq!(forged, before);
+    }
+
+    /// Every lane of the SIMD HChaCha20 is the chacha20 crate's HChaCha20.
+    #[test]
+    fn hchacha20_x4_agrees_with_the_crate() {
+        for seed in 0..200 {
+            let key: [u8; 32] = bytes(seed, 32).try_into().unwrap();
+            let inputs: [[u8; 16]; LANES] =
+                std::array::from_fn(|lane| bytes(seed * 5 + lane + 1, 16).try_into().unwrap());
+            let subkeys = hchacha20_x4(&key, &inputs);
+            for (lane, input) in inputs.iter().enumerate() {
+                let expected =
+                    chacha20::hchacha::<chacha20::cipher::consts::U10>((&key).into(), input.into());
+                assert_eq!(
+                    subkeys[lane].as_slice(),
+                    expected.as_slice(),
+                    "seed {seed}, lane {lane}"
+                );
+            }
+        }
+    }
+
+    /// The HChaCha20 test vector of draft-irtf-cfrg-xchacha-03, section
+    /// 2.2.1, in every lane.
+    #[test]
+    fn hchacha20_x4_passes_the_draft_vector() {
+        let key: [u8; 32] = (0..32).collect::<Vec<u8>>().try_into().unwrap();
+        let input = [
+            0, 0, 0, 0x09, 0, 0, 0, 0x4a, 0, 0, 0, 0, 0x31, 0x41, 0x59, 0x27,
+        ];
+        let expected: Vec<u8> = (0..64)
+            .step_by(2)
+            .map(|i| {
+                let hex = "82413b4227b27bfed30e42508a877d73a0f9e4d58a74a853c12ec41326d3ecdc";
+                u8::from_str_radix(&hex[i..i + 2], 16).unwrap()
+            })
+            .collect();
+        for subkey in hchacha20_x4(&key, &[input; LANES]).iter() {
+            assert_eq!(subkey.as_slice(), expected.as_slice());
+        }
+    }
+
+    /// Decrypting many tokens at once gives, value by value and in order,
+    /// what decrypting each alone gives: plaintexts, and errors for tokens
+    /// that are damaged or bound to another path, wherever they fall in a
+    /// group of four.
+    #[test]
+    fn decrypt_each_agrees_with_decrypt_with() {
+        let cipher = DataKey::generate().value_cipher();
+        for count in 0..=11 {
+            let items: Vec<(KeyPath, String)> = (0..count)
+                .map(|i| {
+                    let at = path(&format!("k{i}"));
+                    let plain = bytes(count * 13 + i, (i * 37 + count) % 300);
+                    let token = match (i + count) % 5 {
+                        // Bound to another path: fails authentication.
+                        3 => cipher.encrypt(&path("elsewhere"), &plain),
+                        // Damaged encoding.
+                        4 if i % 2 == 0 => format!("{}!!", cipher.encrypt(&at, &plain)),
+                        _ => cipher.encrypt(&at, &plain),
+                    };
+                    (at, token)
+                })
+                .collect();
+            let mut one_by_one = Vec::new();
+            let mut scratch = Scratch::default();
+            for (at, token) in &items {
+                one_by_one.push(
+                    cipher
+                        .decrypt_with(at, token, &mut scratch)
+                        .map(<[u8]>::to_vec),
+                );
+            }
+            let mut together = Vec::new();
+            cipher
+                .decrypt_each(items.iter().map(|(p, t)| (p, t.as_str())), |r| {
+                    together.push(r.map(<[u8]>::to_vec));
+                    Ok::<(), ()>(())
+                })
+                .unwrap();
+            assert_eq!(together, one_by_one, "{count} values");
+            // The sink's error stops the run at once.
+            let mut seen = 0;
+            let stopped = cipher.decrypt_each(items.iter().map(|(p, t)| (p, t.as_str())), |_| {
+                seen += 1;
+                if seen == 2 {
+                    Err(seen)
+                } else {
+                    Ok(())
+                }
+            });
+            assert_eq!(stopped, if count >= 2 { Err(2) } else { Ok(()) });
+            assert_eq!(seen, count.min(2));
+        }
     }
 
     #[test]

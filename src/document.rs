@@ -541,8 +541,12 @@ fn decrypt_chunk(
         out,
         base,
     } = chunk;
-    let mut scratch = crate::crypto::Scratch::default();
-    for (value, gap) in values.iter().zip(gaps) {
+    let mut places = values.iter().zip(gaps);
+    let tokens = values.iter().map(|v| (&v.path, &src[v.token.clone()]));
+    cipher.decrypt_each(tokens, |decrypted| {
+        let (value, gap) = places
+            .next()
+            .ok_or(DocError::Internal("more plaintexts than values"))?;
         let plaintext = value.plaintext(src);
         let value_at = plaintext.start - base;
         out[value_at - gap.len()..value_at].copy_from_slice(&src.as_bytes()[gap.clone()]);
@@ -550,9 +554,7 @@ fn decrypt_chunk(
             path: value.path.to_string(),
             source,
         };
-        let bytes = cipher
-            .decrypt_with(&value.path, &src[value.token.clone()], &mut scratch)
-            .map_err(failed)?;
+        let bytes = decrypted.map_err(failed)?;
         if std::str::from_utf8(bytes).is_err() {
             return Err(failed(ValueError::Authentication));
         }
@@ -562,6 +564,10 @@ fn decrypt_chunk(
             ));
         }
         out[value_at..value_at + bytes.len()].copy_from_slice(bytes);
+        Ok(())
+    })?;
+    if places.next().is_some() {
+        return Err(DocError::Internal("a value was not decrypted"));
     }
     Ok(())
 }
