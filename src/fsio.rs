@@ -70,19 +70,22 @@ pub enum Mode {
     Private,
 }
 
+/// Whether `path` names something to write into rather than a file to
+/// replace: a device, FIFO or socket (`/dev/stdout`, `/dev/null`, a
+/// shell's `>(...)`).
+pub fn is_special(path: &Path) -> bool {
+    fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+}
+
 /// Replace `path` with `contents` atomically.
 ///
-/// A `path` that names something to write into rather than a file
-/// (`/dev/stdout`, `/dev/null`, a FIFO, a shell's `>(...)`) is written
-/// into: a rename would replace the device or pipe with a regular file,
-/// or fail.
+/// A `path` that names a device, or a FIFO or socket of this user's, is
+/// written into instead: a rename would replace the device or pipe with a
+/// regular file, or fail. A FIFO or socket of another user's is refused
+/// (in a shared directory such as /tmp, it would hand the output to them).
 pub fn write_atomic(path: &Path, contents: &[u8], mode: Mode) -> io::Result<()> {
-    if let Ok(existing) = fs::metadata(path) {
-        let kind = existing.file_type();
-        if !kind.is_file() && !kind.is_dir() {
-            let mut target = OpenOptions::new().write(true).open(path)?;
-            return target.write_all(contents);
-        }
+    if write_into(path, contents, nix::unistd::geteuid().as_raw())? {
+        return Ok(());
     }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -115,6 +118,44 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: Mode) -> io::Result<()> 
     Ok(())
 }
 
+/// Write `contents` into `path` if it is a device, or a FIFO or socket
+/// that `user` owns; `Ok(false)` when it is a regular file or missing (to be
+/// replaced atomically instead).
+fn write_into(path: &Path, contents: &[u8], user: u32) -> io::Result<bool> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+
+    let foreign_pipe = |m: &fs::Metadata| {
+        let kind = m.file_type();
+        (kind.is_fifo() || kind.is_socket()) && m.uid() != user
+    };
+    let refused = || {
+        io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "it is a pipe that belongs to another user; seal does not write into it",
+        )
+    };
+    match fs::metadata(path) {
+        Ok(seen) if seen.is_file() || seen.is_dir() => return Ok(false),
+        Ok(seen) if foreign_pipe(&seen) => return Err(refused()),
+        Ok(_) => {}
+        Err(_) => return Ok(false),
+    }
+    // What counts is what was opened: the path may have changed since.
+    let mut target = OpenOptions::new()
+        .write(true)
+        .custom_flags(nix::libc::O_NOCTTY)
+        .open(path)?;
+    let opened = target.metadata()?;
+    if opened.is_file() {
+        return Ok(false);
+    }
+    if foreign_pipe(&opened) {
+        return Err(refused());
+    }
+    target.write_all(contents)?;
+    Ok(true)
+}
+
 /// Create a new file with `mode`, refusing to overwrite an existing one.
 pub fn create_new(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
     let mut file = OpenOptions::new()
@@ -129,6 +170,39 @@ pub fn create_new(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fifo_in(dir: &Path) -> PathBuf {
+        let fifo = dir.join("out.fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.unwrap().success(), "mkfifo (coreutils) failed");
+        fifo
+    }
+
+    /// A FIFO of this user's is written into, and stays a FIFO; one of
+    /// another user's is refused before it is even opened (the test plays
+    /// the other user by claiming another uid); a regular file is left to
+    /// the atomic replacement.
+    #[test]
+    fn pipes_are_written_into_only_when_they_are_ours() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = fifo_in(dir.path());
+        let me = nix::unistd::geteuid().as_raw();
+        let err = write_into(&fifo, b"secret", me.wrapping_add(1)).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || fs::read(fifo).unwrap())
+        };
+        assert!(write_into(&fifo, b"secret", me).unwrap());
+        assert_eq!(reader.join().unwrap(), b"secret");
+        assert!(fs::metadata(&fifo).unwrap().file_type().is_fifo());
+        let file = dir.path().join("plain");
+        fs::write(&file, "old").unwrap();
+        assert!(!write_into(&file, b"new", me).unwrap());
+        assert!(!write_into(&dir.path().join("missing"), b"new", me).unwrap());
+        assert_eq!(fs::read_to_string(&file).unwrap(), "old");
+    }
 
     #[test]
     fn atomic_write_keeps_mode() {
