@@ -448,25 +448,30 @@ impl Work<'_> {
     ) -> Result<(bool, Result<(), DocError>), DocError> {
         let queue: Queue<'v, 'v> = std::sync::Mutex::new(Vec::new().into_iter());
         let failed = || DocError::Internal("a decryption thread failed");
+        // The MAC check, run once by whichever thread takes it: the first
+        // helper, or this thread if no helper could be started.
+        let verify = std::sync::Mutex::new(Some(verify_mac));
+        let check_mac = || {
+            let taken = verify.lock().ok().and_then(|mut v| v.take());
+            taken.map(|verify_mac| verify_mac())
+        };
         std::thread::scope(|scope| {
             // Each helper waits for word that the work is queued; a channel
             // closed without it (an error or a panic here) sends it home.
             let (mut go, mut helpers) = (Vec::new(), Vec::new());
-            let (tx, rx) = std::sync::mpsc::channel::<()>();
-            go.push(tx);
             let queue = &queue;
-            helpers.push(scope.spawn(move || {
-                let mac_ok = verify_mac();
-                let decrypted = rx.recv().map_or(Ok(()), |()| self.drain(queue));
-                (mac_ok, decrypted)
-            }));
-            for _ in 2..self.threads {
+            for helper in 1..self.threads {
                 let (tx, rx) = std::sync::mpsc::channel::<()>();
-                go.push(tx);
-                helpers.push(scope.spawn(move || {
+                let work = move || {
+                    let mac_ok = if helper == 1 { check_mac() } else { None };
                     let decrypted = rx.recv().map_or(Ok(()), |()| self.drain(queue));
-                    (true, decrypted)
-                }));
+                    (mac_ok, decrypted)
+                };
+                // A thread the system refuses is work for this one.
+                if let Ok(h) = std::thread::Builder::new().spawn_scoped(scope, work) {
+                    go.push(tx);
+                    helpers.push(h);
+                }
             }
             let laid_out = layout.insert(lay_out(self.format, self.src, leaves, region)?);
             let mut rest = allocate(out, laid_out);
@@ -497,14 +502,18 @@ impl Work<'_> {
             // Every helper is joined before any result counts (a scope
             // panics over a panicked thread left unjoined).
             let joined: Vec<_> = helpers.into_iter().map(|h| h.join()).collect();
-            let mut mac_ok = true;
+            let mut checks = Vec::new();
             let mut decrypted = mine;
             for helper in joined {
-                let (their_mac, theirs) = helper.map_err(|_| failed())?;
-                mac_ok &= their_mac;
+                let (their_check, theirs) = helper.map_err(|_| failed())?;
+                checks.extend(their_check);
                 decrypted = decrypted.and(theirs);
             }
-            Ok((mac_ok, decrypted))
+            checks.extend(check_mac());
+            match checks[..] {
+                [mac_ok] => Ok((mac_ok, decrypted)),
+                _ => Err(DocError::Internal("the MAC was not checked exactly once")),
+            }
         })
     }
 
@@ -980,6 +989,44 @@ mod tests {
         let (sealed, key) = sealed_with_key(&plain);
         let opened = open_with_key(Format::Dotenv, &sealed, key).unwrap();
         assert_eq!(opened.plaintext.as_str(), plain);
+    }
+
+    /// With no helper thread (the system refused one), the calling thread
+    /// checks the MAC itself, exactly once, and decrypts everything.
+    #[test]
+    fn without_helpers_the_mac_is_still_checked_once() {
+        let plain = large_dotenv();
+        let (sealed, key) = sealed_with_key(&plain);
+        let cipher = key.value_cipher();
+        for (threads, mac_holds) in [(1, true), (1, false), (2, false), (3, true)] {
+            let scan = Format::Dotenv.scan(&sealed).unwrap();
+            let region = scan.metadata.as_ref().unwrap().region.clone();
+            let calls = std::sync::atomic::AtomicUsize::new(0);
+            let work = Work {
+                format: Format::Dotenv,
+                src: &sealed,
+                cipher: &cipher,
+                threads,
+            };
+            let (mut layout, mut out) = (None, Zeroizing::new(Vec::new()));
+            let (mac_ok, decrypted) = work
+                .run(
+                    scan.leaves,
+                    region,
+                    || {
+                        calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        mac_holds
+                    },
+                    &mut layout,
+                    &mut out,
+                )
+                .unwrap();
+            assert_eq!(calls.into_inner(), 1, "{threads} threads");
+            assert_eq!(mac_ok, mac_holds, "{threads} threads");
+            decrypted.unwrap();
+            let values_end = layout.unwrap().values_end;
+            assert!(plain.as_bytes().starts_with(&out[..values_end]));
+        }
     }
 
     /// Values left in plaintext between sealed ones land where they stood,
