@@ -397,10 +397,59 @@ fn find_metadata(src: &str, root: &Node) -> Result<Option<MetadataBlock>, ParseE
         members[i - 1].value.span.end
     };
     let metadata = read_metadata(src, &m.value)?;
-    Ok(Some(MetadataBlock {
-        region: start..m.value.span.end,
-        metadata,
-    }))
+    let region = start..m.value.span.end;
+    // What attach_metadata inserts into the document without the block.
+    let has_break = src[..region.start].contains('\n') || src[region.end..].contains('\n');
+    let first = members[..i].first();
+    let indent = first
+        .and_then(|f| indent_before(src, f.key_span.start))
+        .unwrap_or("  ");
+    let unit = first
+        .and_then(|f| indent_before(src, f.key_span.start))
+        .filter(|ws| !ws.is_empty())
+        .unwrap_or("  ");
+    let written = metadata_insertion(
+        &metadata,
+        if i == 0 { "" } else { "," },
+        has_break.then_some((indent, unit)),
+        "\n",
+    );
+    if metadata.version == crate::metadata::VERSION {
+        super::check_block_layout(src, region.clone(), &written)?;
+    }
+    Ok(Some(MetadataBlock { region, metadata }))
+}
+
+/// The text a writer inserts for the metadata member: `comma`, then the
+/// member, pretty-printed at `indent` by `unit` with `le` breaks when the
+/// document has line breaks (`layout`), else with no whitespace at all.
+fn metadata_insertion(
+    meta: &Metadata,
+    comma: &str,
+    layout: Option<(&str, &str)>,
+    le: &str,
+) -> String {
+    let mut ins = String::from(comma);
+    match layout {
+        Some((indent, unit)) => {
+            ins.push_str(le);
+            ins.push_str(indent);
+            ins.push_str(&quote(RESERVED_KEY));
+            ins.push_str(": ");
+            write_out(
+                &metadata_out(meta),
+                &mut ins,
+                indent,
+                Some(&Pretty { le, unit }),
+            );
+        }
+        None => {
+            ins.push_str(&quote(RESERVED_KEY));
+            ins.push(':');
+            write_out(&metadata_out(meta), &mut ins, "", None);
+        }
+    }
+    ins
 }
 
 fn read_metadata(src: &str, node: &Node) -> Result<Metadata, ParseError> {
@@ -786,26 +835,14 @@ pub fn attach_metadata(body: &str, meta: &Metadata) -> Result<String, EditError>
         Some(m) => (m.value.span.end, ","),
         None => (root.span.start + 1, ""),
     };
-    let mut ins = String::from(comma);
-    if body.contains('\n') {
-        let indent = members
-            .first()
-            .and_then(|m| indent_before(body, m.key_span.start))
-            .unwrap_or("  ");
-        let pretty = Pretty {
-            le: line_ending(body),
-            unit: indent_unit(body, &root),
-        };
-        ins.push_str(pretty.le);
-        ins.push_str(indent);
-        ins.push_str(&quote(RESERVED_KEY));
-        ins.push_str(": ");
-        write_out(&metadata_out(meta), &mut ins, indent, Some(&pretty));
-    } else {
-        ins.push_str(&quote(RESERVED_KEY));
-        ins.push(':');
-        write_out(&metadata_out(meta), &mut ins, "", None);
-    }
+    let indent = members
+        .first()
+        .and_then(|m| indent_before(body, m.key_span.start))
+        .unwrap_or("  ");
+    let layout = body
+        .contains('\n')
+        .then(|| (indent, indent_unit(body, &root)));
+    let ins = metadata_insertion(meta, comma, layout, line_ending(body));
     Ok(splice(body, at..at, &ins))
 }
 

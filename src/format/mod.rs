@@ -285,6 +285,35 @@ impl Format {
     }
 }
 
+/// Check that a metadata block's text is exactly what a writer produces
+/// for its fields, `\r\n` read as `\n` (spec/FORMAT.md, section 9): the
+/// MAC covers the fields, this covers their layout, so no byte of a sealed
+/// file can change unseen. `written` is the writer's text with `\n` breaks.
+fn check_block_layout(src: &str, region: Range<usize>, written: &str) -> Result<(), ParseError> {
+    let found = &src.as_bytes()[region.clone()];
+    let mut expected = written.as_bytes().iter();
+    let mut i = 0;
+    let mut same = true;
+    while i < found.len() && same {
+        let byte = if found[i] == b'\r' && found.get(i + 1) == Some(&b'\n') {
+            i += 1;
+            b'\n'
+        } else {
+            found[i]
+        };
+        same = expected.next() == Some(&byte);
+        i += 1;
+    }
+    if same && expected.next().is_none() {
+        return Ok(());
+    }
+    Err(ParseError::at(
+        src,
+        region.start,
+        "the seal metadata is not laid out as seal writes it (changed by hand or by another tool); restore the file from version control",
+    ))
+}
+
 /// seal reads LF and CRLF line endings only (spec/FORMAT.md, section 2):
 /// a lone carriage return is a line break to YAML but not to other tools,
 /// and a file whose lines nobody agrees on cannot be sealed safely.

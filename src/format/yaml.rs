@@ -1219,10 +1219,17 @@ fn analyze(src: &str) -> Result<Analysis, ParseError> {
         let meta = parse_metadata(src, entry)?;
         let b = src.as_bytes();
         let start = line_start(src, entry.start);
-        let region = match after_break(b, entry.value.end) {
-            Some(end) => start..end,
-            None => start - break_before(b, start)..src.len(),
+        let block = render_metadata(&meta, "\n");
+        let (region, written) = match after_break(b, entry.value.end) {
+            Some(end) => (start..end, format!("{block}\n")),
+            None => match break_before(b, start) {
+                0 => (start..src.len(), block),
+                before => (start - before..src.len(), format!("\n{block}")),
+            },
         };
+        if meta.version == crate::metadata::VERSION {
+            super::check_block_layout(src, region.clone(), &written)?;
+        }
         metadata = Some(MetadataBlock {
             region,
             metadata: meta,
@@ -2186,18 +2193,26 @@ mod tests {
     }
 
     #[test]
-    fn reformatted_metadata_is_read() {
+    fn reformatted_metadata_is_refused() {
+        // The same fields as a writer's block, laid out otherwise: the MAC
+        // covers the fields, the layout check the rest (spec section 9).
         let src = "a: 1\nseal: {version: 1, modified: x, mac: m, recipients: [{recipient: r, data_key: \"k\\n\"}]}\n";
-        let s = scan(src).unwrap();
-        let m = s.metadata.unwrap();
-        assert_eq!(m.metadata.recipients[0].data_key, "k\n");
-        assert_eq!(&src[m.region], "seal: {version: 1, modified: x, mac: m, recipients: [{recipient: r, data_key: \"k\\n\"}]}\n");
+        let e = scan(src).unwrap_err();
+        assert!(e.message.contains("not laid out as seal writes it"), "{e}");
+        assert_eq!((e.line, e.column), (2, 1));
+        let written = "a: 1\nseal:\n  version: 1\n  modified: \"x\"\n  recipients:\n    - recipient: \"r\"\n      data_key: |\n        k\n  mac: \"m\"\n";
+        let s = scan(written).unwrap();
+        assert_eq!(s.metadata.unwrap().metadata.recipients[0].data_key, "k\n");
         assert_eq!(s.leaves.len(), 1);
+        // A comment inside the block is a change too; after it, it is not.
+        let commented = written.replace("  mac:", "  # approved\n  mac:");
+        assert!(scan(&commented).is_err());
+        assert!(scan(&format!("{written}# after\n")).is_ok());
     }
 
     #[test]
     fn metadata_errors() {
-        let good = "seal:\n  version: 1\n  modified: x\n  recipients: []\n  mac: m\n";
+        let good = "seal:\n  version: 1\n  modified: \"x\"\n  recipients: []\n  mac: \"m\"\n";
         assert!(scan(good).unwrap().metadata.is_some());
         let e = scan(&format!("{good}a: 1\n")).unwrap_err();
         assert!(e.message.contains("last"));
