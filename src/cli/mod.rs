@@ -329,10 +329,9 @@ pub fn print_stdout(text: &[u8]) -> Result<(), CliError> {
 
 /// Write a file atomically, naming it in the error.
 pub fn write_file(path: &Path, contents: &[u8], mode: fsio::Mode) -> Result<(), CliError> {
-    let in_place = fsio::is_special(path);
     fsio::write_atomic(path, contents, mode).map_err(|e| {
         let error = CliError::new(format!("{}: cannot write: {e}", path.display()));
-        if in_place {
+        if fsio::is_special(path) {
             // Written into a device or pipe: part may have gone through.
             error.hint("it is not a regular file: part of the output may have reached it")
         } else {

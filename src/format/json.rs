@@ -400,14 +400,7 @@ fn find_metadata(src: &str, root: &Node) -> Result<Option<MetadataBlock>, ParseE
     let region = start..m.value.span.end;
     // What attach_metadata inserts into the document without the block.
     let has_break = src[..region.start].contains('\n') || src[region.end..].contains('\n');
-    let first = members[..i].first();
-    let indent = first
-        .and_then(|f| indent_before(src, f.key_span.start))
-        .unwrap_or("  ");
-    let unit = first
-        .and_then(|f| indent_before(src, f.key_span.start))
-        .filter(|ws| !ws.is_empty())
-        .unwrap_or("  ");
+    let (indent, unit) = member_indents(src, &members[..i]);
     let written = metadata_insertion(
         &metadata,
         if i == 0 { "" } else { "," },
@@ -805,17 +798,17 @@ fn line_indent(src: &str, pos: usize) -> &str {
     &line[..len]
 }
 
-/// The document's indentation unit: the indentation of the top-level
-/// object's first member, two spaces when there is none.
-fn indent_unit<'s>(src: &'s str, root: &Node) -> &'s str {
-    match &root.kind {
-        Kind::Object(members) => members
-            .first()
-            .and_then(|m| indent_before(src, m.key_span.start))
-            .filter(|ws| !ws.is_empty())
-            .unwrap_or("  "),
-        _ => "  ",
-    }
+/// The indentation of the top-level object's first member (two spaces
+/// when there is none), and the document's indentation unit: the same,
+/// two spaces when it is empty.
+fn member_indents<'s>(src: &'s str, members: &[Member]) -> (&'s str, &'s str) {
+    let first = members
+        .first()
+        .and_then(|m| indent_before(src, m.key_span.start));
+    (
+        first.unwrap_or("  "),
+        first.filter(|ws| !ws.is_empty()).unwrap_or("  "),
+    )
 }
 
 pub fn attach_metadata(body: &str, meta: &Metadata) -> Result<String, EditError> {
@@ -835,13 +828,7 @@ pub fn attach_metadata(body: &str, meta: &Metadata) -> Result<String, EditError>
         Some(m) => (m.value.span.end, ","),
         None => (root.span.start + 1, ""),
     };
-    let indent = members
-        .first()
-        .and_then(|m| indent_before(body, m.key_span.start))
-        .unwrap_or("  ");
-    let layout = body
-        .contains('\n')
-        .then(|| (indent, indent_unit(body, &root)));
+    let layout = body.contains('\n').then(|| member_indents(body, members));
     let ins = metadata_insertion(meta, comma, layout, line_ending(body));
     Ok(splice(body, at..at, &ins))
 }
@@ -1052,7 +1039,10 @@ fn finish(src: &str, range: Range<usize>, text: &str) -> Result<String, EditErro
 pub fn set_value(src: &str, path: &PathQuery, literal: &str) -> Result<String, EditError> {
     parse(literal)?;
     let (root, has_meta) = parse_for_edit(src, path)?;
-    let unit = indent_unit(src, &root);
+    let unit = match &root.kind {
+        Kind::Object(members) => member_indents(src, members).1,
+        _ => "  ",
+    };
     let mut node = &root;
     for (i, seg) in path.segments.iter().enumerate() {
         match &node.kind {
