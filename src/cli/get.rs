@@ -44,7 +44,9 @@ pub(crate) fn extract(
         .format
         .values(&opened.plaintext)
         .map_err(|e| CliError::doc(&name, e.into()))?;
-    if let Some((_, v)) = values.iter().find(|(p, _)| p.matches(&query)) {
+    // A dotenv NAME may repeat and the last one counts (spec 4.3), as for
+    // `set` and `exec`; YAML and JSON refuse duplicate keys.
+    if let Some((_, v)) = values.iter().rev().find(|(p, _)| p.matches(&query)) {
         let mut out = Zeroizing::new(Vec::with_capacity(v.len() + 1));
         out.extend_from_slice(v.as_bytes());
         out.push(b'\n');

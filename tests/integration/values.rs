@@ -71,6 +71,43 @@ fn get_reads_typed_values_in_every_format() {
         .stderr(predicate::str::contains("no value at MISSING"));
 }
 
+/// A repeated dotenv name means its last value to every command: `get`,
+/// `decrypt --extract`, `set` and `exec` agree (spec 4.3).
+#[test]
+fn a_repeated_dotenv_name_is_its_last_value_everywhere() {
+    let env = Env::new();
+    let key = sealed(&env, "dup.env", "A=first\nB=x\nA=last\n");
+    assert_eq!(get(&env, &key, "dup.env", "A"), "last\n");
+    env.seal()
+        .args(["decrypt", "-i"])
+        .arg(&key.identity)
+        .args(["--extract", "A", "dup.env"])
+        .assert()
+        .success()
+        .stdout("last\n");
+    env.seal()
+        .args(["set", "-i"])
+        .arg(&key.identity)
+        .args(["dup.env", "A", "new"])
+        .assert()
+        .success();
+    assert_eq!(get(&env, &key, "dup.env", "A"), "new\n");
+    env.seal()
+        .args(["exec", "-i"])
+        .arg(&key.identity)
+        .args(["dup.env", "--", "sh", "-c", "printf %s \"$A\""])
+        .assert()
+        .success()
+        .stdout("new");
+    env.seal()
+        .args(["decrypt", "-i"])
+        .arg(&key.identity)
+        .arg("dup.env")
+        .assert()
+        .success()
+        .stdout("A=first\nB=x\nA=new\n");
+}
+
 #[test]
 fn set_changes_one_value_line_and_two_metadata_lines() {
     for (name, text, path, line_has) in [
