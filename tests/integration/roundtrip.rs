@@ -220,6 +220,16 @@ fn decrypt_to_file_is_private() {
         .mode()
         & 0o777;
     assert_eq!(mode, 0o600);
+    // A sealed file may be group-readable; encrypting keeps its mode, and
+    // its plaintext loses the group and other bits.
+    let mode_of = |name: &str| {
+        std::fs::metadata(env.path(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    std::fs::set_permissions(env.path("a.env"), std::fs::Permissions::from_mode(0o640)).unwrap();
     env.seal()
         .args(["decrypt", "--in-place", "-i"])
         .arg(&key.identity)
@@ -227,6 +237,10 @@ fn decrypt_to_file_is_private() {
         .assert()
         .success();
     assert_eq!(env.read("a.env"), "A=1\n");
+    assert_eq!(mode_of("a.env"), 0o600);
+    std::fs::set_permissions(env.path("a.env"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    env.seal_in_place("a.env", &key);
+    assert_eq!(mode_of("a.env"), 0o640);
 }
 
 /// `-o` naming something that is not a file (`/dev/stdout`, a FIFO) writes
