@@ -179,8 +179,14 @@ impl CliError {
     /// Describe a document error for `file`.
     pub fn doc(file: &str, e: DocError) -> Self {
         match e {
-            DocError::Parse(p) => CliError::new(format!("{file}:{}:{}: {}", p.line, p.column, p.message))
-                .hint("fix the syntax at that line and column, then run the command again"),
+            DocError::Parse(p) => {
+                let hint = if p.concerns_metadata() {
+                    "the top-level key `seal` holds seal's metadata: in a plain file, rename your key of that name; in a sealed file, the metadata was changed outside seal (restore it from version control)"
+                } else {
+                    "fix the syntax at that line and column, then run the command again"
+                };
+                CliError::new(format!("{file}:{}:{}: {}", p.line, p.column, p.message)).hint(hint)
+            }
             DocError::NotSealed => CliError::new(format!("{file}: the file is not sealed (no seal metadata)"))
                 .hint(format!("to seal it: seal encrypt --in-place {file}")),
             DocError::AlreadySealed { at } => CliError::new(format!(

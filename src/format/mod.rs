@@ -101,6 +101,13 @@ impl ParseError {
         let (line, column) = line_col(src, at);
         ParseError::new(line, column, message)
     }
+
+    /// Whether the error is about the metadata block or the key reserved
+    /// for it, not the format's syntax: every such message names "seal
+    /// metadata" or "the reserved key" (tests hold each format to that).
+    pub fn concerns_metadata(&self) -> bool {
+        self.message.contains("seal metadata") || self.message.contains("the reserved key")
+    }
 }
 
 /// 1-based line and character column of byte offset `at`.
@@ -368,6 +375,43 @@ mod tests {
         }
         assert_eq!(Format::Dotenv.scan("A=1\r\nB=2\r").unwrap_err().line, 2);
         assert!(Format::Yaml.scan("a: 1\r\nb: 2\r\n").is_ok());
+    }
+
+    /// Errors about the metadata block or its reserved key are told apart
+    /// from syntax errors (the CLI's hint depends on it), in every format.
+    #[test]
+    fn metadata_errors_are_told_from_syntax_errors() {
+        let block = "# seal: version=1\n# seal: modified=2026-01-01T00:00:00Z\n";
+        let about_metadata = [
+            (Format::Yaml, "seal: mine\na: 1\n".to_owned()),
+            (Format::Yaml, "a: 1\nseal: mine\n".to_owned()),
+            (Format::Yaml, "---\nseal: {}\n---\na: 1\n".to_owned()),
+            (Format::Yaml, "a: 1\nseal: {version: 1}\n".to_owned()),
+            (Format::Json, "{\"seal\": 1, \"a\": 2}".to_owned()),
+            (Format::Json, "{\"a\": 2, \"seal\": 1}".to_owned()),
+            (
+                Format::Json,
+                "{\"a\": 2, \"seal\": {\"version\": 1}}".to_owned(),
+            ),
+            (Format::Dotenv, format!("A=1\n{block}# seal: bogus=2\n")),
+            (Format::Dotenv, format!("A=1\n{block}B=2\n")),
+        ];
+        for (format, text) in &about_metadata {
+            let err = format.scan(text).unwrap_err();
+            assert!(err.concerns_metadata(), "{format:?} {text:?}: {err}");
+        }
+        let syntax = [
+            (Format::Yaml, "a: [1\n"),
+            (Format::Yaml, "a: 1\na: 2\n"),
+            (Format::Yaml, "a: `x`\n"),
+            (Format::Json, "{\"a\": 1,}"),
+            (Format::Dotenv, "A=\"x\n"),
+            (Format::Dotenv, "not a line\n"),
+        ];
+        for (format, text) in syntax {
+            let err = format.scan(text).unwrap_err();
+            assert!(!err.concerns_metadata(), "{format:?} {text:?}: {err}");
+        }
     }
 
     #[test]

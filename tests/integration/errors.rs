@@ -21,7 +21,7 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
         (
             "bad.yaml",
             "a: 1\nb: [unclosed\nc: 2\n",
-            &["bad.yaml:", "line and column"],
+            &["bad.yaml:", "fix the syntax at that line and column"],
         ),
         ("dup.yaml", "a: 1\na: 2\n", &["dup.yaml:2:"]),
         ("bad.json", "{\"a\": 1,}\n", &["bad.json:1:"]),
@@ -31,6 +31,23 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
         ("empty.yaml", "", &["empty.yaml: is empty"]),
         ("list.yaml", "- a\n- b\n", &["list.yaml", "mapping"]),
         ("array.json", "[1, 2]\n", &["array.json", "object"]),
+        // A key of the user's own named `seal`: the hint says to rename it,
+        // not to fix a syntax that is fine.
+        (
+            "own-first.yaml",
+            "seal: mine\na: 1\n",
+            &["own-first.yaml:1:1:", "rename your key"],
+        ),
+        (
+            "own-last.yaml",
+            "a: 1\nseal: mine\n",
+            &["own-last.yaml:2:", "rename your key"],
+        ),
+        (
+            "own.json",
+            "{\"seal\": 1, \"a\": 2}\n",
+            &["own.json:1:", "rename your key"],
+        ),
     ];
     for (name, text, needles) in cases {
         env.write(name, text);
