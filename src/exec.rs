@@ -128,9 +128,13 @@ pub fn variables(
             }
             let placed = set.len();
             match set.entry(name) {
-                // dotenv files may repeat a name on purpose: the last one
-                // wins. Elsewhere one file may not give a name twice.
-                Entry::Occupied(e) if e.get().1 == file_no && opened.format != Format::Dotenv => {
+                // A dotenv file may repeat a NAME on purpose: the last one
+                // wins. Otherwise one file may not give a name twice, even
+                // when two keys only meet after `--upper` or `--prefix`.
+                Entry::Occupied(e)
+                    if e.get().1 == file_no
+                        && !(opened.format == Format::Dotenv && values[e.get().2].0 == *path) =>
+                {
                     return Err(ExecError::Collision {
                         first: format!("{file}:{}", values[e.get().2].0),
                         second: origin(),

@@ -286,6 +286,15 @@ fn colliding_names_are_an_error() {
         .code(1)
         .stderr(predicate::str::contains("a_b"))
         .stderr(predicate::str::contains("a.b"));
+    // Two dotenv names that meet only after --upper are two values, not a
+    // repeat of one.
+    env.write("case.env", "foo=lower\nFOO=upper\n");
+    env.seal_in_place("case.env", &key);
+    exec(&env, &key, &["--upper", "case.env", "--", "true"])
+        .code(1)
+        .stderr(predicate::str::contains("case.env:foo"))
+        .stderr(predicate::str::contains("case.env:FOO"));
+    exec(&env, &key, &["case.env", "--", "true"]).success();
     env.write("bad.yaml", "\"has space\": 1\n");
     env.seal_in_place("bad.yaml", &key);
     exec(&env, &key, &["bad.yaml", "--", "true"])
