@@ -1,7 +1,7 @@
 //! `seal edit`: decrypt into a private temp file, open the editor, reseal
 //! only what changed.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -105,9 +105,16 @@ pub fn run(args: EditArgs) -> Result<ExitCode, CliError> {
             Ok(Outcome::EditorFailed(status)) => {
                 return Err(CliError::new(format!("{name}: the editor ({editor}) exited with {status}; nothing was written")))
             }
-            Ok(Outcome::Interrupted(code)) => {
-                eprintln!("seal: {name}: interrupted; nothing was written");
-                return Ok(ExitCode::from(code as u8));
+            Ok(Outcome::Interrupted(code)) => return Ok(interrupted(&name, code)),
+            Ok(Outcome::NotText { line }) => {
+                let err = CliError::new(format!(
+                    "{name}: line {line}: the edited text is not UTF-8"
+                ));
+                // The file still holds the bytes as the editor left them.
+                match reopen_or_fail(interactive, &session, None, err)? {
+                    Reopen::Yes => continue,
+                    Reopen::Stopped(code) => return Ok(interrupted(&name, code)),
+                }
             }
             Err(e) => {
                 return Err(CliError::new(format!("{name}: cannot run the editor ({editor}): {e}"))
@@ -124,8 +131,10 @@ pub fn run(args: EditArgs) -> Result<ExitCode, CliError> {
                 crate::merge::OURS_MARKER,
                 crate::merge::THEIRS_MARKER
             ));
-            reopen_or_fail(interactive, &session, &edited, err)?;
-            continue;
+            match reopen_or_fail(interactive, &session, Some(&edited), err)? {
+                Reopen::Yes => continue,
+                Reopen::Stopped(code) => return Ok(interrupted(&name, code)),
+            }
         }
         let result = match &target {
             Target::Existing { opened, .. } => opened.reseal(&edited).map(|r| match r {
@@ -148,8 +157,15 @@ pub fn run(args: EditArgs) -> Result<ExitCode, CliError> {
                 return Ok(ExitCode::SUCCESS);
             }
             Err(e @ (DocError::Parse(_) | DocError::Edit(_) | DocError::AlreadySealed { .. })) => {
-                reopen_or_fail(interactive, &session, &edited, CliError::doc(&name, e))?;
-                continue;
+                match reopen_or_fail(
+                    interactive,
+                    &session,
+                    Some(&edited),
+                    CliError::doc(&name, e),
+                )? {
+                    Reopen::Yes => continue,
+                    Reopen::Stopped(code) => return Ok(interrupted(&name, code)),
+                }
             }
             Err(e) => return Err(CliError::doc(&name, e)),
         };
@@ -172,34 +188,49 @@ pub fn run(args: EditArgs) -> Result<ExitCode, CliError> {
     }
 }
 
+/// What the user chose at the reopen prompt.
+enum Reopen {
+    /// Go round again with the editor.
+    Yes,
+    /// A signal came while asking: stop with this exit code.
+    Stopped(i32),
+}
+
+fn interrupted(name: &str, code: i32) -> ExitCode {
+    eprintln!("seal: {name}: interrupted; nothing was written");
+    ExitCode::from(code as u8)
+}
+
 /// An edit that cannot be saved: on a terminal, offer to reopen the editor
-/// on the same text (Ok: go round again); otherwise fail, writing nothing.
+/// on the same text (`text`, or the file as the editor left it); otherwise
+/// fail, writing nothing.
 fn reopen_or_fail(
     interactive: bool,
     session: &Session,
-    edited: &str,
+    text: Option<&str>,
     err: CliError,
-) -> Result<(), CliError> {
-    if interactive && ask_reopen(&err) {
-        return session
-            .rewrite(edited)
-            .map_err(|e| CliError::new(format!("cannot rewrite the temporary file: {e}")));
+) -> Result<Reopen, CliError> {
+    if interactive {
+        let mut stderr = std::io::stderr().lock();
+        let _ = writeln!(stderr, "seal: error: {}", err.message);
+        drop(stderr);
+        match session.ask("seal: reopen the editor to fix it? [Y/n] ") {
+            Err(code) => return Ok(Reopen::Stopped(code)),
+            Ok(Some(answer))
+                if !matches!(answer.trim().to_ascii_lowercase().as_str(), "n" | "no") =>
+            {
+                if let Some(text) = text {
+                    session.rewrite(text).map_err(|e| {
+                        CliError::new(format!("cannot rewrite the temporary file: {e}"))
+                    })?;
+                }
+                return Ok(Reopen::Yes);
+            }
+            Ok(_) => {}
+        }
     }
     Err(CliError {
         hint: Some("nothing was written".into()),
         ..err
     })
-}
-
-/// Show the error and ask whether to reopen the editor on the same text.
-fn ask_reopen(err: &CliError) -> bool {
-    let mut stderr = std::io::stderr().lock();
-    let _ = writeln!(stderr, "seal: error: {}", err.message);
-    let _ = write!(stderr, "seal: reopen the editor to fix it? [Y/n] ");
-    let _ = stderr.flush();
-    let mut answer = String::new();
-    match std::io::stdin().lock().read_line(&mut answer) {
-        Ok(0) | Err(_) => false,
-        Ok(_) => !matches!(answer.trim().to_ascii_lowercase().as_str(), "n" | "no"),
-    }
 }

@@ -121,6 +121,15 @@ fn failed_editor_or_invalid_text_writes_nothing() {
         .stderr(predicate::str::contains("s.yaml:"))
         .stderr(predicate::str::contains("nothing was written"));
     assert_eq!(env.read("s.yaml"), before);
+    // Bytes that are not UTF-8: an error naming the line, not a failure of
+    // the editor.
+    edit(&env, &key, "s.yaml", "printf 'a: 1\\nb: \\377\\n' > \"$1\"")
+        .code(1)
+        .stderr(predicate::str::contains(
+            "s.yaml: line 2: the edited text is not UTF-8",
+        ))
+        .stderr(predicate::str::contains("nothing was written"));
+    assert_eq!(env.read("s.yaml"), before);
     // An editor that cannot start.
     env.seal()
         .args(["edit", "-i"])
@@ -201,9 +210,13 @@ fn a_second_edit_of_the_same_file_is_refused() {
 fn sigterm_during_edit_removes_the_plaintext() {
     let (env, key) = setup("s.yaml", "a: secret\n");
     let before = env.read("s.yaml");
+    // The editor becomes `sleep`, keeping the PID its script had.
     let editor = env.script(
         "wait.sh",
-        &format!("touch {}/started; sleep 30", env.dir.path().display()),
+        &format!(
+            "echo $$ > {d}/editor.pid; touch {d}/started; exec sleep 30",
+            d = env.dir.path().display()
+        ),
     );
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("seal"))
         .current_dir(env.dir.path())
@@ -232,6 +245,13 @@ fn sigterm_during_edit_removes_the_plaintext() {
     assert_eq!(status.code(), Some(143));
     assert_eq!(env.read("s.yaml"), before);
     no_leftovers(&env);
+    // The editor got the signal too: no editor is left running on a file
+    // that is gone.
+    let editor_pid = env.read("editor.pid").trim().to_owned();
+    assert!(
+        !std::path::Path::new(&format!("/proc/{editor_pid}")).exists(),
+        "the editor (pid {editor_pid}) outlived seal"
+    );
 }
 
 /// On a terminal an invalid edit offers to reopen the editor on the same
@@ -301,4 +321,92 @@ fn invalid_edit_reopens_the_editor_on_a_terminal() {
     );
     assert_eq!(env.decrypt("s.yaml", &key), "a: 1\nb: 3\n");
     no_leftovers(&env);
+}
+
+/// A signal at the reopen prompt ends the session like one during the
+/// editor: exit 128+signal, nothing written, the plaintext removed. Ctrl-C
+/// is typed on a real pseudo-terminal; TERM comes from another process.
+#[test]
+fn a_signal_at_the_reopen_prompt_removes_the_plaintext() {
+    for (how, code) in [("ctrl-c", 130), ("term", 143)] {
+        let (env, key) = setup("s.yaml", "a: 1\n");
+        let before = env.read("s.yaml");
+        let d = env.dir.path().display().to_string();
+        let editor = env.script("ed.sh", "printf 'a: [broken\\n' > \"$1\"");
+        let socket = format!("seal-test-{}-{how}", std::process::id());
+        let seal = assert_cmd::cargo::cargo_bin("seal");
+        let inner = format!(
+            "cd {d} && env -u SEAL_IDENTITY -u SEAL_IDENTITY_FILE XDG_RUNTIME_DIR={run} SEAL_EDITOR={ed} {seal} edit -i {id} s.yaml; echo $? > {d}/exit; sleep 2",
+            run = env.runtime_dir().display(),
+            ed = editor.display(),
+            seal = seal.display(),
+            id = key.identity.display(),
+        );
+        let tmux = |args: &[&str]| {
+            std::process::Command::new("tmux")
+                .arg("-L")
+                .arg(&socket)
+                .args(args)
+                .output()
+                .unwrap()
+        };
+        assert!(
+            tmux(&["new-session", "-d", "-x", "150", "-y", "40", &inner])
+                .status
+                .success(),
+            "tmux is not installed: run scripts/install-test-deps.sh"
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let mut screen = String::new();
+        while std::time::Instant::now() < deadline && !screen.contains("reopen the editor") {
+            std::thread::sleep(Duration::from_millis(100));
+            screen = String::from_utf8_lossy(&tmux(&["capture-pane", "-p"]).stdout).into_owned();
+        }
+        assert!(screen.contains("reopen the editor"), "no prompt:\n{screen}");
+        assert_eq!(
+            std::fs::read_dir(env.runtime_dir()).unwrap().count(),
+            1,
+            "the session dir exists at the prompt"
+        );
+        if how == "ctrl-c" {
+            tmux(&["send-keys", "C-c"]);
+        } else {
+            let pid = seal_pid_with_arg(&key.identity.display().to_string());
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            )
+            .unwrap();
+        }
+        while std::time::Instant::now() < deadline && !env.path("exit").exists() {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = tmux(&["kill-server"]);
+        assert_eq!(env.read("exit").trim(), code.to_string(), "{how}");
+        assert_eq!(env.read("s.yaml"), before);
+        no_leftovers(&env);
+    }
+}
+
+/// The PID of the running seal whose command line holds `arg`.
+fn seal_pid_with_arg(arg: &str) -> i32 {
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmdline
+            .split(|&b| b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        if args.first().is_some_and(|a| a.ends_with("/seal"))
+            && args.iter().any(|a| a == "edit")
+            && args.iter().any(|a| a == arg)
+        {
+            return pid;
+        }
+    }
+    panic!("no seal process with {arg}");
 }
