@@ -264,7 +264,8 @@ pub fn run(
     }
     let mut child = cmd.spawn().map_err(|e| spawn_error(program, e))?;
     let pid = Arc::new(AtomicI32::new(child.id() as i32));
-    let forwarder = forward_signals(pid.clone());
+    let stopped_by = Arc::new(AtomicI32::new(0));
+    let forwarder = forward_signals(pid.clone(), stopped_by.clone());
 
     let mut copiers = Vec::new();
     if options.mask {
@@ -280,13 +281,30 @@ pub fn run(
     }
     let status = child.wait();
     pid.store(0, Ordering::SeqCst);
+    // The masked output ends when every writer has closed it, which may be
+    // after the child exits (a background process it started). A signal
+    // to seal meanwhile has no child to go to: it ends the wait, and seal.
+    let mut signal = 0;
     for c in copiers {
+        while !c.is_finished() {
+            signal = stopped_by.load(Ordering::SeqCst);
+            if signal != 0 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        if signal != 0 {
+            break;
+        }
         let _ = c.join();
     }
     drop(forwarder);
     // The secrets directory goes away here, however the child ended.
     drop(secrets_dir);
     let status = status.map_err(|e| ExecError::Spawn(program.to_owned(), e))?;
+    if signal != 0 {
+        return Ok(128 + signal);
+    }
     Ok(exit_code(status))
 }
 
@@ -471,7 +489,9 @@ struct Forwarder {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-fn forward_signals(pid: Arc<AtomicI32>) -> Option<Forwarder> {
+/// Once the child is gone (`pid` 0), a signal, from the terminal too, is
+/// recorded in `stopped_by` for seal to stop on.
+fn forward_signals(pid: Arc<AtomicI32>, stopped_by: Arc<AtomicI32>) -> Option<Forwarder> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
     use signal_hook::iterator::exfiltrator::WithOrigin;
     use signal_hook::iterator::SignalsInfo;
@@ -482,7 +502,11 @@ fn forward_signals(pid: Arc<AtomicI32>) -> Option<Forwarder> {
             let from_terminal =
                 origin.process.is_none() && matches!(origin.signal, SIGINT | SIGQUIT);
             let target = pid.load(Ordering::SeqCst);
-            if from_terminal || target <= 0 {
+            if target <= 0 {
+                stopped_by.store(origin.signal, Ordering::SeqCst);
+                continue;
+            }
+            if from_terminal {
                 continue;
             }
             if let Ok(sig) = nix::sys::signal::Signal::try_from(origin.signal) {
@@ -510,6 +534,9 @@ impl Drop for Forwarder {
 pub struct Masker {
     matcher: Option<aho_corasick::AhoCorasick>,
     longest: usize,
+    /// The secrets in byte order, to tell whether output may be the start
+    /// of one (only such a tail is held back).
+    sorted: Vec<Zeroizing<Vec<u8>>>,
 }
 
 const MASK: &[u8] = b"***";
@@ -527,7 +554,39 @@ impl Masker {
             .build(&patterns)
             .ok()
             .filter(|_| !patterns.is_empty());
-        Masker { matcher, longest }
+        let mut sorted: Vec<Zeroizing<Vec<u8>>> = patterns
+            .iter()
+            .map(|p| Zeroizing::new(p.to_vec()))
+            .collect();
+        sorted.sort_unstable_by(|a, b| a.as_slice().cmp(b.as_slice()));
+        sorted.dedup();
+        Masker {
+            matcher,
+            longest,
+            sorted,
+        }
+    }
+
+    /// Whether `tail` is the start of a secret, and shorter than it: what
+    /// follows may complete it.
+    fn starts_a_secret(&self, tail: &[u8]) -> bool {
+        // Secrets that start with `tail` sort together, from the first one
+        // not below it; an equal one may be followed by a longer one.
+        let from = self.sorted.partition_point(|s| s.as_slice() < tail);
+        self.sorted[from..]
+            .iter()
+            .take(2)
+            .any(|s| s.len() > tail.len() && s.starts_with(tail))
+    }
+
+    /// Where the held-back tail of `buf` starts: the earliest position from
+    /// which the rest could still grow into a secret. Output that cannot be
+    /// part of one (a prompt waiting for input) passes at once.
+    fn held_from(&self, buf: &[u8]) -> usize {
+        let window = buf.len().saturating_sub(self.longest.saturating_sub(1));
+        (window..buf.len())
+            .find(|&at| self.starts_a_secret(&buf[at..]))
+            .unwrap_or(buf.len())
     }
 
     /// Mask `buf`; returns the masked bytes that are safe to emit and how
@@ -536,12 +595,11 @@ impl Masker {
         let Some(matcher) = &self.matcher else {
             return (buf.to_vec(), buf.len());
         };
-        let hold = if at_eof {
-            0
+        let safe = if at_eof {
+            buf.len()
         } else {
-            self.longest.saturating_sub(1)
+            self.held_from(buf)
         };
-        let safe = buf.len().saturating_sub(hold);
         let mut out = Vec::with_capacity(buf.len());
         let mut cursor = 0;
         for m in matcher.find_iter(buf) {
@@ -625,6 +683,51 @@ mod tests {
         }
         m.copy(Trickle(b"a hunter2 b hunter"), &mut out);
         assert_eq!(out, b"a *** b hunter");
+    }
+
+    /// Only a tail that may grow into a secret waits for more output: a
+    /// prompt is shown at once, even with long secrets.
+    #[test]
+    fn holds_back_only_what_may_start_a_secret() {
+        let m = masker(&["sk-live-0123456789abcdef", "hunter2", "hunter2000"]);
+        let (out, used) = m.mask_prefix(b"Enter value: ", false);
+        assert_eq!((out.as_slice(), used), (b"Enter value: ".as_slice(), 13));
+        let (out, used) = m.mask_prefix(b"key sk-li", false);
+        assert_eq!((out.as_slice(), used), (b"key ".as_slice(), 4));
+        // "hunter2" is a secret, and also the start of a longer one.
+        let (out, used) = m.mask_prefix(b"pw hunter2", false);
+        assert_eq!((out.as_slice(), used), (b"pw ".as_slice(), 3));
+        let (out, _) = m.mask_prefix(b"pw hunter2000 ok", false);
+        assert_eq!(out, b"pw *** ok");
+        let (out, _) = m.mask_prefix(b"pw hunter2 ok", false);
+        assert_eq!(out, b"pw *** ok");
+        assert_eq!(m.mask_all(b"pw hunter2"), b"pw ***");
+    }
+
+    proptest::proptest! {
+        /// However the output is cut into reads, the masked stream is the
+        /// whole output masked at once.
+        #[test]
+        fn reads_do_not_change_what_is_masked(
+            secrets in proptest::collection::vec("[ab]{1,6}", 1..4),
+            text in "[abc]{0,60}",
+            cuts in proptest::collection::vec(1usize..8, 1..20),
+        ) {
+            let m = masker(&secrets.iter().map(String::as_str).collect::<Vec<_>>());
+            struct Cut<'a>(&'a [u8], Vec<usize>, usize);
+            impl Read for Cut<'_> {
+                fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                    let n = self.1[self.2 % self.1.len()].min(self.0.len()).min(buf.len());
+                    self.2 += 1;
+                    buf[..n].copy_from_slice(&self.0[..n]);
+                    self.0 = &self.0[n..];
+                    Ok(n)
+                }
+            }
+            let mut out = Vec::new();
+            m.copy(Cut(text.as_bytes(), cuts, 0), &mut out);
+            proptest::prop_assert_eq!(out, m.mask_all(text.as_bytes()));
+        }
     }
 
     #[test]

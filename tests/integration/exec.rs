@@ -199,6 +199,60 @@ fn sigterm_to_seal_reaches_the_child() {
     }
 }
 
+/// With --mask, output ends when every writer closes it, which a process
+/// the child left in the background may put off. A signal to seal then
+/// has no child to go to: it stops seal, which does not hang on.
+#[test]
+fn masked_output_held_open_does_not_deafen_seal() {
+    let (env, key) = setup();
+    let marker = env.path("ready");
+    let pid_file = env.path("sleeper.pid");
+    let mut seal = std::process::Command::new(assert_cmd::cargo::cargo_bin("seal"))
+        .current_dir(env.dir.path())
+        .args(["exec", "-i"])
+        .arg(&key.identity)
+        .args(["--mask", "base.env", "--", "sh", "-c"])
+        .arg(format!(
+            "sleep 30 & echo $! > {}; touch {}",
+            pid_file.display(),
+            marker.display()
+        ))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while !marker.exists() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Let the shell exit; the background sleep keeps the output open.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        seal.try_wait().unwrap().is_none(),
+        "seal waits for the output"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(seal.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        if let Some(status) = seal.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let sleeper: i32 = env.read("sleeper.pid").trim().parse().unwrap();
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(sleeper),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    let status = status.expect("seal ignored SIGTERM while its output was held open");
+    assert_eq!(status.code(), Some(143));
+}
+
 #[test]
 fn files_mode_uses_private_files_that_vanish() {
     let (env, key) = setup();
