@@ -195,10 +195,13 @@ impl fmt::Display for PathQuery {
             for s in &self.segments {
                 write!(f, "/{}", s.replace('~', "~0").replace('/', "~1"))?;
             }
-            Ok(())
         } else {
-            f.write_str(&self.segments.join("."))
+            f.write_str(&self.segments.join("."))?;
         }
+        if self.doc > 0 {
+            write!(f, " (document {})", self.doc + 1)?;
+        }
+        Ok(())
     }
 }
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::get::extract;
-use super::{open_file, print_stdout, write_file, CliError, FormatArg, IdentityArgs};
+use super::{open_file, print_stdout, write_file, CliError, DocumentArg, FormatArg, IdentityArgs};
 use crate::fsio::Mode;
 
 #[derive(Args, Debug)]
@@ -25,6 +25,8 @@ pub struct DecryptArgs {
     identity: IdentityArgs,
     #[command(flatten)]
     format: FormatArg,
+    #[command(flatten)]
+    document: DocumentArg,
     /// The sealed file (`-` for standard input).
     file: PathBuf,
 }
@@ -35,9 +37,17 @@ pub fn run(args: DecryptArgs) -> Result<ExitCode, CliError> {
             "--in-place needs a file, not standard input",
         ));
     }
+    if args.document.document.is_some() && args.extract.is_none() {
+        return Err(CliError::usage("--document goes with --extract PATH"));
+    }
+    let query = args
+        .extract
+        .as_deref()
+        .map(|path| args.document.query(path))
+        .transpose()?;
     let opened = open_file(&args.file, &args.format, &args.identity)?;
-    let extracted = match &args.extract {
-        Some(path) => Some(extract(&opened, &args.file, path)?),
+    let extracted = match &query {
+        Some(query) => Some(extract(&opened, &args.file, query)?),
         None => None,
     };
     let output = extracted

@@ -7,7 +7,10 @@ use clap::Args;
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
-use super::{display, open_file, print_stdout, CliError, FormatArg, IdentityArgs};
+use super::{
+    check_document, display, open_file, print_stdout, CliError, DocumentArg, FormatArg,
+    IdentityArgs,
+};
 use crate::document::Opened;
 use crate::path::{PathQuery, Segment};
 
@@ -17,6 +20,8 @@ pub struct GetArgs {
     identity: IdentityArgs,
     #[command(flatten)]
     format: FormatArg,
+    #[command(flatten)]
+    document: DocumentArg,
     /// The sealed file.
     file: PathBuf,
     /// Dotted path (`db.password`, `keys.0.id`) or JSON Pointer (`/db/password`).
@@ -24,8 +29,9 @@ pub struct GetArgs {
 }
 
 pub fn run(args: GetArgs) -> Result<ExitCode, CliError> {
+    let query = args.document.query(&args.path)?;
     let opened = open_file(&args.file, &args.format, &args.identity)?;
-    let out = extract(&opened, &args.file, &args.path)?;
+    let out = extract(&opened, &args.file, &query)?;
     print_stdout(&out)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -35,18 +41,17 @@ pub fn run(args: GetArgs) -> Result<ExitCode, CliError> {
 pub(crate) fn extract(
     opened: &Opened,
     file: &Path,
-    path: &str,
+    query: &PathQuery,
 ) -> Result<Zeroizing<Vec<u8>>, CliError> {
     let name = display(file);
-    let query = PathQuery::parse(path)
-        .map_err(|e| CliError::usage(format!("invalid path {path:?}: {e}")))?;
+    check_document(&name, query, opened.format)?;
     let values = opened
         .format
         .values(&opened.plaintext)
         .map_err(|e| CliError::doc(&name, e.into()))?;
     // A dotenv NAME may repeat and the last one counts (spec 4.3), as for
     // `set` and `exec`; YAML and JSON refuse duplicate keys.
-    if let Some((_, v)) = values.iter().rev().find(|(p, _)| p.matches(&query)) {
+    if let Some((_, v)) = values.iter().rev().find(|(p, _)| p.matches(query)) {
         let mut out = Zeroizing::new(Vec::with_capacity(v.len() + 1));
         out.extend_from_slice(v.as_bytes());
         out.push(b'\n');
@@ -54,11 +59,26 @@ pub(crate) fn extract(
     }
     let below: Vec<_> = values
         .iter()
-        .filter(|(p, _)| p.starts_with(&query))
+        .filter(|(p, _)| p.starts_with(query))
         .collect();
     if below.is_empty() {
-        return Err(CliError::new(format!("{name}: no value at {query}"))
-            .hint("`seal decrypt FILE` shows every key path"));
+        // In a YAML stream the path may be in another document.
+        let elsewhere = values.iter().find_map(|(p, _)| {
+            let there = PathQuery {
+                doc: p.doc,
+                segments: query.segments.clone(),
+            };
+            (p.doc != query.doc && p.starts_with(&there)).then_some(p.doc)
+        });
+        let hint = match elsewhere {
+            Some(doc) => format!(
+                "{query} is in document {}: add --document {}",
+                doc + 1,
+                doc + 1
+            ),
+            None => "`seal decrypt FILE` shows every key path".to_owned(),
+        };
+        return Err(CliError::new(format!("{name}: no value at {query}")).hint(hint));
     }
     let mut tree = Value::Null;
     for (p, v) in below {

@@ -63,6 +63,42 @@ pub struct FormatArg {
     pub format: Option<String>,
 }
 
+/// Which document of a YAML stream (`---`) a path is in.
+#[derive(Args, Debug, Clone, Default)]
+pub struct DocumentArg {
+    /// For a YAML file of several documents: the one PATH is in, counted
+    /// from 1 (default 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub document: Option<u32>,
+}
+
+impl DocumentArg {
+    /// `path` as typed (dotted or a JSON Pointer), in the chosen document.
+    pub fn query(&self, path: &str) -> Result<crate::path::PathQuery, CliError> {
+        let mut query = crate::path::PathQuery::parse(path)
+            .map_err(|e| CliError::usage(format!("invalid path {path:?}: {e}")))?;
+        query.doc = self.document.map_or(0, |n| n as usize - 1);
+        Ok(query)
+    }
+}
+
+/// Only YAML has documents after the first; elsewhere `--document 2` would
+/// quietly mean the only one.
+pub fn check_document(
+    file: &str,
+    query: &crate::path::PathQuery,
+    format: crate::format::Format,
+) -> Result<(), CliError> {
+    if query.doc > 0 && format != crate::format::Format::Yaml {
+        return Err(CliError::usage(format!(
+            "{file}: --document {} is for YAML files of several documents; a {} file has one",
+            query.doc + 1,
+            format.name()
+        )));
+    }
+    Ok(())
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Create a new age identity (same file format as age-keygen).

@@ -8,11 +8,13 @@ use std::process::ExitCode;
 use clap::Args;
 use zeroize::Zeroizing;
 
-use super::{display, lock_file, open_file, write_file, CliError, FormatArg, IdentityArgs};
+use super::{
+    check_document, display, lock_file, open_file, write_file, CliError, DocumentArg, FormatArg,
+    IdentityArgs,
+};
 use crate::document::{Opened, Resealed};
 use crate::format::EditError;
 use crate::fsio::Mode;
-use crate::path::PathQuery;
 
 #[derive(Args, Debug)]
 pub struct SetArgs {
@@ -24,6 +26,8 @@ pub struct SetArgs {
     identity: IdentityArgs,
     #[command(flatten)]
     format: FormatArg,
+    #[command(flatten)]
+    document: DocumentArg,
     /// The sealed file.
     file: PathBuf,
     /// Dotted path or JSON Pointer; a new key is added at the end of its mapping.
@@ -38,14 +42,12 @@ pub struct UnsetArgs {
     identity: IdentityArgs,
     #[command(flatten)]
     format: FormatArg,
+    #[command(flatten)]
+    document: DocumentArg,
     /// The sealed file.
     file: PathBuf,
     /// Dotted path or JSON Pointer of the value to remove.
     path: String,
-}
-
-fn parse_path(path: &str) -> Result<PathQuery, CliError> {
-    PathQuery::parse(path).map_err(|e| CliError::usage(format!("invalid path {path:?}: {e}")))
 }
 
 fn edit_error(name: &str, e: EditError) -> CliError {
@@ -68,7 +70,7 @@ pub fn run_set(args: SetArgs) -> Result<ExitCode, CliError> {
             "seal set changes a file in place; give a file, not `-`",
         ));
     }
-    let query = parse_path(&args.path)?;
+    let query = args.document.query(&args.path)?;
     let value = if args.value == "-" {
         let mut v = Zeroizing::new(String::new());
         std::io::stdin().read_to_string(&mut v).map_err(|e| {
@@ -85,6 +87,7 @@ pub fn run_set(args: SetArgs) -> Result<ExitCode, CliError> {
     let _lock = lock_file(&args.file)?;
     let opened = open_file(&args.file, &args.format, &args.identity)?;
     let name = display(&args.file);
+    check_document(&name, &query, opened.format)?;
     let literal = if args.raw {
         value
     } else {
@@ -113,10 +116,11 @@ pub fn run_set(args: SetArgs) -> Result<ExitCode, CliError> {
 }
 
 pub fn run_unset(args: UnsetArgs) -> Result<ExitCode, CliError> {
-    let query = parse_path(&args.path)?;
+    let query = args.document.query(&args.path)?;
     let _lock = lock_file(&args.file)?;
     let opened = open_file(&args.file, &args.format, &args.identity)?;
     let name = display(&args.file);
+    check_document(&name, &query, opened.format)?;
     let edited = Zeroizing::new(
         opened
             .format

@@ -108,6 +108,52 @@ fn a_repeated_dotenv_name_is_its_last_value_everywhere() {
         .stdout("A=first\nB=x\nA=new\n");
 }
 
+/// Every document of a YAML stream can be read and changed, by number.
+#[test]
+fn values_in_later_yaml_documents_are_reached_with_document() {
+    let env = Env::new();
+    let key = sealed(&env, "m.yaml", "---\na: doc1\n---\na: doc2\nb: only2\n");
+    let run = |cmd: &str, args: &[&str]| {
+        env.seal()
+            .arg(cmd)
+            .arg("-i")
+            .arg(&key.identity)
+            .args(args)
+            .assert()
+    };
+    run("get", &["m.yaml", "a"]).success().stdout("doc1\n");
+    run("get", &["--document", "2", "m.yaml", "a"])
+        .success()
+        .stdout("doc2\n");
+    run("get", &["m.yaml", "b"])
+        .code(1)
+        .stderr(predicate::str::contains("add --document 2"));
+    run("decrypt", &["--document", "2", "--extract", "b", "m.yaml"])
+        .success()
+        .stdout("only2\n");
+    run("set", &["--document", "2", "m.yaml", "a", "changed"]).success();
+    run("unset", &["--document", "2", "m.yaml", "b"]).success();
+    assert_eq!(
+        env.decrypt("m.yaml", &key),
+        "---\na: doc1\n---\na: changed\n"
+    );
+    run("get", &["--document", "3", "m.yaml", "a"])
+        .code(1)
+        .stderr(predicate::str::contains("no value at a (document 3)"));
+    // Other formats have one document: asking for another is a usage error
+    // that changes nothing.
+    let env_key = sealed(&env, "one.env", "A=1\n");
+    let before = env.read("one.env");
+    env.seal()
+        .args(["set", "-i"])
+        .arg(&env_key.identity)
+        .args(["--document", "2", "one.env", "A", "2"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--document 2 is for YAML files"));
+    assert_eq!(env.read("one.env"), before);
+}
+
 #[test]
 fn set_changes_one_value_line_and_two_metadata_lines() {
     for (name, text, path, line_has) in [
