@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
-use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
 use super::{
@@ -12,6 +11,7 @@ use super::{
     IdentityArgs,
 };
 use crate::document::Opened;
+use crate::format::Typed;
 use crate::path::{PathQuery, Segment};
 
 #[derive(Args, Debug)]
@@ -36,8 +36,8 @@ pub fn run(args: GetArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The value at `path` followed by a newline; a mapping or sequence is
-/// printed as JSON with its scalar values as strings.
+/// The value at `query` followed by a newline; a mapping or sequence is
+/// printed as JSON, numbers, booleans and nulls as such.
 pub(crate) fn extract(
     opened: &Opened,
     file: &Path,
@@ -57,13 +57,14 @@ pub(crate) fn extract(
         out.push(b'\n');
         return Ok(out);
     }
-    let below: Vec<_> = values
-        .iter()
-        .filter(|(p, _)| p.starts_with(query))
-        .collect();
+    let typed = opened
+        .format
+        .typed_values(&opened.plaintext)
+        .map_err(|e| CliError::doc(&name, e.into()))?;
+    let below: Vec<_> = typed.iter().filter(|(p, _)| p.starts_with(query)).collect();
     if below.is_empty() {
         // In a YAML stream the path may be in another document.
-        let elsewhere = values.iter().find_map(|(p, _)| {
+        let elsewhere = typed.iter().find_map(|(p, _)| {
             let there = PathQuery {
                 doc: p.doc,
                 segments: query.segments.clone(),
@@ -80,40 +81,137 @@ pub(crate) fn extract(
         };
         return Err(CliError::new(format!("{name}: no value at {query}")).hint(hint));
     }
-    let mut tree = Value::Null;
+    let mut tree = Tree::Missing;
     for (p, v) in below {
-        insert(&mut tree, &p.segments[query.segments.len()..], v);
+        tree.insert(&p.segments[query.segments.len()..], v);
     }
-    let mut out = Zeroizing::new(serde_json::to_vec_pretty(&tree).unwrap_or_default());
-    out.push(b'\n');
-    drop(tree);
-    Ok(out)
+    Ok(tree.to_json())
 }
 
-fn insert(node: &mut Value, segments: &[Segment], value: &str) {
-    let Some((first, rest)) = segments.split_first() else {
-        *node = Value::String(value.to_owned());
-        return;
-    };
-    match first {
-        Segment::Key(k) => {
-            if !node.is_object() {
-                *node = Value::Object(Map::new());
-            }
-            if let Value::Object(map) = node {
-                insert(map.entry(k.clone()).or_insert(Value::Null), rest, value);
-            }
-        }
-        Segment::Index(i) => {
-            if !node.is_array() {
-                *node = Value::Array(Vec::new());
-            }
-            if let Value::Array(items) = node {
-                if items.len() <= *i {
-                    items.resize(*i + 1, Value::Null);
+/// A subtree to print as JSON. It borrows the values, so the only copy of
+/// a secret it makes is the output, which is wiped when dropped.
+enum Tree<'v> {
+    Missing,
+    Value(&'v Typed),
+    Map(Vec<(&'v str, Tree<'v>)>),
+    List(Vec<Tree<'v>>),
+}
+
+impl<'v> Tree<'v> {
+    /// Put `value` at `segments` below this node. Values come in document
+    /// order and keys do not repeat (YAML and JSON refuse duplicates), so a
+    /// key or index already present is always the last one.
+    fn insert(&mut self, segments: &'v [Segment], value: &'v Typed) {
+        let Some((first, rest)) = segments.split_first() else {
+            *self = Tree::Value(value);
+            return;
+        };
+        match first {
+            Segment::Key(k) => {
+                if !matches!(self, Tree::Map(_)) {
+                    *self = Tree::Map(Vec::new());
                 }
-                insert(&mut items[*i], rest, value);
+                if let Tree::Map(entries) = self {
+                    if entries.last().is_none_or(|(last, _)| *last != k.as_str()) {
+                        entries.push((k, Tree::Missing));
+                    }
+                    if let Some((_, child)) = entries.last_mut() {
+                        child.insert(rest, value);
+                    }
+                }
+            }
+            Segment::Index(i) => {
+                if !matches!(self, Tree::List(_)) {
+                    *self = Tree::List(Vec::new());
+                }
+                if let Tree::List(items) = self {
+                    while items.len() <= *i {
+                        items.push(Tree::Missing);
+                    }
+                    items[*i].insert(rest, value);
+                }
             }
         }
     }
+
+    /// Pretty JSON (two-space indent) and a newline, written into a buffer
+    /// sized beforehand: a growing buffer would leave copies behind.
+    fn to_json(&self) -> Zeroizing<Vec<u8>> {
+        struct Count(usize);
+        impl std::io::Write for Count {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0 += buf.len();
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut count = Count(0);
+        // Writing into memory cannot fail.
+        let _ = self.write(&mut count, 0);
+        let mut out = Zeroizing::new(Vec::with_capacity(count.0 + 1));
+        let _ = self.write(&mut *out, 0);
+        out.push(b'\n');
+        out
+    }
+
+    fn write(&self, out: &mut impl std::io::Write, depth: usize) -> std::io::Result<()> {
+        let indent = |out: &mut dyn std::io::Write, depth: usize| {
+            out.write_all(b"\n")?;
+            (0..depth).try_for_each(|_| out.write_all(b"  "))
+        };
+        match self {
+            Tree::Missing => out.write_all(b"null"),
+            Tree::Value(Typed::Literal(text)) => out.write_all(text.as_bytes()),
+            Tree::Value(Typed::String(text)) => write_json_string(out, text),
+            Tree::Map(entries) => {
+                out.write_all(b"{")?;
+                for (n, (key, child)) in entries.iter().enumerate() {
+                    out.write_all(if n == 0 { b"" } else { b"," })?;
+                    indent(out, depth + 1)?;
+                    write_json_string(out, key)?;
+                    out.write_all(b": ")?;
+                    child.write(out, depth + 1)?;
+                }
+                indent(out, depth)?;
+                out.write_all(b"}")
+            }
+            Tree::List(items) => {
+                out.write_all(b"[")?;
+                for (n, child) in items.iter().enumerate() {
+                    out.write_all(if n == 0 { b"" } else { b"," })?;
+                    indent(out, depth + 1)?;
+                    child.write(out, depth + 1)?;
+                }
+                indent(out, depth)?;
+                out.write_all(b"]")
+            }
+        }
+    }
+}
+
+/// `text` as a JSON string, escaped piece by piece straight into `out`.
+fn write_json_string(out: &mut impl std::io::Write, text: &str) -> std::io::Result<()> {
+    out.write_all(b"\"")?;
+    let mut plain = 0;
+    for (at, c) in text.char_indices() {
+        let escaped: Option<&[u8]> = match c {
+            '"' => Some(b"\\\""),
+            '\\' => Some(b"\\\\"),
+            '\n' => Some(b"\\n"),
+            '\r' => Some(b"\\r"),
+            '\t' => Some(b"\\t"),
+            c if (c as u32) < 0x20 => None,
+            _ => continue,
+        };
+        out.write_all(&text.as_bytes()[plain..at])?;
+        match escaped {
+            Some(e) => out.write_all(e)?,
+            None => write!(out, "\\u{:04x}", c as u32)?,
+        }
+        plain = at + c.len_utf8();
+    }
+    out.write_all(&text.as_bytes()[plain..])?;
+    out.write_all(b"\"")
 }

@@ -11,7 +11,9 @@ use std::ops::Range;
 
 use zeroize::Zeroizing;
 
-use crate::format::{line_ending, EditError, Leaf, LeafKind, MetadataBlock, ParseError, Scan};
+use crate::format::{
+    line_ending, EditError, Leaf, LeafKind, MetadataBlock, ParseError, Scan, Typed,
+};
 use crate::metadata::{Metadata, WrappedKey, RESERVED_KEY, VERSION};
 use crate::path::{KeyPath, PathQuery, Segment};
 
@@ -639,6 +641,71 @@ pub fn scan(src: &str) -> Result<Scan, ParseError> {
         _ => collect(&root, &mut path, &mut leaves),
     }
     Ok(Scan { leaves, metadata })
+}
+
+pub fn typed_values(src: &str) -> Result<Vec<(KeyPath, Typed)>, ParseError> {
+    fn walk(
+        src: &str,
+        node: &Node,
+        path: &mut Vec<Segment>,
+        out: &mut Vec<(KeyPath, Typed)>,
+    ) -> Result<(), ParseError> {
+        let typed = match &node.kind {
+            Kind::Scalar if src.as_bytes()[node.span.start] == b'"' => {
+                Typed::String(value_at(src, node.span.clone())?)
+            }
+            // A number, true, false or null: JSON text as written.
+            Kind::Scalar => Typed::Literal(Zeroizing::new(src[node.span.clone()].to_owned())),
+            Kind::Object(members) if !members.is_empty() => {
+                return walk_members(src, members, path, out)
+            }
+            Kind::Array(items) if !items.is_empty() => {
+                for (i, item) in items.iter().enumerate() {
+                    path.push(Segment::Index(i));
+                    walk(src, item, path, out)?;
+                    path.pop();
+                }
+                return Ok(());
+            }
+            Kind::Object(_) => Typed::Literal(Zeroizing::new("{}".to_owned())),
+            Kind::Array(_) => Typed::Literal(Zeroizing::new("[]".to_owned())),
+        };
+        out.push((
+            KeyPath {
+                doc: 0,
+                segments: path.iter().cloned().collect(),
+            },
+            typed,
+        ));
+        Ok(())
+    }
+    fn walk_members(
+        src: &str,
+        members: &[Member],
+        path: &mut Vec<Segment>,
+        out: &mut Vec<(KeyPath, Typed)>,
+    ) -> Result<(), ParseError> {
+        for m in members {
+            path.push(Segment::Key(m.key.clone()));
+            walk(src, &m.value, path, out)?;
+            path.pop();
+        }
+        Ok(())
+    }
+    let root = parse(src)?;
+    let metadata = find_metadata(src, &root)?;
+    let mut out = Vec::new();
+    let mut path = Vec::new();
+    match (&root.kind, &metadata) {
+        (Kind::Object(members), Some(_)) => walk_members(
+            src,
+            &members[..members.len().saturating_sub(1)],
+            &mut path,
+            &mut out,
+        )?,
+        _ => walk(src, &root, &mut path, &mut out)?,
+    }
+    Ok(out)
 }
 
 pub fn values(src: &str) -> Result<Vec<(KeyPath, Zeroizing<String>)>, ParseError> {

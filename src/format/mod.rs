@@ -48,6 +48,22 @@ pub enum LeafKind {
     Alias,
 }
 
+/// A value as it stands in JSON, for printing part of a document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Typed {
+    /// Text, unquoted and unescaped.
+    String(Zeroizing<String>),
+    /// JSON text that stands for itself: a number, `true`, `false`, `null`,
+    /// `[]` or `{}`.
+    Literal(Zeroizing<String>),
+}
+
+impl Typed {
+    fn literal(text: &str) -> Typed {
+        Typed::Literal(Zeroizing::new(text.to_owned()))
+    }
+}
+
 /// One value of a document.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Leaf {
@@ -211,6 +227,20 @@ impl Format {
             Format::Yaml => yaml::values(src),
             Format::Json => json::values(src),
             Format::Dotenv => dotenv::values(src),
+        }
+    }
+
+    /// Every value with its JSON type, and every empty mapping and
+    /// sequence, in document order: what `seal get` prints a subtree from.
+    pub fn typed_values(self, src: &str) -> Result<Vec<(KeyPath, Typed)>, ParseError> {
+        check_line_endings(src)?;
+        match self {
+            Format::Yaml => yaml::typed_values(src),
+            Format::Json => json::typed_values(src),
+            Format::Dotenv => Ok(dotenv::values(src)?
+                .into_iter()
+                .map(|(path, value)| (path, Typed::String(value)))
+                .collect()),
         }
     }
 

@@ -11,7 +11,9 @@ use std::ops::Range;
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError};
 use zeroize::Zeroizing;
 
-use crate::format::{line_ending, EditError, Leaf, LeafKind, MetadataBlock, ParseError, Scan};
+use crate::format::{
+    line_ending, EditError, Leaf, LeafKind, MetadataBlock, ParseError, Scan, Typed,
+};
 use crate::metadata::{Metadata, WrappedKey, RESERVED_KEY, VERSION};
 use crate::path::{KeyPath, PathQuery, Segment};
 
@@ -61,6 +63,94 @@ pub fn values(src: &str) -> Result<Vec<(KeyPath, Zeroizing<String>)>, ParseError
         Kind::Map { .. } | Kind::Seq { .. } => {}
     });
     Ok(out)
+}
+
+pub fn typed_values(src: &str) -> Result<Vec<(KeyPath, Typed)>, ParseError> {
+    let analysis = analyze(src)?;
+    let mut out = Vec::new();
+    for_each_leaf(&analysis, |path, node| {
+        let typed = match &node.kind {
+            Kind::Scalar { span, value } => {
+                let properties = src.get(node.start..span.start).unwrap_or("");
+                scalar_type(properties, src.get(span.clone()).unwrap_or(""), value)
+            }
+            Kind::Empty { .. } => Typed::literal("null"),
+            Kind::Alias { id, .. } => match analysis.tree.anchors.get(id) {
+                Some(v) => Typed::String(v.clone()),
+                None => return,
+            },
+            Kind::Map { .. } => Typed::literal("{}"),
+            Kind::Seq { .. } => Typed::literal("[]"),
+        };
+        out.push((path.clone(), typed));
+    });
+    Ok(out)
+}
+
+/// The JSON type of a scalar: quoted and block scalars and `!!str` are
+/// strings; a plain scalar is resolved by the YAML 1.2 core schema (null,
+/// booleans, integers in decimal, octal `0o` and hex `0x`, floats), as are
+/// `!!null`, `!!bool`, `!!int` and `!!float` ones. Anything JSON cannot
+/// hold (`.inf`, `.nan`, an integer past 128 bits) stays a string.
+fn scalar_type(properties: &str, text: &str, value: &Zeroizing<String>) -> Typed {
+    let tag = properties.split_whitespace().find(|p| p.starts_with('!'));
+    let quoted = text.starts_with(['"', '\'', '|', '>']);
+    let core = match tag {
+        None => !quoted,
+        Some("!!null" | "!!bool" | "!!int" | "!!float") => true,
+        Some(_) => false,
+    };
+    match core.then(|| core_schema_json(value)).flatten() {
+        Some(literal) => Typed::Literal(literal),
+        None => Typed::String(value.clone()),
+    }
+}
+
+/// JSON text for what a plain scalar means under the YAML 1.2 core schema,
+/// or `None` for a string.
+fn core_schema_json(value: &str) -> Option<Zeroizing<String>> {
+    let json = |s: String| Some(Zeroizing::new(s));
+    match value {
+        "" | "~" | "null" | "Null" | "NULL" => return json("null".into()),
+        "true" | "True" | "TRUE" => return json("true".into()),
+        "false" | "False" | "FALSE" => return json("false".into()),
+        _ => {}
+    }
+    let digits = |s: &str, radix: u32| !s.is_empty() && s.chars().all(|c| c.is_digit(radix));
+    if let Some(octal) = value.strip_prefix("0o").filter(|s| digits(s, 8)) {
+        return u128::from_str_radix(octal, 8)
+            .ok()
+            .and_then(|n| json(n.to_string()));
+    }
+    if let Some(hex) = value.strip_prefix("0x").filter(|s| digits(s, 16)) {
+        return u128::from_str_radix(hex, 16)
+            .ok()
+            .and_then(|n| json(n.to_string()));
+    }
+    let unsigned = value.strip_prefix(['-', '+']).unwrap_or(value);
+    if digits(unsigned, 10) {
+        return value.parse::<i128>().ok().and_then(|n| json(n.to_string()));
+    }
+    // [-+]? ( . [0-9]+ | [0-9]+ ( . [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?
+    let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+        Some((m, e)) => (m, Some(e.strip_prefix(['-', '+']).unwrap_or(e))),
+        None => (unsigned, None),
+    };
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some((whole, fraction)) => {
+            (whole.is_empty() && digits(fraction, 10))
+                || (digits(whole, 10) && (fraction.is_empty() || digits(fraction, 10)))
+        }
+        None => digits(mantissa, 10),
+    };
+    if !mantissa_ok || exponent.is_some_and(|e| !digits(e, 10)) {
+        return None;
+    }
+    let number: f64 = value.parse().ok()?;
+    number
+        .is_finite()
+        .then(|| format!("{number:?}"))
+        .and_then(json)
 }
 
 pub fn attach_metadata(body: &str, meta: &Metadata) -> Result<String, EditError> {
@@ -1450,6 +1540,10 @@ fn for_each_leaf(analysis: &Analysis, mut f: impl FnMut(&KeyPath, &Node)) {
 
 fn walk(node: &Node, path: &mut KeyPath, skip: Option<usize>, f: &mut impl FnMut(&KeyPath, &Node)) {
     match &node.kind {
+        // An empty mapping or sequence is a value of its own (no leaves
+        // below it); `scan` and `values` pass over it.
+        Kind::Map { entries, .. } if entries.is_empty() => f(path, node),
+        Kind::Seq { items, .. } if items.is_empty() => f(path, node),
         Kind::Map { entries, .. } => {
             for (i, e) in entries.iter().enumerate() {
                 if skip == Some(i) {
@@ -1781,6 +1875,48 @@ fn plain_is_safe(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The YAML 1.2 core schema, as JSON text; `None` is a string.
+    #[test]
+    fn plain_scalars_resolve_by_the_core_schema() {
+        for (plain, json) in [
+            ("", Some("null")),
+            ("~", Some("null")),
+            ("Null", Some("null")),
+            ("TRUE", Some("true")),
+            ("false", Some("false")),
+            ("0", Some("0")),
+            ("-17", Some("-17")),
+            ("+17", Some("17")),
+            ("007", Some("7")),
+            ("0o17", Some("15")),
+            ("0x1f", Some("31")),
+            ("1.5", Some("1.5")),
+            ("-.5", Some("-0.5")),
+            ("12.", Some("12.0")),
+            ("1e3", Some("1000.0")),
+            ("2.5E-3", Some("0.0025")),
+            (".inf", None),
+            (".nan", None),
+            ("yes", None),
+            ("0x", None),
+            ("0o8", None),
+            ("1_000", None),
+            ("1.2.3", None),
+            ("e3", None),
+            (".", None),
+            ("+", None),
+            ("1e", None),
+            ("340282366920938463463374607431768211456", None),
+            ("hello", None),
+        ] {
+            assert_eq!(
+                core_schema_json(plain).as_deref().map(String::as_str),
+                json,
+                "{plain:?}"
+            );
+        }
+    }
 
     #[test]
     fn directives_with_non_ascii_characters_are_refused() {

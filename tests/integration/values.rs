@@ -108,6 +108,40 @@ fn a_repeated_dotenv_name_is_its_last_value_everywhere() {
         .stdout("A=first\nB=x\nA=new\n");
 }
 
+/// A subtree prints as JSON with the values' own types, empty mappings and
+/// lists included, from YAML as from JSON.
+#[test]
+fn get_of_a_subtree_keeps_types_and_empty_containers() {
+    let env = Env::new();
+    let key = sealed(
+        &env,
+        "t.json",
+        "{\n  \"a\": \"x\",\n  \"b\": {\"c\": 1, \"d\": [true, null, -1.5e3, \"q\\\"\\n\"], \"e\": []},\n  \"f\": {}\n}\n",
+    );
+    let tree: serde_json::Value = serde_json::from_str(&get(&env, &key, "t.json", "b")).unwrap();
+    assert_eq!(
+        tree,
+        serde_json::json!({"c": 1, "d": [true, null, -1500.0, "q\"\n"], "e": []})
+    );
+    assert_eq!(get(&env, &key, "t.json", "b.e"), "[]\n");
+    assert_eq!(get(&env, &key, "t.json", "f"), "{}\n");
+
+    let key = sealed(
+        &env,
+        "t.yaml",
+        "a:\n  n: 1\n  t: true\n  z: ~\n  f: 1.5\n  s: \"1\"\n  h: 0x1F\n  i: .inf\n  e:\n  l: []\n  m: {}\n  g: !!str 5\n  b: |\n    block\n",
+    );
+    let tree: serde_json::Value = serde_json::from_str(&get(&env, &key, "t.yaml", "a")).unwrap();
+    assert_eq!(
+        tree,
+        serde_json::json!({
+            "n": 1, "t": true, "z": null, "f": 1.5, "s": "1", "h": 31, "i": ".inf",
+            "e": null, "l": [], "m": {}, "g": "5", "b": "block\n"
+        })
+    );
+    assert_eq!(get(&env, &key, "t.yaml", "a.l"), "[]\n");
+}
+
 /// Every document of a YAML stream can be read and changed, by number.
 #[test]
 fn values_in_later_yaml_documents_are_reached_with_document() {
