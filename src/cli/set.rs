@@ -99,6 +99,18 @@ pub fn run_set(args: SetArgs) -> Result<ExitCode, CliError> {
             .set_value(&opened.plaintext, &query, &literal)
             .map_err(|e| edit_error(&name, e))?,
     );
+    if opened.format == crate::format::Format::Yaml {
+        // A tag stays with the key when its value changes: `!!int` on a
+        // word parses, but tools that apply tags refuse the file.
+        let misfit = crate::format::yaml::misfit_tag(&edited, &query)
+            .map_err(|e| CliError::doc(&name, e.into()))?;
+        if let Some(tag) = misfit {
+            return Err(CliError::new(format!(
+                "{name}: {query} is tagged {tag}, which the new value is not"
+            ))
+            .hint("nothing was written; give a value of that type (--raw for YAML text), or change the tag with `seal edit`"));
+        }
+    }
     if args.raw {
         // Raw text must still be one value at that path, not new structure.
         let values = opened.format.values(&edited).map_err(|e| {

@@ -106,6 +106,50 @@ fn scalar_type(properties: &str, text: &str, value: &Zeroizing<String>) -> Typed
     }
 }
 
+/// The tag of the scalar at `path` when its value does not fit it (`!!int`
+/// on `abc`): loaders that apply tags refuse such a document, though it
+/// parses. Only the core schema's tags are checked; others mean what their
+/// application says.
+pub fn misfit_tag(src: &str, path: &PathQuery) -> Result<Option<String>, ParseError> {
+    let analysis = analyze(src)?;
+    let mut misfit = None;
+    for_each_leaf(&analysis, |leaf, node| {
+        let Kind::Scalar { span, value } = &node.kind else {
+            return;
+        };
+        if !leaf.matches(path) {
+            return;
+        }
+        let properties = src.get(node.start..span.start).unwrap_or("");
+        let Some(tag) = properties.split_whitespace().find(|p| p.starts_with('!')) else {
+            return;
+        };
+        let meaning = core_schema_json(value);
+        let special_float =
+            [".inf", "-.inf", "+.inf", ".nan"].contains(&value.to_ascii_lowercase().as_str());
+        let fits = match tag {
+            "!!null" => meaning.as_deref().is_some_and(|m| m == "null"),
+            "!!bool" => meaning
+                .as_deref()
+                .is_some_and(|m| m == "true" || m == "false"),
+            "!!int" => meaning
+                .as_deref()
+                .is_some_and(|m| m.bytes().all(|b| b == b'-' || b.is_ascii_digit())),
+            "!!float" => {
+                special_float
+                    || meaning
+                        .as_deref()
+                        .is_some_and(|m| m.starts_with(|c: char| c == '-' || c.is_ascii_digit()))
+            }
+            _ => true,
+        };
+        if !fits {
+            misfit = Some(tag.to_owned());
+        }
+    });
+    Ok(misfit)
+}
+
 /// JSON text for what a plain scalar means under the YAML 1.2 core schema,
 /// or `None` for a string.
 fn core_schema_json(value: &str) -> Option<Zeroizing<String>> {
@@ -1916,6 +1960,24 @@ mod tests {
                 "{plain:?}"
             );
         }
+    }
+
+    #[test]
+    fn tags_of_the_core_schema_must_fit_their_value() {
+        let misfit = |src: &str, path: &str| misfit_tag(src, &q(path)).unwrap();
+        assert_eq!(misfit("a: !!int abc\n", "a").as_deref(), Some("!!int"));
+        assert_eq!(misfit("a: !!int 1.5\n", "a").as_deref(), Some("!!int"));
+        assert_eq!(misfit("a: !!int \"7\"\n", "a"), None);
+        assert_eq!(misfit("a: !!float 7\n", "a"), None);
+        assert_eq!(misfit("a: !!float .inf\n", "a"), None);
+        assert_eq!(misfit("a: !!float x\n", "a").as_deref(), Some("!!float"));
+        assert_eq!(misfit("a: !!bool yes\n", "a").as_deref(), Some("!!bool"));
+        assert_eq!(misfit("a: !!bool true\n", "a"), None);
+        assert_eq!(misfit("a: !!null ~\n", "a"), None);
+        assert_eq!(misfit("a: !!str 5\n", "a"), None);
+        assert_eq!(misfit("a: !custom anything\n", "a"), None);
+        assert_eq!(misfit("a: &x !!int abc\nb: !!int 5\n", "b"), None);
+        assert_eq!(misfit("a: 5\n", "a"), None);
     }
 
     #[test]

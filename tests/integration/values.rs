@@ -142,6 +142,32 @@ fn get_of_a_subtree_keeps_types_and_empty_containers() {
     assert_eq!(get(&env, &key, "t.yaml", "a.l"), "[]\n");
 }
 
+/// A YAML tag stays with its key: a new value that does not fit it would
+/// make a file tag-applying loaders refuse, so nothing is written.
+#[test]
+fn set_keeps_yaml_tags_true() {
+    let env = Env::new();
+    let key = sealed(&env, "t.yaml", "port: !!int 5432\nname: !!str x\n");
+    let before = env.read("t.yaml");
+    let set = |path: &str, value: &str| {
+        env.seal()
+            .args(["set", "-i"])
+            .arg(&key.identity)
+            .args(["t.yaml", path, value])
+            .assert()
+    };
+    set("port", "abc")
+        .code(1)
+        .stderr(predicate::str::contains("port is tagged !!int"));
+    assert_eq!(env.read("t.yaml"), before);
+    set("port", "6543").success();
+    set("name", "5").success();
+    let plain = env.decrypt("t.yaml", &key);
+    assert!(plain.starts_with("port: !!int "), "{plain}");
+    assert_eq!(get(&env, &key, "t.yaml", "port"), "6543\n");
+    assert_eq!(get(&env, &key, "t.yaml", "name"), "5\n");
+}
+
 /// Every document of a YAML stream can be read and changed, by number.
 #[test]
 fn values_in_later_yaml_documents_are_reached_with_document() {
