@@ -40,9 +40,14 @@ pub struct CheckArgs {
 struct Candidate {
     name: String,
     path: PathBuf,
-    /// Contents from the index (`--staged`), else read from `path`.
-    staged: Option<Zeroizing<String>>,
+    /// Contents from the index (`--staged`), else read from `path`; `Err`
+    /// for staged bytes that are not UTF-8 text.
+    staged: Option<Result<Zeroizing<String>, NotText>>,
 }
+
+/// Staged bytes that are not UTF-8: no sealed file, so a problem wherever a
+/// rule covers the path.
+struct NotText;
 
 pub fn run(args: CheckArgs) -> Result<ExitCode, CliError> {
     let cwd = std::env::current_dir()
@@ -106,11 +111,26 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, CliError> {
             }
         };
         let Some(config) = config else { continue };
+        // The policy file names keys, it holds none.
+        if c.path
+            .file_name()
+            .is_some_and(|n| n == crate::config::FILE_NAME)
+        {
+            continue;
+        }
         let Some(rule) = config.rule_for(&c.path) else {
             continue;
         };
         let text = match c.staged {
-            Some(t) => t,
+            Some(Ok(t)) => t,
+            Some(Err(NotText)) => {
+                problems.push(format!(
+                    "{}: the staged file is not UTF-8 text, so it is not sealed",
+                    c.name
+                ));
+                bad_files += 1;
+                continue;
+            }
             None => match fsio::read_document(&c.path) {
                 Ok(t) => t,
                 Err(ReadError::NotFound) => continue,
@@ -245,13 +265,14 @@ fn staged_files(cwd: &Path) -> Result<Vec<Candidate>, CliError> {
         let blob = git(&root, &["cat-file", "blob", &format!(":{rel}")])
             .map_err(|e| CliError::new(e.to_string()))?;
         let blob = Zeroizing::new(blob);
-        let Ok(text) = std::str::from_utf8(&blob) else {
-            continue;
+        let staged = match std::str::from_utf8(&blob) {
+            Ok(text) => Ok(Zeroizing::new(text.to_owned())),
+            Err(_) => Err(NotText),
         };
         out.push(Candidate {
             name: rel.clone(),
             path,
-            staged: Some(Zeroizing::new(text.to_owned())),
+            staged: Some(staged),
         });
     }
     Ok(out)

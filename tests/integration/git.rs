@@ -880,6 +880,37 @@ fn check_names_each_plaintext_value_and_verifies_macs() {
         ));
 }
 
+/// Under a rule for everything (`**`), the policy file itself is not a
+/// secret file, and staged bytes that are not UTF-8 are not a sealed file:
+/// the hook lets the first through and stops the second.
+#[test]
+fn check_staged_passes_the_policy_file_and_stops_non_text() {
+    let repo = Repo::new();
+    repo.write(
+        ".seal.yaml",
+        &format!(
+            "recipients:\n  me: {}\nrules:\n  - path: \"**\"\n    recipients: [me]\n",
+            repo.me.public
+        ),
+    );
+    repo.sealed("ok.yaml", "a: 1\n");
+    repo.git_ok(&["add", "-A"]);
+    repo.seal(None)
+        .args(["check", "--staged"])
+        .assert()
+        .success();
+    repo.seal(None).args(["check"]).assert().success();
+    std::fs::write(repo.path("latin.yaml"), b"pw: caf\xe9\n").unwrap();
+    repo.git_ok(&["add", "latin.yaml"]);
+    repo.seal(None)
+        .args(["check", "--staged"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "latin.yaml: the staged file is not UTF-8 text",
+        ));
+}
+
 #[test]
 fn both_sides_adding_the_file_and_merging_without_an_identity() {
     let repo = Repo::new();
