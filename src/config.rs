@@ -181,6 +181,15 @@ impl Config {
     }
 
     fn check(&self) -> Result<(), String> {
+        // One key under two names would survive removing either name.
+        let mut keys = std::collections::HashMap::new();
+        for (name, key) in &self.recipients {
+            if let Some(other) = keys.insert(key_identity(key), name) {
+                return Err(format!(
+                    "recipients {other:?} and {name:?} have the same key; keep one name per key, so that removing a name removes the key"
+                ));
+            }
+        }
         let mut names = std::collections::HashSet::new();
         for n in self
             .recipients
@@ -349,6 +358,18 @@ fn parse_rule(node: &Yaml, index: usize) -> Result<Rule, String> {
     })
 }
 
+/// What makes two recipient lines the same key: an SSH key's type and
+/// base64 (not its comment); any other recipient's text, in lower case
+/// (bech32 is case-insensitive).
+fn key_identity(key: &str) -> String {
+    let key = key.trim();
+    if key.starts_with("ssh-") {
+        key.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+    } else {
+        key.to_ascii_lowercase()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -426,5 +447,17 @@ rules:
         let bad_glob =
             cfg("recipients: {a: age1x}\nrules: [{path: 'a[', recipients: [a]}]\n").unwrap_err();
         assert!(bad_glob.message.contains("invalid glob"), "{bad_glob}");
+        // One key under two names: removing one name would keep the key.
+        for keys in [
+            "{a: age1xyz, b: age1xyz}",
+            "{a: age1xyz, b: AGE1XYZ}",
+            "{a: 'ssh-ed25519 AAAAC3Nz laptop', b: 'ssh-ed25519 AAAAC3Nz ci'}",
+        ] {
+            let twice = cfg(&format!(
+                "recipients: {keys}\nrules: [{{path: '**', recipients: [a]}}]\n"
+            ))
+            .unwrap_err();
+            assert!(twice.message.contains("the same key"), "{twice}");
+        }
     }
 }
