@@ -34,6 +34,8 @@ impl std::fmt::Debug for Recipient {
 pub enum RecipientError {
     #[error("invalid recipient {0:?}: expected an age public key (age1…), an ssh-ed25519 or ssh-rsa public key line, an age plugin recipient, or scrypt:LABEL (a passphrase)")]
     Invalid(String),
+    #[error("recipient {0:?} is a point of small order on Curve25519: no private key can open what is sealed to it, so it is nobody's key")]
+    SmallOrder(String),
     #[error("recipient {recipient:?}: {reason}")]
     Unusable { recipient: String, reason: String },
     #[error("recipient {recipient:?} needs the age plugin {binary_name}, which is not on PATH")]
@@ -53,6 +55,27 @@ fn missing_plugin(e: &ReadError) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// Whether `text` is an age X25519 recipient (`age1…`, 32 bytes) whose
+/// point has small order. age accepts such keys, then fails every wrap
+/// (the shared secret is zero); and no private key corresponds to them.
+fn is_small_order_x25519(text: &str) -> bool {
+    let Ok((hrp, data)) = bech32::decode(text) else {
+        return false;
+    };
+    let Ok(u) = <[u8; 32]>::try_from(data.as_slice()) else {
+        return false;
+    };
+    if hrp.as_str() != "age" {
+        return false;
+    }
+    // A clamped scalar is a multiple of the cofactor 8, which takes every
+    // point of small order to the zero u-coordinate, and no other point.
+    curve25519_dalek::montgomery::MontgomeryPoint(u)
+        .mul_clamped([0x5a; 32])
+        .to_bytes()
+        == [0u8; 32]
 }
 
 impl Recipient {
@@ -95,6 +118,9 @@ impl Recipient {
                 },
             },
         })?;
+        if is_small_order_x25519(text) {
+            return Err(RecipientError::SmallOrder(text.to_owned()));
+        }
         match (parsed.pop(), parsed.is_empty()) {
             (Some(inner), true) => Ok(Recipient {
                 text: text.to_owned(),
@@ -605,6 +631,41 @@ mod tests {
             "age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs\nx",
         ] {
             assert!(Recipient::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    /// Keys of small order are refused when read, not when the first wrap
+    /// fails (age panics there): every such point, and their encodings
+    /// past p, while real keys pass.
+    #[test]
+    fn keys_of_small_order_are_refused() {
+        let hex = |s: &str| -> [u8; 32] {
+            let v: Vec<u8> = (0..64)
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+                .collect();
+            v.try_into().unwrap()
+        };
+        let mut one = [0u8; 32];
+        one[0] = 1;
+        let mut minus_one = [0xffu8; 32];
+        minus_one[0] = 0xec;
+        minus_one[31] = 0x7f;
+        let mut p = minus_one;
+        p[0] = 0xed;
+        let order_8a = hex("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800");
+        let order_8b = hex("5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157");
+        let hrp = bech32::Hrp::parse("age").unwrap();
+        for u in [[0u8; 32], one, minus_one, p, order_8a, order_8b] {
+            let text = bech32::encode::<bech32::Bech32>(hrp, &u).unwrap();
+            assert!(
+                matches!(Recipient::parse(&text), Err(RecipientError::SmallOrder(_))),
+                "{text}"
+            );
+        }
+        for _ in 0..20 {
+            let (_, public) = generate_identity();
+            assert!(Recipient::parse(&public).is_ok(), "{public}");
         }
     }
 }
