@@ -517,7 +517,9 @@ pub fn merge(
         merge_plaintext(format, base_text, &o.plaintext, &t.plaintext)
             .map_err(MergeError::Build)?;
 
-    // Who the result is sealed for, and what is encrypted.
+    // Who the result is sealed for, and what is encrypted: as `.seal.yaml`
+    // says when the caller knows the merged policy, else what each side did
+    // to the file since the ancestor, merged.
     let ours_r = recipient_texts(&o.metadata.recipients);
     let theirs_r = recipient_texts(&t.metadata.recipients);
     let recipients = match &policy.recipients {

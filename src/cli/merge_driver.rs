@@ -151,6 +151,20 @@ fn policy_for(path: Option<&Path>) -> Result<Policy, CliError> {
     let Some(config) = config else {
         return Ok(Policy::default());
     };
+    // During a merge the work tree's .seal.yaml is ours: it speaks for the
+    // result only when the side coming in has the same one. Otherwise it
+    // would undo their removal of a recipient (who could then read the new
+    // data key) or drop someone they added; the sides' own changes to the
+    // file are merged instead.
+    if !policy_settled(&config.file) {
+        if config.rule_for(path).is_some() {
+            eprintln!(
+                "seal: {}: .seal.yaml differs between the two sides; sealed for the recipients both sides' changes to the file give. Once the merge is done, run `seal updatekeys` to apply the merged .seal.yaml",
+                display(path)
+            );
+        }
+        return Ok(Policy::default());
+    }
     let Some(rule) = config.rule_for(path) else {
         return Ok(Policy::default());
     };
@@ -161,4 +175,54 @@ fn policy_for(path: Option<&Path>) -> Result<Policy, CliError> {
         recipients: Some(resolved.into_iter().map(|(_, key)| key).collect()),
         encrypt: Some(rule.encrypt.clone()),
     })
+}
+
+/// Whether the commit being merged in (merge, cherry-pick or rebase) has
+/// the same `.seal.yaml` as the work tree, so the merge leaves it as it is.
+/// Unknown (no such commit, or no git) counts as no.
+fn policy_settled(config_file: &Path) -> bool {
+    let Some(dir) = config_file.parent() else {
+        return false;
+    };
+    let Some(top) = crate::git::toplevel(dir) else {
+        return false;
+    };
+    let Ok(ours) = std::fs::read(config_file) else {
+        return false;
+    };
+    let absolute = std::path::absolute(config_file).unwrap_or_else(|_| config_file.to_path_buf());
+    let top = std::fs::canonicalize(&top).unwrap_or(top);
+    let absolute = absolute
+        .parent()
+        .and_then(|d| std::fs::canonicalize(d).ok())
+        .map(|d| d.join(crate::config::FILE_NAME))
+        .unwrap_or(absolute);
+    let Ok(relative) = absolute.strip_prefix(&top) else {
+        return false;
+    };
+    let relative = relative.to_string_lossy().replace('\\', "/");
+    // `git merge` names the commits it merges in GITHEAD_<id> variables
+    // (MERGE_HEAD is written only after the drivers ran); a cherry-pick or
+    // rebase that stopped has its head in a ref.
+    let mut heads: Vec<String> = std::env::vars_os()
+        .filter_map(|(name, _)| {
+            let name = name.to_str()?;
+            let id = name.strip_prefix("GITHEAD_")?;
+            id.bytes()
+                .all(|b| b.is_ascii_hexdigit())
+                .then(|| id.to_owned())
+        })
+        .collect();
+    if heads.is_empty() {
+        heads = ["MERGE_HEAD", "CHERRY_PICK_HEAD", "REBASE_HEAD"]
+            .into_iter()
+            .filter(|head| crate::git::git(&top, &["rev-parse", "-q", "--verify", head]).is_ok())
+            .map(str::to_owned)
+            .collect();
+    }
+    !heads.is_empty()
+        && heads.iter().all(|head| {
+            crate::git::git(&top, &["show", &format!("{head}:{relative}")])
+                .is_ok_and(|theirs| theirs == ours)
+        })
 }

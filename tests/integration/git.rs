@@ -632,6 +632,81 @@ fn merge_with_a_branch_that_changed_recipients() {
     assert_eq!(repo.decrypt("secrets/x.yaml"), "a: \"11\"\nb: \"22\"\n");
 }
 
+/// A branch that removed or added a recipient with `seal recipients`,
+/// merged into one that changed a value: the work tree's .seal.yaml is
+/// still ours while the driver runs, and must not undo theirs. The removed
+/// person opens nothing of the result; the added one opens it.
+#[test]
+fn merging_a_recipient_change_made_on_the_other_branch() {
+    let repo = Repo::new();
+    let bob = repo.env.keygen("bob");
+    let carol = repo.env.keygen("carol");
+    repo.write(
+        ".seal.yaml",
+        &format!(
+            "recipients:\n  me: {}\n  bob: {}\ngroups:\n  team: [me, bob]\nrules:\n  - path: \"secrets/**\"\n    recipients: [team]\n",
+            repo.me.public, bob.public
+        ),
+    );
+    repo.sealed("secrets/s.yaml", "a: 1\nb: 2\n");
+    repo.commit_all("base");
+    repo.git_ok(&["branch", "theirs"]);
+    repo.git_ok(&["checkout", "-q", "-b", "ours"]);
+    on(&repo, "theirs", || {
+        repo.seal(Some(&repo.me))
+            .args(["recipients", "remove", "bob"])
+            .assert()
+            .success();
+    });
+    on(&repo, "ours", || repo.set("secrets/s.yaml", "a", "11"));
+    let out = repo.merge("theirs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let merged = repo.read("secrets/s.yaml");
+    assert!(!merged.contains(&bob.public), "bob came back: {merged}");
+    assert_eq!(repo.decrypt("secrets/s.yaml"), "a: \"11\"\nb: 2\n");
+    repo.seal(Some(&bob))
+        .args(["decrypt", "secrets/s.yaml"])
+        .assert()
+        .code(1);
+
+    // Now theirs adds carol to the team; ours changes a value again.
+    repo.git_ok(&["checkout", "-q", "-B", "theirs", "ours"]);
+    on(&repo, "theirs", || {
+        repo.seal(Some(&repo.me))
+            .args([
+                "recipients",
+                "add",
+                "carol",
+                &carol.public,
+                "--group",
+                "team",
+            ])
+            .assert()
+            .success();
+    });
+    on(&repo, "ours", || repo.set("secrets/s.yaml", "b", "22"));
+    let out = repo.merge("theirs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let merged = repo.read("secrets/s.yaml");
+    assert!(
+        merged.contains(&carol.public),
+        "carol was dropped: {merged}"
+    );
+    repo.seal(Some(&carol))
+        .args(["get", "secrets/s.yaml", "b"])
+        .assert()
+        .success()
+        .stdout("22\n");
+}
+
 /// Re-wrap `file` for `keys` with the library: same data key, or a new one.
 fn rewrap(repo: &Repo, file: &str, keys: &[&Key], rotate: bool) {
     use seal::document::{self, Resealed};
