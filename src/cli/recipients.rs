@@ -352,15 +352,18 @@ fn add(args: AddArgs) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::SUCCESS);
     }
     let config = Config::load(&config.file).map_err(|e| CliError::new(e.to_string()))?;
+    // Only the files whose rules now name them get their key, the same data
+    // key wrapped once more: no token changes, nobody else is touched.
     let sum = update_all(
         &config,
         &args.identity,
         Options {
-            mode: Action::Update,
+            mode: Action::Add,
             dry_run: false,
-            rotate_on_removal: true,
+            rotate_on_removal: false,
             force: false,
             drop_keys: Vec::new(),
+            new_key: Some(key.clone()),
             keep_old: false,
             lines_to_stderr: false,
         },
@@ -389,6 +392,7 @@ fn remove(args: RemoveArgs) -> Result<ExitCode, CliError> {
             rotate_on_removal: true,
             force: args.force,
             drop_keys: vec![removal.key.clone()],
+            new_key: None,
             keep_old: true,
             lines_to_stderr: args.json,
         },

@@ -30,6 +30,7 @@ pub fn run(args: RotateArgs) -> Result<ExitCode, CliError> {
             rotate_on_removal: true,
             force: false,
             drop_keys: Vec::new(),
+            new_key: None,
             keep_old: false,
             lines_to_stderr: false,
         },

@@ -60,6 +60,10 @@ pub(crate) enum Action {
     Update,
     /// New data key, same recipients.
     Rotate,
+    /// Wrap the same data key for `Options::new_key` in every file whose
+    /// rule names it, and change nothing else: onboarding is not the place
+    /// to settle other differences between a file and its rule.
+    Add,
 }
 
 /// How the engine runs.
@@ -71,6 +75,8 @@ pub(crate) struct Options {
     pub force: bool,
     /// Keys to drop from files that no rule covers (`recipients remove`).
     pub drop_keys: Vec<String>,
+    /// The key `Action::Add` gives to the files its rules name it for.
+    pub new_key: Option<String>,
     /// Keep the text of every file before it is rewritten.
     pub keep_old: bool,
     /// Print the per-file lines on stderr (stdout carries JSON).
@@ -194,6 +200,33 @@ impl<'a> Engine<'a> {
         let config = self.config_for(file)?;
         let wanted: Vec<String> = match self.opts.mode {
             Action::Rotate => current.iter().map(|w| w.recipient.clone()).collect(),
+            Action::Add => {
+                let Some(new_key) = &self.opts.new_key else {
+                    return Err(CliError::new("internal error: no key to add"));
+                };
+                let named = match config
+                    .as_deref()
+                    .and_then(|c| c.rule_for(file).map(|r| (c, r)))
+                {
+                    Some((c, rule)) => c
+                        .resolve(&rule.recipients)
+                        .map_err(|e| CliError::new(format!("{}: {e}", c.file.display())))?
+                        .iter()
+                        .any(|(_, k)| team::same_key(k, new_key)),
+                    None => false,
+                };
+                let has = current
+                    .iter()
+                    .any(|w| team::same_key(&w.recipient, new_key));
+                if !named || has {
+                    return Ok(Outcome::UpToDate);
+                }
+                current
+                    .iter()
+                    .map(|w| w.recipient.clone())
+                    .chain([new_key.clone()])
+                    .collect()
+            }
             Action::Update => match config
                 .as_deref()
                 .and_then(|c| c.rule_for(file).map(|r| (c, r)))
@@ -224,7 +257,7 @@ impl<'a> Engine<'a> {
             },
         };
         let d = team::diff(&current, &wanted);
-        if self.opts.mode == Action::Update && d.is_empty() {
+        if self.opts.mode != Action::Rotate && d.is_empty() {
             return Ok(Outcome::UpToDate);
         }
         if wanted.is_empty() {
@@ -499,6 +532,7 @@ pub fn run(args: UpdatekeysArgs) -> Result<ExitCode, CliError> {
             rotate_on_removal: !args.no_rotate,
             force: args.force,
             drop_keys: Vec::new(),
+            new_key: None,
             keep_old: false,
             lines_to_stderr: false,
         },

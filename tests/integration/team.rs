@@ -144,6 +144,65 @@ const FILES: [(&str, &str); 3] = [
     ("prod.env", PLAIN_ENV),
 ];
 
+/// Onboarding gives the newcomer's key to the files their rules name and
+/// touches nothing else: a file whose recipients differ from its rule
+/// (sealed by hand for one more person) keeps them, byte for byte.
+#[test]
+fn adding_a_recipient_leaves_other_files_and_people_alone() {
+    let env = Env::new();
+    let alice = env.keygen("alice");
+    let bob = env.keygen("bob");
+    let dave = env.keygen("dave");
+    env.write(
+        ".seal.yaml",
+        &format!(
+            "recipients:\n  alice: {}\ngroups:\n  ops: [alice]\nrules:\n  - path: \"prod/**\"\n    recipients: [ops]\n  - path: \"**\"\n    recipients: [alice]\n",
+            alice.public
+        ),
+    );
+    env.write("prod/p.yaml", "a: 1\n");
+    env.write("drift.yaml", "b: 2\n");
+    env.seal()
+        .args(["encrypt", "--in-place", "prod/p.yaml"])
+        .assert()
+        .success();
+    env.seal()
+        .args([
+            "encrypt",
+            "--in-place",
+            "-r",
+            &alice.public,
+            "-r",
+            &dave.public,
+            "drift.yaml",
+        ])
+        .assert()
+        .success();
+    let drift = env.read("drift.yaml");
+    let prod_tokens = tokens(&env, "prod/p.yaml");
+    env.seal()
+        .args([
+            "recipients",
+            "add",
+            "bob",
+            &bob.public,
+            "--group",
+            "ops",
+            "-i",
+        ])
+        .arg(&alice.identity)
+        .assert()
+        .success();
+    assert_eq!(
+        env.read("drift.yaml"),
+        drift,
+        "a file bob's rules do not cover changed"
+    );
+    assert_eq!(tokens(&env, "prod/p.yaml"), prod_tokens);
+    assert_eq!(decrypt_ok(&env, "prod/p.yaml", &bob.identity), "a: 1\n");
+    assert_eq!(decrypt_ok(&env, "drift.yaml", &dave.identity), "b: 2\n");
+}
+
 #[test]
 fn adding_a_recipient_to_a_group_is_the_whole_onboarding() {
     let env = Env::new();
