@@ -69,6 +69,43 @@ pub fn toplevel(dir: &Path) -> Option<PathBuf> {
 /// (`secrets/**`, `prod/*`) are narrowed to the file names seal reads, so
 /// other files keep git's own diff and merge.
 pub fn attribute_patterns(prefix: &str, glob: &str) -> Vec<String> {
+    // git's patterns have no `{a,b}` alternatives, which the rules' globs
+    // may use: one pattern per alternative.
+    let mut out: Vec<String> = Vec::new();
+    for one in expand_braces(glob) {
+        for pattern in attribute_patterns_for(prefix, &one) {
+            if !out.contains(&pattern) {
+                out.push(pattern);
+            }
+        }
+    }
+    out
+}
+
+/// `glob` with each `{a,b,...}` replaced by each alternative in turn
+/// (globset does not nest them; a brace escaped with `\` is literal).
+fn expand_braces(glob: &str) -> Vec<String> {
+    let bytes = glob.as_bytes();
+    let open = (0..bytes.len()).find(|&i| bytes[i] == b'{' && (i == 0 || bytes[i - 1] != b'\\'));
+    let Some(open) = open else {
+        return vec![glob.to_owned()];
+    };
+    let Some(close) = glob[open..].find('}').map(|i| open + i) else {
+        return vec![glob.to_owned()];
+    };
+    let (head, rest) = (&glob[..open], &glob[close + 1..]);
+    let tails = expand_braces(rest);
+    glob[open + 1..close]
+        .split(',')
+        .flat_map(|alternative| {
+            tails
+                .iter()
+                .map(move |tail| format!("{head}{alternative}{tail}"))
+        })
+        .collect()
+}
+
+fn attribute_patterns_for(prefix: &str, glob: &str) -> Vec<String> {
     let glob = glob.trim_start_matches("./").trim_start_matches('/');
     let full = if prefix.is_empty() {
         glob.to_owned()
@@ -274,6 +311,16 @@ mod tests {
             ["**/*.sealed.yaml"]
         );
         assert_eq!(attribute_patterns("", "s/secret*"), ["s/secret*"]);
+        // git has no `{a,b}`: one pattern per alternative.
+        assert_eq!(
+            attribute_patterns("", "{dev,prod}/*.yaml"),
+            ["dev/*.yaml", "prod/*.yaml"]
+        );
+        assert_eq!(
+            attribute_patterns("", "a/{x,y}.{yaml,json}"),
+            ["a/x.yaml", "a/x.json", "a/y.yaml", "a/y.json"]
+        );
+        assert_eq!(attribute_patterns("", "{a,a}.env"), ["/a.env"]);
     }
 
     #[test]
