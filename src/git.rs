@@ -246,6 +246,13 @@ pub fn textconv(
     // it is.
     let sealed = match document::parse_sealed(format, text) {
         Ok(s) => s,
+        // Metadata laid out other than seal writes it: changed by hand.
+        Err(DocError::Parse(e)) if e.concerns_metadata() => {
+            return comment(&format!(
+                "TAMPERED: line {}: {} (showing the sealed file)",
+                e.line, e.message
+            ))
+        }
         Err(DocError::Parse(_) | DocError::NotSealed) => return text.to_owned(),
         Err(DocError::UnsupportedVersion(v)) => {
             return comment(&format!(
@@ -284,6 +291,22 @@ pub fn textconv(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A revision whose metadata block was edited by hand is flagged, not
+    /// shown as if it were a plain file.
+    #[test]
+    fn textconv_flags_hand_edited_metadata() {
+        let (_, public) = crate::envelope::generate_identity();
+        let recipient = crate::envelope::Recipient::parse(&public).unwrap();
+        let sealed = document::seal(Format::Yaml, "a: 1\n", &[recipient], &[]).unwrap();
+        let edited = sealed.replace("  mac: ", "  mac: 12 ");
+        assert_ne!(edited, sealed);
+        let shown = textconv(Some(Format::Yaml), &edited, || None);
+        assert!(shown.starts_with("# seal: TAMPERED: line "), "{shown}");
+        assert!(shown.ends_with(&edited));
+        let plain = "a: [\n";
+        assert_eq!(textconv(Some(Format::Yaml), plain, || None), plain);
+    }
 
     #[test]
     fn patterns_from_rule_globs() {
