@@ -497,5 +497,13 @@ fn remove(args: RemoveArgs) -> Result<ExitCode, CliError> {
         }
         Err(e) => eprintln!("seal: warning: no exposure report: {}", e.message),
     }
-    finish(&sum)
+    // .seal.yaml no longer names them: running this again cannot finish
+    // the job, the commands shown for each file can.
+    super::updatekeys::finish_with(
+        &sum,
+        &format!(
+            "{} is out of .seal.yaml, but the files above still have their key: run the command shown for each (a recipient of that file must)",
+            args.name
+        ),
+    )
 }

@@ -46,6 +46,11 @@ pub struct UpdatekeysArgs {
     /// Also rewrite files that none of your identities could open afterwards.
     #[arg(long)]
     pub force: bool,
+    /// Also take this recipient key out of files that no rule covers, as
+    /// `seal recipients remove` does (to finish a removal someone else
+    /// started, on files they could not open). Repeatable.
+    #[arg(long = "drop-key", value_name = "KEY")]
+    pub drop_keys: Vec<String>,
     #[command(flatten)]
     pub identity: IdentityArgs,
     /// Sealed files or directories. Default: every sealed file under the
@@ -295,12 +300,22 @@ impl<'a> Engine<'a> {
         let opened = match sealed.open(ids) {
             Ok(o) => o,
             Err(DocError::Unwrap(UnwrapError::NoMatch { .. })) => {
+                // The keys being dropped go in the command too: the person
+                // who runs it may have a .seal.yaml that no longer names them.
+                let drops: String = self
+                    .opts
+                    .drop_keys
+                    .iter()
+                    .filter(|k| d.removed.iter().any(|r| team::same_key(r, k)))
+                    .map(|k| format!(" --drop-key {}", crate::git::shell_quote(k)))
+                    .collect();
                 return Ok(skipped(
                     "none of your identities can decrypt it (you are not one of its recipients); left unchanged",
                     Some(&format!(
-                        "ask one of its recipients to run `seal updatekeys {name}`"
+                        "ask one of its recipients to run `seal updatekeys{drops} {}`",
+                        crate::git::shell_quote(&name)
                     )),
-                ))
+                ));
             }
             Err(e) => {
                 let err = CliError::doc(&name, e);
@@ -512,13 +527,21 @@ pub(crate) fn sealed_files_under(dir: &Path) -> Result<Vec<PathBuf>, CliError> {
 
 /// The exit status after a run: non-zero when a file was skipped.
 pub(crate) fn finish(sum: &Summary) -> Result<ExitCode, CliError> {
+    finish_with(
+        sum,
+        "fix what is reported, then run the same command again: files already done are left as they are",
+    )
+}
+
+/// [`finish`] with the hint for skipped files.
+pub(crate) fn finish_with(sum: &Summary, hint: &str) -> Result<ExitCode, CliError> {
     if sum.skipped > 0 {
         return Err(CliError::new(format!(
             "{} file{} could not be updated (see above)",
             sum.skipped,
             if sum.skipped == 1 { "" } else { "s" }
         ))
-        .hint("fix what is reported, then run the same command again: files already done are left as they are"));
+        .hint(hint));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -531,7 +554,7 @@ pub fn run(args: UpdatekeysArgs) -> Result<ExitCode, CliError> {
             dry_run: args.dry_run,
             rotate_on_removal: !args.no_rotate,
             force: args.force,
-            drop_keys: Vec::new(),
+            drop_keys: args.drop_keys.iter().map(|k| k.trim().to_owned()).collect(),
             new_key: None,
             keep_old: false,
             lines_to_stderr: false,

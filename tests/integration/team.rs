@@ -144,6 +144,68 @@ const FILES: [(&str, &str); 3] = [
     ("prod.env", PLAIN_ENV),
 ];
 
+/// A removal that meets a file the remover cannot open (no rule covers it)
+/// says who can finish it and how; that command, run by a recipient of the
+/// file whose .seal.yaml no longer names the leaver, takes the key out.
+#[test]
+fn a_removal_someone_else_must_finish() {
+    let env = Env::new();
+    let alice = env.keygen("alice");
+    let bob = env.keygen("bob");
+    let carol = env.keygen("carol");
+    env.write(
+        ".seal.yaml",
+        &format!(
+            "recipients:\n  alice: {}\n  bob: {}\nrules:\n  - path: \"team/**\"\n    recipients: [alice, bob]\n",
+            alice.public, bob.public
+        ),
+    );
+    env.write("team/t.yaml", "a: 1\n");
+    env.write("adhoc/c.yaml", "c: 3\n");
+    env.seal()
+        .args(["encrypt", "--in-place", "team/t.yaml"])
+        .assert()
+        .success();
+    env.seal()
+        .args([
+            "encrypt",
+            "--in-place",
+            "-r",
+            &bob.public,
+            "-r",
+            &carol.public,
+            "adhoc/c.yaml",
+        ])
+        .assert()
+        .success();
+    let out = env
+        .seal()
+        .args(["recipients", "remove", "bob", "-i"])
+        .arg(&alice.identity)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let finish = format!("seal updatekeys --drop-key {} adhoc/c.yaml", bob.public);
+    assert!(stderr.contains(&finish), "{stderr}");
+    assert!(!stderr.contains("run the same command again"), "{stderr}");
+    cannot_decrypt(&env, "team/t.yaml", &bob.identity);
+
+    env.seal()
+        .args([
+            "updatekeys",
+            "--drop-key",
+            &bob.public,
+            "adhoc/c.yaml",
+            "-i",
+        ])
+        .arg(&carol.identity)
+        .assert()
+        .success();
+    cannot_decrypt(&env, "adhoc/c.yaml", &bob.identity);
+    assert_eq!(decrypt_ok(&env, "adhoc/c.yaml", &carol.identity), "c: 3\n");
+}
+
 /// Onboarding gives the newcomer's key to the files their rules name and
 /// touches nothing else: a file whose recipients differ from its rule
 /// (sealed by hand for one more person) keeps them, byte for byte.
