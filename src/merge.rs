@@ -92,6 +92,9 @@ pub struct Merged {
     pub sealed: String,
     /// Values changed differently on both sides: sealed as conflict blocks.
     pub conflicts: Vec<KeyPath>,
+    /// Lines other than values (comments, keys, layout) changed differently
+    /// on both sides: ours were kept, and the merge is not clean.
+    pub layout_conflict: bool,
     /// Things the user should know (never values).
     pub notes: Vec<String>,
 }
@@ -326,26 +329,40 @@ fn conform(
     Err("the values do not settle".into())
 }
 
-/// Merge three plaintext documents. Returns the merged plaintext and the
-/// conflicts (path, ours, theirs) to seal as conflict blocks.
+/// Merge three plaintext documents. Returns the merged plaintext, the
+/// conflicts (path, ours, theirs) to seal as conflict blocks, and whether
+/// the lines that are not values merged without a conflict.
 pub fn merge_plaintext(
     format: Format,
     base: &str,
     ours: &str,
     theirs: &str,
-) -> Result<(Zeroizing<String>, Replacements, Vec<KeyPath>), String> {
+) -> Result<(Zeroizing<String>, Replacements, Vec<KeyPath>, bool), String> {
     let base_leaves = leaves(format, base).unwrap_or_default();
     let ours_leaves = leaves(format, ours).map_err(|e| format!("our version: {e}"))?;
     let theirs_leaves = leaves(format, theirs).map_err(|e| format!("their version: {e}"))?;
     let picks = merge_values(&base_leaves, &ours_leaves, &theirs_leaves);
 
     let lines = line_merge(base, ours, theirs);
+    // Lines that conflict only through the values on them are settled by
+    // the value merge; with the values taken out, what still conflicts is
+    // comments or layout, which the line merge resolved to ours.
+    let mut layout_clean = lines.clean || {
+        let skeleton = |text: &str| skeleton(format, text);
+        match (skeleton(base), skeleton(ours), skeleton(theirs)) {
+            (Some(b), Some(o), Some(t)) => line_merge(&b, &o, &t).clean,
+            _ => false,
+        }
+    };
     let merged = match conform(format, &lines.text, &picks) {
         Ok(text) => text,
         // The line merge produced something the format cannot hold or
         // edit: start from ours instead (theirs' layout changes are lost,
         // their values are not).
-        Err(_) => conform(format, ours, &picks)?,
+        Err(_) => {
+            layout_clean = false;
+            conform(format, ours, &picks)?
+        }
     };
 
     let le = line_ending(&merged);
@@ -362,7 +379,33 @@ pub fn merge_plaintext(
             conflicts.push(path.clone());
         }
     }
-    Ok((merged, replacements, conflicts))
+    Ok((merged, replacements, conflicts, layout_clean))
+}
+
+/// The lines of `text` that hold no part of a value: comments, blank lines,
+/// keys of mappings and lists. The value merge settles every line that
+/// holds a value (and its key), so only these can conflict on their own.
+/// `None` when the text does not parse.
+fn skeleton(format: Format, text: &str) -> Option<Zeroizing<String>> {
+    let scan = format.scan(text).ok()?;
+    let mut spans = scan.leaves.iter().map(|l| l.span.clone()).peekable();
+    let mut out = Zeroizing::new(String::with_capacity(text.len()));
+    let mut start = 0;
+    for line in text.split_inclusive('\n') {
+        let end = start + line.len();
+        // Spans come in document order: drop those that end before here.
+        while spans.peek().is_some_and(|s| s.end < start) {
+            spans.next();
+        }
+        let holds_value = spans
+            .peek()
+            .is_some_and(|s| s.start < end || (s.start == end && !line.ends_with('\n')));
+        if !holds_value {
+            out.push_str(line);
+        }
+        start = end;
+    }
+    Some(out)
 }
 
 /// A three-way merge of pattern or recipient lists: an item added on
@@ -513,9 +556,15 @@ pub fn merge(
     };
     let base_text = base.as_ref().map(Version::plaintext).unwrap_or("");
 
-    let (plaintext, replacements, conflicts) =
+    let (plaintext, replacements, conflicts, layout_clean) =
         merge_plaintext(format, base_text, &o.plaintext, &t.plaintext)
             .map_err(MergeError::Build)?;
+    let layout_conflict = !layout_clean;
+    if layout_conflict {
+        notes.push(
+            "lines that are not values (comments, keys or layout) were changed differently on both sides; ours were kept".to_owned(),
+        );
+    }
 
     // Who the result is sealed for, and what is encrypted: as `.seal.yaml`
     // says when the caller knows the merged policy, else what each side did
@@ -602,6 +651,7 @@ pub fn merge(
                 return Ok(Merged {
                     sealed: side.sealed_text().to_owned(),
                     conflicts,
+                    layout_conflict,
                     notes,
                 });
             }
@@ -625,6 +675,7 @@ pub fn merge(
     Ok(Merged {
         sealed,
         conflicts,
+        layout_conflict,
         notes,
     })
 }
@@ -680,6 +731,38 @@ mod tests {
         assert_eq!(
             merge_patterns(Some(&s(&["x.*"])), &s(&["x.*"]), &s(&["y.*"])),
             s(&["y.*"])
+        );
+    }
+
+    /// Only lines that hold no value can conflict on their own: a comment
+    /// changed on both sides does; values and keys changed next to each
+    /// other do not (the value merge settles them).
+    #[test]
+    fn layout_conflicts_are_told_from_value_changes() {
+        let base = "# owner: team\na: 1\nb: 2\n";
+        let clean =
+            |ours: &str, theirs: &str| merge_plaintext(Format::Yaml, base, ours, theirs).unwrap().3;
+        assert!(clean(
+            "# owner: team\na: 10\nb: 2\n",
+            "# owner: team\na: 1\nb: 20\n"
+        ));
+        assert!(clean(
+            "# owner: team\na: 1\nb: 2\nc: 3\n",
+            "# owner: team\na: 1\n"
+        ));
+        assert!(clean(
+            "# owner: ours\na: 1\nb: 2\n",
+            "# owner: team\na: 1\nb: 20\n"
+        ));
+        assert!(!clean(
+            "# owner: ours\na: 1\nb: 2\n",
+            "# owner: theirs\na: 1\nb: 2\n"
+        ));
+        assert_eq!(
+            skeleton(Format::Yaml, "# c\nm:\n  k: |\n    x\n    y\n# d\nz:")
+                .unwrap()
+                .as_str(),
+            "# c\nm:\n# d\n"
         );
     }
 }

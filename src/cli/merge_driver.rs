@@ -107,6 +107,14 @@ pub fn run(args: MergeDriverArgs) -> Result<ExitCode, CliError> {
         eprintln!("seal: {name}: {note}");
     }
     write_file(&args.ours, merged.sealed.as_bytes(), Mode::KeepOr(0o644))?;
+    if merged.layout_conflict && merged.conflicts.is_empty() {
+        // Like git on a conflicting hunk: the merge stops for a person to
+        // look, though the file is whole and sealed (with ours' lines).
+        eprintln!(
+            "seal: hint: check {name} with `seal edit {name}` (their version: `git show :3:{name} | seal decrypt -`), then `git add {name}`"
+        );
+        return Ok(ExitCode::from(1));
+    }
     if merged.conflicts.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }

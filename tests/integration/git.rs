@@ -415,6 +415,40 @@ fn merge_adds_and_removes_keys() {
     );
 }
 
+/// A comment both sides changed differently stops the merge, as git would
+/// stop on the line; the file stays sealed, with ours' line.
+#[test]
+fn merge_stops_on_a_comment_changed_on_both_sides() {
+    let repo = Repo::new();
+    branches(&repo, "secrets/app.yaml", APP);
+    let edit = |from: &str, to: &str| {
+        repo.seal(Some(&repo.me))
+            .args(["edit", "secrets/app.yaml"])
+            .env("SEAL_EDITOR", format!("sed -i 's/{from}/{to}/'"))
+            .env("XDG_RUNTIME_DIR", repo.env.runtime_dir())
+            .assert()
+            .success();
+    };
+    on(&repo, "theirs", || edit("third parties", "vendors"));
+    on(&repo, "ours", || {
+        edit("third parties", "partners");
+        repo.set("secrets/app.yaml", "db.port", "1");
+    });
+    let out = repo.merge("theirs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("changed differently on both sides"),
+        "{stderr}"
+    );
+    let merged = repo.decrypt("secrets/app.yaml");
+    assert!(
+        merged.contains("# partners") && !merged.contains("# vendors"),
+        "{merged}"
+    );
+    assert!(merged.contains("port: \"1\""), "{merged}");
+}
+
 #[test]
 fn merge_of_dotenv_and_json_files() {
     let repo = Repo::new();
