@@ -155,6 +155,7 @@ pub fn analyze(
     keys: &[String],
     versions: &[Version],
     current: impl Fn(&str) -> Option<Zeroizing<String>>,
+    now_anywhere: &Readable,
     ids: Option<&Identities>,
 ) -> Vec<FileReport> {
     let keys: HashSet<String> = keys.iter().map(|k| normalize_key(k)).collect();
@@ -223,7 +224,19 @@ pub fn analyze(
                 .map(|(_, t)| t)
                 .collect();
             let status = if gone || here.is_empty() {
-                Status::Removed
+                // A token is random: the same one anywhere now (the file was
+                // renamed, or the value lives on another branch) is the
+                // same value, as readable as before.
+                let moved = seen.tokens.iter().any(|t| now_anywhere.tokens.contains(t))
+                    || seen
+                        .hashes
+                        .iter()
+                        .any(|h| now_anywhere.values.contains(&(path.clone(), *h)));
+                if moved {
+                    Status::Unchanged
+                } else {
+                    Status::Removed
+                }
             } else if still {
                 Status::StillRecipient
             } else if here.iter().any(|t| seen.tokens.contains(*t)) {
@@ -352,6 +365,85 @@ fn cat_files(root: &Path, specs: &[String]) -> Result<Vec<Option<Vec<u8>>>, Stri
     Ok(out)
 }
 
+/// What can be read now, wherever it is: every token, and (with a key)
+/// every value's key path and plaintext digest.
+#[derive(Default)]
+pub struct Readable {
+    tokens: HashSet<String>,
+    values: HashSet<(KeyPath, [u8; 32])>,
+}
+
+/// [`Readable`] over the files under `under` at the tip of every branch
+/// (local and remote-tracking), plus `extra` texts (the work tree's).
+pub fn readable_now(
+    root: &Path,
+    under: &Path,
+    extra: &[(String, Zeroizing<String>)],
+    ids: Option<&Identities>,
+) -> Result<Readable, String> {
+    let mut out = Readable::default();
+    let mut add = |file: &str, text: &str| {
+        let Some(format) = Format::from_path(Path::new(file)) else {
+            return;
+        };
+        let toks = tokens(format, text).unwrap_or_default();
+        let encrypted: HashSet<KeyPath> = toks.iter().map(|(p, _)| p.clone()).collect();
+        if let Some(digests) = ids.and_then(|ids| plaintext_digests(format, text, &encrypted, ids))
+        {
+            out.values.extend(digests);
+        }
+        out.tokens.extend(toks.into_iter().map(|(_, t)| t));
+    };
+    for (file, text) in extra {
+        add(file, text);
+    }
+    if !has_commits(root) {
+        return Ok(out);
+    }
+    let refs = git(
+        root,
+        &[
+            "for-each-ref",
+            "--format=%(objectname)",
+            "refs/heads",
+            "refs/remotes",
+        ],
+    )?;
+    let mut specs = Vec::new();
+    let mut files = Vec::new();
+    let spec = under.display().to_string();
+    for tip in String::from_utf8_lossy(&refs)
+        .lines()
+        .collect::<HashSet<_>>()
+    {
+        let listing = git(
+            root,
+            &[
+                "-c",
+                "core.quotePath=false",
+                "ls-tree",
+                "-r",
+                "--name-only",
+                tip,
+                "--",
+                &spec,
+            ],
+        )?;
+        for file in String::from_utf8_lossy(&listing).lines() {
+            if Format::from_path(Path::new(file)).is_some() {
+                specs.push(format!("{tip}:{file}"));
+                files.push(file.to_owned());
+            }
+        }
+    }
+    for (file, blob) in files.iter().zip(cat_files(root, &specs)?) {
+        if let Some(text) = blob.and_then(|b| String::from_utf8(b).ok()) {
+            add(file, &text);
+        }
+    }
+    Ok(out)
+}
+
 /// Every committed version of every YAML/JSON/dotenv file under `under`
 /// (a directory inside the repository at `root`), newest first.
 pub fn history(root: &Path, under: &Path) -> Result<Vec<Version>, String> {
@@ -365,6 +457,9 @@ pub fn history(root: &Path, under: &Path) -> Result<Vec<Version>, String> {
             "-c",
             "core.quotePath=false",
             "log",
+            // Every branch, not only the one checked out: a secret on a
+            // branch was readable, and comes back with its merge.
+            "--all",
             "--no-renames",
             "--name-only",
             "--format=%x01%H %h %cs",

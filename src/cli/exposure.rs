@@ -92,6 +92,18 @@ pub(crate) fn build(
         None => (dir.clone(), false),
     };
     let mut versions: Vec<Version> = Vec::new();
+    // What is readable now: the work tree's sealed files, and (in git) the
+    // tips of all branches.
+    let work_tree: Vec<(String, Zeroizing<String>)> = team::find_sealed_files(&dir)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|path| {
+            Some((
+                exposure::relative_to(&root, &path)?,
+                fsio::read_document(&path).ok()?,
+            ))
+        })
+        .collect();
     for (path, text) in extra {
         if let Some(file) = exposure::relative_to(&root, path) {
             versions.push(Version {
@@ -101,6 +113,7 @@ pub(crate) fn build(
             });
         }
     }
+    let now_anywhere;
     if git {
         let under = exposure::relative_to(&root, &dir)
             .filter(|s| !s.is_empty())
@@ -108,7 +121,11 @@ pub(crate) fn build(
         let history = exposure::history(&root, Path::new(&under))
             .map_err(|e| CliError::new(format!("cannot read the git history: {e}")))?;
         versions.extend(history);
+        now_anywhere = exposure::readable_now(&root, Path::new(&under), &work_tree, ids)
+            .map_err(|e| CliError::new(format!("cannot read the git history: {e}")))?;
     } else {
+        now_anywhere =
+            exposure::readable_now(&root, Path::new("."), &work_tree, ids).unwrap_or_default();
         for path in team::find_sealed_files(&dir).unwrap_or_default() {
             if let (Some(file), Ok(text)) = (
                 exposure::relative_to(&root, &path),
@@ -123,7 +140,7 @@ pub(crate) fn build(
         }
     }
     let current = |file: &str| fsio::read_document(&root.join(file)).ok();
-    let files = exposure::analyze(&subject.keys, &versions, current, ids);
+    let files = exposure::analyze(&subject.keys, &versions, current, &now_anywhere, ids);
     Ok(Built {
         files,
         versions: versions.len(),

@@ -886,6 +886,62 @@ fn exposure_report_over_real_git_history() {
     );
 }
 
+/// A secret the leaver saw is still to rotate when its file was renamed
+/// since, or when it lives on another branch: it is as readable as before.
+#[test]
+fn exposure_follows_renames_and_other_branches() {
+    let env = Env::new();
+    git(&env, &["init", "-q", "-b", "main", "."]);
+    let alice = env.keygen("alice");
+    let carol = env.keygen("carol");
+    env.write(
+        ".seal.yaml",
+        &format!(
+            "recipients:\n  alice: {}\n  carol: {}\nrules:\n  - path: \"**\"\n    recipients: [alice, carol]\n",
+            alice.public, carol.public
+        ),
+    );
+    env.write(".gitignore", "*.key\n*.agekey\nhome/\nrun/\n");
+    env.write("top.yaml", "other: o1\n");
+    env.seal()
+        .args(["encrypt", "--in-place", "top.yaml"])
+        .assert()
+        .success();
+    git(&env, &["add", "-A"]);
+    git(&env, &["commit", "-qm", "start"]);
+    git(&env, &["checkout", "-q", "-b", "feature"]);
+    env.write("feat.yaml", "f: only-on-feature\n");
+    env.seal()
+        .args(["encrypt", "--in-place", "feat.yaml"])
+        .assert()
+        .success();
+    git(&env, &["add", "-A"]);
+    git(&env, &["commit", "-qm", "feature"]);
+    git(&env, &["checkout", "-q", "main"]);
+    env.seal()
+        .args(["recipients", "remove", "carol", "-i"])
+        .arg(&alice.identity)
+        .assert()
+        .success();
+    git(&env, &["commit", "-qam", "remove carol"]);
+    git(&env, &["mv", "top.yaml", "config-top.yaml"]);
+    git(&env, &["commit", "-qm", "rename"]);
+
+    let report = exposure_json(
+        &env,
+        &["carol", "--json", "-i", alice.identity.to_str().unwrap()],
+    );
+    let st = statuses(&report);
+    assert!(
+        st.contains(&("top.yaml".into(), "other".into(), "unchanged".into())),
+        "{report}"
+    );
+    assert!(
+        st.contains(&("feat.yaml".into(), "f".into(), "unchanged".into())),
+        "{report}"
+    );
+}
+
 #[test]
 fn interrupted_updatekeys_leaves_valid_files_and_a_rerun_finishes() {
     let env = Env::new();
