@@ -170,7 +170,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, CliError> {
         problems.len()
     ))
     .hint(
-        "seal a plaintext file with `seal encrypt --in-place FILE`; restore a damaged one from git",
+        "seal a plaintext file with `seal encrypt --in-place FILE`; for a sealed one whose rule now selects more values, `seal updatekeys FILE`; restore a damaged one from git",
     ))
 }
 

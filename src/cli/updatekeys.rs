@@ -262,7 +262,32 @@ impl<'a> Engine<'a> {
             },
         };
         let d = team::diff(&current, &wanted);
-        if self.opts.mode != Action::Rotate && d.is_empty() {
+        // A rule that now selects more values than the file encrypts (a
+        // stricter `encrypt:`) is applied too; one that selects fewer is
+        // not: turning sealed values into plaintext is no key update.
+        let recorded = &sealed.metadata().encrypt;
+        let stricter: Option<Vec<String>> = match self.opts.mode {
+            Action::Update => config
+                .as_deref()
+                .and_then(|c| c.rule_for(file))
+                .map(|rule| rule.encrypt.clone())
+                .filter(|patterns| patterns != recorded)
+                .filter(|patterns| {
+                    let Ok(scan) = format.scan(&text) else {
+                        return false;
+                    };
+                    let values = || {
+                        scan.leaves
+                            .iter()
+                            .filter(|l| l.kind == crate::format::LeafKind::Scalar)
+                    };
+                    let now = |l: &crate::format::Leaf| crate::select::selected(recorded, &l.path);
+                    let rule = |l: &crate::format::Leaf| crate::select::selected(patterns, &l.path);
+                    values().any(|l| rule(l) && !now(l)) && values().all(|l| rule(l) || !now(l))
+                }),
+            _ => None,
+        };
+        if self.opts.mode != Action::Rotate && d.is_empty() && stricter.is_none() {
             return Ok(Outcome::UpToDate);
         }
         if wanted.is_empty() {
@@ -358,18 +383,18 @@ impl<'a> Engine<'a> {
                 Some("pass --force to do it anyway"),
             ));
         }
-        let new_text =
-            match opened.reseal_for(&opened.plaintext, wraps, &key, &opened.metadata.encrypt) {
-                Ok(Resealed::Changed(t)) => t,
-                Ok(Resealed::Unchanged) => return Ok(Outcome::UpToDate),
-                Err(e) => {
-                    let err = CliError::doc(&name, e);
-                    return Ok(Outcome::Skipped {
-                        reason: err.message,
-                        hint: err.hint,
-                    });
-                }
-            };
+        let patterns = stricter.as_ref().unwrap_or(&opened.metadata.encrypt);
+        let new_text = match opened.reseal_for(&opened.plaintext, wraps, &key, patterns) {
+            Ok(Resealed::Changed(t)) => t,
+            Ok(Resealed::Unchanged) => return Ok(Outcome::UpToDate),
+            Err(e) => {
+                let err = CliError::doc(&name, e);
+                return Ok(Outcome::Skipped {
+                    reason: err.message,
+                    hint: err.hint,
+                });
+            }
+        };
         if let Err(e) = write_file(file, new_text.as_bytes(), Mode::KeepOr(0o644)) {
             return Ok(skipped(e.message, e.hint.as_deref()));
         }

@@ -886,6 +886,58 @@ fn exposure_report_over_real_git_history() {
     );
 }
 
+/// A rule made stricter (`encrypt:` selects more) is applied to files
+/// sealed under the old one by updatekeys, keeping every token; a rule
+/// made looser is not (that would turn sealed values into plaintext).
+#[test]
+fn updatekeys_applies_a_stricter_selection() {
+    let env = Env::new();
+    let alice = env.keygen("alice");
+    let rules = |patterns: &str| {
+        format!(
+            "recipients:\n  alice: {}\nrules:\n  - path: \"k8s/*.yaml\"\n    recipients: [alice]\n    encrypt: [{patterns}]\n",
+            alice.public
+        )
+    };
+    env.write(".seal.yaml", &rules("\"stringData.*\""));
+    env.write(
+        "k8s/s.yaml",
+        "metadata:\n  name: app\n  token: t0k\nstringData:\n  pw: p4ss\n",
+    );
+    env.seal()
+        .args(["encrypt", "--in-place", "k8s/s.yaml"])
+        .assert()
+        .success();
+    let before = tokens(&env, "k8s/s.yaml");
+    env.write(".seal.yaml", &rules("\"stringData.*\", \"metadata.token\""));
+    env.seal().args(["check", "k8s/s.yaml"]).assert().code(1);
+    env.seal()
+        .args(["updatekeys", "-i"])
+        .arg(&alice.identity)
+        .assert()
+        .success();
+    env.seal().args(["check", "k8s/s.yaml"]).assert().success();
+    let sealed = env.read("k8s/s.yaml");
+    assert!(
+        sealed.contains("name: app") && !sealed.contains("t0k"),
+        "{sealed}"
+    );
+    let after = tokens(&env, "k8s/s.yaml");
+    assert!(before.iter().all(|t| after.contains(t)), "a token changed");
+    assert_eq!(
+        decrypt_ok(&env, "k8s/s.yaml", &alice.identity),
+        "metadata:\n  name: app\n  token: t0k\nstringData:\n  pw: p4ss\n"
+    );
+    // Looser again: nothing is decrypted into the file.
+    env.write(".seal.yaml", &rules("\"stringData.*\""));
+    env.seal()
+        .args(["updatekeys", "-i"])
+        .arg(&alice.identity)
+        .assert()
+        .success();
+    assert_eq!(env.read("k8s/s.yaml"), sealed);
+}
+
 /// A secret the leaver saw is still to rotate when its file was renamed
 /// since, or when it lives on another branch: it is as readable as before.
 #[test]
