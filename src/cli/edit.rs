@@ -136,6 +136,24 @@ pub fn run(args: EditArgs) -> Result<ExitCode, CliError> {
                 Reopen::Stopped(code) => return Ok(interrupted(&name, code)),
             }
         }
+        // Kept the candidate of a side that deleted the key: that is not a
+        // value, and sealing it would store the placeholder as one.
+        let kept_removal = format.values(&edited).ok().and_then(|values| {
+            values
+                .iter()
+                .find(|(_, v)| v.as_str() == crate::merge::REMOVED)
+                .map(|(path, _)| path.to_string())
+        });
+        if let Some(path) = kept_removal {
+            let err = CliError::new(format!(
+                "{name}: {path}: `{}` stands for a side that deleted this key: to keep the deletion, delete the key's line",
+                crate::merge::REMOVED
+            ));
+            match reopen_or_fail(interactive, &session, Some(&edited), err)? {
+                Reopen::Yes => continue,
+                Reopen::Stopped(code) => return Ok(interrupted(&name, code)),
+            }
+        }
         let result = match &target {
             Target::Existing { opened, .. } => opened.reseal(&edited).map(|r| match r {
                 Resealed::Unchanged => None,

@@ -130,6 +130,19 @@ fn failed_editor_or_invalid_text_writes_nothing() {
         ))
         .stderr(predicate::str::contains("nothing was written"));
     assert_eq!(env.read("s.yaml"), before);
+    // Keeping the placeholder of a side that deleted a key (after a merge
+    // conflict) is refused: it is not a value.
+    edit(
+        &env,
+        &key,
+        "s.yaml",
+        "printf 'a: (removed on this side)\\n' > \"$1\"",
+    )
+    .code(1)
+    .stderr(predicate::str::contains(
+        "to keep the deletion, delete the key's line",
+    ));
+    assert_eq!(env.read("s.yaml"), before);
     // An editor that cannot start.
     env.seal()
         .args(["edit", "-i"])
