@@ -203,6 +203,8 @@ pub enum IdentityError {
     Read { source_name: String, reason: String },
     #[error("no identity found: tried {tried}")]
     NoneFound { tried: String },
+    #[error("an identity file name holds key text (not shown): -i and SEAL_IDENTITY_FILE take paths; put the key itself in SEAL_IDENTITY")]
+    KeyTextAsPath,
     #[error("identity {source_name} needs the age plugin {binary_name}, which is not on PATH")]
     MissingPlugin {
         source_name: String,
@@ -247,6 +249,15 @@ pub fn default_identity_path() -> Option<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
     Some(base.join("seal").join("identity.txt"))
+}
+
+/// Whether `text`, given as a file name, is really private key material.
+pub fn looks_like_key_text(text: &str) -> bool {
+    let text = text.trim_start();
+    text.starts_with("AGE-SECRET-KEY-")
+        || text.starts_with("AGE-PLUGIN-")
+        || text.contains("-----BEGIN")
+        || text.contains("PRIVATE KEY")
 }
 
 impl Identities {
@@ -320,6 +331,11 @@ impl Identities {
 
     fn add_file(&mut self, path: &Path) -> Result<(), IdentityError> {
         let name = path.display().to_string();
+        // Key text where a path belongs (SEAL_IDENTITY_FILE set to the key):
+        // every message below would quote it.
+        if looks_like_key_text(&name) {
+            return Err(IdentityError::KeyTextAsPath);
+        }
         // A passphrase-protected identity: decrypted on first use, with the
         // passphrase from SEAL_PASSPHRASE_FD or the terminal.
         if let Ok(bytes) = std::fs::read(path) {

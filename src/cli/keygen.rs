@@ -28,6 +28,11 @@ pub struct KeygenArgs {
 pub fn run(args: KeygenArgs) -> Result<ExitCode, CliError> {
     if let Some(file) = args.public_of {
         let name = file.display().to_string();
+        if crate::envelope::looks_like_key_text(&name) {
+            return Err(CliError::usage(
+                "-y takes the path of an identity file, and was given key text (not shown)",
+            ));
+        }
         let mut text = fsio::read_document(&file).map_err(|e| CliError::read(&name, e))?;
         if crate::passphrase::is_age_encrypted(text.as_bytes()) {
             text = crate::passphrase::decrypt_identity_text(text.as_bytes(), &name)

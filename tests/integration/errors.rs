@@ -130,4 +130,33 @@ fn errors_never_quote_secret_values() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("hunter2").not());
+
+    // The private key given where a path belongs (SEAL_IDENTITY_FILE set
+    // to the key itself, -i KEY, keygen -y KEY) is never echoed.
+    env.write("ok.yaml", "a: 1\n");
+    env.seal_in_place("ok.yaml", &key);
+    let secret = std::fs::read_to_string(&key.identity)
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+        .unwrap()
+        .to_owned();
+    let secret_part = &secret["AGE-SECRET-KEY-".len()..];
+    env.seal()
+        .args(["get", "ok.yaml", "a"])
+        .env("SEAL_IDENTITY_FILE", &secret)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("SEAL_IDENTITY"))
+        .stderr(predicate::str::contains(secret_part).not());
+    env.seal()
+        .args(["get", "-i", &secret, "ok.yaml", "a"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(secret_part).not());
+    env.seal()
+        .args(["keygen", "-y", &secret])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(secret_part).not());
 }
