@@ -65,6 +65,10 @@ pub struct Inspection {
 pub fn inspect(format: Format, src: &str) -> Result<Inspection, DocError> {
     let scan = format.scan(src)?;
     let block = scan.metadata.ok_or(DocError::NotSealed)?;
+    // Another version's layout and counting rules are not these (spec 6.1).
+    if block.metadata.version != VERSION {
+        return Err(DocError::UnsupportedVersion(block.metadata.version));
+    }
     let encrypted = scan
         .leaves
         .iter()

@@ -56,7 +56,8 @@ pub fn run(args: InfoArgs) -> Result<ExitCode, CliError> {
         for r in recipients {
             s.push_str(&format!("  {r}\n"));
         }
-        s
+        // Recipients, `modified` and patterns are the file's text.
+        super::printable(&s).into_owned()
     };
     print_stdout(out.as_bytes())?;
     Ok(ExitCode::SUCCESS)

@@ -55,6 +55,27 @@ pub struct IdentityArgs {
     pub passphrase: bool,
 }
 
+/// `text` with control characters other than line breaks and tabs shown
+/// as escapes: messages quote file names and metadata that a committed file
+/// controls, and raw escape sequences would drive the reader's terminal.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let shown = |c: char| !c.is_control() || c == '\n' || c == '\t';
+    if text.chars().all(shown) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if shown(c) {
+                    c.to_string()
+                } else {
+                    c.escape_unicode().to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
 /// How to read the file.
 #[derive(Args, Debug, Clone, Default)]
 pub struct FormatArg {
@@ -206,9 +227,9 @@ impl CliError {
         } else {
             "error: "
         };
-        let _ = writeln!(err, "seal: {label}{}", self.message);
+        let _ = writeln!(err, "seal: {label}{}", printable(&self.message));
         if let Some(h) = &self.hint {
-            let _ = writeln!(err, "seal: hint: {h}");
+            let _ = writeln!(err, "seal: hint: {}", printable(h));
         }
     }
 

@@ -391,4 +391,48 @@ fn info_needs_no_key() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["recipients"][0], key.public.as_str());
     assert_eq!(v["encrypted_values"], 2);
+
+    // Text the file controls cannot drive the terminal: escapes are shown.
+    let sealed = env.read("a.yaml");
+    let hostile = sealed.replacen(
+        "recipient: \"age1",
+        "recipient: \"\\u001b]0;PWNED\\u0007\\u001b[2Jage1",
+        1,
+    );
+    assert_ne!(hostile, sealed);
+    env.write("h.yaml", &hostile);
+    let out = env.seal().args(["info", "h.yaml"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !out.stdout.contains(&0x1b),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\\u{1b}"));
+    let other = env.keygen("other");
+    let out = env
+        .seal()
+        .args(["get", "-i"])
+        .arg(&other.identity)
+        .args(["h.yaml", "a"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        !out.stderr.contains(&0x1b),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A format version this seal does not read is refused, not described.
+    env.write("v7.yaml", &sealed.replacen("version: 1", "version: 7", 1));
+    env.seal()
+        .args(["info", "v7.yaml"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("format version 7"));
 }
