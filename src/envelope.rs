@@ -194,6 +194,9 @@ pub struct Identities {
     list: Vec<Box<dyn age::Identity>>,
     /// Human-readable sources, for error messages (file names, env vars).
     pub sources: Vec<String>,
+    /// Which of `list` are passphrase-protected: tried only after the
+    /// others, so a key that needs no passphrase is never held up by one.
+    locked: Vec<bool>,
 }
 
 /// Why identities could not be loaded or used.
@@ -268,6 +271,7 @@ impl Identities {
         let mut ids = Identities {
             list: Vec::new(),
             sources: Vec::new(),
+            locked: Vec::new(),
         };
         for file in &sources.files {
             ids.add_file(file)?;
@@ -282,7 +286,12 @@ impl Identities {
         }
         if let Some(file) = &sources.default_file {
             if file.exists() {
-                ids.add_file(file)?;
+                // Optional: with identities given explicitly, a broken
+                // default file does not stand in their way.
+                match ids.add_file(file) {
+                    Err(_) if !ids.list.is_empty() => {}
+                    other => other?,
+                }
             }
         }
         if ids.list.is_empty() {
@@ -309,6 +318,7 @@ impl Identities {
         let mut ids = Identities {
             list: Vec::new(),
             sources: Vec::new(),
+            locked: Vec::new(),
         };
         ids.add_text(text, source_name)?;
         Ok(ids)
@@ -319,14 +329,23 @@ impl Identities {
         Identities {
             list: Vec::new(),
             sources: Vec::new(),
+            locked: Vec::new(),
         }
+    }
+
+    fn push(&mut self, id: Box<dyn age::Identity>, source: String, locked: bool) {
+        self.list.push(id);
+        self.sources.push(source);
+        self.locked.push(locked);
     }
 
     /// Also try `passphrase` against `scrypt:` recipients.
     pub fn add_passphrase(&mut self, passphrase: age::secrecy::SecretString) {
-        self.list
-            .push(Box::new(age::scrypt::Identity::new(passphrase)));
-        self.sources.push("the passphrase".to_owned());
+        self.push(
+            Box::new(age::scrypt::Identity::new(passphrase)),
+            "the passphrase".to_owned(),
+            false,
+        );
     }
 
     fn add_file(&mut self, path: &Path) -> Result<(), IdentityError> {
@@ -346,8 +365,7 @@ impl Identities {
                         reason,
                     }
                 })?;
-                self.list.push(id);
-                self.sources.push(name);
+                self.push(id, name, true);
                 return Ok(());
             }
         }
@@ -363,6 +381,7 @@ impl Identities {
                 },
             })?;
         self.list.extend(found);
+        self.locked.resize(self.list.len(), false);
         self.sources.push(name);
         Ok(())
     }
@@ -375,8 +394,7 @@ impl Identities {
         if crate::passphrase::is_age_encrypted(text.as_bytes()) {
             let id = crate::passphrase::encrypted_identity(text.as_bytes().to_vec(), source_name)
                 .map_err(|r| read_err(&r))?;
-            self.list.push(id);
-            self.sources.push(source_name.to_owned());
+            self.push(id, source_name.to_owned(), true);
             return Ok(());
         }
         if text
@@ -414,6 +432,7 @@ impl Identities {
             self.list
                 .extend(found.into_iter().map(|i| i as Box<dyn age::Identity>));
         }
+        self.locked.resize(self.list.len(), false);
         self.sources.push(source_name.to_owned());
         Ok(())
     }
@@ -444,6 +463,24 @@ pub enum UnwrapError {
 /// Unwrap the data key with the first identity that opens one of the
 /// wrapped copies.
 pub fn unwrap_data_key(wrapped: &[WrappedKey], ids: &Identities) -> Result<DataKey, UnwrapError> {
+    // Keys that need no passphrase first, against every wrapped key: a
+    // protected identity is asked for its passphrase only when nothing else
+    // opens the file.
+    if ids.locked.iter().any(|&l| l) {
+        let unlocked = |i: usize| !ids.locked.get(i).copied().unwrap_or(false);
+        if let Ok(key) = unwrap_with(wrapped, ids, unlocked) {
+            return Ok(key);
+        }
+    }
+    unwrap_with(wrapped, ids, |_| true)
+}
+
+/// [`unwrap_data_key`] with the identities `use_identity` keeps.
+fn unwrap_with(
+    wrapped: &[WrappedKey],
+    ids: &Identities,
+    use_identity: impl Fn(usize) -> bool,
+) -> Result<DataKey, UnwrapError> {
     let mut damaged = None;
     for w in wrapped {
         let decryptor = match age::Decryptor::new(ArmoredReader::new(w.data_key.as_bytes())) {
@@ -456,7 +493,13 @@ pub fn unwrap_data_key(wrapped: &[WrappedKey], ids: &Identities) -> Result<DataK
                 continue;
             }
         };
-        match decryptor.decrypt(ids.list.iter().map(|i| i.as_ref() as &dyn age::Identity)) {
+        let chosen = ids
+            .list
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| use_identity(*i))
+            .map(|(_, id)| id.as_ref() as &dyn age::Identity);
+        match decryptor.decrypt(chosen) {
             Ok(mut reader) => {
                 let mut bytes = Zeroizing::new(Vec::with_capacity(DATA_KEY_LEN));
                 let read = reader

@@ -1288,6 +1288,63 @@ fn passphrase_protected_identity_under_a_terminal() {
         .stderr(predicate::str::contains("SEAL_PASSPHRASE_FD"));
 }
 
+/// The default identity file is optional: a broken one, or a protected one
+/// that is not a recipient, does not stand in the way of a key given with
+/// -i, whatever the order of the file's recipients.
+#[test]
+fn the_default_identity_never_blocks_an_explicit_one() {
+    let env = Env::new();
+    let mate = env.keygen("mate");
+    let good = env.keygen("good");
+    env.write("plain.yaml", "a: 1\n");
+    env.seal()
+        .args([
+            "encrypt",
+            "-r",
+            &mate.public,
+            "-r",
+            &good.public,
+            "-o",
+            "s.yaml",
+            "plain.yaml",
+        ])
+        .assert()
+        .success();
+    let default = env.path("home/.config/seal/identity.txt");
+    std::fs::create_dir_all(default.parent().unwrap()).unwrap();
+    std::fs::write(&default, "junk\n").unwrap();
+    env.seal()
+        .args(["get", "-i"])
+        .arg(&good.identity)
+        .args(["s.yaml", "a"])
+        .assert()
+        .success()
+        .stdout("1\n");
+    // Without -i the broken default file is still an error that names it.
+    env.seal()
+        .args(["get", "s.yaml", "a"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("identity.txt"));
+    // A passphrase-protected default identity (not a recipient) is not
+    // asked for when -i opens the file: no terminal, no passphrase given.
+    std::fs::remove_file(&default).unwrap();
+    env.seal()
+        .env("SEAL_PASSPHRASE_FD", "0")
+        .args(["keygen", "--passphrase"])
+        .write_stdin("pass-phrase-1\npass-phrase-1\n")
+        .assert()
+        .success();
+    assert!(default.exists());
+    env.seal()
+        .args(["get", "-i"])
+        .arg(&good.identity)
+        .args(["s.yaml", "a"])
+        .assert()
+        .success()
+        .stdout("1\n");
+}
+
 #[test]
 fn a_passphrase_recipient_for_break_glass_recovery() {
     let env = Env::new();
