@@ -369,6 +369,18 @@ impl Identities {
                 return Ok(());
             }
         }
+        // OpenSSH private keys are read here rather than by age's reader,
+        // whose passphrase prompt knows neither SEAL_PASSPHRASE_FD nor what
+        // to say without a terminal.
+        if let Ok(text) = std::fs::read_to_string(path) {
+            if text
+                .trim_start()
+                .starts_with("-----BEGIN OPENSSH PRIVATE KEY-----")
+            {
+                let text = Zeroizing::new(text);
+                return self.add_text(&text, &name);
+            }
+        }
         let found = read_identities(vec![name.clone()], None, &mut StdinGuard::new(false))
             .map_err(|e| match missing_plugin(&e) {
                 Some(binary_name) => IdentityError::MissingPlugin {
@@ -408,8 +420,18 @@ impl Identities {
                     "unsupported SSH key type (use ssh-ed25519 or ssh-rsa)",
                 ));
             }
-            self.list
-                .push(Box::new(id.with_callbacks(age::cli_common::UiCallbacks)));
+            // A protected key's passphrase comes from SEAL_PASSPHRASE_FD or
+            // the terminal, like a protected age identity's.
+            let locked = matches!(id, age::ssh::Identity::Encrypted(_));
+            let callbacks = crate::passphrase::PassphraseCallbacks {
+                source: source_name.to_owned(),
+            };
+            self.push(
+                Box::new(id.with_callbacks(callbacks)),
+                source_name.to_owned(),
+                locked,
+            );
+            return Ok(());
         } else {
             let file = age::IdentityFile::from_buffer(text.as_bytes()).map_err(|_| {
                 read_err("not an age identity (AGE-SECRET-KEY-1…) or OpenSSH private key")
@@ -538,6 +560,21 @@ fn unwrap_with(
                     reason: e.to_string(),
                 });
             }
+        }
+    }
+    if damaged.is_none()
+        && ids
+            .locked
+            .iter()
+            .enumerate()
+            .any(|(i, &l)| l && use_identity(i))
+    {
+        // A protected identity whose passphrase could not be asked for
+        // reports no match; say why instead.
+        if let Some(reason) = crate::passphrase::last_identity_failure()
+            .filter(|r| !r.starts_with("wrong passphrase"))
+        {
+            return Err(UnwrapError::LockedIdentity { reason });
         }
     }
     Err(damaged.unwrap_or_else(|| UnwrapError::NoMatch {

@@ -1288,6 +1288,66 @@ fn passphrase_protected_identity_under_a_terminal() {
         .stderr(predicate::str::contains("SEAL_PASSPHRASE_FD"));
 }
 
+/// A passphrase-protected OpenSSH key takes its passphrase the way a
+/// protected age identity does: from SEAL_PASSPHRASE_FD, and without it
+/// and a terminal, an error that says so (not "none of your identities").
+#[test]
+fn a_protected_ssh_key_reads_its_passphrase_like_any_identity() {
+    let env = Env::new();
+    let identity = env.path("id_pw");
+    let made = tool("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "ssh-pass-1",
+            "-C",
+            "pw@test",
+            "-f",
+        ])
+        .arg(&identity)
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let public = std::fs::read_to_string(format!("{}.pub", identity.display()))
+        .unwrap()
+        .trim()
+        .to_owned();
+    env.write("plain.env", "A=1\n");
+    env.seal()
+        .args(["encrypt", "-r", &public, "-o", "s.env", "plain.env"])
+        .assert()
+        .success();
+    env.seal()
+        .env("SEAL_PASSPHRASE_FD", "0")
+        .args(["get", "-i"])
+        .arg(&identity)
+        .args(["s.env", "A"])
+        .write_stdin("ssh-pass-1\n")
+        .assert()
+        .success()
+        .stdout("1\n");
+    env.seal()
+        .args(["get", "-i"])
+        .arg(&identity)
+        .args(["s.env", "A"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("SEAL_PASSPHRASE_FD"))
+        .stderr(predicate::str::contains("none of your identities").not());
+    env.seal()
+        .env("SEAL_PASSPHRASE_FD", "0")
+        .args(["get", "-i"])
+        .arg(&identity)
+        .args(["s.env", "A"])
+        .write_stdin("wrong\n")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("wrong passphrase"))
+        .stderr(predicate::str::contains("id_pw"));
+}
+
 /// The default identity file is optional: a broken one, or a protected one
 /// that is not a recipient, does not stand in the way of a key given with
 /// -i, whatever the order of the file's recipients.
