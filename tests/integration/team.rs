@@ -1389,13 +1389,34 @@ fn the_default_identity_never_blocks_an_explicit_one() {
     // A passphrase-protected default identity (not a recipient) is not
     // asked for when -i opens the file: no terminal, no passphrase given.
     std::fs::remove_file(&default).unwrap();
-    env.seal()
+    let made = env
+        .seal()
         .env("SEAL_PASSPHRASE_FD", "0")
         .args(["keygen", "--passphrase"])
         .write_stdin("pass-phrase-1\npass-phrase-1\n")
-        .assert()
-        .success();
+        .output()
+        .unwrap();
+    assert!(made.status.success());
     assert!(default.exists());
+    // The same identity un-armored (as `age -p` writes it without -a):
+    // keygen -y reads it too.
+    use base64::Engine as _;
+    let armored = std::fs::read_to_string(&default).unwrap();
+    let body: String = armored
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let binary = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap();
+    std::fs::write(env.path("binary.age"), binary).unwrap();
+    env.seal()
+        .env("SEAL_PASSPHRASE_FD", "0")
+        .args(["keygen", "-y", "binary.age"])
+        .write_stdin("pass-phrase-1\n")
+        .assert()
+        .success()
+        .stdout(String::from_utf8(made.stdout).unwrap());
     env.seal()
         .args(["get", "-i"])
         .arg(&good.identity)
