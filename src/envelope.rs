@@ -295,9 +295,21 @@ impl Identities {
             }
         }
         if ids.list.is_empty() {
-            let mut tried: Vec<String> = Vec::new();
-            if sources.env_files.is_none() {
-                tried.push("SEAL_IDENTITY_FILE (unset)".into());
+            let mut tried: Vec<String> = sources
+                .files
+                .iter()
+                .map(|f| format!("{} (no identity in it)", f.display()))
+                .collect();
+            match &sources.env_files {
+                None => tried.push("SEAL_IDENTITY_FILE (unset)".into()),
+                Some(list) if list.split(':').all(str::is_empty) => {
+                    tried.push("SEAL_IDENTITY_FILE (empty)".into())
+                }
+                Some(list) => tried.extend(
+                    list.split(':')
+                        .filter(|f| !f.is_empty())
+                        .map(|f| format!("{f} (no identity in it)")),
+                ),
             }
             if sources.env_text.is_none() {
                 tried.push("SEAL_IDENTITY (unset)".into());

@@ -113,6 +113,22 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
     );
 }
 
+/// "No identity found" names every place it looked, the -i files too.
+#[test]
+fn no_identity_names_where_it_looked() {
+    let env = Env::new();
+    let key = env.keygen("k");
+    env.write("ok.yaml", "a: 1\n");
+    env.seal_in_place("ok.yaml", &key);
+    env.write("empty.txt", "# nothing here\n");
+    fails(
+        &env,
+        &["get", "-i", "empty.txt", "ok.yaml", "a"],
+        1,
+        &["empty.txt (no identity in it)"],
+    );
+}
+
 #[test]
 fn errors_never_quote_secret_values() {
     let env = Env::new();
