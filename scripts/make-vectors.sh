@@ -23,7 +23,10 @@ done
 
 # Invalid vectors: each must be refused.
 i="$v/invalid"
-rm -f "$i"/*
+# valid-mac-*: files whose MAC was recomputed after the edit (by an
+# independent implementation of spec section 9), so that only the check
+# they name can refuse them. They cannot be made here, and are kept.
+find "$i" -type f ! -name 'valid-mac-*' -delete
 src="$v/api.sealed.json"
 tok() { grep -o 'seal\.v1\.[A-Za-z0-9_-]*' "$src" | sed -n "${1}p"; }
 t1=$(tok 1); t2=$(tok 2)
@@ -47,6 +50,9 @@ sed 's/# inline comment/# inline c0mment/' "$v/config.sealed.yaml" > "$i/edited-
 sed 's/namespace: prod/namespace: evil/' "$v/k8s.sealed.yaml" > "$i/edited-plain-value.yaml"
 # A dotenv value line removed.
 grep -v '^API_KEY=' "$v/app.sealed.env" > "$i/removed-line.env"
+# A comment added inside the metadata block: no field changes, so the MAC
+# still holds; the block layout check (section 9) refuses it.
+sed 's/^seal:$/seal:\n  # a comment someone added to the block/' "$v/config.sealed.yaml" > "$i/comment-in-metadata-block.yaml"
 for f in "$i"/*; do
   if "$seal" decrypt "$f" >/dev/null 2>&1; then echo "invalid vector $f was accepted" >&2; exit 1; fi
 done

@@ -46,11 +46,22 @@ fn invalid_vectors_are_refused() {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let text = std::fs::read_to_string(&path).unwrap();
         let format = Format::from_path(&path).unwrap();
-        assert!(
-            seal::document::open(format, &text, &ids).is_err(),
-            "{name} was accepted"
-        );
+        let Err(error) = seal::document::open(format, &text, &ids) else {
+            panic!("{name} was accepted");
+        };
+        // These hold a valid MAC: the check they name must refuse them on
+        // its own, so a reader that only checks the MAC fails here.
+        use seal::document::DocError;
+        match name.as_str() {
+            "valid-mac-swapped-tokens.yaml" | "valid-mac-token-version-2.yaml" => {
+                assert!(matches!(error, DocError::Value { .. }), "{name}: {error:?}")
+            }
+            "comment-in-metadata-block.yaml" => {
+                assert!(matches!(error, DocError::Parse(_)), "{name}: {error:?}")
+            }
+            _ => {}
+        }
         count += 1;
     }
-    assert!(count >= 6, "expected the invalid vectors, found {count}");
+    assert!(count >= 13, "expected the invalid vectors, found {count}");
 }
