@@ -120,7 +120,7 @@ pub fn run(args: EncryptArgs) -> Result<ExitCode, CliError> {
     }
     let text = read_input(&args.file)?;
     // Refuse an already sealed or malformed file before looking at keys.
-    format
+    let scan = format
         .scan(&text)
         .map_err(|e| CliError::doc(&name, e.into()))
         .and_then(|scan| match scan.metadata {
@@ -128,8 +128,23 @@ pub fn run(args: EncryptArgs) -> Result<ExitCode, CliError> {
                 &name,
                 document::DocError::AlreadySealed { at: None },
             )),
-            None => Ok(()),
+            None => Ok(scan),
         })?;
+    // A pattern typed on the command line that selects nothing is most
+    // likely a typo (or a JSON Pointer, which patterns are not): the value
+    // it meant would be left in plaintext.
+    for pattern in &args.encrypt {
+        let one = std::slice::from_ref(pattern);
+        if !scan
+            .leaves
+            .iter()
+            .any(|l| crate::select::selected(one, &l.path))
+        {
+            eprintln!(
+                "seal: warning: {name}: --encrypt {pattern:?} selects no value (patterns are dotted key paths, e.g. stringData.*)"
+            );
+        }
+    }
     let (recipients, patterns) = recipients_for(
         &args.file,
         &args.recipients,

@@ -200,6 +200,34 @@ fn stdin_and_output_file() {
         .stdout("{\"a\": \"b\"}\n");
 }
 
+/// `--encrypt` patterns pick the values to seal; one that picks nothing
+/// (a typo, or a JSON Pointer) is warned about, since what it meant stays
+/// in plaintext.
+#[test]
+fn encrypt_patterns_select_and_warn_when_they_select_nothing() {
+    let env = Env::new();
+    let key = env.keygen("k");
+    env.write("s.yaml", "kind: Secret\nstringData:\n  pw: p4ss\n");
+    let out = env
+        .seal()
+        .args(["encrypt", "-r", &key.public, "--encrypt", "stringData.*"])
+        .args(["--encrypt", "/stringData/pw", "s.yaml"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let sealed = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        sealed.contains("kind: Secret") && !sealed.contains("p4ss"),
+        "{sealed}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--encrypt \"/stringData/pw\" selects no value"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("\"stringData.*\" selects"), "{stderr}");
+}
+
 #[test]
 fn decrypt_to_file_is_private() {
     use std::os::unix::fs::PermissionsExt;
