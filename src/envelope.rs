@@ -351,6 +351,15 @@ impl Identities {
         self.locked.push(locked);
     }
 
+    /// Identities from one source that need no passphrase.
+    fn extend(&mut self, ids: impl IntoIterator<Item = Box<dyn age::Identity>>, source: String) {
+        for id in ids {
+            self.list.push(id);
+            self.locked.push(false);
+        }
+        self.sources.push(source);
+    }
+
     /// Also try `passphrase` against `scrypt:` recipients.
     pub fn add_passphrase(&mut self, passphrase: age::secrecy::SecretString) {
         self.push(
@@ -367,30 +376,30 @@ impl Identities {
         if looks_like_key_text(&name) {
             return Err(IdentityError::KeyTextAsPath);
         }
-        // A passphrase-protected identity: decrypted on first use, with the
-        // passphrase from SEAL_PASSPHRASE_FD or the terminal.
         if let Ok(bytes) = std::fs::read(path) {
+            let bytes = Zeroizing::new(bytes);
+            // A passphrase-protected identity: decrypted on first use, with
+            // the passphrase from SEAL_PASSPHRASE_FD or the terminal.
             if crate::passphrase::is_age_encrypted(&bytes) {
-                let id = crate::passphrase::encrypted_identity(bytes, &name).map_err(|reason| {
-                    IdentityError::Read {
+                let id = crate::passphrase::encrypted_identity(bytes.to_vec(), &name).map_err(
+                    |reason| IdentityError::Read {
                         source_name: name.clone(),
                         reason,
-                    }
-                })?;
+                    },
+                )?;
                 self.push(id, name, true);
                 return Ok(());
             }
-        }
-        // OpenSSH private keys are read here rather than by age's reader,
-        // whose passphrase prompt knows neither SEAL_PASSPHRASE_FD nor what
-        // to say without a terminal.
-        if let Ok(text) = std::fs::read_to_string(path) {
-            if text
-                .trim_start()
-                .starts_with("-----BEGIN OPENSSH PRIVATE KEY-----")
-            {
-                let text = Zeroizing::new(text);
-                return self.add_text(&text, &name);
+            // OpenSSH private keys are read here rather than by age's
+            // reader, whose passphrase prompt knows neither
+            // SEAL_PASSPHRASE_FD nor what to say without a terminal.
+            if let Ok(text) = std::str::from_utf8(&bytes) {
+                if text
+                    .trim_start()
+                    .starts_with("-----BEGIN OPENSSH PRIVATE KEY-----")
+                {
+                    return self.add_text(text, &name);
+                }
             }
         }
         let found = read_identities(vec![name.clone()], None, &mut StdinGuard::new(false))
@@ -404,9 +413,7 @@ impl Identities {
                     reason: e.to_string(),
                 },
             })?;
-        self.list.extend(found);
-        self.locked.resize(self.list.len(), false);
-        self.sources.push(name);
+        self.extend(found, name);
         Ok(())
     }
 
@@ -463,11 +470,11 @@ impl Identities {
             if found.is_empty() {
                 return Err(read_err("no identity in it"));
             }
-            self.list
-                .extend(found.into_iter().map(|i| i as Box<dyn age::Identity>));
+            self.extend(
+                found.into_iter().map(|i| i as Box<dyn age::Identity>),
+                source_name.to_owned(),
+            );
         }
-        self.locked.resize(self.list.len(), false);
-        self.sources.push(source_name.to_owned());
         Ok(())
     }
 
