@@ -184,7 +184,7 @@ impl Config {
         // One key under two names would survive removing either name.
         let mut keys = std::collections::HashMap::new();
         for (name, key) in &self.recipients {
-            if let Some(other) = keys.insert(key_identity(key), name) {
+            if let Some(other) = keys.insert(crate::team::normalize_key(key), name) {
                 return Err(format!(
                     "recipients {other:?} and {name:?} have the same key; keep one name per key, so that removing a name removes the key"
                 ));
@@ -356,18 +356,6 @@ fn parse_rule(node: &Yaml, index: usize) -> Result<Rule, String> {
         recipients,
         encrypt,
     })
-}
-
-/// What makes two recipient lines the same key: an SSH key's type and
-/// base64 (not its comment); any other recipient's text, in lower case
-/// (bech32 is case-insensitive).
-fn key_identity(key: &str) -> String {
-    let key = key.trim();
-    if key.starts_with("ssh-") {
-        key.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
-    } else {
-        key.to_ascii_lowercase()
-    }
 }
 
 #[cfg(test)]

@@ -15,7 +15,8 @@ use crate::passphrase::SCRYPT_PREFIX;
 use crate::path::PathQuery;
 
 /// The identity of a recipient for comparisons: SSH keys by type and key
-/// (the comment is ignored), everything else by its trimmed text.
+/// (the comment is ignored), age and plugin keys in lower case, everything
+/// else by its trimmed text.
 pub fn normalize_key(text: &str) -> String {
     let text = text.trim();
     if text.starts_with("ssh-") {
@@ -23,6 +24,13 @@ pub fn normalize_key(text: &str) -> String {
         if let (Some(kind), Some(body)) = (fields.next(), fields.next()) {
             return format!("{kind} {body}");
         }
+    }
+    // Bech32 (age keys, plugin recipients) is case-insensitive.
+    if text
+        .get(..4)
+        .is_some_and(|p| p.eq_ignore_ascii_case("age1"))
+    {
+        return text.to_ascii_lowercase();
     }
     text.to_owned()
 }
