@@ -409,6 +409,9 @@ pub fn readable_now(
             "refs/remotes",
         ],
     )?;
+    // Branches share most of their files: each distinct blob is read (and,
+    // with a key, opened) once.
+    let mut blobs: HashSet<String> = HashSet::new();
     let mut specs = Vec::new();
     let mut files = Vec::new();
     let spec = under.display().to_string();
@@ -423,15 +426,21 @@ pub fn readable_now(
                 "core.quotePath=false",
                 "ls-tree",
                 "-r",
-                "--name-only",
                 tip,
                 "--",
                 &spec,
             ],
         )?;
-        for file in String::from_utf8_lossy(&listing).lines() {
-            if Format::from_path(Path::new(file)).is_some() {
-                specs.push(format!("{tip}:{file}"));
+        for line in String::from_utf8_lossy(&listing).lines() {
+            // `MODE TYPE OBJECT<TAB>PATH`
+            let Some((meta, file)) = line.split_once('\t') else {
+                continue;
+            };
+            let Some(blob) = meta.split(' ').nth(2) else {
+                continue;
+            };
+            if Format::from_path(Path::new(file)).is_some() && blobs.insert(blob.to_owned()) {
+                specs.push(blob.to_owned());
                 files.push(file.to_owned());
             }
         }

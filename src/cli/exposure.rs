@@ -126,18 +126,11 @@ pub(crate) fn build(
     } else {
         now_anywhere =
             exposure::readable_now(&root, Path::new("."), &work_tree, ids).unwrap_or_default();
-        for path in team::find_sealed_files(&dir).unwrap_or_default() {
-            if let (Some(file), Ok(text)) = (
-                exposure::relative_to(&root, &path),
-                fsio::read_document(&path),
-            ) {
-                versions.push(Version {
-                    file,
-                    label: "working tree".to_owned(),
-                    text,
-                });
-            }
-        }
+        versions.extend(work_tree.iter().map(|(file, text)| Version {
+            file: file.clone(),
+            label: "working tree".to_owned(),
+            text: text.clone(),
+        }));
     }
     let current = |file: &str| fsio::read_document(&root.join(file)).ok();
     let files = exposure::analyze(&subject.keys, &versions, current, &now_anywhere, ids);
