@@ -192,23 +192,15 @@ fn policy_settled(config_file: &Path) -> bool {
     let Some(dir) = config_file.parent() else {
         return false;
     };
-    let Some(top) = crate::git::toplevel(dir) else {
+    let (Some(top), Ok(prefix), Ok(ours)) = (
+        crate::git::toplevel(dir),
+        crate::git::git_text(dir, &["rev-parse", "--show-prefix"]),
+        std::fs::read(config_file),
+    ) else {
         return false;
     };
-    let Ok(ours) = std::fs::read(config_file) else {
-        return false;
-    };
-    let absolute = std::path::absolute(config_file).unwrap_or_else(|_| config_file.to_path_buf());
-    let top = std::fs::canonicalize(&top).unwrap_or(top);
-    let absolute = absolute
-        .parent()
-        .and_then(|d| std::fs::canonicalize(d).ok())
-        .map(|d| d.join(crate::config::FILE_NAME))
-        .unwrap_or(absolute);
-    let Ok(relative) = absolute.strip_prefix(&top) else {
-        return false;
-    };
-    let relative = relative.to_string_lossy().replace('\\', "/");
+    // The config's path in a commit: its directory's prefix in the tree.
+    let relative = format!("{prefix}{}", crate::config::FILE_NAME);
     // `git merge` names the commits it merges in GITHEAD_<id> variables
     // (MERGE_HEAD is written only after the drivers ran); a cherry-pick or
     // rebase that stopped has its head in a ref.
