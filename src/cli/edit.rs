@@ -105,16 +105,14 @@ pub fn run(args: EditArgs) -> Result<ExitCode, CliError> {
             Ok(Outcome::EditorFailed(status)) => {
                 return Err(CliError::new(format!("{name}: the editor ({editor}) exited with {status}; nothing was written")))
             }
-            Ok(Outcome::Interrupted(code)) => return Ok(interrupted(&name, code)),
+            Ok(Outcome::Interrupted(code)) => return Err(interrupted(&name, code)),
             Ok(Outcome::NotText { line }) => {
                 let err = CliError::new(format!(
                     "{name}: line {line}: the edited text is not UTF-8"
                 ));
                 // The file still holds the bytes as the editor left them.
-                match reopen_or_fail(interactive, &session, None, err)? {
-                    Reopen::Yes => continue,
-                    Reopen::Stopped(code) => return Ok(interrupted(&name, code)),
-                }
+                reopen_or_fail(interactive, &session, &name, None, err)?;
+                continue;
             }
             Err(e) => {
                 return Err(CliError::new(format!("{name}: cannot run the editor ({editor}): {e}"))
@@ -131,10 +129,8 @@ pub fn run(args: EditArgs) -> Result<ExitCode, CliError> {
                 crate::merge::OURS_MARKER,
                 crate::merge::THEIRS_MARKER
             ));
-            match reopen_or_fail(interactive, &session, Some(&edited), err)? {
-                Reopen::Yes => continue,
-                Reopen::Stopped(code) => return Ok(interrupted(&name, code)),
-            }
+            reopen_or_fail(interactive, &session, &name, Some(&edited), err)?;
+            continue;
         }
         // Kept the candidate of a side that deleted the key: that is not a
         // value, and sealing it would store the placeholder as one.
@@ -149,10 +145,8 @@ pub fn run(args: EditArgs) -> Result<ExitCode, CliError> {
                 "{name}: {path}: `{}` stands for a side that deleted this key: to keep the deletion, delete the key's line",
                 crate::merge::REMOVED
             ));
-            match reopen_or_fail(interactive, &session, Some(&edited), err)? {
-                Reopen::Yes => continue,
-                Reopen::Stopped(code) => return Ok(interrupted(&name, code)),
-            }
+            reopen_or_fail(interactive, &session, &name, Some(&edited), err)?;
+            continue;
         }
         let result = match &target {
             Target::Existing { opened, .. } => opened.reseal(&edited).map(|r| match r {
@@ -175,15 +169,9 @@ pub fn run(args: EditArgs) -> Result<ExitCode, CliError> {
                 return Ok(ExitCode::SUCCESS);
             }
             Err(e @ (DocError::Parse(_) | DocError::Edit(_) | DocError::AlreadySealed { .. })) => {
-                match reopen_or_fail(
-                    interactive,
-                    &session,
-                    Some(&edited),
-                    CliError::doc(&name, e),
-                )? {
-                    Reopen::Yes => continue,
-                    Reopen::Stopped(code) => return Ok(interrupted(&name, code)),
-                }
+                let err = CliError::doc(&name, e);
+                reopen_or_fail(interactive, &session, &name, Some(&edited), err)?;
+                continue;
             }
             Err(e) => return Err(CliError::doc(&name, e)),
         };
@@ -206,34 +194,31 @@ pub fn run(args: EditArgs) -> Result<ExitCode, CliError> {
     }
 }
 
-/// What the user chose at the reopen prompt.
-enum Reopen {
-    /// Go round again with the editor.
-    Yes,
-    /// A signal came while asking: stop with this exit code.
-    Stopped(i32),
-}
-
-fn interrupted(name: &str, code: i32) -> ExitCode {
-    eprintln!("seal: {name}: interrupted; nothing was written");
-    ExitCode::from(code as u8)
+/// seal was stopped by signal `code - 128` before anything was written.
+fn interrupted(name: &str, code: i32) -> CliError {
+    CliError {
+        message: format!("{name}: interrupted; nothing was written"),
+        hint: None,
+        code: code as u8,
+    }
 }
 
 /// An edit that cannot be saved: on a terminal, offer to reopen the editor
-/// on the same text (`text`, or the file as the editor left it); otherwise
-/// fail, writing nothing.
+/// on the same text (`text`, or the file as the editor left it; `Ok`: go
+/// round again); otherwise fail, writing nothing.
 fn reopen_or_fail(
     interactive: bool,
     session: &Session,
+    name: &str,
     text: Option<&str>,
     err: CliError,
-) -> Result<Reopen, CliError> {
+) -> Result<(), CliError> {
     if interactive {
         let mut stderr = std::io::stderr().lock();
-        let _ = writeln!(stderr, "seal: error: {}", err.message);
+        let _ = writeln!(stderr, "seal: error: {}", super::printable(&err.message));
         drop(stderr);
         match session.ask("seal: reopen the editor to fix it? [Y/n] ") {
-            Err(code) => return Ok(Reopen::Stopped(code)),
+            Err(code) => return Err(interrupted(name, code)),
             Ok(Some(answer))
                 if !matches!(answer.trim().to_ascii_lowercase().as_str(), "n" | "no") =>
             {
@@ -242,7 +227,7 @@ fn reopen_or_fail(
                         CliError::new(format!("cannot rewrite the temporary file: {e}"))
                     })?;
                 }
-                return Ok(Reopen::Yes);
+                return Ok(());
             }
             Ok(_) => {}
         }

@@ -221,8 +221,9 @@ impl CliError {
 
     fn print(&self) {
         let mut err = std::io::stderr().lock();
-        // Like a shell: `seal: command not found: NAME`.
-        let label = if matches!(self.code, 126 | 127) {
+        // Like a shell: `seal: command not found: NAME`; and a stop by a
+        // signal (128 + its number) is no error of seal's.
+        let label = if matches!(self.code, 126 | 127) || self.code >= 128 {
             ""
         } else {
             "error: "
