@@ -27,13 +27,19 @@ pub enum ReadError {
 /// Read a whole text document. The buffer is zeroized when dropped since it
 /// may hold plaintext.
 pub fn read_document(path: &Path) -> Result<Zeroizing<String>, ReadError> {
-    let bytes = Zeroizing::new(fs::read(path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => ReadError::NotFound,
-        io::ErrorKind::IsADirectory => ReadError::IsDirectory,
-        _ if path.is_dir() => ReadError::IsDirectory,
-        _ => ReadError::Io(e),
-    })?);
-    text_from_bytes(bytes)
+    text_from_bytes(read_bytes(path)?)
+}
+
+/// Read a whole file as bytes, zeroized when dropped.
+pub fn read_bytes(path: &Path) -> Result<Zeroizing<Vec<u8>>, ReadError> {
+    Ok(Zeroizing::new(fs::read(path).map_err(
+        |e| match e.kind() {
+            io::ErrorKind::NotFound => ReadError::NotFound,
+            io::ErrorKind::IsADirectory => ReadError::IsDirectory,
+            _ if path.is_dir() => ReadError::IsDirectory,
+            _ => ReadError::Io(e),
+        },
+    )?))
 }
 
 /// Read standard input as a document.
@@ -43,7 +49,8 @@ pub fn read_stdin() -> Result<Zeroizing<String>, ReadError> {
     text_from_bytes(bytes)
 }
 
-fn text_from_bytes(mut bytes: Zeroizing<Vec<u8>>) -> Result<Zeroizing<String>, ReadError> {
+/// The bytes of a document as text: not empty, no NUL, UTF-8.
+pub fn text_from_bytes(mut bytes: Zeroizing<Vec<u8>>) -> Result<Zeroizing<String>, ReadError> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(ReadError::Empty);
     }

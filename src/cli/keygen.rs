@@ -35,14 +35,12 @@ pub fn run(args: KeygenArgs) -> Result<ExitCode, CliError> {
         }
         // A protected identity may be binary (`age -p` without -a), which is
         // no text to read as a document.
-        let bytes = zeroize::Zeroizing::new(
-            std::fs::read(&file).map_err(|e| CliError::new(format!("{name}: {e}")))?,
-        );
+        let bytes = fsio::read_bytes(&file).map_err(|e| CliError::read(&name, e))?;
         let text = if crate::passphrase::is_age_encrypted(&bytes) {
             crate::passphrase::decrypt_identity_text(&bytes, &name)
                 .map_err(|e| CliError::new(format!("{name}: {e}")))?
         } else {
-            fsio::read_document(&file).map_err(|e| CliError::read(&name, e))?
+            fsio::text_from_bytes(bytes).map_err(|e| CliError::read(&name, e))?
         };
         let keys = public_keys(&text).map_err(|e| CliError::new(format!("{name}: {e}")))?;
         print_stdout(format!("{}\n", keys.join("\n")).as_bytes())?;
