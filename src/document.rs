@@ -176,6 +176,11 @@ impl Sealed<'_> {
         &self.metadata
     }
 
+    /// The document's values (the metadata block is not among them).
+    pub fn leaves(&self) -> &[crate::format::Leaf] {
+        &self.scan.leaves
+    }
+
     /// Unwrap the data key with `identities` and decrypt.
     pub fn open(self, identities: &Identities) -> Result<Opened, DocError> {
         let key = unwrap_data_key(&self.metadata.recipients, identities)?;

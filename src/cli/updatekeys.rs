@@ -273,11 +273,9 @@ impl<'a> Engine<'a> {
                 .map(|rule| rule.encrypt.clone())
                 .filter(|patterns| patterns != recorded)
                 .filter(|patterns| {
-                    let Ok(scan) = format.scan(&text) else {
-                        return false;
-                    };
                     let values = || {
-                        scan.leaves
+                        sealed
+                            .leaves()
                             .iter()
                             .filter(|l| l.kind == crate::format::LeafKind::Scalar)
                     };
