@@ -1,3 +1,4 @@
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -267,18 +268,74 @@ fn sigterm_during_edit_removes_the_plaintext() {
     );
 }
 
+/// `seal edit s.yaml` with the editor script `editor`, run in a tmux
+/// pseudo-terminal; its exit code goes to the file `exit`.
+struct Terminal {
+    socket: String,
+    deadline: std::time::Instant,
+}
+
+impl Terminal {
+    fn start(env: &Env, key: &Key, editor: &Path, tag: &str) -> Terminal {
+        let d = env.dir.path().display().to_string();
+        let inner = format!(
+            "cd {d} && env -u SEAL_IDENTITY -u SEAL_IDENTITY_FILE XDG_RUNTIME_DIR={run} SEAL_EDITOR={ed} {seal} edit -i {id} s.yaml; echo $? > {d}/exit; sleep 2",
+            run = env.runtime_dir().display(),
+            ed = editor.display(),
+            seal = assert_cmd::cargo::cargo_bin("seal").display(),
+            id = key.identity.display(),
+        );
+        let term = Terminal {
+            socket: format!("seal-test-{}-{tag}", std::process::id()),
+            deadline: std::time::Instant::now() + Duration::from_secs(20),
+        };
+        let started = std::process::Command::new("tmux")
+            .arg("-L")
+            .arg(&term.socket)
+            .args(["new-session", "-d", "-x", "150", "-y", "40", &inner])
+            .output();
+        assert!(
+            started.is_ok_and(|o| o.status.success()),
+            "tmux is not installed: run scripts/install-test-deps.sh"
+        );
+        term
+    }
+
+    fn tmux(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// The screen once it shows the reopen prompt.
+    fn at_prompt(&self) -> String {
+        let mut screen = String::new();
+        while std::time::Instant::now() < self.deadline && !screen.contains("reopen the editor") {
+            std::thread::sleep(Duration::from_millis(100));
+            screen =
+                String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p"]).stdout).into_owned();
+        }
+        assert!(screen.contains("reopen the editor"), "no prompt:\n{screen}");
+        screen
+    }
+
+    /// seal's exit code, once it has exited; the terminal is closed.
+    fn exit_code(self, env: &Env) -> String {
+        while std::time::Instant::now() < self.deadline && !env.path("exit").exists() {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.tmux(&["kill-server"]);
+        env.read("exit").trim().to_owned()
+    }
+}
+
 /// On a terminal an invalid edit offers to reopen the editor on the same
 /// text, so nothing typed is lost. Driven through a real pseudo-terminal.
 #[test]
 fn invalid_edit_reopens_the_editor_on_a_terminal() {
-    let probe = std::process::Command::new("sh")
-        .args(["-c", "command -v tmux"])
-        .output()
-        .unwrap();
-    assert!(
-        probe.status.success(),
-        "tmux is not installed: run scripts/install-test-deps.sh"
-    );
     let (env, key) = setup("s.yaml", "a: 1\nb: 2\n");
     let d = env.dir.path().display().to_string();
     // First run: break the YAML. Second run: the broken text is still
@@ -289,45 +346,14 @@ fn invalid_edit_reopens_the_editor_on_a_terminal() {
             "if [ ! -e {d}/once ]; then touch {d}/once; printf 'a: [broken\\nb: 3\\n' > \"$1\"; else grep -q 'b: 3' \"$1\" && touch {d}/kept; printf 'a: 1\\nb: 3\\n' > \"$1\"; fi"
         ),
     );
-    let socket = format!("seal-test-{}", std::process::id());
-    let seal = assert_cmd::cargo::cargo_bin("seal");
-    let inner = format!(
-        "cd {d} && env -u SEAL_IDENTITY -u SEAL_IDENTITY_FILE XDG_RUNTIME_DIR={run} SEAL_EDITOR={ed} {seal} edit -i {id} s.yaml; echo $? > {d}/exit; sleep 2",
-        run = env.runtime_dir().display(),
-        ed = editor.display(),
-        seal = seal.display(),
-        id = key.identity.display(),
-    );
-    let tmux = |args: &[&str]| {
-        std::process::Command::new("tmux")
-            .arg("-L")
-            .arg(&socket)
-            .args(args)
-            .output()
-            .unwrap()
-    };
-    assert!(
-        tmux(&["new-session", "-d", "-x", "150", "-y", "40", &inner])
-            .status
-            .success()
-    );
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let mut screen = String::new();
-    while std::time::Instant::now() < deadline && !screen.contains("reopen the editor") {
-        std::thread::sleep(Duration::from_millis(100));
-        screen = String::from_utf8_lossy(&tmux(&["capture-pane", "-p"]).stdout).into_owned();
-    }
-    assert!(screen.contains("reopen the editor"), "no prompt:\n{screen}");
+    let term = Terminal::start(&env, &key, &editor, "reopen");
+    let screen = term.at_prompt();
     assert!(
         screen.contains("s.yaml:"),
         "error should name the file and line:\n{screen}"
     );
-    tmux(&["send-keys", "y", "Enter"]);
-    while std::time::Instant::now() < deadline && !env.path("exit").exists() {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = tmux(&["kill-server"]);
-    assert_eq!(env.read("exit").trim(), "0");
+    term.tmux(&["send-keys", "y", "Enter"]);
+    assert_eq!(term.exit_code(&env), "0");
     assert!(
         env.path("kept").exists(),
         "the editor was not reopened on the same text"
@@ -344,45 +370,16 @@ fn a_signal_at_the_reopen_prompt_removes_the_plaintext() {
     for (how, code) in [("ctrl-c", 130), ("term", 143)] {
         let (env, key) = setup("s.yaml", "a: 1\n");
         let before = env.read("s.yaml");
-        let d = env.dir.path().display().to_string();
         let editor = env.script("ed.sh", "printf 'a: [broken\\n' > \"$1\"");
-        let socket = format!("seal-test-{}-{how}", std::process::id());
-        let seal = assert_cmd::cargo::cargo_bin("seal");
-        let inner = format!(
-            "cd {d} && env -u SEAL_IDENTITY -u SEAL_IDENTITY_FILE XDG_RUNTIME_DIR={run} SEAL_EDITOR={ed} {seal} edit -i {id} s.yaml; echo $? > {d}/exit; sleep 2",
-            run = env.runtime_dir().display(),
-            ed = editor.display(),
-            seal = seal.display(),
-            id = key.identity.display(),
-        );
-        let tmux = |args: &[&str]| {
-            std::process::Command::new("tmux")
-                .arg("-L")
-                .arg(&socket)
-                .args(args)
-                .output()
-                .unwrap()
-        };
-        assert!(
-            tmux(&["new-session", "-d", "-x", "150", "-y", "40", &inner])
-                .status
-                .success(),
-            "tmux is not installed: run scripts/install-test-deps.sh"
-        );
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        let mut screen = String::new();
-        while std::time::Instant::now() < deadline && !screen.contains("reopen the editor") {
-            std::thread::sleep(Duration::from_millis(100));
-            screen = String::from_utf8_lossy(&tmux(&["capture-pane", "-p"]).stdout).into_owned();
-        }
-        assert!(screen.contains("reopen the editor"), "no prompt:\n{screen}");
+        let term = Terminal::start(&env, &key, &editor, how);
+        term.at_prompt();
         assert_eq!(
             std::fs::read_dir(env.runtime_dir()).unwrap().count(),
             1,
             "the session dir exists at the prompt"
         );
         if how == "ctrl-c" {
-            tmux(&["send-keys", "C-c"]);
+            term.tmux(&["send-keys", "C-c"]);
         } else {
             let pid = seal_pid_with_arg(&key.identity.display().to_string());
             nix::sys::signal::kill(
@@ -391,11 +388,7 @@ fn a_signal_at_the_reopen_prompt_removes_the_plaintext() {
             )
             .unwrap();
         }
-        while std::time::Instant::now() < deadline && !env.path("exit").exists() {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = tmux(&["kill-server"]);
-        assert_eq!(env.read("exit").trim(), code.to_string(), "{how}");
+        assert_eq!(term.exit_code(&env), code.to_string(), "{how}");
         assert_eq!(env.read("s.yaml"), before);
         no_leftovers(&env);
     }
