@@ -70,10 +70,11 @@ pub fn typed_values(src: &str) -> Result<Vec<(KeyPath, Typed)>, ParseError> {
     let mut out = Vec::new();
     for_each_leaf(&analysis, |path, node| {
         let typed = match &node.kind {
-            Kind::Scalar { span, value } => {
-                let properties = src.get(node.start..span.start).unwrap_or("");
-                scalar_type(properties, src.get(span.clone()).unwrap_or(""), value)
-            }
+            Kind::Scalar { span, value } => scalar_type(
+                tag_of(src, node),
+                src.get(span.clone()).unwrap_or(""),
+                value,
+            ),
             Kind::Empty { .. } => Typed::literal("null"),
             Kind::Alias { id, .. } => match analysis.tree.anchors.get(id) {
                 Some(v) => Typed::String(v.clone()),
@@ -87,13 +88,22 @@ pub fn typed_values(src: &str) -> Result<Vec<(KeyPath, Typed)>, ParseError> {
     Ok(out)
 }
 
+/// A scalar's tag (`!!int`, `!x`), from the properties before its text.
+fn tag_of<'s>(src: &'s str, node: &Node) -> Option<&'s str> {
+    let Kind::Scalar { span, .. } = &node.kind else {
+        return None;
+    };
+    src.get(node.start..span.start)?
+        .split_whitespace()
+        .find(|p| p.starts_with('!'))
+}
+
 /// The JSON type of a scalar: quoted and block scalars and `!!str` are
 /// strings; a plain scalar is resolved by the YAML 1.2 core schema (null,
 /// booleans, integers in decimal, octal `0o` and hex `0x`, floats), as are
 /// `!!null`, `!!bool`, `!!int` and `!!float` ones. Anything JSON cannot
 /// hold (`.inf`, `.nan`, an integer past 128 bits) stays a string.
-fn scalar_type(properties: &str, text: &str, value: &Zeroizing<String>) -> Typed {
-    let tag = properties.split_whitespace().find(|p| p.starts_with('!'));
+fn scalar_type(tag: Option<&str>, text: &str, value: &Zeroizing<String>) -> Typed {
     let quoted = text.starts_with(['"', '\'', '|', '>']);
     let core = match tag {
         None => !quoted,
@@ -114,14 +124,13 @@ pub fn misfit_tag(src: &str, path: &PathQuery) -> Result<Option<String>, ParseEr
     let analysis = analyze(src)?;
     let mut misfit = None;
     for_each_leaf(&analysis, |leaf, node| {
-        let Kind::Scalar { span, value } = &node.kind else {
+        let Kind::Scalar { value, .. } = &node.kind else {
             return;
         };
         if !leaf.matches(path) {
             return;
         }
-        let properties = src.get(node.start..span.start).unwrap_or("");
-        let Some(tag) = properties.split_whitespace().find(|p| p.starts_with('!')) else {
+        let Some(tag) = tag_of(src, node) else {
             return;
         };
         let meaning = core_schema_json(value);
