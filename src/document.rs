@@ -751,6 +751,25 @@ pub enum Resealed {
 }
 
 impl Opened {
+    /// Wipe what is secret, the plaintext and the data key, now, and leave
+    /// the rest (key paths, the sealed text) to the process's exit. For a
+    /// command about to exit: freeing tens of thousands of key paths one by
+    /// one gains nothing then.
+    pub fn wipe_and_leave_the_rest(self) {
+        let Opened {
+            format: _,
+            plaintext,
+            data_key,
+            metadata,
+            values,
+            plain_values,
+            sealed,
+        } = self;
+        drop(plaintext);
+        drop(data_key);
+        std::mem::forget((metadata, values, plain_values, sealed));
+    }
+
     /// The token this file holds for the value `text` at `path`, if any.
     pub fn token_for(&self, path: &KeyPath, text: &str) -> Option<&str> {
         self.values

@@ -58,5 +58,7 @@ pub fn run(args: DecryptArgs) -> Result<ExitCode, CliError> {
         (false, Some(out)) => write_file(out, output, Mode::Private)?,
         (false, None) => print_stdout(output)?,
     }
+    drop(extracted);
+    opened.wipe_and_leave_the_rest();
     Ok(ExitCode::SUCCESS)
 }
