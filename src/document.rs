@@ -458,20 +458,26 @@ impl Work<'_> {
         let queue: Queue<'v, 'v> = std::sync::Mutex::new(Vec::new().into_iter());
         let failed = || DocError::Internal("a decryption thread failed");
         // The MAC check, run once by whichever thread takes it: the first
-        // helper, or this thread if no helper could be started.
+        // helper, or this thread if no helper has started on it by the time
+        // the values are decrypted.
         let verify = std::sync::Mutex::new(Some(verify_mac));
         let check_mac = || {
             let taken = verify.lock().ok().and_then(|mut v| v.take());
             taken.map(|verify_mac| verify_mac())
         };
+        let placement = crate::placement::Placement::new();
         std::thread::scope(|scope| {
+            // Helpers may be kept off this thread's CPU only while it works.
+            let release = placement.release_on_drop();
             // Each helper waits for word that the work is queued; a channel
             // closed without it (an error or a panic here) sends it home.
             let (mut go, mut helpers) = (Vec::new(), Vec::new());
             let queue = &queue;
             for helper in 1..self.threads {
                 let (tx, rx) = std::sync::mpsc::channel::<()>();
+                let placement = &placement;
                 let work = move || {
+                    placement.move_off_parent();
                     let mac_ok = if helper == 1 { check_mac() } else { None };
                     let decrypted = rx.recv().map_or(Ok(()), |()| self.drain(queue));
                     (mac_ok, decrypted)
@@ -508,17 +514,18 @@ impl Work<'_> {
                 let _ = tx.send(());
             }
             let mine = self.drain(queue);
+            // Nothing is left but the MAC, if no helper has started on it.
+            let mut checks: Vec<bool> = check_mac().into_iter().collect();
+            release.now();
             // Every helper is joined before any result counts (a scope
             // panics over a panicked thread left unjoined).
             let joined: Vec<_> = helpers.into_iter().map(|h| h.join()).collect();
-            let mut checks = Vec::new();
             let mut decrypted = mine;
             for helper in joined {
                 let (their_check, theirs) = helper.map_err(|_| failed())?;
                 checks.extend(their_check);
                 decrypted = decrypted.and(theirs);
             }
-            checks.extend(check_mac());
             match checks[..] {
                 [mac_ok] => Ok((mac_ok, decrypted)),
                 _ => Err(DocError::Internal("the MAC was not checked exactly once")),
