@@ -237,11 +237,7 @@ fn open_scanned(
     key: DataKey,
 ) -> Result<Opened, DocError> {
     let src: &str = &sealed;
-    let region = scan
-        .metadata
-        .as_ref()
-        .map(|b| b.region.clone())
-        .ok_or(DocError::NotSealed)?;
+    let region = metadata_region(&scan)?;
     let body = [&src[..region.start], &src[region.end..]];
     let verify_mac = || compute_mac(&key, format, &metadata, &body).verify(&metadata.mac);
     let (plaintext, values, plain_values) =
@@ -255,6 +251,135 @@ fn open_scanned(
         plain_values,
         sealed: sealed.into_owned(),
     })
+}
+
+fn metadata_region(scan: &Scan) -> Result<Range<usize>, DocError> {
+    scan.metadata
+        .as_ref()
+        .map(|b| b.region.clone())
+        .ok_or(DocError::NotSealed)
+}
+
+/// Files at least this large (bytes) are opened with helper threads that
+/// start before the text is read (see [`open_read`]).
+pub const EARLY_HELPER_MIN_BYTES: u64 = 64 * 1024;
+
+/// Bytes of sealed text per helper started early: a helper that would get
+/// only a few chunks costs more to start than it saves.
+const BYTES_PER_EARLY_HELPER: u64 = 128 * 1024;
+
+/// Open a sealed document the way a command does: `read` gets its text,
+/// `identities` the keys to open it with (asked for only once the text is
+/// known to be a sealed file), and `doc_error` turns this module's errors
+/// into the caller's.
+///
+/// For a file of at least [`EARLY_HELPER_MIN_BYTES`] (`size_hint`, its
+/// length if known) helper threads start before anything is read: a new
+/// thread can take a millisecond or more to get a CPU of its own (see
+/// `placement`), and this way it has one by the time the MAC can be
+/// checked and values decrypted. The result is the same as [`Sealed::open`]
+/// after [`parse_sealed_owned`].
+pub fn open_read<E>(
+    format: Format,
+    size_hint: Option<u64>,
+    read: impl FnOnce() -> Result<Zeroizing<String>, E>,
+    identities: impl FnOnce() -> Result<Identities, E>,
+    doc_error: impl Fn(DocError) -> E,
+) -> Result<Opened, E> {
+    let size = size_hint.unwrap_or(0);
+    let helpers = (available_threads() - 1).min((size / BYTES_PER_EARLY_HELPER).max(1) as usize);
+    if size < EARLY_HELPER_MIN_BYTES || helpers == 0 {
+        let sealed = parse_sealed_owned(format, read()?).map_err(&doc_error)?;
+        let identities = identities()?;
+        return sealed.open(&identities).map_err(doc_error);
+    }
+    // What the helpers borrow lives outside the scope, which fills it in.
+    let text = std::sync::OnceLock::new();
+    let metadata = std::sync::OnceLock::new();
+    let key = std::sync::OnceLock::new();
+    let opening = std::sync::OnceLock::new();
+    let mut layout = None;
+    let mut out = Zeroizing::new(Vec::new());
+    let mac: MacCheck<'_> = std::sync::Mutex::new(None);
+    let queue: Queue<'_> = std::sync::Mutex::new(None);
+    let placement = crate::placement::Placement::new();
+    let checked = std::thread::scope(|scope| {
+        let release = placement.release_on_drop();
+        // Senders live in this closure: any early return closes them, and
+        // that sends the helpers home before the scope waits for them.
+        let (mac_ready, mac_wait) = std::sync::mpsc::channel::<()>();
+        let mut mac_wait = Some(mac_wait);
+        let (mut go, mut started) = (Vec::new(), Vec::new());
+        for _ in 0..helpers {
+            let (tx, rx) = std::sync::mpsc::channel::<()>();
+            let mac = mac_wait.take().map(|wait| (wait, &mac));
+            let (placement, queue) = (&placement, &queue);
+            // A helper the system refuses is work for this thread.
+            if let Ok(h) = std::thread::Builder::new()
+                .spawn_scoped(scope, move || help(placement, mac, rx, queue))
+            {
+                go.push(tx);
+                started.push(h);
+            }
+        }
+        let read = read()?;
+        let src: &str = text.get_or_init(|| read);
+        let (scan, found) = check_sealed(format, src).map_err(&doc_error)?;
+        let region = metadata_region(&scan).map_err(&doc_error)?;
+        let identities = identities()?;
+        let unwrapped =
+            unwrap_data_key(&found.recipients, &identities).map_err(|e| doc_error(e.into()))?;
+        let meta: &Metadata = metadata.get_or_init(|| found);
+        let key: &DataKey = key.get_or_init(|| unwrapped);
+        let (body, cipher) = opening.get_or_init(|| {
+            (
+                [&src[..region.start], &src[region.end..]],
+                key.value_cipher(),
+            )
+        });
+        let verify: Box<dyn FnOnce() -> bool + Send + '_> =
+            Box::new(move || compute_mac(key, format, meta, body).verify(&meta.mac));
+        *mac.lock().map_err(|_| doc_error(thread_failed()))? = Some(verify);
+        // A helper that is gone has nothing to be told.
+        let _ = mac_ready.send(());
+        let decrypted = decrypt_alongside(
+            format,
+            src,
+            cipher,
+            scan.leaves,
+            region,
+            &mut layout,
+            &mut out,
+            &queue,
+            go,
+        )
+        .map_err(&doc_error)?;
+        let mine = take_mac(&mac);
+        release.now();
+        gather(mine, decrypted, started).map_err(&doc_error)
+    });
+    // The helpers are done: end what borrows the text and the key.
+    drop((mac, queue));
+    let (mac_ok, decrypted) = checked?;
+    let sealed = text.get().map(|t| t.as_str()).unwrap_or_default();
+    let (plaintext, values, plain_values) =
+        finish(mac_ok, decrypted, layout, out, sealed).map_err(&doc_error)?;
+    let missing = || doc_error(DocError::Internal("an opened document lost its parts"));
+    let mut sealed = text.into_inner().ok_or_else(missing)?;
+    Ok(Opened {
+        format,
+        plaintext,
+        data_key: key.into_inner().ok_or_else(missing)?,
+        metadata: metadata.into_inner().ok_or_else(missing)?,
+        values,
+        plain_values,
+        sealed: std::mem::take(&mut *sealed),
+    })
+}
+
+/// How many threads opening a large document may use.
+fn available_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
 }
 
 /// The opened text of `src` (its metadata block at `region` removed), where
@@ -279,7 +404,7 @@ fn decrypt_document(
     let threads = if leaves.len() < PARALLEL_MIN_VALUES {
         1
     } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+        available_threads()
     };
     let mut layout = None;
     let mut out = Zeroizing::new(Vec::new());
@@ -296,14 +421,32 @@ fn decrypt_document(
         };
         (true, decrypt_chunk(&cipher, src, whole))
     } else {
-        let work = Work {
+        decrypt_on_threads(
             format,
             src,
-            cipher: &cipher,
+            &cipher,
+            leaves,
+            region,
+            verify_mac,
             threads,
-        };
-        work.run(leaves, region, verify_mac, &mut layout, &mut out)?
+            &mut layout,
+            &mut out,
+        )?
     };
+    finish(mac_ok, decrypted, layout, out, src)
+}
+
+/// The opened text, once decryption is over: an error unless the MAC held
+/// and every value decrypted; else the text after the last value copied
+/// in, and where each value stands.
+#[allow(clippy::type_complexity)]
+fn finish(
+    mac_ok: bool,
+    decrypted: Result<(), DocError>,
+    layout: Option<Layout>,
+    mut out: Zeroizing<Vec<u8>>,
+    src: &str,
+) -> Result<(Zeroizing<String>, Vec<DecryptedValue>, Vec<PlainValue>), DocError> {
     // A bad MAC outranks any value error: the file was changed outside seal.
     if !mac_ok {
         return Err(DocError::Tampered);
@@ -432,126 +575,187 @@ struct Chunk<'v, 'o> {
 }
 
 /// Chunks waiting for a thread, handed out in order, so a thread that
-/// starts late or runs on a busy core takes fewer.
-type Queue<'v, 'o> = std::sync::Mutex<std::vec::IntoIter<Chunk<'v, 'o>>>;
-
-/// Opening a large document on several threads.
-struct Work<'a> {
-    format: Format,
-    src: &'a str,
-    cipher: &'a crate::crypto::ValueCipher,
-    threads: usize,
+/// starts late or runs on a busy core takes fewer; with what decrypting
+/// them needs.
+struct Batch<'v> {
+    src: &'v str,
+    cipher: &'v crate::crypto::ValueCipher,
+    chunks: std::vec::IntoIter<Chunk<'v, 'v>>,
 }
 
-impl Work<'_> {
-    /// Lay out and decrypt into `out` while a helper checks the MAC; the
-    /// layout is left in `layout`. Returns whether the MAC holds, and how
-    /// decryption went.
-    fn run<'v>(
-        &self,
-        leaves: Vec<crate::format::Leaf>,
-        region: Range<usize>,
-        verify_mac: impl FnOnce() -> bool + Send,
-        layout: &'v mut Option<Layout>,
-        out: &'v mut Zeroizing<Vec<u8>>,
-    ) -> Result<(bool, Result<(), DocError>), DocError> {
-        let queue: Queue<'v, 'v> = std::sync::Mutex::new(Vec::new().into_iter());
-        let failed = || DocError::Internal("a decryption thread failed");
-        // The MAC check, run once by whichever thread takes it: the first
-        // helper, or this thread if no helper has started on it by the time
-        // the values are decrypted.
-        let verify = std::sync::Mutex::new(Some(verify_mac));
-        let check_mac = || {
-            let taken = verify.lock().ok().and_then(|mut v| v.take());
-            taken.map(|verify_mac| verify_mac())
-        };
-        let placement = crate::placement::Placement::new();
-        std::thread::scope(|scope| {
-            // Helpers may be kept off this thread's CPU only while it works.
-            let release = placement.release_on_drop();
-            // Each helper waits for word that the work is queued; a channel
-            // closed without it (an error or a panic here) sends it home.
-            let (mut go, mut helpers) = (Vec::new(), Vec::new());
-            let queue = &queue;
-            for helper in 1..self.threads {
-                let (tx, rx) = std::sync::mpsc::channel::<()>();
-                let placement = &placement;
-                let work = move || {
-                    placement.move_off_parent();
-                    let mac_ok = if helper == 1 { check_mac() } else { None };
-                    let decrypted = rx.recv().map_or(Ok(()), |()| self.drain(queue));
-                    (mac_ok, decrypted)
-                };
-                // A thread the system refuses is work for this one.
-                if let Ok(h) = std::thread::Builder::new().spawn_scoped(scope, work) {
-                    go.push(tx);
-                    helpers.push(h);
-                }
-            }
-            let laid_out = layout.insert(lay_out(self.format, self.src, leaves, region)?);
-            let mut rest = allocate(out, laid_out);
-            let mut chunks = Vec::with_capacity(laid_out.values.len().div_ceil(VALUES_PER_CHUNK));
-            let mut base = 0;
-            for (values, gaps) in laid_out
-                .values
-                .chunks(VALUES_PER_CHUNK)
-                .zip(laid_out.gaps.chunks(VALUES_PER_CHUNK))
-            {
-                let end = values.last().map_or(base, |v| v.plaintext(self.src).end);
-                let (mine, others) = std::mem::take(&mut rest).split_at_mut(end - base);
-                chunks.push(Chunk {
-                    values,
-                    gaps,
-                    out: mine,
-                    base,
-                });
-                rest = others;
-                base = end;
-            }
-            *queue.lock().map_err(|_| failed())? = chunks.into_iter();
-            for tx in go {
-                // A helper that is gone has nothing to be told.
-                let _ = tx.send(());
-            }
-            let mine = self.drain(queue);
-            // Nothing is left but the MAC, if no helper has started on it.
-            let mut checks: Vec<bool> = check_mac().into_iter().collect();
-            release.now();
-            // Every helper is joined before any result counts (a scope
-            // panics over a panicked thread left unjoined).
-            let joined: Vec<_> = helpers.into_iter().map(|h| h.join()).collect();
-            let mut decrypted = mine;
-            for helper in joined {
-                let (their_check, theirs) = helper.map_err(|_| failed())?;
-                checks.extend(their_check);
-                decrypted = decrypted.and(theirs);
-            }
-            match checks[..] {
-                [mac_ok] => Ok((mac_ok, decrypted)),
-                _ => Err(DocError::Internal("the MAC was not checked exactly once")),
-            }
-        })
-    }
+/// The batch being decrypted, once the calling thread has laid it out.
+type Queue<'v> = std::sync::Mutex<Option<Batch<'v>>>;
 
-    /// Decrypt chunks from `queue` until it is empty or one fails.
-    fn drain(&self, queue: &Queue<'_, '_>) -> Result<(), DocError> {
-        loop {
-            let next = queue
-                .lock()
-                .map_err(|_| DocError::Internal("a decryption thread failed"))?
-                .next();
-            let Some(chunk) = next else {
-                return Ok(());
-            };
-            if let Err(e) = decrypt_chunk(self.cipher, self.src, chunk) {
-                // Leave nothing for the other threads to do.
-                if let Ok(mut q) = queue.lock() {
-                    q.by_ref().for_each(drop);
-                }
-                return Err(e);
+/// The MAC check, run once by whichever thread takes it first.
+type MacCheck<'v> = std::sync::Mutex<Option<Box<dyn FnOnce() -> bool + Send + 'v>>>;
+
+/// What one thread did: the MAC check if it ran it, and how decryption went.
+type ThreadResult = (Option<bool>, Result<(), DocError>);
+
+fn thread_failed() -> DocError {
+    DocError::Internal("a decryption thread failed")
+}
+
+/// Run the MAC check unless another thread has taken it.
+fn take_mac(mac: &MacCheck<'_>) -> Option<bool> {
+    let taken = mac.lock().ok().and_then(|mut m| m.take());
+    taken.map(|verify| verify())
+}
+
+/// A helper's part in opening a large document: move off the calling
+/// thread's CPU; check the MAC once word comes that it can be (if `mac` is
+/// given); then decrypt chunks once word comes that they are queued. A
+/// channel closed without word (an error or a panic in the calling thread)
+/// sends it home.
+fn help(
+    placement: &crate::placement::Placement,
+    mac: Option<(std::sync::mpsc::Receiver<()>, &MacCheck<'_>)>,
+    go: std::sync::mpsc::Receiver<()>,
+    queue: &Queue<'_>,
+) -> ThreadResult {
+    placement.move_off_parent();
+    let mac_ok = mac.and_then(|(ready, mac)| ready.recv().ok().and_then(|()| take_mac(mac)));
+    let decrypted = go.recv().map_or(Ok(()), |()| drain(queue));
+    (mac_ok, decrypted)
+}
+
+/// Decrypt chunks from `queue` until it is empty or one fails.
+fn drain(queue: &Queue<'_>) -> Result<(), DocError> {
+    loop {
+        let next = queue
+            .lock()
+            .map_err(|_| thread_failed())?
+            .as_mut()
+            .and_then(|batch| Some((batch.src, batch.cipher, batch.chunks.next()?)));
+        let Some((src, cipher, chunk)) = next else {
+            return Ok(());
+        };
+        if let Err(e) = decrypt_chunk(cipher, src, chunk) {
+            // Leave nothing for the other threads to do.
+            if let Ok(mut q) = queue.lock() {
+                *q = None;
             }
+            return Err(e);
         }
     }
+}
+
+/// On the calling thread: lay out `leaves` into `layout`, queue their
+/// decryption into `out` in chunks, send word to the helpers on `go`, and
+/// decrypt alongside them until nothing is left.
+#[allow(clippy::too_many_arguments)]
+fn decrypt_alongside<'v>(
+    format: Format,
+    src: &'v str,
+    cipher: &'v crate::crypto::ValueCipher,
+    leaves: Vec<crate::format::Leaf>,
+    region: Range<usize>,
+    layout: &'v mut Option<Layout>,
+    out: &'v mut Zeroizing<Vec<u8>>,
+    queue: &Queue<'v>,
+    go: Vec<std::sync::mpsc::Sender<()>>,
+) -> Result<Result<(), DocError>, DocError> {
+    let laid_out = layout.insert(lay_out(format, src, leaves, region)?);
+    let mut rest = allocate(out, laid_out);
+    let mut chunks = Vec::with_capacity(laid_out.values.len().div_ceil(VALUES_PER_CHUNK));
+    let mut base = 0;
+    for (values, gaps) in laid_out
+        .values
+        .chunks(VALUES_PER_CHUNK)
+        .zip(laid_out.gaps.chunks(VALUES_PER_CHUNK))
+    {
+        let end = values.last().map_or(base, |v| v.plaintext(src).end);
+        let (mine, others) = std::mem::take(&mut rest).split_at_mut(end - base);
+        chunks.push(Chunk {
+            values,
+            gaps,
+            out: mine,
+            base,
+        });
+        rest = others;
+        base = end;
+    }
+    *queue.lock().map_err(|_| thread_failed())? = Some(Batch {
+        src,
+        cipher,
+        chunks: chunks.into_iter(),
+    });
+    for tx in go {
+        // A helper that is gone has nothing to be told.
+        let _ = tx.send(());
+    }
+    Ok(drain(queue))
+}
+
+/// Wait for the helpers and put every thread's results together: whether
+/// the MAC holds (checked exactly once, by some thread), and how
+/// decryption went. Every helper is joined before any result counts (a
+/// scope panics over a panicked thread left unjoined).
+fn gather(
+    mine: Option<bool>,
+    decrypted: Result<(), DocError>,
+    helpers: Vec<std::thread::ScopedJoinHandle<'_, ThreadResult>>,
+) -> Result<(bool, Result<(), DocError>), DocError> {
+    let joined: Vec<_> = helpers.into_iter().map(|h| h.join()).collect();
+    let mut checks: Vec<bool> = mine.into_iter().collect();
+    let mut decrypted = decrypted;
+    for helper in joined {
+        let (their_check, theirs) = helper.map_err(|_| thread_failed())?;
+        checks.extend(their_check);
+        decrypted = decrypted.and(theirs);
+    }
+    match checks[..] {
+        [mac_ok] => Ok((mac_ok, decrypted)),
+        _ => Err(DocError::Internal("the MAC was not checked exactly once")),
+    }
+}
+
+/// Lay out and decrypt into `out` on `threads` threads while the first
+/// helper checks the MAC; the layout is left in `layout`. Returns whether
+/// the MAC holds, and how decryption went.
+#[allow(clippy::too_many_arguments)]
+fn decrypt_on_threads<'v>(
+    format: Format,
+    src: &'v str,
+    cipher: &'v crate::crypto::ValueCipher,
+    leaves: Vec<crate::format::Leaf>,
+    region: Range<usize>,
+    verify_mac: impl FnOnce() -> bool + Send + 'v,
+    threads: usize,
+    layout: &'v mut Option<Layout>,
+    out: &'v mut Zeroizing<Vec<u8>>,
+) -> Result<(bool, Result<(), DocError>), DocError> {
+    let mac: MacCheck<'v> = std::sync::Mutex::new(Some(Box::new(verify_mac)));
+    let queue: Queue<'v> = std::sync::Mutex::new(None);
+    let placement = crate::placement::Placement::new();
+    std::thread::scope(|scope| {
+        // Helpers may be kept off this thread's CPU only while it works.
+        let release = placement.release_on_drop();
+        let (mut go, mut helpers) = (Vec::new(), Vec::new());
+        for helper in 1..threads {
+            let (tx, rx) = std::sync::mpsc::channel::<()>();
+            // The first helper starts on the MAC at once.
+            let mac = (helper == 1).then(|| {
+                let (ready, wait) = std::sync::mpsc::channel::<()>();
+                let _ = ready.send(());
+                (wait, &mac)
+            });
+            let (placement, queue) = (&placement, &queue);
+            // A thread the system refuses is work for this one.
+            if let Ok(h) = std::thread::Builder::new()
+                .spawn_scoped(scope, move || help(placement, mac, rx, queue))
+            {
+                go.push(tx);
+                helpers.push(h);
+            }
+        }
+        let decrypted =
+            decrypt_alongside(format, src, cipher, leaves, region, layout, out, &queue, go)?;
+        // Nothing is left but the MAC, if no helper has started on it.
+        let mine = take_mac(&mac);
+        release.now();
+        gather(mine, decrypted, helpers)
+    })
 }
 
 /// Decrypt the values of `chunk` into its part of the opened text.
@@ -1018,6 +1222,90 @@ mod tests {
         ));
     }
 
+    /// A large dotenv text sealed for a new identity, and that identity.
+    fn large_sealed_for_identity() -> (String, String, Zeroizing<String>) {
+        let plain = large_dotenv();
+        let (identity, public) = crate::envelope::generate_identity();
+        let key = DataKey::generate();
+        let plan = SealPlan {
+            key: &key,
+            recipients: wrap_for(&key, &[Recipient::parse(&public).unwrap()]).unwrap(),
+            encrypt: vec![],
+            modified: now_rfc3339(),
+        };
+        let sealed = seal_with(Format::Dotenv, &plain, &plan, |_, _| None).unwrap();
+        (plain, sealed, identity)
+    }
+
+    /// `open_read` as the CLI calls it for a large file, with helpers
+    /// started before the text is read.
+    fn open_read_large(sealed: &str, identity: Option<&str>) -> (Result<Opened, DocError>, bool) {
+        let asked = std::cell::Cell::new(false);
+        let opened = open_read(
+            Format::Dotenv,
+            Some(EARLY_HELPER_MIN_BYTES.max(sealed.len() as u64)),
+            || Ok(Zeroizing::new(sealed.to_owned())),
+            || {
+                asked.set(true);
+                match identity {
+                    Some(text) => {
+                        Identities::from_text(text, "test").map_err(|_| DocError::NoRecipients)
+                    }
+                    None => Ok(Identities::empty()),
+                }
+            },
+            |e| e,
+        );
+        (opened, asked.get())
+    }
+
+    #[test]
+    fn large_files_open_with_early_helpers_as_without() {
+        let (plain, sealed, identity) = large_sealed_for_identity();
+        assert!(sealed.len() as u64 >= EARLY_HELPER_MIN_BYTES);
+        let (early, asked) = open_read_large(&sealed, Some(&identity));
+        let early = early.unwrap();
+        assert!(asked);
+        assert_eq!(early.plaintext.as_str(), plain);
+        let ids = Identities::from_text(&identity, "test").unwrap();
+        let late = open(Format::Dotenv, &sealed, &ids).unwrap();
+        assert_eq!(early.values().unwrap(), late.values().unwrap());
+        assert_eq!(early.metadata, late.metadata);
+        assert_eq!(early.sealed_text(), sealed);
+        assert!(matches!(early.reseal(&plain).unwrap(), Resealed::Unchanged));
+    }
+
+    #[test]
+    fn large_files_with_early_helpers_fail_as_without() {
+        let (_, sealed, identity) = large_sealed_for_identity();
+        // A changed value: the MAC fails, whichever thread checks it.
+        let at = sealed.find("seal.v1.").unwrap() + 20;
+        let flipped = if &sealed[at..=at] == "A" { "B" } else { "A" };
+        let tampered = format!("{}{flipped}{}", &sealed[..at], &sealed[at + 1..]);
+        let (opened, _) = open_read_large(&tampered, Some(&identity));
+        assert!(matches!(opened, Err(DocError::Tampered)));
+        // Another identity: the data key does not unwrap.
+        let (other, _) = crate::envelope::generate_identity();
+        let (opened, _) = open_read_large(&sealed, Some(&other));
+        assert!(matches!(opened, Err(DocError::Unwrap(_))));
+        // Not sealed: refused before any identity is asked for.
+        let (opened, asked) = open_read_large(&large_dotenv(), Some(&identity));
+        assert!(matches!(opened, Err(DocError::NotSealed)));
+        assert!(!asked);
+        // The caller's own errors come back as they are.
+        let (opened, asked) = open_read_large(&sealed, None);
+        assert!(asked);
+        assert!(matches!(opened, Err(DocError::Unwrap(_))));
+        let failed_read = open_read(
+            Format::Dotenv,
+            Some(u64::MAX),
+            || Err(DocError::Internal("no text")),
+            || unreachable!("no identities without a text"),
+            |e| e,
+        );
+        assert!(matches!(failed_read, Err(DocError::Internal("no text"))));
+    }
+
     #[test]
     fn large_files_open_on_several_threads() {
         let plain = large_dotenv();
@@ -1037,25 +1325,22 @@ mod tests {
             let scan = Format::Dotenv.scan(&sealed).unwrap();
             let region = scan.metadata.as_ref().unwrap().region.clone();
             let calls = std::sync::atomic::AtomicUsize::new(0);
-            let work = Work {
-                format: Format::Dotenv,
-                src: &sealed,
-                cipher: &cipher,
-                threads,
-            };
             let (mut layout, mut out) = (None, Zeroizing::new(Vec::new()));
-            let (mac_ok, decrypted) = work
-                .run(
-                    scan.leaves,
-                    region,
-                    || {
-                        calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                        mac_holds
-                    },
-                    &mut layout,
-                    &mut out,
-                )
-                .unwrap();
+            let (mac_ok, decrypted) = decrypt_on_threads(
+                Format::Dotenv,
+                &sealed,
+                &cipher,
+                scan.leaves,
+                region,
+                || {
+                    calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    mac_holds
+                },
+                threads,
+                &mut layout,
+                &mut out,
+            )
+            .unwrap();
             assert_eq!(calls.into_inner(), 1, "{threads} threads");
             assert_eq!(mac_ok, mac_holds, "{threads} threads");
             decrypted.unwrap();
