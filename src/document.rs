@@ -415,7 +415,8 @@ fn decrypt_document(
         }
         let whole = Chunk {
             values: &laid_out.values,
-            gaps: &laid_out.gaps,
+            quote: laid_out.quote,
+            text_start: 0,
             out: allocate(&mut out, laid_out),
             base: 0,
         };
@@ -478,8 +479,9 @@ fn finish(
 struct Layout {
     /// Every sealed value, with where its plaintext goes.
     values: Vec<DecryptedValue>,
-    /// The sealed text to copy before each of `values`.
-    gaps: Vec<Range<usize>>,
+    /// Bytes of quotes around each token in its value's source text (JSON
+    /// strings): the text between values is what is outside them.
+    quote: usize,
     plain_values: Vec<PlainValue>,
     /// Where the last value's plaintext ends in the opened text.
     values_end: usize,
@@ -496,11 +498,12 @@ fn lay_out(
     leaves: Vec<crate::format::Leaf>,
     region: Range<usize>,
 ) -> Result<Layout, DocError> {
-    let mut gaps = Vec::with_capacity(leaves.len());
+    let quote = format.token_quote();
     let mut plain_values = Vec::new();
     let mut cursor = 0;
     let mut at = 0;
     let mut overlap = false;
+    let mut misplaced = false;
     // An iterator chain over the leaves, so the collected values reuse
     // their memory (a fresh megabyte costs hundreds of page faults).
     let values: Vec<DecryptedValue> = leaves
@@ -525,13 +528,15 @@ fn lay_out(
                 return None;
             };
             let token_start = token.as_ptr() as usize - src.as_ptr() as usize;
+            // Decryption finds the text between values from the tokens.
+            misplaced |= token_start != leaf.span.start + quote
+                || token_start + token.len() + quote != leaf.span.end;
             at += leaf.span.start - cursor;
             let value = DecryptedValue {
                 path: leaf.path,
                 token: token_start..token_start + token.len(),
                 plaintext_start: at,
             };
-            gaps.push(cursor..leaf.span.start);
             at += crate::token::plaintext_len(token);
             cursor = leaf.span.end;
             Some(value)
@@ -540,12 +545,15 @@ fn lay_out(
     if overlap {
         return Err(DocError::Internal("overlapping value spans"));
     }
+    if misplaced {
+        return Err(DocError::Internal("a token not where its value stands"));
+    }
     if region.start < cursor {
         return Err(DocError::Internal("metadata block before a value"));
     }
     Ok(Layout {
         values,
-        gaps,
+        quote,
         plain_values,
         values_end: at,
         tail: [cursor..region.start, region.end..src.len()],
@@ -565,11 +573,14 @@ const PARALLEL_MIN_VALUES: usize = 1024;
 /// Values per unit of work handed to a decryption thread.
 const VALUES_PER_CHUNK: usize = 256;
 
-/// One unit of decryption work: consecutive values, the sealed text before
-/// each of them, and their part of the output, which starts at `base`.
+/// One unit of decryption work: consecutive values, where the sealed text
+/// before the first of them starts, and their part of the output, which
+/// starts at `base`.
 struct Chunk<'v, 'o> {
     values: &'v [DecryptedValue],
-    gaps: &'v [Range<usize>],
+    /// As in [`Layout`].
+    quote: usize,
+    text_start: usize,
     out: &'o mut [u8],
     base: usize,
 }
@@ -658,22 +669,22 @@ fn decrypt_alongside<'v>(
     let laid_out = layout.insert(lay_out(format, src, leaves, region)?);
     let mut rest = allocate(out, laid_out);
     let mut chunks = Vec::with_capacity(laid_out.values.len().div_ceil(VALUES_PER_CHUNK));
-    let mut base = 0;
-    for (values, gaps) in laid_out
-        .values
-        .chunks(VALUES_PER_CHUNK)
-        .zip(laid_out.gaps.chunks(VALUES_PER_CHUNK))
-    {
+    let (mut base, mut text_start) = (0, 0);
+    for values in laid_out.values.chunks(VALUES_PER_CHUNK) {
         let end = values.last().map_or(base, |v| v.plaintext(src).end);
         let (mine, others) = std::mem::take(&mut rest).split_at_mut(end - base);
         chunks.push(Chunk {
             values,
-            gaps,
+            quote: laid_out.quote,
+            text_start,
             out: mine,
             base,
         });
         rest = others;
         base = end;
+        text_start = values
+            .last()
+            .map_or(text_start, |v| v.token.end + laid_out.quote);
     }
     *queue.lock().map_err(|_| thread_failed())? = Some(Batch {
         src,
@@ -766,19 +777,23 @@ fn decrypt_chunk(
 ) -> Result<(), DocError> {
     let Chunk {
         values,
-        gaps,
+        quote,
+        text_start,
         out,
         base,
     } = chunk;
-    let mut places = values.iter().zip(gaps);
+    let mut places = values.iter();
+    let mut cursor = text_start;
     let tokens = values.iter().map(|v| (&v.path, &src[v.token.clone()]));
     cipher.decrypt_each(tokens, |decrypted| {
-        let (value, gap) = places
+        let value = places
             .next()
             .ok_or(DocError::Internal("more plaintexts than values"))?;
+        let gap = cursor..value.token.start - quote;
+        cursor = value.token.end + quote;
         let plaintext = value.plaintext(src);
         let value_at = plaintext.start - base;
-        out[value_at - gap.len()..value_at].copy_from_slice(&src.as_bytes()[gap.clone()]);
+        out[value_at - gap.len()..value_at].copy_from_slice(&src.as_bytes()[gap]);
         let failed = |source| DocError::Value {
             path: value.path.to_string(),
             source,

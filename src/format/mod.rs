@@ -312,6 +312,15 @@ impl Format {
         }
     }
 
+    /// Bytes of quotes on each side of a token in its value's source text:
+    /// the `"` of a JSON string, none elsewhere (see [`Format::token_in`]).
+    pub fn token_quote(self) -> usize {
+        match self {
+            Format::Json => 1,
+            Format::Yaml | Format::Dotenv => 0,
+        }
+    }
+
     /// The token a value's source text holds, if it is one.
     pub fn token_in(self, value_src: &str) -> Option<&str> {
         let inner = match self {
