@@ -34,7 +34,7 @@ impl std::fmt::Debug for Recipient {
 pub enum RecipientError {
     #[error("invalid recipient {0:?}: expected an age public key (age1…), an ssh-ed25519 or ssh-rsa public key line, an age plugin recipient, or scrypt:LABEL (a passphrase)")]
     Invalid(String),
-    #[error("recipient {0:?} is a point of small order on Curve25519: no private key can open what is sealed to it, so it is nobody's key")]
+    #[error("recipient {0:?} is a point of small order on Curve25519: it is nobody's key (no private key matches it, and a data key wrapped to it could be unwrapped by anyone)")]
     SmallOrder(String),
     #[error("recipient {recipient:?}: {reason}")]
     Unusable { recipient: String, reason: String },
@@ -78,6 +78,37 @@ fn is_small_order_x25519(text: &str) -> bool {
         == [0u8; 32]
 }
 
+/// Whether `text` is an `ssh-ed25519` public key whose point has small
+/// order. age wraps to such a key without complaint, and what it wraps is
+/// open to everyone: the shared secret is zero, and every other input of
+/// the wrapping key is public.
+fn is_small_order_ssh_ed25519(text: &str) -> bool {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+
+    const KEY_TYPE: &[u8] = b"ssh-ed25519";
+    let Some(encoded) = text.split_whitespace().nth(1) else {
+        return false;
+    };
+    let Ok(blob) = STANDARD.decode(encoded) else {
+        return false;
+    };
+    // string "ssh-ed25519", then string of the 32-byte point (RFC 8709).
+    let mut expected = Vec::with_capacity(4 + KEY_TYPE.len() + 4);
+    expected.extend_from_slice(&(KEY_TYPE.len() as u32).to_be_bytes());
+    expected.extend_from_slice(KEY_TYPE);
+    expected.extend_from_slice(&32u32.to_be_bytes());
+    let Some(point) = blob.strip_prefix(expected.as_slice()) else {
+        return false;
+    };
+    let Ok(point) = <[u8; 32]>::try_from(point) else {
+        return false;
+    };
+    curve25519_dalek::edwards::CompressedEdwardsY(point)
+        .decompress()
+        .is_some_and(|p| p.is_small_order())
+}
+
 impl Recipient {
     /// Parse and validate `age1…`, `ssh-ed25519 …`, `ssh-rsa …` or a plugin
     /// recipient (`age1name1…`, which needs `age-plugin-name` on PATH).
@@ -118,7 +149,7 @@ impl Recipient {
                 },
             },
         })?;
-        if is_small_order_x25519(text) {
+        if is_small_order_x25519(text) || is_small_order_ssh_ed25519(text) {
             return Err(RecipientError::SmallOrder(text.to_owned()));
         }
         match (parsed.pop(), parsed.is_empty()) {
@@ -782,5 +813,44 @@ mod tests {
             let (_, public) = generate_identity();
             assert!(Recipient::parse(&public).is_ok(), "{public}");
         }
+    }
+
+    /// The same for ssh-ed25519 keys, where age does not even fail: it
+    /// wraps under a key anyone can compute. Every point of small order
+    /// (orders 1, 2, 4 and 8, and encodings with the other sign bit),
+    /// while a real key passes.
+    #[test]
+    fn ssh_ed25519_keys_of_small_order_are_refused() {
+        use base64::engine::general_purpose::STANDARD;
+        use base64::Engine;
+
+        let ssh_key = |point: [u8; 32]| {
+            let mut blob = Vec::new();
+            blob.extend_from_slice(&11u32.to_be_bytes());
+            blob.extend_from_slice(b"ssh-ed25519");
+            blob.extend_from_slice(&32u32.to_be_bytes());
+            blob.extend_from_slice(&point);
+            format!("ssh-ed25519 {} someone@example", STANDARD.encode(blob))
+        };
+        let small_order: Vec<[u8; 32]> = curve25519_dalek::constants::EIGHT_TORSION
+            .iter()
+            .map(|p| p.compress().to_bytes())
+            .collect();
+        assert_eq!(small_order.len(), 8);
+        for point in small_order {
+            let text = ssh_key(point);
+            assert!(
+                matches!(Recipient::parse(&text), Err(RecipientError::SmallOrder(_))),
+                "{text}"
+            );
+            // The other sign of x: a non-canonical encoding for x = 0.
+            let mut flipped = point;
+            flipped[31] ^= 0x80;
+            assert!(Recipient::parse(&ssh_key(flipped)).is_err(), "{text}");
+        }
+        // A real key: the basepoint times a scalar.
+        let real = curve25519_dalek::constants::ED25519_BASEPOINT_POINT
+            * curve25519_dalek::Scalar::from(0x1234_5678_9abc_def0_u64);
+        assert!(Recipient::parse(&ssh_key(real.compress().to_bytes())).is_ok());
     }
 }

@@ -92,6 +92,36 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
         1,
         &["ssh-ed25519"],
     );
+    // Points of small order are nobody's key: for ssh-ed25519 the wrapped
+    // data key would be open to anyone. The identity point, and an age key
+    // of order 2 (u = p - 1).
+    fails(
+        &env,
+        &[
+            "encrypt",
+            "-r",
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAEAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "-o",
+            "out.yaml",
+            "ok.yaml",
+        ],
+        1,
+        &["small order", "nobody's key"],
+    );
+    fails(
+        &env,
+        &[
+            "encrypt",
+            "-r",
+            "age1anlllllllllllllllllllllllllllllllllllllllllllllllals4n2t7m",
+            "-o",
+            "out.yaml",
+            "ok.yaml",
+        ],
+        1,
+        &["small order", "nobody's key"],
+    );
+    assert!(!env.path("out.yaml").exists());
     fails(
         &env,
         &["decrypt", "-i", key.identity.to_str().unwrap(), "ok.yaml"],
