@@ -626,7 +626,7 @@ fn help(
     go: std::sync::mpsc::Receiver<()>,
     queue: &Queue<'_>,
 ) -> ThreadResult {
-    placement.move_off_parent();
+    let _moved = placement.move_off_parent();
     let mac_ok = mac.and_then(|(ready, mac)| ready.recv().ok().and_then(|()| take_mac(mac)));
     let decrypted = go.recv().map_or(Ok(()), |()| drain(queue));
     (mac_ok, decrypted)

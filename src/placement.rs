@@ -49,10 +49,14 @@ impl Placement {
     }
 
     /// On a helper: run on the parent's CPUs but the one it ran on, unless
-    /// the parent has already let its helpers go.
-    pub fn move_off_parent(&self) {
+    /// the parent has already let its helpers go. Keep the guard for as
+    /// long as the helper runs: dropping it takes the helper off the list
+    /// of threads a release moves, so a release never touches a thread id
+    /// that has ended and may have been given to another thread.
+    pub fn move_off_parent(&self) -> Moved<'_> {
+        let moved = Moved(self);
         let Some(elsewhere) = &self.elsewhere else {
-            return;
+            return moved;
         };
         // Under the lock, so a release either comes after the move (and
         // undoes it) or before it (and the move does not happen).
@@ -60,6 +64,7 @@ impl Placement {
         if !state.released && sched_setaffinity(Pid::from_raw(0), elsewhere).is_ok() {
             state.moved.push(gettid());
         }
+        moved
     }
 
     /// On the parent, before it waits for its helpers: let them run on any
@@ -73,7 +78,7 @@ impl Placement {
         state.released = true;
         if let Some(allowed) = &self.allowed {
             for helper in state.moved.drain(..) {
-                // A helper that has exited cannot be moved, nor needs to be.
+                // Every listed helper is still running (see `Moved`).
                 let _ = sched_setaffinity(helper, allowed);
             }
         }
@@ -89,6 +94,16 @@ impl Placement {
 impl Default for Placement {
     fn default() -> Self {
         Placement::new()
+    }
+}
+
+/// A helper moved (or not) by [`Placement::move_off_parent`], while it runs.
+pub struct Moved<'p>(&'p Placement);
+
+impl Drop for Moved<'_> {
+    fn drop(&mut self) {
+        let me = gettid();
+        self.0.state().moved.retain(|&tid| tid != me);
     }
 }
 
@@ -141,6 +156,28 @@ mod tests {
         assert!(all_but(&one, 3).is_none());
     }
 
+    /// A helper that has finished is off the list a release goes through:
+    /// its thread id may already belong to another thread.
+    #[test]
+    fn finished_helpers_are_not_moved_back() {
+        let placement = &Placement::new();
+        std::thread::scope(|scope| {
+            let moved_while_running = scope
+                .spawn(move || {
+                    let _moved = placement.move_off_parent();
+                    let listed = placement.state().moved.len();
+                    listed
+                })
+                .join()
+                .unwrap();
+            assert_eq!(
+                moved_while_running,
+                usize::from(placement.elsewhere.is_some())
+            );
+            assert!(placement.state().moved.is_empty());
+        });
+    }
+
     /// A helper moved off its parent's CPU gets the parent's CPUs back on
     /// release, and one that starts after the release is not moved at all.
     #[test]
@@ -153,7 +190,7 @@ mod tests {
             let (moved_tx, moved_rx) = std::sync::mpsc::channel();
             let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
             let early = scope.spawn(move || {
-                placement.move_off_parent();
+                let _moved = placement.move_off_parent();
                 moved_tx.send(sched_getaffinity(me).unwrap()).unwrap();
                 go_rx.recv().unwrap();
                 sched_getaffinity(me).unwrap()
@@ -167,7 +204,7 @@ mod tests {
             go_tx.send(()).unwrap();
             assert_eq!(cpus(&early.join().unwrap()), cpus(&allowed));
             let late = scope.spawn(move || {
-                placement.move_off_parent();
+                let _moved = placement.move_off_parent();
                 sched_getaffinity(me).unwrap()
             });
             assert_eq!(cpus(&late.join().unwrap()), cpus(&allowed));
