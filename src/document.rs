@@ -289,8 +289,13 @@ pub fn open_read<E>(
     doc_error: impl Fn(DocError) -> E,
 ) -> Result<Opened, E> {
     let size = size_hint.unwrap_or(0);
-    let helpers = (available_threads() - 1).min((size / BYTES_PER_EARLY_HELPER).max(1) as usize);
-    if size < EARLY_HELPER_MIN_BYTES || helpers == 0 {
+    // Asking how many CPUs there are reads files: only for a large file.
+    let helpers = if size < EARLY_HELPER_MIN_BYTES {
+        0
+    } else {
+        (available_threads() - 1).min((size / BYTES_PER_EARLY_HELPER) as usize)
+    };
+    if helpers == 0 {
         let sealed = parse_sealed_owned(format, read()?).map_err(&doc_error)?;
         let identities = identities()?;
         return sealed.open(&identities).map_err(doc_error);
@@ -307,23 +312,9 @@ pub fn open_read<E>(
     let placement = crate::placement::Placement::new();
     let checked = std::thread::scope(|scope| {
         let release = placement.release_on_drop();
-        // Senders live in this closure: any early return closes them, and
-        // that sends the helpers home before the scope waits for them.
-        let (mac_ready, mac_wait) = std::sync::mpsc::channel::<()>();
-        let mut mac_wait = Some(mac_wait);
-        let (mut go, mut started) = (Vec::new(), Vec::new());
-        for _ in 0..helpers {
-            let (tx, rx) = std::sync::mpsc::channel::<()>();
-            let mac = mac_wait.take().map(|wait| (wait, &mac));
-            let (placement, queue) = (&placement, &queue);
-            // A helper the system refuses is work for this thread.
-            if let Ok(h) = std::thread::Builder::new()
-                .spawn_scoped(scope, move || help(placement, mac, rx, queue))
-            {
-                go.push(tx);
-                started.push(h);
-            }
-        }
+        // Held in this closure: any early return closes the helpers'
+        // channels, which sends them home before the scope waits for them.
+        let mut helpers = spawn_helpers(scope, helpers, &placement, &mac, &queue);
         let read = read()?;
         let src: &str = text.get_or_init(|| read);
         let (scan, found) = check_sealed(format, src).map_err(&doc_error)?;
@@ -343,22 +334,20 @@ pub fn open_read<E>(
             Box::new(move || compute_mac(key, format, meta, body).verify(&meta.mac));
         *mac.lock().map_err(|_| doc_error(thread_failed()))? = Some(verify);
         // A helper that is gone has nothing to be told.
-        let _ = mac_ready.send(());
-        let decrypted = decrypt_alongside(
+        let _ = helpers.mac_ready.send(());
+        let values = ToOpen {
             format,
             src,
             cipher,
-            scan.leaves,
+            leaves: scan.leaves,
             region,
-            &mut layout,
-            &mut out,
-            &queue,
-            go,
-        )
-        .map_err(&doc_error)?;
+        };
+        let go = std::mem::take(&mut helpers.go);
+        let decrypted =
+            decrypt_alongside(values, &mut layout, &mut out, &queue, go).map_err(&doc_error)?;
         let mine = take_mac(&mac);
         release.now();
-        gather(mine, decrypted, started).map_err(&doc_error)
+        gather(mine, decrypted, helpers.started).map_err(&doc_error)
     });
     // The helpers are done: end what borrows the text and the key.
     drop((mac, queue));
@@ -424,17 +413,14 @@ fn decrypt_document(
         };
         (true, decrypt_chunk(&cipher, src, whole))
     } else {
-        decrypt_on_threads(
+        let values = ToOpen {
             format,
             src,
-            &cipher,
+            cipher: &cipher,
             leaves,
             region,
-            verify_mac,
-            threads,
-            &mut layout,
-            &mut out,
-        )?
+        };
+        decrypt_on_threads(values, verify_mac, threads, &mut layout, &mut out)?
     };
     finish(mac_ok, decrypted, layout, out, src)
 }
@@ -653,21 +639,72 @@ fn drain(queue: &Queue<'_>) -> Result<(), DocError> {
     }
 }
 
-/// On the calling thread: lay out `leaves` into `layout`, queue their
-/// decryption into `out` in chunks, send word to the helpers on `go`, and
-/// decrypt alongside them until nothing is left.
-#[allow(clippy::too_many_arguments)]
-fn decrypt_alongside<'v>(
+/// The values of a sealed text to decrypt, with what it takes.
+struct ToOpen<'v> {
     format: Format,
     src: &'v str,
     cipher: &'v crate::crypto::ValueCipher,
     leaves: Vec<crate::format::Leaf>,
+    /// The metadata block.
     region: Range<usize>,
+}
+
+/// Helpers started in a scope, and the word they wait for.
+struct Helpers<'scope> {
+    /// To the first helper: the MAC check can be taken.
+    mac_ready: std::sync::mpsc::Sender<()>,
+    /// To each helper: chunks are queued.
+    go: Vec<std::sync::mpsc::Sender<()>>,
+    started: Vec<std::thread::ScopedJoinHandle<'scope, ThreadResult>>,
+}
+
+/// Start `count` helpers in `scope` (see [`help`]); the first checks the
+/// MAC once word comes on `mac_ready`. A helper the system refuses is work
+/// for the calling thread.
+fn spawn_helpers<'scope, 'env, 'v: 'env>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    count: usize,
+    placement: &'env crate::placement::Placement,
+    mac: &'env MacCheck<'v>,
+    queue: &'env Queue<'v>,
+) -> Helpers<'scope> {
+    let (mac_ready, mac_wait) = std::sync::mpsc::channel::<()>();
+    let mut mac_wait = Some(mac_wait);
+    let (mut go, mut started) = (Vec::new(), Vec::new());
+    for _ in 0..count {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let mac = mac_wait.take().map(|wait| (wait, mac));
+        if let Ok(h) =
+            std::thread::Builder::new().spawn_scoped(scope, move || help(placement, mac, rx, queue))
+        {
+            go.push(tx);
+            started.push(h);
+        }
+    }
+    Helpers {
+        mac_ready,
+        go,
+        started,
+    }
+}
+
+/// On the calling thread: lay out the values into `layout`, queue their
+/// decryption into `out` in chunks, send word to the helpers on `go`, and
+/// decrypt alongside them until nothing is left.
+fn decrypt_alongside<'v>(
+    values: ToOpen<'v>,
     layout: &'v mut Option<Layout>,
     out: &'v mut Zeroizing<Vec<u8>>,
     queue: &Queue<'v>,
     go: Vec<std::sync::mpsc::Sender<()>>,
 ) -> Result<Result<(), DocError>, DocError> {
+    let ToOpen {
+        format,
+        src,
+        cipher,
+        leaves,
+        region,
+    } = values;
     let laid_out = layout.insert(lay_out(format, src, leaves, region)?);
     let mut rest = allocate(out, laid_out);
     let mut chunks = Vec::with_capacity(laid_out.values.len().div_ceil(VALUES_PER_CHUNK));
@@ -726,13 +763,8 @@ fn gather(
 /// Lay out and decrypt into `out` on `threads` threads while the first
 /// helper checks the MAC; the layout is left in `layout`. Returns whether
 /// the MAC holds, and how decryption went.
-#[allow(clippy::too_many_arguments)]
 fn decrypt_on_threads<'v>(
-    format: Format,
-    src: &'v str,
-    cipher: &'v crate::crypto::ValueCipher,
-    leaves: Vec<crate::format::Leaf>,
-    region: Range<usize>,
+    values: ToOpen<'v>,
     verify_mac: impl FnOnce() -> bool + Send + 'v,
     threads: usize,
     layout: &'v mut Option<Layout>,
@@ -744,30 +776,15 @@ fn decrypt_on_threads<'v>(
     std::thread::scope(|scope| {
         // Helpers may be kept off this thread's CPU only while it works.
         let release = placement.release_on_drop();
-        let (mut go, mut helpers) = (Vec::new(), Vec::new());
-        for helper in 1..threads {
-            let (tx, rx) = std::sync::mpsc::channel::<()>();
-            // The first helper starts on the MAC at once.
-            let mac = (helper == 1).then(|| {
-                let (ready, wait) = std::sync::mpsc::channel::<()>();
-                let _ = ready.send(());
-                (wait, &mac)
-            });
-            let (placement, queue) = (&placement, &queue);
-            // A thread the system refuses is work for this one.
-            if let Ok(h) = std::thread::Builder::new()
-                .spawn_scoped(scope, move || help(placement, mac, rx, queue))
-            {
-                go.push(tx);
-                helpers.push(h);
-            }
-        }
-        let decrypted =
-            decrypt_alongside(format, src, cipher, leaves, region, layout, out, &queue, go)?;
+        let mut helpers = spawn_helpers(scope, threads - 1, &placement, &mac, &queue);
+        // The first helper starts on the MAC at once.
+        let _ = helpers.mac_ready.send(());
+        let go = std::mem::take(&mut helpers.go);
+        let decrypted = decrypt_alongside(values, layout, out, &queue, go)?;
         // Nothing is left but the MAC, if no helper has started on it.
         let mine = take_mac(&mac);
         release.now();
-        gather(mine, decrypted, helpers)
+        gather(mine, decrypted, helpers.started)
     })
 }
 
@@ -1346,12 +1363,15 @@ mod tests {
             let region = scan.metadata.as_ref().unwrap().region.clone();
             let calls = std::sync::atomic::AtomicUsize::new(0);
             let (mut layout, mut out) = (None, Zeroizing::new(Vec::new()));
-            let (mac_ok, decrypted) = decrypt_on_threads(
-                Format::Dotenv,
-                &sealed,
-                &cipher,
-                scan.leaves,
+            let values = ToOpen {
+                format: Format::Dotenv,
+                src: &sealed,
+                cipher: &cipher,
+                leaves: scan.leaves,
                 region,
+            };
+            let (mac_ok, decrypted) = decrypt_on_threads(
+                values,
                 || {
                     calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     mac_holds
