@@ -105,17 +105,10 @@ impl Token {
                 TokenError::NotAToken
             }
         };
-        // The SIMD decoder, as strict as the `base64` crate's (the alphabet,
-        // no padding, canonical trailing bits; a test holds the two to the
-        // same answers) and several times faster on a token: opening a
-        // large file decodes one per value.
-        let fast = base64_simd::URL_SAFE_NO_PAD;
-        let len = fast
-            .decoded_length(payload.as_bytes())
-            .map_err(|_| refused())?;
         out.clear();
-        out.resize(len, 0);
-        fast.decode(payload.as_bytes(), base64_simd::Out::from_slice(out))
+        // Within the capacity reserved above: no reallocation.
+        URL_SAFE_NO_PAD
+            .decode_vec(payload, out)
             .map_err(|_| refused())?;
         if out.len() < NONCE_LEN + TAG_LEN {
             return Err(TokenError::TooShort);
@@ -151,47 +144,39 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// What `decode_into` makes of `payload`, and what the `base64`
-    /// crate's strict engine makes of it, must agree.
-    fn same_as_the_base64_crate(payload: &str) -> Result<(), TestCaseError> {
+    /// `decode_into` (opening, buffers reused) and `decode` give the same
+    /// answer: the same bytes, or the same error.
+    fn decoders_agree(payload: &str) -> Result<(), TestCaseError> {
+        let text = format!("{PREFIX_V1}{payload}");
         let mut out = Vec::new();
-        let fast = Token::decode_into(&format!("{PREFIX_V1}{payload}"), &mut out);
-        match URL_SAFE_NO_PAD.decode(payload) {
-            Ok(bytes) if bytes.len() >= NONCE_LEN + TAG_LEN => {
-                prop_assert_eq!(fast, Ok(()));
-                prop_assert_eq!(out, bytes);
-            }
-            Ok(_) => prop_assert_eq!(fast, Err(TokenError::TooShort)),
-            Err(_) => prop_assert!(
-                matches!(fast, Err(TokenError::BadEncoding | TokenError::NotAToken)),
-                "{fast:?}"
-            ),
-        }
+        let into = Token::decode_into(&text, &mut out).map(|()| out);
+        let whole = Token::decode(&text).map(|t| [t.nonce.as_slice(), &t.ciphertext].concat());
+        prop_assert_eq!(into, whole);
         Ok(())
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(4096))]
+        #![proptest_config(ProptestConfig::with_cases(1024))]
 
         /// Payloads in the alphabet, of every length: canonical trailing
-        /// bits and impossible lengths, and long enough for the decoder's
-        /// vector loop to run many times.
+        /// bits and impossible lengths. (An empty payload is no token, and
+        /// no format hands one to `decode_into`.)
         #[test]
-        fn fast_decoding_is_as_strict_as_the_base64_crate(payload in "[A-Za-z0-9_-]{0,700}") {
-            same_as_the_base64_crate(&payload)?;
+        fn decoders_agree_on_the_alphabet(payload in "[A-Za-z0-9_-]{1,300}") {
+            decoders_agree(&payload)?;
         }
 
         /// One byte outside the alphabet (padding, the standard alphabet,
         /// blanks, line breaks, non-ASCII) anywhere.
         #[test]
-        fn fast_decoding_refuses_what_the_base64_crate_refuses(
-            payload in "[A-Za-z0-9_-]{0,500}",
+        fn decoders_agree_on_bytes_outside_it(
+            payload in "[A-Za-z0-9_-]{0,200}",
             odd in "[=+/ \t\r\n.\x00é]",
             at in any::<prop::sample::Index>(),
         ) {
             let mut text = payload.clone();
             text.insert_str(at.index(payload.len() + 1), &odd);
-            same_as_the_base64_crate(&text)?;
+            decoders_agree(&text)?;
         }
     }
 
