@@ -17,7 +17,6 @@ pub mod merge;
 pub mod metadata;
 pub mod passphrase;
 pub mod path;
-mod placement;
 pub mod select;
 pub mod team;
 pub mod token;

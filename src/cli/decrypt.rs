@@ -59,6 +59,6 @@ pub fn run(args: DecryptArgs) -> Result<ExitCode, CliError> {
         (false, None) => print_stdout(output)?,
     }
     drop(extracted);
-    opened.wipe_and_leave_the_rest();
+    drop(opened);
     Ok(ExitCode::SUCCESS)
 }

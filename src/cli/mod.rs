@@ -353,20 +353,13 @@ pub fn load_identities(args: &IdentityArgs) -> Result<Identities, CliError> {
 pub fn open_file(file: &Path, fmt: &FormatArg, ids: &IdentityArgs) -> Result<Opened, CliError> {
     let format = detect_format(file, fmt)?;
     let name = display(file);
-    // The length of a large file starts helper threads before it is read.
-    let size_hint = (file != Path::new("-"))
-        .then(|| std::fs::metadata(file).ok())
-        .flatten()
-        .filter(|m| m.is_file())
-        .map(|m| m.len());
+    let text = read_input(file)?;
+    let sealed = document::parse_sealed_owned(format, text).map_err(|e| CliError::doc(&name, e))?;
     // Identities are asked for only once the file is known to be sealed.
-    document::open_read(
-        format,
-        size_hint,
-        || read_input(file),
-        || load_identities(ids),
-        |e| CliError::doc(&name, e),
-    )
+    let identities = load_identities(ids)?;
+    sealed
+        .open(&identities)
+        .map_err(|e| CliError::doc(&name, e))
 }
 
 /// Take the advisory lock on a sealed file for a read-modify-write, so two
