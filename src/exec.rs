@@ -2,7 +2,7 @@
 //! in private files), with no plaintext on disk except the `--files`
 //! directory on tmpfs, which is removed when the child exits.
 
-use std::ffi::{CStr, CString, OsString};
+use std::ffi::OsString;
 use std::io::{self, Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -10,11 +10,9 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 
-// foldhash rather than std's SipHash: names were hashed four times each,
-// about a tenth of seal exec's instructions for 1,000 values.
-use foldhash::{HashMap, HashSet};
 use std::collections::hash_map::Entry;
-use zeroize::{Zeroize, Zeroizing};
+use std::collections::HashMap;
+use zeroize::Zeroizing;
 
 use crate::document::Opened;
 use crate::format::Format;
@@ -104,7 +102,7 @@ pub fn variables(
     // Name -> where it was first set (its place in the output), the file
     // and value that set it last, and the value. Names are owned by the
     // map alone; the output is put in order at the end.
-    let mut set: HashMap<String, (usize, usize, usize, Zeroizing<String>)> = HashMap::default();
+    let mut set: HashMap<String, (usize, usize, usize, Zeroizing<String>)> = HashMap::new();
     for (file_no, (file, opened)) in files.iter().enumerate() {
         let mut values = opened
             .values()
@@ -218,11 +216,6 @@ pub fn run(
     vars: &[Variable],
     options: &RunOptions,
 ) -> Result<i32, ExecError> {
-    if !options.files && !options.mask {
-        // Nothing to clean up afterwards: become the command, so signals,
-        // the terminal and the exit status are simply the child's.
-        return Err(exec_with(program, args, vars, options.no_override));
-    }
     let mut cmd = Command::new(program);
     cmd.args(args);
     let secrets_dir = if options.files {
@@ -249,6 +242,15 @@ pub fn run(
                 cmd.env(name, var.value.as_str());
             }
         }
+    }
+    if !options.files && !options.mask {
+        // Nothing to clean up afterwards: become the command, so signals,
+        // the terminal and the exit status are simply the child's. (std
+        // restores SIGPIPE and the signal mask, and searches the child's
+        // PATH.) Returns only on failure; `vars` are wiped when dropped,
+        // std's copies of them are freed as the process exits.
+        use std::os::unix::process::CommandExt;
+        return Err(spawn_error(program, cmd.exec()));
     }
 
     let secrets: Vec<Zeroizing<String>> = if options.mask {
@@ -306,162 +308,6 @@ pub fn run(
         return Ok(128 + signal);
     }
     Ok(exit_code(status))
-}
-
-/// A `NAME=value` environment entry that is zeroized when dropped (it only
-/// survives a failed exec).
-struct EnvEntry(CString);
-
-impl AsRef<CStr> for EnvEntry {
-    fn as_ref(&self) -> &CStr {
-        &self.0
-    }
-}
-
-impl Drop for EnvEntry {
-    fn drop(&mut self) {
-        std::mem::take(&mut self.0).into_bytes_with_nul().zeroize();
-    }
-}
-
-/// Replace this process with `program args`, its environment being ours
-/// with `vars` added. Returns only on failure.
-///
-/// The environment list is built directly rather than through
-/// `Command::env`, which copies the whole environment into two ordered maps
-/// first: for a file of 1,000 values that was a tenth of `seal exec`'s own
-/// time.
-fn exec_with(program: &str, args: &[OsString], vars: &[Variable], no_override: bool) -> ExecError {
-    use std::os::unix::ffi::{OsStrExt, OsStringExt};
-
-    // The inherited environment, once per name (the last one counts, as
-    // with std's Command).
-    let mut inherited: Vec<(OsString, OsString)> = std::env::vars_os().collect();
-    let mut seen = HashSet::default();
-    inherited.reverse();
-    inherited.retain(|(name, _)| seen.insert(name.clone()));
-    inherited.reverse();
-    let existing: HashSet<&[u8]> = inherited.iter().map(|(n, _)| n.as_bytes()).collect();
-    let injected: Vec<&Variable> = vars
-        .iter()
-        .filter(|v| !(no_override && existing.contains(v.name.as_bytes())))
-        .collect();
-    let replaced: HashSet<&[u8]> = injected.iter().map(|v| v.name.as_bytes()).collect();
-
-    let mut env: Vec<EnvEntry> = Vec::with_capacity(inherited.len() + injected.len());
-    for (name, value) in &inherited {
-        if replaced.contains(name.as_bytes()) {
-            continue;
-        }
-        let mut entry = Vec::with_capacity(name.len() + value.len() + 2);
-        entry.extend_from_slice(name.as_bytes());
-        entry.push(b'=');
-        entry.extend_from_slice(value.as_bytes());
-        // An inherited entry cannot hold a NUL; skip rather than fail.
-        if let Ok(entry) = CString::new(entry) {
-            env.push(EnvEntry(entry));
-        }
-    }
-    for var in &injected {
-        let mut entry = Zeroizing::new(Vec::with_capacity(var.name.len() + var.value.len() + 2));
-        entry.extend_from_slice(var.name.as_bytes());
-        entry.push(b'=');
-        entry.extend_from_slice(var.value.as_bytes());
-        // Names and values were checked for NUL bytes in `variables`.
-        match CString::new(std::mem::take(&mut *entry)) {
-            Ok(entry) => env.push(EnvEntry(entry)),
-            Err(e) => {
-                e.into_vec().zeroize();
-                return ExecError::Internal("an environment entry holds a NUL byte");
-            }
-        }
-    }
-
-    let mut argv = Vec::with_capacity(args.len() + 1);
-    for arg in std::iter::once(OsString::from(program)).chain(args.iter().cloned()) {
-        match CString::new(arg.into_vec()) {
-            Ok(a) => argv.push(a),
-            Err(_) => {
-                return ExecError::Spawn(
-                    program.to_owned(),
-                    io::Error::new(io::ErrorKind::InvalidInput, "an argument holds a NUL byte"),
-                )
-            }
-        }
-    }
-    // The child's PATH is the one searched, as a shell would.
-    let path = match injected.iter().rev().find(|v| v.name == "PATH") {
-        Some(var) => Some(var.value.as_bytes()),
-        None => inherited
-            .iter()
-            .find(|(name, _)| name == "PATH")
-            .map(|(_, value)| value.as_bytes()),
-    };
-    // Rust ignores SIGPIPE, and an ignored signal stays ignored across exec
-    // while a caught one is reset to its default: catching it here gives
-    // the command the default a shell would (as std's Command does). A
-    // signal mask survives exec too, so it is cleared.
-    let _ = signal_hook::flag::register(
-        signal_hook::consts::SIGPIPE,
-        Arc::new(std::sync::atomic::AtomicBool::new(false)),
-    );
-    use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow};
-    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
-    let errno = exec_searching(program, path, &argv, &env);
-    spawn_error(program, io::Error::from(errno))
-}
-
-/// `execvp` with an explicit environment and PATH, on every Unix (glibc's
-/// `execvpe` is not everywhere, and searches this process's PATH): a name
-/// with a slash is run as it is, else each PATH directory is tried in
-/// order (an empty entry is the current directory). A file that is not a
-/// binary and has no `#!` line is run by `/bin/sh`, as execvp does.
-fn exec_searching(
-    program: &str,
-    path: Option<&[u8]>,
-    argv: &[CString],
-    env: &[EnvEntry],
-) -> nix::errno::Errno {
-    use nix::errno::Errno;
-    use std::os::unix::ffi::OsStrExt;
-
-    let run = |file: &CStr| {
-        let Err(errno) = nix::unistd::execve(file, argv, env);
-        if errno == Errno::ENOEXEC {
-            let mut sh_argv = vec![c"/bin/sh".to_owned(), file.to_owned()];
-            sh_argv.extend(argv.iter().skip(1).cloned());
-            let Err(sh_errno) = nix::unistd::execve(c"/bin/sh", &sh_argv, env);
-            return sh_errno;
-        }
-        errno
-    };
-    if program.is_empty() {
-        return Errno::ENOENT;
-    }
-    if program.contains('/') {
-        return match CString::new(program) {
-            Ok(file) => run(&file),
-            Err(_) => Errno::ENOENT,
-        };
-    }
-    let mut denied = false;
-    for dir in path.unwrap_or(b"/usr/bin:/bin").split(|&b| b == b':') {
-        let dir = if dir.is_empty() { b".".as_slice() } else { dir };
-        let candidate = std::path::Path::new(std::ffi::OsStr::from_bytes(dir)).join(program);
-        let Ok(file) = CString::new(candidate.into_os_string().into_encoded_bytes()) else {
-            continue;
-        };
-        match run(&file) {
-            Errno::EACCES => denied = true,
-            Errno::ENOENT | Errno::ENOTDIR | Errno::ESTALE | Errno::ENODEV | Errno::ETIMEDOUT => {}
-            other => return other,
-        }
-    }
-    if denied {
-        Errno::EACCES
-    } else {
-        Errno::ENOENT
-    }
 }
 
 /// The shell's convention: the exit code, or 128 + the signal number.
