@@ -17,9 +17,8 @@ pub enum Segment {
     Index(usize),
 }
 
-/// The segments of a key path. One segment is held inline: a dotenv file
-/// of 10,000 variables then makes 10,000 allocations fewer when opened.
-pub type Segments = smallvec::SmallVec<[Segment; 1]>;
+/// The segments of a key path.
+pub type Segments = Vec<Segment>;
 
 /// The location of a value: the document number (YAML streams may hold
 /// several documents; JSON and dotenv always use 0) and the segments from
@@ -32,10 +31,7 @@ pub struct KeyPath {
 
 impl KeyPath {
     pub fn new(doc: usize, segments: Vec<Segment>) -> Self {
-        KeyPath {
-            doc,
-            segments: Segments::from_vec(segments),
-        }
+        KeyPath { doc, segments }
     }
 
     /// A path with a single key in document 0 (dotenv variables).
@@ -47,7 +43,7 @@ impl KeyPath {
     pub fn key_owned(name: String) -> Self {
         KeyPath {
             doc: 0,
-            segments: smallvec::smallvec![Segment::Key(name)],
+            segments: vec![Segment::Key(name)],
         }
     }
 

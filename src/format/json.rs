@@ -602,7 +602,7 @@ fn collect(node: &Node, path: &mut Vec<Segment>, out: &mut Vec<Leaf>) {
         Kind::Scalar => out.push(Leaf {
             path: KeyPath {
                 doc: 0,
-                segments: path.iter().cloned().collect(),
+                segments: path.to_vec(),
             },
             span: node.span.clone(),
             kind: LeafKind::Scalar,
@@ -673,7 +673,7 @@ pub fn typed_values(src: &str) -> Result<Vec<(KeyPath, Typed)>, ParseError> {
         out.push((
             KeyPath {
                 doc: 0,
-                segments: path.iter().cloned().collect(),
+                segments: path.to_vec(),
             },
             typed,
         ));
