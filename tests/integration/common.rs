@@ -232,6 +232,13 @@ impl Policy {
         self.recipient_value(name, &key.public)
     }
 
+    /// `name: PUBLIC` under `recipients:` for each named key, in order.
+    pub fn recipients(self, named: &[(&str, &Key)]) -> Policy {
+        named
+            .iter()
+            .fold(self, |policy, (name, key)| policy.recipient(name, key))
+    }
+
     /// `name: VALUE` under `recipients:`, VALUE as YAML text (for a
     /// recipient that is not a key of the test's, e.g. `"scrypt:…"`).
     pub fn recipient_value(mut self, name: &str, value: &str) -> Policy {
@@ -305,20 +312,14 @@ pub trait RunOk {
 impl RunOk for Command {
     fn output_ok(&mut self) -> Output {
         let line = command_line(self.get_program(), self.get_args());
-        let out = self
-            .output()
-            .unwrap_or_else(|e| panic!("`{line}` did not run: {e}"));
-        check_status(&line, out)
+        checked(&line, self.output())
     }
 }
 
 impl RunOk for std::process::Command {
     fn output_ok(&mut self) -> Output {
         let line = command_line(self.get_program(), self.get_args());
-        let out = self
-            .output()
-            .unwrap_or_else(|e| panic!("`{line}` did not run: {e}"));
-        check_status(&line, out)
+        checked(&line, self.output())
     }
 }
 
@@ -335,7 +336,9 @@ fn command_line<'a>(program: &OsStr, args: impl Iterator<Item = &'a OsStr>) -> S
         .join(" ")
 }
 
-fn check_status(line: &str, out: Output) -> Output {
+/// `out` of the command `line`: it must have run and succeeded.
+fn checked(line: &str, out: std::io::Result<Output>) -> Output {
+    let out = out.unwrap_or_else(|e| panic!("`{line}` did not run: {e}"));
     assert!(
         out.status.success(),
         "`{line}` failed ({}):\n{}{}",
@@ -414,8 +417,7 @@ impl GitRepo {
 
     /// `git ARGS` with the repository's identity; must succeed. Returns stdout.
     pub fn git_ok(&self, args: &[&str]) -> String {
-        let out = check_status(&format!("git {}", args.join(" ")), self.git(args));
-        String::from_utf8(out.stdout).expect("git printed non-UTF-8")
+        self.git_command(self.identity.as_ref(), args).run_ok()
     }
 
     /// `git add -A` and `git commit -q -m MESSAGE`.
