@@ -384,6 +384,27 @@ impl GitRepo {
         self
     }
 
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    /// Write `text` to `name` in the work tree, making its directories.
+    pub fn write(&self, name: &str, text: &str) {
+        let p = self.path(name);
+        std::fs::create_dir_all(p.parent().expect("a file in the repository"))
+            .unwrap_or_else(|e| panic!("mkdir for {name}: {e}"));
+        std::fs::write(&p, text).unwrap_or_else(|e| panic!("write {name}: {e}"));
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path(name)).unwrap_or_else(|e| panic!("read {name}: {e}"))
+    }
+
+    /// Write `policy` as the repository's top `.seal.yaml`.
+    pub fn write_policy(&self, policy: &Policy) {
+        self.write(".seal.yaml", &policy.yaml());
+    }
+
     /// `git ARGS` in the repository, with `key` (or none) as seal's identity.
     pub fn git_command(&self, key: Option<&Key>, args: &[&str]) -> std::process::Command {
         let mut cmd = std::process::Command::new("git");
