@@ -1,29 +1,23 @@
 use predicates::prelude::*;
 
-use crate::common::{fixture, Env};
+use crate::common::{fixture, Env, Policy};
 
 #[test]
 fn rules_pick_recipients_and_selected_values() {
     let env = Env::new();
-    let alice = env.keygen("alice");
-    let ci = env.keygen("ci");
-    let bob = env.keygen("bob");
-    env.write(
-        ".seal.yaml",
-        &format!(
-            "recipients:\n  alice: {}\n  ci: {}\n  bob: {}\ngroups:\n  ops: [alice]\nrules:\n  - path: \"prod/**\"\n    recipients: [ops]\n  - path: \"k8s/*.yaml\"\n    recipients: [alice, ci]\n    encrypt: [\"stringData.*\", \"data.*\"]\n  - path: \"**\"\n    recipients: [alice, ci]\n",
-            alice.public, ci.public, bob.public
-        ),
+    let [alice, ci, bob] = env.keygens(["alice", "ci", "bob"]);
+    env.write_policy(
+        &Policy::new()
+            .recipients(&[("alice", &alice), ("ci", &ci), ("bob", &bob)])
+            .group("ops", &["alice"])
+            .rule("prod/**", &["ops"])
+            .rule("k8s/*.yaml", &["alice", "ci"])
+            .encrypt(&["stringData.*", "data.*"])
+            .rule("**", &["alice", "ci"]),
     );
-    env.write("prod/db/secrets.env", "PASSWORD=hunter2\n");
-    env.write("k8s/app.yaml", &fixture("k8s.yaml"));
-    env.write("dev.json", "{\"token\": \"abc\"}\n");
-    for f in ["prod/db/secrets.env", "k8s/app.yaml", "dev.json"] {
-        env.seal()
-            .args(["encrypt", "--in-place", f])
-            .assert()
-            .success();
-    }
+    env.sealed("prod/db/secrets.env", "PASSWORD=hunter2\n");
+    env.sealed("k8s/app.yaml", &fixture("k8s.yaml"));
+    env.sealed("dev.json", "{\"token\": \"abc\"}\n");
 
     // prod: only ops (alice).
     let prod = env.read("prod/db/secrets.env");
@@ -140,13 +134,8 @@ fn no_recipients_is_a_clear_error() {
 #[test]
 fn identity_sources_in_order() {
     let env = Env::new();
-    let a = env.keygen("a");
-    let b = env.keygen("b");
-    env.write("x.env", "K=v\n");
-    env.seal()
-        .args(["encrypt", "--in-place", "-r", &b.public, "x.env"])
-        .assert()
-        .success();
+    let [a, b] = env.keygens(["a", "b"]);
+    env.sealed_for("x.env", "K=v\n", &[&b]);
 
     // SEAL_IDENTITY_FILE with a colon list: the second entry opens it.
     let list = format!("{}:{}", a.identity.display(), b.identity.display());

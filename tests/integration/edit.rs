@@ -9,8 +9,7 @@ use crate::common::{Env, Key};
 fn setup(name: &str, text: &str) -> (Env, Key) {
     let env = Env::new();
     let key = env.keygen("k");
-    env.write(name, text);
-    env.seal_in_place(name, &key);
+    env.sealed_for(name, text, &[&key]);
     (env, key)
 }
 

@@ -148,8 +148,7 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
 fn no_identity_names_where_it_looked() {
     let env = Env::new();
     let key = env.keygen("k");
-    env.write("ok.yaml", "a: 1\n");
-    env.seal_in_place("ok.yaml", &key);
+    env.sealed_for("ok.yaml", "a: 1\n", &[&key]);
     env.write("empty.txt", "# nothing here\n");
     fails(
         &env,
@@ -179,8 +178,7 @@ fn errors_never_quote_secret_values() {
 
     // The private key given where a path belongs (SEAL_IDENTITY_FILE set
     // to the key itself, -i KEY, keygen -y KEY) is never echoed.
-    env.write("ok.yaml", "a: 1\n");
-    env.seal_in_place("ok.yaml", &key);
+    env.sealed_for("ok.yaml", "a: 1\n", &[&key]);
     let secret = std::fs::read_to_string(&key.identity)
         .unwrap()
         .lines()

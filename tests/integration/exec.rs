@@ -3,17 +3,14 @@ use std::time::Duration;
 
 use predicates::prelude::*;
 
-use crate::common::{Env, Key};
+use crate::common::{Env, Key, RunOk};
 
 fn setup() -> (Env, Key) {
     let env = Env::new();
     let key = env.keygen("k");
-    env.write("app.yaml", "database:\n  password: hunter2\n  port: 5432\nkeys:\n  - first\n  - second\ntoken: abcdef\n");
-    env.seal_in_place("app.yaml", &key);
-    env.write("base.env", "A=1\nB=2\n");
-    env.seal_in_place("base.env", &key);
-    env.write("override.env", "B=3\nC=4\n");
-    env.seal_in_place("override.env", &key);
+    env.sealed_for("app.yaml", "database:\n  password: hunter2\n  port: 5432\nkeys:\n  - first\n  - second\ntoken: abcdef\n", &[&key]);
+    env.sealed_for("base.env", "A=1\nB=2\n", &[&key]);
+    env.sealed_for("override.env", "B=3\nC=4\n", &[&key]);
     (env, key)
 }
 
@@ -256,7 +253,7 @@ fn masked_output_held_open_does_not_deafen_seal() {
 #[test]
 fn files_mode_uses_private_files_that_vanish() {
     let (env, key) = setup();
-    let out = env
+    let stdout = env
         .seal()
         .args(["exec", "--files", "-i"])
         .arg(&key.identity)
@@ -267,14 +264,7 @@ fn files_mode_uses_private_files_that_vanish() {
             "-c",
             "printf '%s\\n' \"$database_password_FILE\"; cat \"$database_password_FILE\"; echo; stat -c %a \"$database_password_FILE\" \"$(dirname \"$database_password_FILE\")\"; printf '%s' \"${database_password:-none}\"",
         ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
+        .run_ok();
     let lines: Vec<_> = stdout.lines().collect();
     assert_eq!(&lines[1..], ["hunter2", "600", "700", "none"], "{stdout}");
     assert!(lines[0].starts_with(env.runtime_dir().to_str().unwrap()));
@@ -334,23 +324,20 @@ fn nothing_runs_when_a_file_does_not_open() {
 fn colliding_names_are_an_error() {
     let env = Env::new();
     let key = env.keygen("k");
-    env.write("c.yaml", "a_b: 1\na:\n  b: 2\n");
-    env.seal_in_place("c.yaml", &key);
+    env.sealed_for("c.yaml", "a_b: 1\na:\n  b: 2\n", &[&key]);
     exec(&env, &key, &["c.yaml", "--", "true"])
         .code(1)
         .stderr(predicate::str::contains("a_b"))
         .stderr(predicate::str::contains("a.b"));
     // Two dotenv names that meet only after --upper are two values, not a
     // repeat of one.
-    env.write("case.env", "foo=lower\nFOO=upper\n");
-    env.seal_in_place("case.env", &key);
+    env.sealed_for("case.env", "foo=lower\nFOO=upper\n", &[&key]);
     exec(&env, &key, &["--upper", "case.env", "--", "true"])
         .code(1)
         .stderr(predicate::str::contains("case.env:foo"))
         .stderr(predicate::str::contains("case.env:FOO"));
     exec(&env, &key, &["case.env", "--", "true"]).success();
-    env.write("bad.yaml", "\"has space\": 1\n");
-    env.seal_in_place("bad.yaml", &key);
+    env.sealed_for("bad.yaml", "\"has space\": 1\n", &[&key]);
     exec(&env, &key, &["bad.yaml", "--", "true"])
         .code(1)
         .stderr(predicate::str::contains(
@@ -392,11 +379,11 @@ fn the_command_starts_like_a_shell_would_start_it() {
     std::fs::create_dir(&bin).expect("bin dir");
     let tool = env.script("bin/only-here", "printf 'found %s' \"$A\"");
     assert!(tool.exists());
-    env.write(
+    env.sealed_for(
         "path.env",
         &format!("PATH={}:/usr/bin:/bin\nA=1\n", bin.display()),
+        &[&key],
     );
-    env.seal_in_place("path.env", &key);
     exec(&env, &key, &["path.env", "--", "only-here"])
         .success()
         .stdout("found 1");

@@ -1,63 +1,60 @@
 //! Git integration in real temporary repositories with the real `git`:
 //! textconv diffs, the merge driver, `seal git setup` and `seal check`.
 
+use std::ffi::OsStr;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use predicates::prelude::*;
 
-use crate::common::{Env, Key};
+use crate::common::{recipient_args, Env, GitRepo, Key, Policy, RunOk};
 
 /// A temporary repository set up with `seal git setup`, with one identity
-/// (`me`) that `.seal.yaml` seals `secrets/**` for.
+/// (`me`) that `.seal.yaml` seals `secrets/**` for. Git commands run with
+/// `me` as seal's identity unless they say otherwise.
 struct Repo {
     env: Env,
     me: Key,
-    root: PathBuf,
+    git: GitRepo,
 }
 
 fn seal_bin() -> PathBuf {
     assert_cmd::cargo::cargo_bin("seal")
 }
 
+impl Deref for Repo {
+    type Target = GitRepo;
+
+    fn deref(&self) -> &GitRepo {
+        &self.git
+    }
+}
+
 impl Repo {
     fn new() -> Repo {
         let env = Env::new();
         let me = env.keygen("me");
-        let root = env.path("repo");
-        std::fs::create_dir_all(&root).unwrap();
-        let repo = Repo { env, me, root };
-        repo.git_ok(&["init", "-q", "-b", "main"]);
-        repo.git_ok(&["config", "user.name", "Test"]);
-        repo.git_ok(&["config", "user.email", "test@example.com"]);
-        repo.git_ok(&["config", "commit.gpgsign", "false"]);
-        repo.write(
-            ".seal.yaml",
-            &format!(
-                "recipients:\n  me: {}\nrules:\n  - path: \"secrets/**\"\n    recipients: [me]\n",
-                repo.me.public
-            ),
-        );
-        repo.seal(Some(&repo.me))
-            .args(["git", "setup", "--program"])
-            .arg(seal_bin())
-            .assert()
-            .success();
+        let git = GitRepo::init(&env, &env.path("repo")).with_identity(&me);
+        let repo = Repo { env, me, git };
+        repo.write_policy(&repo.policy().rule("secrets/**", &["me"]));
+        repo.setup(&[]).run_ok();
         repo
     }
 
-    fn path(&self, name: &str) -> PathBuf {
-        self.root.join(name)
+    /// A `.seal.yaml` that names `me`, for a test to add rules to.
+    fn policy(&self) -> Policy {
+        Policy::new().recipient("me", &self.me)
     }
 
-    fn write(&self, name: &str, text: &str) {
-        let p = self.path(name);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-
-    fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.path(name)).unwrap()
+    /// `seal git setup EXTRA --program SEAL`, in the repository.
+    fn setup(&self, extra: &[&str]) -> assert_cmd::Command {
+        let mut cmd = self.seal(None);
+        cmd.args(["git", "setup"])
+            .args(extra)
+            .arg("--program")
+            .arg(seal_bin());
+        cmd
     }
 
     /// `seal` in the repository, with `key` as its only identity.
@@ -70,44 +67,22 @@ impl Repo {
         cmd
     }
 
-    /// `git` in the repository, isolated from the user's git config, with
-    /// `key` as seal's identity (for textconv and the merge driver).
-    fn git_as(&self, key: Option<&Key>, args: &[&str]) -> Output {
-        let mut cmd = std::process::Command::new("git");
-        cmd.args(args)
-            .current_dir(&self.root)
-            .env("HOME", self.env.path("home"))
-            .env("XDG_CONFIG_HOME", self.env.path("home/.config"))
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("XDG_RUNTIME_DIR", self.env.runtime_dir())
-            .env_remove("SEAL_IDENTITY")
-            .env_remove("SEAL_IDENTITY_FILE")
-            .env_remove("GIT_DIR")
-            .env_remove("GIT_WORK_TREE");
-        if let Some(k) = key {
-            cmd.env("SEAL_IDENTITY_FILE", &k.identity);
-        }
-        cmd.output().expect("run git")
+    /// `seal` in the repository as `me`.
+    fn seal_me(&self) -> assert_cmd::Command {
+        self.seal(Some(&self.me))
     }
 
-    fn git(&self, args: &[&str]) -> Output {
-        self.git_as(Some(&self.me), args)
+    /// `seal edit FILE` as `me` with `editor` as SEAL_EDITOR.
+    fn edit(&self, file: &str, editor: impl AsRef<OsStr>) -> assert_cmd::Command {
+        let mut cmd = self.seal_me();
+        cmd.args(["edit", file]).env("SEAL_EDITOR", editor);
+        cmd
     }
 
-    fn git_ok(&self, args: &[&str]) -> String {
-        let out = self.git(args);
-        assert!(
-            out.status.success(),
-            "git {args:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn commit_all(&self, message: &str) {
-        self.git_ok(&["add", "-A"]);
-        self.git_ok(&["commit", "-q", "-m", message]);
+    /// An editor script (for `edit`) that replaces the file with `text`.
+    fn editor_writing(&self, name: &str, text: &str) -> PathBuf {
+        self.env
+            .script(name, &format!("cat > \"$1\" <<'EOF'\n{text}EOF"))
     }
 
     /// Write `text` to `name` and seal it in place (rules of .seal.yaml).
@@ -115,34 +90,48 @@ impl Repo {
         self.write(name, text);
         self.seal(None)
             .args(["encrypt", "--in-place", name])
-            .assert()
-            .success();
+            .run_ok();
+    }
+
+    /// Write `text` to `name` and seal it in place for `keys`.
+    fn sealed_for(&self, name: &str, text: &str, keys: &[&Key]) {
+        self.write(name, text);
+        self.seal(None)
+            .args(["encrypt", "--in-place"])
+            .args(recipient_args(keys))
+            .arg(name)
+            .run_ok();
     }
 
     fn set(&self, name: &str, path: &str, value: &str) {
-        self.seal(Some(&self.me))
-            .args(["set", name, path, value])
-            .assert()
-            .success();
+        self.seal_me().args(["set", name, path, value]).run_ok();
     }
 
     fn decrypt(&self, name: &str) -> String {
-        let out = self
-            .seal(Some(&self.me))
-            .args(["decrypt", name])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        self.seal_me().args(["decrypt", name]).run_ok()
+    }
+
+    /// Commit everything as `message`, branch `theirs` there and check out
+    /// a new branch `ours` from the same commit.
+    fn fork(&self, message: &str) {
+        self.commit_all(message);
+        self.git_ok(&["branch", "theirs"]);
+        self.git_ok(&["checkout", "-q", "-b", "ours"]);
     }
 
     /// Merge `branch` into the current branch.
     fn merge(&self, branch: &str) -> Output {
         self.git(&["merge", "--no-edit", "-q", branch])
+    }
+
+    /// Merge `branch` into the current branch: it must succeed.
+    fn merge_ok(&self, branch: &str) {
+        let out = self.merge(branch);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Every file in the work tree (outside .git) and every index entry.
@@ -184,9 +173,7 @@ const APP: &str = "# database\ndb:\n  host: localhost\n  password: hunter2\n  po
 /// Two branches `ours` (checked out) and `theirs` from one sealed commit.
 fn branches(repo: &Repo, name: &str, text: &str) {
     repo.sealed(name, text);
-    repo.commit_all("base");
-    repo.git_ok(&["branch", "theirs"]);
-    repo.git_ok(&["checkout", "-q", "-b", "ours"]);
+    repo.fork("base");
 }
 
 fn on(repo: &Repo, branch: &str, change: impl FnOnce()) {
@@ -244,13 +231,7 @@ fn diff_without_an_identity_shows_the_sealed_file_and_says_so() {
     repo.commit_all("one");
     repo.set("secrets/app.yaml", "db.password", "hunter3");
     for key in [None, Some(&repo.env.keygen("stranger"))] {
-        let out = repo.git_as(key, &["diff", "-U1000"]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let diff = String::from_utf8(out.stdout).unwrap();
+        let diff = repo.git_command(key, &["diff", "-U1000"]).run_ok();
         assert!(diff.contains(" # seal: cannot decrypt: "), "{diff}");
         assert!(diff.contains("+  password: seal.v1."), "{diff}");
         assert!(!diff.contains("hunter"), "{diff}");
@@ -311,24 +292,13 @@ fn merge_of_different_keys_is_clean_and_keeps_tokens_and_comments() {
         let t = repo
             .decrypt("secrets/app.yaml")
             .replace("# third parties", "# third parties (rotated yearly)");
-        let editor = repo
-            .env
-            .script("put.sh", &format!("cat > \"$1\" <<'EOF'\n{t}EOF"));
-        repo.seal(Some(&repo.me))
-            .args(["edit", "secrets/app.yaml"])
-            .env("SEAL_EDITOR", &editor)
-            .assert()
-            .success();
+        let editor = repo.editor_writing("put.sh", &t);
+        repo.edit("secrets/app.yaml", &editor).assert().success();
     });
     on(&repo, "ours", || {
         repo.set("secrets/app.yaml", "db.password", "s3cret")
     });
-    let out = repo.merge("theirs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    repo.merge_ok("theirs");
     assert_eq!(
         repo.decrypt("secrets/app.yaml"),
         APP.replace("hunter2", "s3cret")
@@ -339,7 +309,7 @@ fn merge_of_different_keys_is_clean_and_keeps_tokens_and_comments() {
     for unchanged in ["host", "key", "url"] {
         assert_eq!(token_of(&merged, unchanged), token_of(&base, unchanged));
     }
-    repo.seal(Some(&repo.me)).arg("check").assert().success();
+    repo.seal_me().arg("check").assert().success();
 }
 
 #[test]
@@ -353,12 +323,7 @@ fn merge_of_the_same_change_on_both_sides_is_clean() {
     on(&repo, "ours", || {
         repo.set("secrets/app.yaml", "db.password", "same")
     });
-    let out = repo.merge("theirs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    repo.merge_ok("theirs");
     assert_eq!(
         repo.decrypt("secrets/app.yaml"),
         APP.replace("hunter2", "same")
@@ -371,7 +336,7 @@ fn merge_adds_and_removes_keys() {
     let repo = Repo::new();
     branches(&repo, "secrets/app.yaml", APP);
     on(&repo, "theirs", || {
-        repo.seal(Some(&repo.me))
+        repo.seal_me()
             .args(["unset", "secrets/app.yaml", "api.url"])
             .assert()
             .success();
@@ -381,12 +346,7 @@ fn merge_adds_and_removes_keys() {
         repo.set("secrets/app.yaml", "api.secret", "xyz");
         repo.set("secrets/app.yaml", "db.password", "ours-pw");
     });
-    let out = repo.merge("theirs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    repo.merge_ok("theirs");
     let merged = repo.decrypt("secrets/app.yaml");
     for (path, want) in [
         ("db.user", Some("admin")),
@@ -422,9 +382,7 @@ fn merge_stops_on_a_comment_changed_on_both_sides() {
     let repo = Repo::new();
     branches(&repo, "secrets/app.yaml", APP);
     let edit = |from: &str, to: &str| {
-        repo.seal(Some(&repo.me))
-            .args(["edit", "secrets/app.yaml"])
-            .env("SEAL_EDITOR", format!("sed -i 's/{from}/{to}/'"))
+        repo.edit("secrets/app.yaml", format!("sed -i 's/{from}/{to}/'"))
             .env("XDG_RUNTIME_DIR", repo.env.runtime_dir())
             .assert()
             .success();
@@ -467,12 +425,7 @@ fn merge_of_dotenv_and_json_files() {
         repo.set("secrets/.env", "D", "4");
         repo.set("secrets/app.json", "a", "11");
     });
-    let out = repo.merge("theirs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    repo.merge_ok("theirs");
     assert_eq!(
         repo.decrypt("secrets/.env"),
         "# app\nA=1\nB=22\nC=33\nD=4\n"
@@ -517,14 +470,14 @@ fn conflicting_changes_stay_sealed_and_edit_resolves_them() {
     );
     // The non-conflicting change from theirs is in.
     assert!(plain.contains("  key: theirs-key\n"), "{plain}");
-    repo.seal(Some(&repo.me))
+    repo.seal_me()
         .args(["check", "secrets/app.yaml"])
         .assert()
         .code(1)
         .stdout(predicate::str::contains("unresolved merge conflict"));
     // seal exec never hands both candidates to a command.
     let ran = repo.env.path("ran");
-    repo.seal(Some(&repo.me))
+    repo.seal_me()
         .args(["exec", "secrets/app.yaml", "--", "sh", "-c"])
         .arg(format!("touch '{}'", ran.display()))
         .assert()
@@ -539,9 +492,7 @@ fn conflicting_changes_stay_sealed_and_edit_resolves_them() {
     let keep = repo
         .env
         .script("keep.sh", "echo '# looked at it' >> \"$1\"");
-    repo.seal(Some(&repo.me))
-        .args(["edit", "secrets/app.yaml"])
-        .env("SEAL_EDITOR", &keep)
+    repo.edit("secrets/app.yaml", &keep)
         .assert()
         .code(1)
         .stderr(predicate::str::contains("unresolved merge conflict"));
@@ -551,16 +502,10 @@ fn conflicting_changes_stay_sealed_and_edit_resolves_them() {
     let resolved = APP
         .replace("hunter2", "theirs-pw")
         .replace("abc123", "theirs-key");
-    let fix = repo
-        .env
-        .script("fix.sh", &format!("cat > \"$1\" <<'EOF'\n{resolved}EOF"));
-    repo.seal(Some(&repo.me))
-        .args(["edit", "secrets/app.yaml"])
-        .env("SEAL_EDITOR", &fix)
-        .assert()
-        .success();
+    let fix = repo.editor_writing("fix.sh", &resolved);
+    repo.edit("secrets/app.yaml", &fix).assert().success();
     assert_eq!(repo.decrypt("secrets/app.yaml"), resolved);
-    repo.seal(Some(&repo.me)).arg("check").assert().success();
+    repo.seal_me().arg("check").assert().success();
     repo.git_ok(&["add", "secrets/app.yaml"]);
     repo.git_ok(&["commit", "-q", "--no-edit"]);
 }
@@ -568,8 +513,7 @@ fn conflicting_changes_stay_sealed_and_edit_resolves_them() {
 #[test]
 fn merge_with_a_branch_that_changed_recipients() {
     let repo = Repo::new();
-    let bob = repo.env.keygen("bob");
-    let carol = repo.env.keygen("carol");
+    let [bob, carol] = repo.env.keygens(["bob", "carol"]);
     // Not covered by .seal.yaml: recipients come from the two sides.
     repo.write(
         ".gitattributes",
@@ -578,22 +522,8 @@ fn merge_with_a_branch_that_changed_recipients() {
             repo.read(".gitattributes")
         ),
     );
-    repo.write("other/app.yaml", APP);
-    repo.seal(None)
-        .args([
-            "encrypt",
-            "--in-place",
-            "-r",
-            &repo.me.public,
-            "-r",
-            &bob.public,
-            "other/app.yaml",
-        ])
-        .assert()
-        .success();
-    repo.commit_all("base");
-    repo.git_ok(&["branch", "theirs"]);
-    repo.git_ok(&["checkout", "-q", "-b", "ours"]);
+    repo.sealed_for("other/app.yaml", APP, &[&repo.me, &bob]);
+    repo.fork("base");
     let base = repo.read("other/app.yaml");
 
     // Theirs adds carol (same data key: tokens kept).
@@ -602,12 +532,7 @@ fn merge_with_a_branch_that_changed_recipients() {
     });
     // Ours changes a value.
     on(&repo, "ours", || repo.set("other/app.yaml", "db.port", "1"));
-    let out = repo.merge("theirs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    repo.merge_ok("theirs");
     let merged = repo.read("other/app.yaml");
     for k in [&repo.me, &bob, &carol] {
         assert!(merged.contains(&k.public));
@@ -624,12 +549,7 @@ fn merge_with_a_branch_that_changed_recipients() {
         repo.set("other/app.yaml", "api.key", "k2")
     });
     let before = repo.read("other/app.yaml");
-    let out = repo.merge("theirs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    repo.merge_ok("theirs");
     let merged = repo.read("other/app.yaml");
     assert!(!merged.contains(&bob.public), "bob was removed on theirs");
     assert!(merged.contains(&carol.public));
@@ -652,12 +572,7 @@ fn merge_with_a_branch_that_changed_recipients() {
         repo.set("secrets/x.yaml", "a", "11");
     });
     on(&repo, "ours", || repo.set("secrets/x.yaml", "b", "22"));
-    let out = repo.merge("theirs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    repo.merge_ok("theirs");
     let merged = repo.read("secrets/x.yaml");
     assert!(
         !merged.contains(&bob.public),
@@ -673,32 +588,24 @@ fn merge_with_a_branch_that_changed_recipients() {
 #[test]
 fn merging_a_recipient_change_made_on_the_other_branch() {
     let repo = Repo::new();
-    let bob = repo.env.keygen("bob");
-    let carol = repo.env.keygen("carol");
-    repo.write(
-        ".seal.yaml",
-        &format!(
-            "recipients:\n  me: {}\n  bob: {}\ngroups:\n  team: [me, bob]\nrules:\n  - path: \"secrets/**\"\n    recipients: [team]\n",
-            repo.me.public, bob.public
-        ),
+    let [bob, carol] = repo.env.keygens(["bob", "carol"]);
+    repo.write_policy(
+        &repo
+            .policy()
+            .recipient("bob", &bob)
+            .group("team", &["me", "bob"])
+            .rule("secrets/**", &["team"]),
     );
     repo.sealed("secrets/s.yaml", "a: 1\nb: 2\n");
-    repo.commit_all("base");
-    repo.git_ok(&["branch", "theirs"]);
-    repo.git_ok(&["checkout", "-q", "-b", "ours"]);
+    repo.fork("base");
     on(&repo, "theirs", || {
-        repo.seal(Some(&repo.me))
+        repo.seal_me()
             .args(["recipients", "remove", "bob"])
             .assert()
             .success();
     });
     on(&repo, "ours", || repo.set("secrets/s.yaml", "a", "11"));
-    let out = repo.merge("theirs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    repo.merge_ok("theirs");
     let merged = repo.read("secrets/s.yaml");
     assert!(!merged.contains(&bob.public), "bob came back: {merged}");
     assert_eq!(repo.decrypt("secrets/s.yaml"), "a: \"11\"\nb: 2\n");
@@ -710,7 +617,7 @@ fn merging_a_recipient_change_made_on_the_other_branch() {
     // Now theirs adds carol to the team; ours changes a value again.
     repo.git_ok(&["checkout", "-q", "-B", "theirs", "ours"]);
     on(&repo, "theirs", || {
-        repo.seal(Some(&repo.me))
+        repo.seal_me()
             .args([
                 "recipients",
                 "add",
@@ -723,12 +630,7 @@ fn merging_a_recipient_change_made_on_the_other_branch() {
             .success();
     });
     on(&repo, "ours", || repo.set("secrets/s.yaml", "b", "22"));
-    let out = repo.merge("theirs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    repo.merge_ok("theirs");
     let merged = repo.read("secrets/s.yaml");
     assert!(
         merged.contains(&carol.public),
@@ -800,9 +702,7 @@ fn git_setup_is_idempotent_and_never_caches_textconv() {
         config.contains("[diff \"seal\"]") && config.contains("[merge \"seal\"]"),
         "{config}"
     );
-    repo.seal(None)
-        .args(["git", "setup", "--program"])
-        .arg(seal_bin())
+    repo.setup(&[])
         .assert()
         .success()
         .stderr(predicate::str::contains("nothing changed"));
@@ -814,9 +714,7 @@ fn git_setup_is_idempotent_and_never_caches_textconv() {
 
     // cachetextconv would put plaintext in git notes: setup removes it.
     repo.git_ok(&["config", "diff.seal.cachetextconv", "true"]);
-    repo.seal(None)
-        .args(["git", "setup", "--program"])
-        .arg(seal_bin())
+    repo.setup(&[])
         .assert()
         .success()
         .stderr(predicate::str::contains("removed diff.seal.cachetextconv"));
@@ -829,9 +727,7 @@ fn git_setup_is_idempotent_and_never_caches_textconv() {
 
     // --print prints the lines without touching .gitattributes.
     std::fs::remove_file(repo.path(".gitattributes")).unwrap();
-    repo.seal(None)
-        .args(["git", "setup", "--print", "--program"])
-        .arg(seal_bin())
+    repo.setup(&["--print"])
         .assert()
         .success()
         .stdout(predicate::str::starts_with(
@@ -842,15 +738,10 @@ fn git_setup_is_idempotent_and_never_caches_textconv() {
     // Rules in a .seal.yaml below the top are made relative to the top.
     repo.write(
         "deploy/.seal.yaml",
-        &format!(
-            "recipients:\n  me: {}\nrules:\n  - path: \"*.env\"\n    recipients: [me]\n",
-            repo.me.public
-        ),
+        &repo.policy().rule("*.env", &["me"]).yaml(),
     );
-    repo.seal(None)
+    repo.setup(&["--print"])
         .current_dir(repo.path("deploy"))
-        .args(["git", "setup", "--print", "--program"])
-        .arg(seal_bin())
         .assert()
         .success()
         .stdout("deploy/*.env diff=seal merge=seal\n");
@@ -867,17 +758,11 @@ fn git_setup_is_idempotent_and_never_caches_textconv() {
 #[test]
 fn pre_commit_hook_refuses_plaintext() {
     let repo = Repo::new();
-    repo.seal(None)
-        .args(["git", "setup", "--hook", "--program"])
-        .arg(seal_bin())
-        .assert()
-        .success();
+    repo.setup(&["--hook"]).assert().success();
     let hook = std::fs::read_to_string(repo.path(".git/hooks/pre-commit")).unwrap();
     assert!(hook.contains("check --staged"), "{hook}");
     // Idempotent with the hook too.
-    repo.seal(None)
-        .args(["git", "setup", "--hook", "--program"])
-        .arg(seal_bin())
+    repo.setup(&["--hook"])
         .assert()
         .success()
         .stderr(predicate::str::contains("nothing changed"));
@@ -926,12 +811,12 @@ fn pre_commit_hook_refuses_plaintext() {
 #[test]
 fn check_names_each_plaintext_value_and_verifies_macs() {
     let repo = Repo::new();
-    repo.write(
-        ".seal.yaml",
-        &format!(
-            "recipients:\n  me: {}\nrules:\n  - path: \"k8s/*.yaml\"\n    recipients: [me]\n    encrypt: [\"stringData.*\"]\n  - path: \"secrets/**\"\n    recipients: [me]\n",
-            repo.me.public
-        ),
+    repo.write_policy(
+        &repo
+            .policy()
+            .rule("k8s/*.yaml", &["me"])
+            .encrypt(&["stringData.*"])
+            .rule("secrets/**", &["me"]),
     );
     repo.sealed("secrets/ok.yaml", "a: 1\n");
     repo.write("secrets/plain.yaml", "db:\n  password: p4ssw0rd-value\n");
@@ -980,7 +865,7 @@ fn check_names_each_plaintext_value_and_verifies_macs() {
         .args(["check", "secrets/ok.yaml"])
         .assert()
         .success();
-    repo.seal(Some(&repo.me))
+    repo.seal_me()
         .args(["check", "secrets/ok.yaml"])
         .assert()
         .code(1)
@@ -995,13 +880,7 @@ fn check_names_each_plaintext_value_and_verifies_macs() {
 #[test]
 fn check_staged_passes_the_policy_file_and_stops_non_text() {
     let repo = Repo::new();
-    repo.write(
-        ".seal.yaml",
-        &format!(
-            "recipients:\n  me: {}\nrules:\n  - path: \"**\"\n    recipients: [me]\n",
-            repo.me.public
-        ),
-    );
+    repo.write_policy(&repo.policy().rule("**", &["me"]));
     repo.sealed("ok.yaml", "a: 1\n");
     repo.git_ok(&["add", "-A"]);
     repo.seal(None)
@@ -1024,9 +903,7 @@ fn check_staged_passes_the_policy_file_and_stops_non_text() {
 fn both_sides_adding_the_file_and_merging_without_an_identity() {
     let repo = Repo::new();
     repo.write("README.md", "base\n");
-    repo.commit_all("base");
-    repo.git_ok(&["branch", "theirs"]);
-    repo.git_ok(&["checkout", "-q", "-b", "ours"]);
+    repo.fork("base");
     // No common ancestor for the file: the same values merge, different
     // ones conflict.
     on(&repo, "theirs", || {

@@ -10,7 +10,7 @@ use base64::Engine;
 use seal::crypto::DataKey;
 use seal::format::Format;
 
-use crate::common::{fixture, tool, Env, Key};
+use crate::common::{fixture, tool, Env, Key, RunOk};
 
 /// The test plugin as cargo built it.
 ///
@@ -113,13 +113,7 @@ impl PluginEnv {
 
     /// Run `seal` and return stdout, failing with its stderr.
     fn ok(&self, cmd: &mut assert_cmd::Command) -> Vec<u8> {
-        let out = cmd.output().expect("run seal");
-        assert!(
-            out.status.success(),
-            "seal failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
+        cmd.output_ok().stdout
     }
 
     /// Run `seal`, expect exit code 1 with a message (not a panic); return
@@ -298,13 +292,7 @@ fn the_age_cli_unwraps_the_plugin_wrapped_data_key() {
             .arg("-i")
             .arg(&key.identity)
             .arg(&file)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "age -d for {recipient} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+            .output_ok();
         assert_eq!(out.stdout.len(), 32);
         keys.push(out.stdout);
     }

@@ -1,6 +1,6 @@
 use saphyr::{LoadableYamlNode, Yaml};
 
-use crate::common::{fixture, Env};
+use crate::common::{fixture, Env, RunOk};
 
 /// Seal `text` as `name`, check it is valid in its format and hides
 /// `secrets`, then check decryption gives `text` back byte for byte.
@@ -8,17 +8,10 @@ fn round_trip(name: &str, text: &str, secrets: &[&str]) -> String {
     let env = Env::new();
     let key = env.keygen("k");
     env.write(name, text);
-    let out = env
+    let sealed = env
         .seal()
         .args(["encrypt", "-r", &key.public, name])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{name}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let sealed = String::from_utf8(out.stdout).unwrap();
+        .run_ok();
     // stdout mode leaves the input alone.
     assert_eq!(env.read(name), text);
     for s in secrets {
@@ -153,8 +146,7 @@ fn yaml_block_scalars_and_flow_collections() {
 fn sealing_again_writes_new_tokens_but_set_keeps_them() {
     let env = Env::new();
     let key = env.keygen("k");
-    env.write("a.yaml", "a: 1\nb: 2\n");
-    let sealed = env.seal_in_place("a.yaml", &key);
+    let sealed = env.sealed_for("a.yaml", "a: 1\nb: 2\n", &[&key]);
     let tokens: Vec<&str> = sealed.lines().filter(|l| l.contains("seal.v1.")).collect();
     assert_eq!(tokens.len(), 2);
     // An already sealed file is refused, not double-sealed.
@@ -169,8 +161,7 @@ fn sealing_again_writes_new_tokens_but_set_keeps_them() {
 fn stdin_and_output_file() {
     let env = Env::new();
     let key = env.keygen("k");
-    let out = env
-        .seal()
+    env.seal()
         .args([
             "encrypt",
             "--format",
@@ -182,13 +173,7 @@ fn stdin_and_output_file() {
             "-",
         ])
         .write_stdin("{\"a\": \"b\"}\n")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .run_ok();
     assert_eq!(env.decrypt("out.json", &key), "{\"a\": \"b\"}\n");
     env.seal()
         .args(["decrypt", "-i"])
@@ -233,8 +218,7 @@ fn decrypt_to_file_is_private() {
     use std::os::unix::fs::PermissionsExt;
     let env = Env::new();
     let key = env.keygen("k");
-    env.write("a.env", "A=1\n");
-    env.seal_in_place("a.env", &key);
+    env.sealed_for("a.env", "A=1\n", &[&key]);
     env.seal()
         .args(["decrypt", "-i"])
         .arg(&key.identity)
@@ -279,8 +263,7 @@ fn decrypt_output_into_a_device_or_a_pipe() {
     use std::os::unix::fs::FileTypeExt;
     let env = Env::new();
     let key = env.keygen("k");
-    env.write("a.env", "A=1\n");
-    env.seal_in_place("a.env", &key);
+    env.sealed_for("a.env", "A=1\n", &[&key]);
     // assert_cmd's stdout is a pipe, which /dev/stdout leads to. Through a
     // link of the test's own, so a regression replaces that link, never the
     // machine's /dev/stdout.
@@ -351,8 +334,7 @@ fn large_files_round_trip() {
         let sealed = round_trip(name, &text, &[]);
         let env = Env::new();
         let key = env.keygen("k");
-        env.write(name, &text);
-        env.seal_in_place(name, &key);
+        env.sealed_for(name, &text, &[&key]);
         let before = env.read(name);
         env.seal()
             .args(["set", "-i"])

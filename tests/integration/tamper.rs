@@ -41,8 +41,7 @@ fn assert_refused(env: &Env, key: &crate::common::Key, name: &str, tampered: &st
 fn tampering_is_detected_before_any_plaintext_is_shown() {
     let env = Env::new();
     let key = env.keygen("k");
-    env.write("s.yaml", PLAIN);
-    let sealed = env.seal_in_place("s.yaml", &key);
+    let sealed = env.sealed_for("s.yaml", PLAIN, &[&key]);
     let t = tokens(&sealed);
     assert_eq!(t.len(), 3);
 
@@ -128,8 +127,7 @@ fn the_same_checks_hold_for_json_and_dotenv() {
     ] {
         let env = Env::new();
         let key = env.keygen("k");
-        env.write(name, plain);
-        let sealed = env.seal_in_place(name, &key);
+        let sealed = env.sealed_for(name, plain, &[&key]);
         let t = tokens(&sealed);
         assert_eq!(t.len(), 2, "{sealed}");
         let swapped = sealed
@@ -152,8 +150,7 @@ fn wrong_key_names_the_recipients() {
     let env = Env::new();
     let key = env.keygen("k");
     let other = env.keygen("other");
-    env.write("s.env", "A=hunter2\n");
-    env.seal_in_place("s.env", &key);
+    env.sealed_for("s.env", "A=hunter2\n", &[&key]);
     env.seal()
         .args(["decrypt", "-i"])
         .arg(&other.identity)

@@ -11,67 +11,7 @@ use std::time::{Duration, Instant};
 use predicates::prelude::*;
 use seal::format::{Format, LeafKind};
 
-use crate::common::{tool, Env, Key};
-
-/// An identity from `age-keygen`.
-fn age_keygen(env: &Env, name: &str) -> Key {
-    let identity = env.path(&format!("{name}.agekey"));
-    let out = tool("age-keygen")
-        .arg("-o")
-        .arg(&identity)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let public = String::from_utf8_lossy(&out.stderr)
-        .trim()
-        .trim_start_matches("Public key: ")
-        .to_owned();
-    assert!(public.starts_with("age1"), "{public}");
-    Key { identity, public }
-}
-
-/// An OpenSSH key pair from `ssh-keygen`; `public` is the .pub line.
-fn ssh_keygen(env: &Env, name: &str, kind: &str) -> Key {
-    let identity = env.path(&format!("{name}_{kind}"));
-    let mut cmd = tool("ssh-keygen");
-    cmd.args([
-        "-q",
-        "-t",
-        kind,
-        "-N",
-        "",
-        "-C",
-        &format!("{name}@test"),
-        "-f",
-    ])
-    .arg(&identity);
-    if kind == "rsa" {
-        cmd.args(["-b", "2048"]);
-    }
-    assert!(cmd.output().unwrap().status.success());
-    let public = std::fs::read_to_string(identity.with_extension("pub"))
-        .unwrap_or_else(|_| std::fs::read_to_string(format!("{}.pub", identity.display())).unwrap())
-        .trim()
-        .to_owned();
-    Key { identity, public }
-}
-
-fn decrypt_ok(env: &Env, file: &str, key: &Path) -> String {
-    let out = env
-        .seal()
-        .args(["decrypt", "-i"])
-        .arg(key)
-        .arg(file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{file} with {}: {}",
-        key.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use crate::common::{tool, Env, GitRepo, Key, Policy, RunOk};
 
 fn cannot_decrypt(env: &Env, file: &str, key: &Path) {
     env.seal()
@@ -126,14 +66,8 @@ fn team_repo(env: &Env) -> Key {
             alice.public
         ),
     );
-    env.write("config/app.yaml", PLAIN_YAML);
-    env.write("config/api.json", PLAIN_JSON);
-    env.write("prod.env", PLAIN_ENV);
-    for f in ["config/app.yaml", "config/api.json", "prod.env"] {
-        env.seal()
-            .args(["encrypt", "--in-place", f])
-            .assert()
-            .success();
+    for (file, plain) in FILES {
+        env.sealed(file, plain);
     }
     alice
 }
@@ -144,44 +78,43 @@ const FILES: [(&str, &str); 3] = [
     ("prod.env", PLAIN_ENV),
 ];
 
+/// `seal recipients add NAME KEY --group team -i ADMIN`.
+fn add_to_team(env: &Env, admin: &Key, name: &str, key: &str) -> assert_cmd::Command {
+    env.seal_as(admin, &["recipients", "add", name, key, "--group", "team"])
+}
+
+/// `seal` reading a passphrase from standard input (SEAL_PASSPHRASE_FD=0),
+/// which is `stdin`.
+fn with_passphrase(env: &Env, stdin: &str) -> assert_cmd::Command {
+    let mut cmd = env.seal();
+    cmd.env("SEAL_PASSPHRASE_FD", "0").write_stdin(stdin);
+    cmd
+}
+
+/// The team repo's files under git, with the keys and the private home
+/// ignored.
+fn team_git(env: &Env) -> GitRepo {
+    let repo = GitRepo::init(env, env.dir.path());
+    env.write(".gitignore", "*.key\n*.agekey\nhome/\nrun/\n");
+    repo
+}
+
 /// A removal that meets a file the remover cannot open (no rule covers it)
 /// says who can finish it and how; that command, run by a recipient of the
 /// file whose .seal.yaml no longer names the leaver, takes the key out.
 #[test]
 fn a_removal_someone_else_must_finish() {
     let env = Env::new();
-    let alice = env.keygen("alice");
-    let bob = env.keygen("bob");
-    let carol = env.keygen("carol");
-    env.write(
-        ".seal.yaml",
-        &format!(
-            "recipients:\n  alice: {}\n  bob: {}\nrules:\n  - path: \"team/**\"\n    recipients: [alice, bob]\n",
-            alice.public, bob.public
-        ),
+    let [alice, bob, carol] = env.keygens(["alice", "bob", "carol"]);
+    env.write_policy(
+        &Policy::new()
+            .recipients(&[("alice", &alice), ("bob", &bob)])
+            .rule("team/**", &["alice", "bob"]),
     );
-    env.write("team/t.yaml", "a: 1\n");
-    env.write("adhoc/c.yaml", "c: 3\n");
-    env.seal()
-        .args(["encrypt", "--in-place", "team/t.yaml"])
-        .assert()
-        .success();
-    env.seal()
-        .args([
-            "encrypt",
-            "--in-place",
-            "-r",
-            &bob.public,
-            "-r",
-            &carol.public,
-            "adhoc/c.yaml",
-        ])
-        .assert()
-        .success();
+    env.sealed("team/t.yaml", "a: 1\n");
+    env.sealed_for("adhoc/c.yaml", "c: 3\n", &[&bob, &carol]);
     let out = env
-        .seal()
-        .args(["recipients", "remove", "bob", "-i"])
-        .arg(&alice.identity)
+        .seal_as(&alice, &["recipients", "remove", "bob"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -191,19 +124,14 @@ fn a_removal_someone_else_must_finish() {
     assert!(!stderr.contains("run the same command again"), "{stderr}");
     cannot_decrypt(&env, "team/t.yaml", &bob.identity);
 
-    env.seal()
-        .args([
-            "updatekeys",
-            "--drop-key",
-            &bob.public,
-            "adhoc/c.yaml",
-            "-i",
-        ])
-        .arg(&carol.identity)
-        .assert()
-        .success();
+    env.seal_as(
+        &carol,
+        &["updatekeys", "--drop-key", &bob.public, "adhoc/c.yaml"],
+    )
+    .assert()
+    .success();
     cannot_decrypt(&env, "adhoc/c.yaml", &bob.identity);
-    assert_eq!(decrypt_ok(&env, "adhoc/c.yaml", &carol.identity), "c: 3\n");
+    assert_eq!(env.decrypt("adhoc/c.yaml", &carol), "c: 3\n");
 }
 
 /// Onboarding gives the newcomer's key to the files their rules name and
@@ -212,79 +140,43 @@ fn a_removal_someone_else_must_finish() {
 #[test]
 fn adding_a_recipient_leaves_other_files_and_people_alone() {
     let env = Env::new();
-    let alice = env.keygen("alice");
-    let bob = env.keygen("bob");
-    let dave = env.keygen("dave");
-    env.write(
-        ".seal.yaml",
-        &format!(
-            "recipients:\n  alice: {}\ngroups:\n  ops: [alice]\nrules:\n  - path: \"prod/**\"\n    recipients: [ops]\n  - path: \"**\"\n    recipients: [alice]\n",
-            alice.public
-        ),
+    let [alice, bob, dave] = env.keygens(["alice", "bob", "dave"]);
+    env.write_policy(
+        &Policy::new()
+            .recipient("alice", &alice)
+            .group("ops", &["alice"])
+            .rule("prod/**", &["ops"])
+            .rule("**", &["alice"]),
     );
-    env.write("prod/p.yaml", "a: 1\n");
-    env.write("drift.yaml", "b: 2\n");
-    env.seal()
-        .args(["encrypt", "--in-place", "prod/p.yaml"])
-        .assert()
-        .success();
-    env.seal()
-        .args([
-            "encrypt",
-            "--in-place",
-            "-r",
-            &alice.public,
-            "-r",
-            &dave.public,
-            "drift.yaml",
-        ])
-        .assert()
-        .success();
-    let drift = env.read("drift.yaml");
+    env.sealed("prod/p.yaml", "a: 1\n");
+    let drift = env.sealed_for("drift.yaml", "b: 2\n", &[&alice, &dave]);
     let prod_tokens = tokens(&env, "prod/p.yaml");
-    env.seal()
-        .args([
-            "recipients",
-            "add",
-            "bob",
-            &bob.public,
-            "--group",
-            "ops",
-            "-i",
-        ])
-        .arg(&alice.identity)
-        .assert()
-        .success();
+    env.seal_as(
+        &alice,
+        &["recipients", "add", "bob", &bob.public, "--group", "ops"],
+    )
+    .assert()
+    .success();
     assert_eq!(
         env.read("drift.yaml"),
         drift,
         "a file bob's rules do not cover changed"
     );
     assert_eq!(tokens(&env, "prod/p.yaml"), prod_tokens);
-    assert_eq!(decrypt_ok(&env, "prod/p.yaml", &bob.identity), "a: 1\n");
-    assert_eq!(decrypt_ok(&env, "drift.yaml", &dave.identity), "b: 2\n");
+    assert_eq!(env.decrypt("prod/p.yaml", &bob), "a: 1\n");
+    assert_eq!(env.decrypt("drift.yaml", &dave), "b: 2\n");
 }
 
 #[test]
 fn adding_a_recipient_to_a_group_is_the_whole_onboarding() {
     let env = Env::new();
     let alice = team_repo(&env);
-    let bob = age_keygen(&env, "bob");
-    let carol = ssh_keygen(&env, "carol", "ed25519");
-    let dave = ssh_keygen(&env, "dave", "rsa");
+    let bob = env.age_keygen("bob");
+    let carol = env.ssh_keygen("carol_ed25519", "ed25519", &[], "");
+    let dave = env.ssh_keygen("dave_rsa", "rsa", &["-b", "2048"], "");
     let before: Vec<_> = FILES.iter().map(|(f, _)| tokens(&env, f)).collect();
 
-    env.seal()
-        .args([
-            "recipients",
-            "add",
-            "bob",
-            &bob.public,
-            "--group",
-            "team",
-            "-i",
-        ])
-        .arg(&alice.identity)
+    add_to_team(&env, &alice, "bob", &bob.public)
         .assert()
         .success()
         .stdout(predicate::str::contains("added bob"))
@@ -299,22 +191,10 @@ fn adding_a_recipient_to_a_group_is_the_whole_onboarding() {
 
     // carol from her .pub file, dave (ssh-rsa) from standard input.
     let pub_file = format!("{}.pub", carol.identity.display());
-    env.seal()
-        .args([
-            "recipients",
-            "add",
-            "carol",
-            &pub_file,
-            "--group",
-            "team",
-            "-i",
-        ])
-        .arg(&alice.identity)
+    add_to_team(&env, &alice, "carol", &pub_file)
         .assert()
         .success();
-    env.seal()
-        .args(["recipients", "add", "dave", "-", "--group", "team", "-i"])
-        .arg(&alice.identity)
+    add_to_team(&env, &alice, "dave", "-")
         .write_stdin(format!("{}\n", dave.public))
         .assert()
         .success();
@@ -323,7 +203,7 @@ fn adding_a_recipient_to_a_group_is_the_whole_onboarding() {
         // Only metadata changed: every token is the same.
         assert_eq!(&tokens(&env, file), old, "{file}");
         for key in [&alice, &bob, &carol, &dave] {
-            assert_eq!(decrypt_ok(&env, file, &key.identity), *plain, "{file}");
+            assert_eq!(env.decrypt(file, key), *plain, "{file}");
         }
     }
 
@@ -365,9 +245,7 @@ fn adding_a_recipient_to_a_group_is_the_whole_onboarding() {
 
     // Nothing left to do: files stay byte-identical.
     let snapshot: Vec<String> = FILES.iter().map(|(f, _)| env.read(f)).collect();
-    env.seal()
-        .args(["updatekeys", "-i"])
-        .arg(&alice.identity)
+    env.seal_as(&alice, &["updatekeys"])
         .assert()
         .success()
         .stdout(predicate::str::contains("3 up to date"));
@@ -421,14 +299,10 @@ fn adding_refuses_bad_keys_duplicates_and_unknown_groups() {
 fn removing_a_recipient_rotates_so_their_old_key_opens_nothing_new() {
     let env = Env::new();
     let alice = team_repo(&env);
-    let bob = age_keygen(&env, "bob");
+    let bob = env.age_keygen("bob");
     let carol = env.keygen("carol");
     for (n, k) in [("bob", &bob.public), ("carol", &carol.public)] {
-        env.seal()
-            .args(["recipients", "add", n, k, "--group", "team", "-i"])
-            .arg(&alice.identity)
-            .assert()
-            .success();
+        add_to_team(&env, &alice, n, k).run_ok();
     }
     // bob keeps the data keys he could unwrap with the age CLI.
     let mut kept = Vec::new();
@@ -448,18 +322,14 @@ fn removing_a_recipient_rotates_so_their_old_key_opens_nothing_new() {
             .arg("-i")
             .arg(&bob.identity)
             .arg(&armored)
-            .output()
-            .unwrap();
-        assert!(out.status.success());
+            .output_ok();
         kept.push(seal::crypto::DataKey::from_bytes(&out.stdout).unwrap());
     }
     // The old key opens the file as it is now.
     let format = Format::from_path(Path::new(FILES[0].0)).unwrap();
     assert!(seal::document::open_with_key(format, &env.read(FILES[0].0), kept[0].clone()).is_ok());
 
-    env.seal()
-        .args(["recipients", "remove", "bob", "-i"])
-        .arg(&alice.identity)
+    env.seal_as(&alice, &["recipients", "remove", "bob"])
         .assert()
         .success()
         .stdout(predicate::str::contains("rotated"))
@@ -478,8 +348,8 @@ fn removing_a_recipient_rotates_so_their_old_key_opens_nothing_new() {
             seal::document::open_with_key(format, &env.read(file), old_key).is_err(),
             "{file}: the old data key still opens it"
         );
-        assert_eq!(decrypt_ok(&env, file, &alice.identity), *plain);
-        assert_eq!(decrypt_ok(&env, file, &carol.identity), *plain);
+        assert_eq!(env.decrypt(file, &alice), *plain);
+        assert_eq!(env.decrypt(file, &carol), *plain);
         assert!(!recipients_of(&env, file).contains(&bob.public));
     }
 }
@@ -487,8 +357,9 @@ fn removing_a_recipient_rotates_so_their_old_key_opens_nothing_new() {
 #[test]
 fn removal_is_refused_when_a_rule_or_you_would_be_left_out() {
     let env = Env::new();
-    let alice = env.keygen("alice");
-    let bob = env.keygen("bob");
+    let [alice, bob] = env.keygens(["alice", "bob"]);
+    // The catch-all's recipients as a block list: the forced removal below
+    // edits that layout too.
     env.write(
         ".seal.yaml",
         &format!(
@@ -496,30 +367,12 @@ fn removal_is_refused_when_a_rule_or_you_would_be_left_out() {
             alice.public, bob.public
         ),
     );
-    env.write("bob/x.json", "{\"a\": \"1\"}\n");
-    env.write("all.json", "{\"b\": \"2\"}\n");
     // bob's own file is readable by alice too (sealed by hand), so she can
     // rewrite it once its rule is gone.
-    env.seal()
-        .args([
-            "encrypt",
-            "--in-place",
-            "-r",
-            &alice.public,
-            "-r",
-            &bob.public,
-            "bob/x.json",
-        ])
-        .assert()
-        .success();
-    env.seal()
-        .args(["encrypt", "--in-place", "all.json"])
-        .assert()
-        .success();
+    env.sealed_for("bob/x.json", "{\"a\": \"1\"}\n", &[&alice, &bob]);
+    env.sealed("all.json", "{\"b\": \"2\"}\n");
     let config = env.read(".seal.yaml");
-    env.seal()
-        .args(["recipients", "remove", "bob", "-i"])
-        .arg(&alice.identity)
+    env.seal_as(&alice, &["recipients", "remove", "bob"])
         .assert()
         .code(1)
         .stderr(predicate::str::contains("rules[0] (bob/**)"))
@@ -527,18 +380,14 @@ fn removal_is_refused_when_a_rule_or_you_would_be_left_out() {
     assert_eq!(env.read(".seal.yaml"), config);
 
     // Removing yourself where you are the last one left is refused too.
-    env.seal()
-        .args(["recipients", "remove", "alice", "-i"])
-        .arg(&alice.identity)
+    env.seal_as(&alice, &["recipients", "remove", "alice"])
         .assert()
         .code(1)
         .stderr(predicate::str::contains("no longer be able to open"));
     assert_eq!(env.read(".seal.yaml"), config);
 
     // Forced: the empty rule goes, bob/x.json falls to "**" (alice only).
-    env.seal()
-        .args(["recipients", "remove", "bob", "--force", "-i"])
-        .arg(&alice.identity)
+    env.seal_as(&alice, &["recipients", "remove", "bob", "--force"])
         .assert()
         .success()
         .stderr(predicate::str::contains("deleted rule \"bob/**\""));
@@ -551,33 +400,17 @@ fn removal_is_refused_when_a_rule_or_you_would_be_left_out() {
 #[test]
 fn updatekeys_skips_files_it_cannot_open_and_never_damages_them() {
     let env = Env::new();
-    let alice = env.keygen("alice");
-    let bob = env.keygen("bob");
-    let carol = env.keygen("carol");
-    env.write(
-        ".seal.yaml",
-        &format!(
-            "recipients:\n  alice: {}\n  bob: {}\n  carol: {}\nrules:\n  - path: \"**\"\n    recipients: [alice, bob]\n",
-            alice.public, bob.public, carol.public
-        ),
+    let [alice, bob, carol] = env.keygens(["alice", "bob", "carol"]);
+    env.write_policy(
+        &Policy::new()
+            .recipients(&[("alice", &alice), ("bob", &bob), ("carol", &carol)])
+            .rule("**", &["alice", "bob"]),
     );
-    env.write("mine.json", "{\"k\": \"v\"}\n");
-    env.write("theirs.env", "K=v\n");
-    env.seal()
-        .args(["encrypt", "--in-place", "-r", &alice.public, "mine.json"])
-        .assert()
-        .success();
-    env.seal()
-        .args(["encrypt", "--in-place", "-r", &carol.public, "theirs.env"])
-        .assert()
-        .success();
-    let theirs = env.read("theirs.env");
-    let mine = env.read("mine.json");
+    let mine = env.sealed_for("mine.json", "{\"k\": \"v\"}\n", &[&alice]);
+    let theirs = env.sealed_for("theirs.env", "K=v\n", &[&carol]);
 
     // A dry run writes nothing.
-    env.seal()
-        .args(["updatekeys", "--dry-run", "-i"])
-        .arg(&alice.identity)
+    env.seal_as(&alice, &["updatekeys", "--dry-run"])
         .assert()
         .success()
         .stdout(predicate::str::contains(
@@ -588,66 +421,40 @@ fn updatekeys_skips_files_it_cannot_open_and_never_damages_them() {
         ));
     assert_eq!(env.read("mine.json"), mine);
 
-    env.seal()
-        .args(["updatekeys", "-i"])
-        .arg(&alice.identity)
+    env.seal_as(&alice, &["updatekeys"])
         .assert()
         .code(1)
         .stderr(predicate::str::contains("theirs.env: skipped"))
         .stderr(predicate::str::contains("not one of its recipients"))
         .stdout(predicate::str::contains("updated     mine.json: added bob"));
     assert_eq!(env.read("theirs.env"), theirs);
-    assert_eq!(
-        decrypt_ok(&env, "mine.json", &bob.identity),
-        "{\"k\": \"v\"}\n"
-    );
+    assert_eq!(env.decrypt("mine.json", &bob), "{\"k\": \"v\"}\n");
 
     // carol can do it (she would lose access: refused unless forced).
-    env.seal()
-        .args(["updatekeys", "theirs.env", "-i"])
-        .arg(&carol.identity)
+    env.seal_as(&carol, &["updatekeys", "theirs.env"])
         .assert()
         .code(1)
         .stderr(predicate::str::contains("lose access"));
     assert_eq!(env.read("theirs.env"), theirs);
-    env.seal()
-        .args(["updatekeys", "--force", "theirs.env", "-i"])
-        .arg(&carol.identity)
+    env.seal_as(&carol, &["updatekeys", "--force", "theirs.env"])
         .assert()
         .success();
     cannot_decrypt(&env, "theirs.env", &carol.identity);
-    assert_eq!(decrypt_ok(&env, "theirs.env", &bob.identity), "K=v\n");
+    assert_eq!(env.decrypt("theirs.env", &bob), "K=v\n");
 }
 
 #[test]
 fn no_rotate_keeps_tokens_and_warns_and_rotate_changes_them_all() {
     let env = Env::new();
-    let alice = env.keygen("alice");
-    let bob = env.keygen("bob");
-    env.write(
-        ".seal.yaml",
-        &format!(
-            "recipients:\n  alice: {}\n  bob: {}\nrules:\n  - path: \"**\"\n    recipients: [alice]\n",
-            alice.public, bob.public
-        ),
+    let [alice, bob] = env.keygens(["alice", "bob"]);
+    env.write_policy(
+        &Policy::new()
+            .recipients(&[("alice", &alice), ("bob", &bob)])
+            .rule("**", &["alice"]),
     );
-    env.write("s.env", "A=1\nB=2\n");
-    env.seal()
-        .args([
-            "encrypt",
-            "--in-place",
-            "-r",
-            &alice.public,
-            "-r",
-            &bob.public,
-            "s.env",
-        ])
-        .assert()
-        .success();
+    env.sealed_for("s.env", "A=1\nB=2\n", &[&alice, &bob]);
     let before = tokens(&env, "s.env");
-    env.seal()
-        .args(["updatekeys", "--no-rotate", "-i"])
-        .arg(&alice.identity)
+    env.seal_as(&alice, &["updatekeys", "--no-rotate"])
         .assert()
         .success()
         .stderr(predicate::str::contains("WARNING"))
@@ -656,9 +463,7 @@ fn no_rotate_keeps_tokens_and_warns_and_rotate_changes_them_all() {
     cannot_decrypt(&env, "s.env", &bob.identity);
 
     let recipients = recipients_of(&env, "s.env");
-    env.seal()
-        .args(["rotate", "s.env", "-i"])
-        .arg(&alice.identity)
+    env.seal_as(&alice, &["rotate", "s.env"])
         .assert()
         .success()
         .stdout(predicate::str::contains("rotated     s.env"));
@@ -666,37 +471,11 @@ fn no_rotate_keeps_tokens_and_warns_and_rotate_changes_them_all() {
     assert_eq!(after.len(), before.len());
     assert!(after.is_disjoint(&before));
     assert_eq!(recipients_of(&env, "s.env"), recipients);
-    assert_eq!(decrypt_ok(&env, "s.env", &alice.identity), "A=1\nB=2\n");
-}
-
-fn git(env: &Env, args: &[&str]) {
-    let out = tool("git")
-        .current_dir(env.dir.path())
-        .args([
-            "-c",
-            "user.email=t@example.com",
-            "-c",
-            "user.name=t",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(env.decrypt("s.env", &alice), "A=1\nB=2\n");
 }
 
 fn exposure_json(env: &Env, args: &[&str]) -> serde_json::Value {
-    let out = env.seal().arg("exposure").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = env.seal().arg("exposure").args(args).output_ok();
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -718,66 +497,29 @@ fn statuses(report: &serde_json::Value) -> Vec<(String, String, String)> {
 #[test]
 fn exposure_report_over_real_git_history() {
     let env = Env::new();
-    git(&env, &["init", "-q", "."]);
+    let repo = team_git(&env);
     let alice = team_repo(&env);
     let config = env.read(".seal.yaml").replace(
         "rules:\n",
         "rules:\n  - path: \"only-alice.json\"\n    recipients: [alice]\n",
     );
     env.write(".seal.yaml", &config);
-    env.write("only-alice.json", "{\"x\": \"never-bob\"}\n");
-    env.seal()
-        .args([
-            "encrypt",
-            "--in-place",
-            "-r",
-            &alice.public,
-            "only-alice.json",
-        ])
-        .assert()
-        .success();
-    env.write(".gitignore", "*.key\n*.agekey\nhome/\nrun/\n");
-    git(&env, &["add", "-A"]);
-    git(&env, &["commit", "-qm", "start"]);
+    env.sealed_for("only-alice.json", "{\"x\": \"never-bob\"}\n", &[&alice]);
+    repo.commit_all("start");
 
     // bob joins in one commit ...
-    let bob = age_keygen(&env, "bob");
-    env.seal()
-        .args([
-            "recipients",
-            "add",
-            "bob",
-            &bob.public,
-            "--group",
-            "team",
-            "-i",
-        ])
-        .arg(&alice.identity)
-        .assert()
-        .success();
-    git(&env, &["commit", "-qam", "add bob"]);
+    let bob = env.age_keygen("bob");
+    add_to_team(&env, &alice, "bob", &bob.public).run_ok();
+    repo.git_ok(&["commit", "-qam", "add bob"]);
     // ... a value changes while he is in ...
-    env.seal()
-        .args(["set", "-i"])
-        .arg(&alice.identity)
-        .args(["config/api.json", "api.token", "tok-456"])
-        .assert()
-        .success();
-    git(&env, &["commit", "-qam", "new token"]);
+    env.seal_as(&alice, &["set", "config/api.json", "api.token", "tok-456"])
+        .run_ok();
+    repo.git_ok(&["commit", "-qam", "new token"]);
 
     // ... and leaves in a later one (the report comes with the removal).
-    let out = env
-        .seal()
-        .args(["recipients", "remove", "bob", "-i"])
-        .arg(&alice.identity)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stdout = env
+        .seal_as(&alice, &["recipients", "remove", "bob"])
+        .run_ok();
     let table = &stdout[stdout.find("Values bob could decrypt").expect("report")..];
     assert!(
         table.contains("db.password") && table.contains("UNCHANGED"),
@@ -785,16 +527,12 @@ fn exposure_report_over_real_git_history() {
     );
     assert!(table.contains("before this removal"), "{table}");
     assert!(!table.contains("only-alice.json"), "{table}");
-    git(&env, &["commit", "-qam", "remove bob"]);
+    repo.git_ok(&["commit", "-qam", "remove bob"]);
 
     // One value changes after he left.
-    env.seal()
-        .args(["set", "-i"])
-        .arg(&alice.identity)
-        .args(["prod.env", "STRIPE_KEY", "sk_live_2"])
-        .assert()
-        .success();
-    git(&env, &["commit", "-qam", "rotate stripe"]);
+    env.seal_as(&alice, &["set", "prod.env", "STRIPE_KEY", "sk_live_2"])
+        .run_ok();
+    repo.git_ok(&["commit", "-qam", "rotate stripe"]);
 
     // With a key: plaintexts compared across the rotation.
     let with_key = exposure_json(
@@ -841,20 +579,8 @@ fn exposure_report_over_real_git_history() {
 
     // A value kept under the same data key is recognised by its token alone.
     let carol = env.keygen("carol");
-    env.seal()
-        .args([
-            "recipients",
-            "add",
-            "carol",
-            &carol.public,
-            "--group",
-            "team",
-            "-i",
-        ])
-        .arg(&alice.identity)
-        .assert()
-        .success();
-    git(&env, &["commit", "-qam", "add carol"]);
+    add_to_team(&env, &alice, "carol", &carol.public).run_ok();
+    repo.git_ok(&["commit", "-qam", "add carol"]);
     let text = env.read(".seal.yaml");
     env.write(
         ".seal.yaml",
@@ -862,11 +588,7 @@ fn exposure_report_over_real_git_history() {
             .replace(&format!("  carol: {}\n", carol.public), "")
             .replace(", carol]", "]"),
     );
-    env.seal()
-        .args(["updatekeys", "--no-rotate", "-i"])
-        .arg(&alice.identity)
-        .assert()
-        .success();
+    env.seal_as(&alice, &["updatekeys", "--no-rotate"]).run_ok();
     let report = exposure_json(&env, &[&carol.public, "--json"]);
     let st = statuses(&report);
     assert!(
@@ -893,29 +615,21 @@ fn exposure_report_over_real_git_history() {
 fn updatekeys_applies_a_stricter_selection() {
     let env = Env::new();
     let alice = env.keygen("alice");
-    let rules = |patterns: &str| {
-        format!(
-            "recipients:\n  alice: {}\nrules:\n  - path: \"k8s/*.yaml\"\n    recipients: [alice]\n    encrypt: [{patterns}]\n",
-            alice.public
-        )
+    let rules = |patterns: &[&str]| {
+        Policy::new()
+            .recipient("alice", &alice)
+            .rule("k8s/*.yaml", &["alice"])
+            .encrypt(patterns)
     };
-    env.write(".seal.yaml", &rules("\"stringData.*\""));
-    env.write(
+    env.write_policy(&rules(&["stringData.*"]));
+    env.sealed(
         "k8s/s.yaml",
         "metadata:\n  name: app\n  token: t0k\nstringData:\n  pw: p4ss\n",
     );
-    env.seal()
-        .args(["encrypt", "--in-place", "k8s/s.yaml"])
-        .assert()
-        .success();
     let before = tokens(&env, "k8s/s.yaml");
-    env.write(".seal.yaml", &rules("\"stringData.*\", \"metadata.token\""));
+    env.write_policy(&rules(&["stringData.*", "metadata.token"]));
     env.seal().args(["check", "k8s/s.yaml"]).assert().code(1);
-    env.seal()
-        .args(["updatekeys", "-i"])
-        .arg(&alice.identity)
-        .assert()
-        .success();
+    env.seal_as(&alice, &["updatekeys"]).assert().success();
     env.seal().args(["check", "k8s/s.yaml"]).assert().success();
     let sealed = env.read("k8s/s.yaml");
     assert!(
@@ -925,16 +639,12 @@ fn updatekeys_applies_a_stricter_selection() {
     let after = tokens(&env, "k8s/s.yaml");
     assert!(before.iter().all(|t| after.contains(t)), "a token changed");
     assert_eq!(
-        decrypt_ok(&env, "k8s/s.yaml", &alice.identity),
+        env.decrypt("k8s/s.yaml", &alice),
         "metadata:\n  name: app\n  token: t0k\nstringData:\n  pw: p4ss\n"
     );
     // Looser again: nothing is decrypted into the file.
-    env.write(".seal.yaml", &rules("\"stringData.*\""));
-    env.seal()
-        .args(["updatekeys", "-i"])
-        .arg(&alice.identity)
-        .assert()
-        .success();
+    env.write_policy(&rules(&["stringData.*"]));
+    env.seal_as(&alice, &["updatekeys"]).assert().success();
     assert_eq!(env.read("k8s/s.yaml"), sealed);
 }
 
@@ -943,41 +653,25 @@ fn updatekeys_applies_a_stricter_selection() {
 #[test]
 fn exposure_follows_renames_and_other_branches() {
     let env = Env::new();
-    git(&env, &["init", "-q", "-b", "main", "."]);
-    let alice = env.keygen("alice");
-    let carol = env.keygen("carol");
-    env.write(
-        ".seal.yaml",
-        &format!(
-            "recipients:\n  alice: {}\n  carol: {}\nrules:\n  - path: \"**\"\n    recipients: [alice, carol]\n",
-            alice.public, carol.public
-        ),
+    let repo = team_git(&env);
+    let [alice, carol] = env.keygens(["alice", "carol"]);
+    env.write_policy(
+        &Policy::new()
+            .recipients(&[("alice", &alice), ("carol", &carol)])
+            .rule("**", &["alice", "carol"]),
     );
-    env.write(".gitignore", "*.key\n*.agekey\nhome/\nrun/\n");
-    env.write("top.yaml", "other: o1\n");
-    env.seal()
-        .args(["encrypt", "--in-place", "top.yaml"])
+    env.sealed("top.yaml", "other: o1\n");
+    repo.commit_all("start");
+    repo.git_ok(&["checkout", "-q", "-b", "feature"]);
+    env.sealed("feat.yaml", "f: only-on-feature\n");
+    repo.commit_all("feature");
+    repo.git_ok(&["checkout", "-q", "main"]);
+    env.seal_as(&alice, &["recipients", "remove", "carol"])
         .assert()
         .success();
-    git(&env, &["add", "-A"]);
-    git(&env, &["commit", "-qm", "start"]);
-    git(&env, &["checkout", "-q", "-b", "feature"]);
-    env.write("feat.yaml", "f: only-on-feature\n");
-    env.seal()
-        .args(["encrypt", "--in-place", "feat.yaml"])
-        .assert()
-        .success();
-    git(&env, &["add", "-A"]);
-    git(&env, &["commit", "-qm", "feature"]);
-    git(&env, &["checkout", "-q", "main"]);
-    env.seal()
-        .args(["recipients", "remove", "carol", "-i"])
-        .arg(&alice.identity)
-        .assert()
-        .success();
-    git(&env, &["commit", "-qam", "remove carol"]);
-    git(&env, &["mv", "top.yaml", "config-top.yaml"]);
-    git(&env, &["commit", "-qm", "rename"]);
+    repo.git_ok(&["commit", "-qam", "remove carol"]);
+    repo.git_ok(&["mv", "top.yaml", "config-top.yaml"]);
+    repo.git_ok(&["commit", "-qm", "rename"]);
 
     let report = exposure_json(
         &env,
@@ -997,13 +691,13 @@ fn exposure_follows_renames_and_other_branches() {
 #[test]
 fn interrupted_updatekeys_leaves_valid_files_and_a_rerun_finishes() {
     let env = Env::new();
-    let alice = env.keygen("alice");
-    let bob = env.keygen("bob");
-    let header = format!(
-        "recipients:\n  alice: {}\n  bob: {}\nrules:\n  - path: \"**\"\n    recipients: [",
-        alice.public, bob.public
-    );
-    env.write(".seal.yaml", &format!("{header}alice, bob]\n"));
+    let [alice, bob] = env.keygens(["alice", "bob"]);
+    let policy = |readers: &[&str]| {
+        Policy::new()
+            .recipients(&[("alice", &alice), ("bob", &bob)])
+            .rule("**", readers)
+    };
+    env.write_policy(&policy(&["alice", "bob"]));
     let body: String = (0..60)
         .map(|i| format!("  \"key{i}\": \"value {i}\",\n"))
         .collect();
@@ -1011,16 +705,10 @@ fn interrupted_updatekeys_leaves_valid_files_and_a_rerun_finishes() {
     let n = 120;
     let name = |i: usize| format!("s/f{i:03}.json");
     for i in 0..n {
-        env.write(&name(i), &plain);
-    }
-    for i in 0..n {
-        env.seal()
-            .args(["encrypt", "--in-place", &name(i)])
-            .assert()
-            .success();
+        env.sealed(&name(i), &plain);
     }
     // Drop bob: every file gets a new data key.
-    env.write(".seal.yaml", &format!("{header}alice]\n"));
+    env.write_policy(&policy(&["alice"]));
     let bin = assert_cmd::cargo::cargo_bin("seal");
     let mut child = Command::new(&bin)
         .current_dir(env.dir.path())
@@ -1057,7 +745,7 @@ fn interrupted_updatekeys_leaves_valid_files_and_a_rerun_finishes() {
     for i in 0..n {
         let f = name(i);
         // Every file is old or new, and valid either way.
-        assert_eq!(decrypt_ok(&env, &f, &alice.identity), plain, "{f}");
+        assert_eq!(env.decrypt(&f, &alice), plain, "{f}");
         if !recipients_of(&env, &f).contains(&bob.public) {
             done += 1;
         }
@@ -1065,9 +753,7 @@ fn interrupted_updatekeys_leaves_valid_files_and_a_rerun_finishes() {
     assert!(done >= 1, "nothing was done before the kill");
     assert!(done < n, "the run finished before it could be interrupted");
 
-    env.seal()
-        .args(["updatekeys", "-i"])
-        .arg(&alice.identity)
+    env.seal_as(&alice, &["updatekeys"])
         .assert()
         .success()
         .stdout(predicate::str::contains(format!(
@@ -1077,7 +763,7 @@ fn interrupted_updatekeys_leaves_valid_files_and_a_rerun_finishes() {
         )));
     for i in 0..n {
         let f = name(i);
-        assert_eq!(decrypt_ok(&env, &f, &alice.identity), plain);
+        assert_eq!(env.decrypt(&f, &alice), plain);
         assert_eq!(recipients_of(&env, &f), vec![alice.public.clone()]);
     }
     cannot_decrypt(&env, &name(n - 1), &bob.identity);
@@ -1222,12 +908,11 @@ fn passphrase_protected_identity_under_a_terminal() {
         .unwrap()
         .trim()
         .to_owned();
-
-    env.write("s.env", "PASSWORD=hunter2\n");
-    env.seal()
-        .args(["encrypt", "--in-place", "-r", &public, "s.env"])
-        .assert()
-        .success();
+    let protected = Key {
+        identity: env.path("prot.key"),
+        public: public.clone(),
+    };
+    env.sealed_for("s.env", "PASSWORD=hunter2\n", &[&protected]);
 
     // Right passphrase on the terminal.
     let tmux = Tmux::start(&env, &shell_command(&env, "get -i prot.key s.env PASSWORD"));
@@ -1258,24 +943,18 @@ fn passphrase_protected_identity_under_a_terminal() {
     drop(tmux);
 
     // SEAL_PASSPHRASE_FD, here standard input (fd 0); no terminal needed.
-    env.seal()
-        .env("SEAL_PASSPHRASE_FD", "0")
+    with_passphrase(&env, &format!("{passphrase}\n"))
         .args(["get", "-i", "prot.key", "s.env", "PASSWORD"])
-        .write_stdin(format!("{passphrase}\n"))
         .assert()
         .success()
         .stdout("hunter2\n");
-    env.seal()
-        .env("SEAL_PASSPHRASE_FD", "0")
+    with_passphrase(&env, &format!("{passphrase}\n"))
         .args(["keygen", "-y", "prot.key"])
-        .write_stdin(format!("{passphrase}\n"))
         .assert()
         .success()
         .stdout(format!("{public}\n"));
-    env.seal()
-        .env("SEAL_PASSPHRASE_FD", "0")
+    with_passphrase(&env, "nope\n")
         .args(["get", "-i", "prot.key", "s.env", "PASSWORD"])
-        .write_stdin("nope\n")
         .assert()
         .code(1)
         .stderr(predicate::str::contains("wrong passphrase"))
@@ -1294,54 +973,28 @@ fn passphrase_protected_identity_under_a_terminal() {
 #[test]
 fn a_protected_ssh_key_reads_its_passphrase_like_any_identity() {
     let env = Env::new();
-    let identity = env.path("id_pw");
-    let made = tool("ssh-keygen")
-        .args([
-            "-q",
-            "-t",
-            "ed25519",
-            "-N",
-            "ssh-pass-1",
-            "-C",
-            "pw@test",
-            "-f",
-        ])
-        .arg(&identity)
-        .output()
-        .unwrap();
-    assert!(made.status.success());
-    let public = std::fs::read_to_string(format!("{}.pub", identity.display()))
-        .unwrap()
-        .trim()
-        .to_owned();
+    let Key { identity, public } = env.ssh_keygen("id_pw", "ed25519", &[], "ssh-pass-1");
     env.write("plain.env", "A=1\n");
     env.seal()
         .args(["encrypt", "-r", &public, "-o", "s.env", "plain.env"])
         .assert()
         .success();
-    env.seal()
-        .env("SEAL_PASSPHRASE_FD", "0")
-        .args(["get", "-i"])
-        .arg(&identity)
-        .args(["s.env", "A"])
-        .write_stdin("ssh-pass-1\n")
-        .assert()
-        .success()
-        .stdout("1\n");
-    env.seal()
-        .args(["get", "-i"])
-        .arg(&identity)
-        .args(["s.env", "A"])
+    // `seal get -i id_pw s.env A`
+    let get_a = |stdin: Option<&str>| {
+        let mut cmd = match stdin {
+            Some(text) => with_passphrase(&env, text),
+            None => env.seal(),
+        };
+        cmd.args(["get", "-i"]).arg(&identity).args(["s.env", "A"]);
+        cmd
+    };
+    get_a(Some("ssh-pass-1\n")).assert().success().stdout("1\n");
+    get_a(None)
         .assert()
         .code(1)
         .stderr(predicate::str::contains("SEAL_PASSPHRASE_FD"))
         .stderr(predicate::str::contains("none of your identities").not());
-    env.seal()
-        .env("SEAL_PASSPHRASE_FD", "0")
-        .args(["get", "-i"])
-        .arg(&identity)
-        .args(["s.env", "A"])
-        .write_stdin("wrong\n")
+    get_a(Some("wrong\n"))
         .assert()
         .code(1)
         .stderr(predicate::str::contains("wrong passphrase"))
@@ -1354,8 +1007,7 @@ fn a_protected_ssh_key_reads_its_passphrase_like_any_identity() {
 #[test]
 fn the_default_identity_never_blocks_an_explicit_one() {
     let env = Env::new();
-    let mate = env.keygen("mate");
-    let good = env.keygen("good");
+    let [mate, good] = env.keygens(["mate", "good"]);
     env.write("plain.yaml", "a: 1\n");
     env.seal()
         .args([
@@ -1370,16 +1022,18 @@ fn the_default_identity_never_blocks_an_explicit_one() {
         ])
         .assert()
         .success();
+    // `seal get -i good.key s.yaml a`
+    let get_with_good = || {
+        let mut cmd = env.seal();
+        cmd.args(["get", "-i"])
+            .arg(&good.identity)
+            .args(["s.yaml", "a"]);
+        cmd
+    };
     let default = env.path("home/.config/seal/identity.txt");
     std::fs::create_dir_all(default.parent().unwrap()).unwrap();
     std::fs::write(&default, "junk\n").unwrap();
-    env.seal()
-        .args(["get", "-i"])
-        .arg(&good.identity)
-        .args(["s.yaml", "a"])
-        .assert()
-        .success()
-        .stdout("1\n");
+    get_with_good().assert().success().stdout("1\n");
     // Without -i the broken default file is still an error that names it.
     env.seal()
         .args(["get", "s.yaml", "a"])
@@ -1389,11 +1043,8 @@ fn the_default_identity_never_blocks_an_explicit_one() {
     // A passphrase-protected default identity (not a recipient) is not
     // asked for when -i opens the file: no terminal, no passphrase given.
     std::fs::remove_file(&default).unwrap();
-    let made = env
-        .seal()
-        .env("SEAL_PASSPHRASE_FD", "0")
+    let made = with_passphrase(&env, "pass-phrase-1\npass-phrase-1\n")
         .args(["keygen", "--passphrase"])
-        .write_stdin("pass-phrase-1\npass-phrase-1\n")
         .output()
         .unwrap();
     assert!(made.status.success());
@@ -1410,61 +1061,44 @@ fn the_default_identity_never_blocks_an_explicit_one() {
         .decode(body)
         .unwrap();
     std::fs::write(env.path("binary.age"), binary).unwrap();
-    env.seal()
-        .env("SEAL_PASSPHRASE_FD", "0")
+    with_passphrase(&env, "pass-phrase-1\n")
         .args(["keygen", "-y", "binary.age"])
-        .write_stdin("pass-phrase-1\n")
         .assert()
         .success()
         .stdout(String::from_utf8(made.stdout).unwrap());
-    env.seal()
-        .args(["get", "-i"])
-        .arg(&good.identity)
-        .args(["s.yaml", "a"])
-        .assert()
-        .success()
-        .stdout("1\n");
+    get_with_good().assert().success().stdout("1\n");
 }
 
 #[test]
 fn a_passphrase_recipient_for_break_glass_recovery() {
     let env = Env::new();
     let alice = env.keygen("alice");
-    env.write(
-        ".seal.yaml",
-        &format!(
-            "recipients:\n  alice: {}\n  recovery: \"scrypt:break-glass\"\nrules:\n  - path: \"**\"\n    recipients: [alice, recovery]\n",
-            alice.public
-        ),
+    env.write_policy(
+        &Policy::new()
+            .recipient("alice", &alice)
+            .recipient_value("recovery", "\"scrypt:break-glass\"")
+            .rule("**", &["alice", "recovery"]),
     );
     env.write("s.json", "{\"root\": \"pw\"}\n");
-    env.seal()
-        .env("SEAL_PASSPHRASE_FD", "0")
+    with_passphrase(&env, "offline secret\n")
         .args(["encrypt", "--in-place", "s.json"])
-        .write_stdin("offline secret\n")
         .assert()
         .success();
     assert!(recipients_of(&env, "s.json").contains(&"scrypt:break-glass".to_owned()));
     // Recovery with the passphrase alone, no identity file at all.
-    env.seal()
-        .env("SEAL_PASSPHRASE_FD", "0")
+    with_passphrase(&env, "offline secret\n")
         .args(["decrypt", "--passphrase", "s.json"])
-        .write_stdin("offline secret\n")
         .assert()
         .success()
         .stdout("{\"root\": \"pw\"}\n");
-    env.seal()
-        .env("SEAL_PASSPHRASE_FD", "0")
+    with_passphrase(&env, "guess\n")
         .args(["decrypt", "--passphrase", "s.json"])
-        .write_stdin("guess\n")
         .assert()
         .code(1)
         .stderr(predicate::str::contains("wrong passphrase"));
     // Adding someone keeps the passphrase wrap as it is: no passphrase needed.
     let bob = env.keygen("bob");
-    env.seal()
-        .args(["recipients", "add", "bob", &bob.public, "-i"])
-        .arg(&alice.identity)
+    env.seal_as(&alice, &["recipients", "add", "bob", &bob.public])
         .assert()
         .success();
     let text = env.read(".seal.yaml");
@@ -1472,15 +1106,8 @@ fn a_passphrase_recipient_for_break_glass_recovery() {
         ".seal.yaml",
         &text.replace("[alice, recovery]", "[alice, recovery, bob]"),
     );
-    env.seal()
-        .args(["updatekeys", "-i"])
-        .arg(&alice.identity)
-        .assert()
-        .success();
-    assert_eq!(
-        decrypt_ok(&env, "s.json", &bob.identity),
-        "{\"root\": \"pw\"}\n"
-    );
+    env.seal_as(&alice, &["updatekeys"]).assert().success();
+    assert_eq!(env.decrypt("s.json", &bob), "{\"root\": \"pw\"}\n");
     let list = env.seal().args(["recipients", "s.json"]).output().unwrap();
     let list = String::from_utf8(list.stdout).unwrap();
     assert!(

@@ -1,28 +1,19 @@
 use predicates::prelude::*;
 
-use crate::common::{changed_lines, fixture, Env, Key};
+use crate::common::{changed_lines, fixture, Env, Key, RunOk};
 
 fn sealed(env: &Env, name: &str, text: &str) -> Key {
     let key = env.keygen(&format!("key-for-{name}"));
-    env.write(name, text);
-    env.seal_in_place(name, &key);
+    env.sealed_for(name, text, &[&key]);
     key
 }
 
 fn get(env: &Env, key: &Key, file: &str, path: &str) -> String {
-    let out = env
-        .seal()
+    env.seal()
         .args(["get", "-i"])
         .arg(&key.identity)
         .args([file, path])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "get {path}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+        .run_ok()
 }
 
 #[test]
@@ -401,12 +392,7 @@ fn info_needs_no_key() {
     );
     assert_ne!(hostile, sealed);
     env.write("h.yaml", &hostile);
-    let out = env.seal().args(["info", "h.yaml"]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = env.seal().args(["info", "h.yaml"]).output_ok();
     assert!(
         !out.stdout.contains(&0x1b),
         "{}",
