@@ -4,9 +4,12 @@
 //!
 //! Opening verifies the file MAC before any value is decrypted, so a
 //! tampered file shows no plaintext at all.
-//! Sealing checks its own output by opening it again before returning, so a
-//! parser bug can never produce a file that does not decrypt to exactly its
-//! input.
+//! Sealing checks its own output before returning, so a parser bug can
+//! never produce a file that does not decrypt to exactly its input: the
+//! output is scanned again and must show the same values at the same paths,
+//! the tokens where they were spliced and the metadata that was MACed
+//! (`check_sealed_output`). Decrypting every fresh token again would only
+//! test the AEAD crate, at the cost of a second opening.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -362,6 +365,59 @@ pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
+/// A plaintext document parsed for sealing: it has no metadata block and
+/// no value that is already a token.
+pub struct Plain<'a> {
+    format: Format,
+    src: &'a str,
+    scan: Scan,
+}
+
+/// Parse a plaintext document for sealing, refusing one that is sealed
+/// already (a metadata block, or any value that is a token).
+pub fn parse_plain(format: Format, src: &str) -> Result<Plain<'_>, DocError> {
+    let scan = format.scan(src)?;
+    if scan.metadata.is_some() {
+        return Err(DocError::AlreadySealed { at: None });
+    }
+    if let Some(leaf) = scan
+        .leaves
+        .iter()
+        .find(|l| l.kind == LeafKind::Scalar && format.token_in(&src[l.span.clone()]).is_some())
+    {
+        return Err(DocError::AlreadySealed {
+            at: Some(leaf.path.to_string()),
+        });
+    }
+    Ok(Plain { format, src, scan })
+}
+
+impl Plain<'_> {
+    /// The document's values, in document order.
+    pub fn leaves(&self) -> &[crate::format::Leaf] {
+        &self.scan.leaves
+    }
+
+    /// Seal for `recipients` with a fresh data key.
+    pub fn seal(&self, recipients: &[Recipient], encrypt: &[String]) -> Result<String, DocError> {
+        validate_patterns(encrypt)?;
+        let key = DataKey::generate();
+        let plan = SealPlan {
+            key: &key,
+            recipients: wrap_for(&key, recipients)?,
+            encrypt: encrypt.to_vec(),
+            modified: now_rfc3339(),
+        };
+        seal_plain(self, &plan, |_, _| None, &Replacements::new())
+    }
+}
+
+fn validate_patterns(encrypt: &[String]) -> Result<(), DocError> {
+    encrypt
+        .iter()
+        .try_for_each(|p| select::validate(p).map_err(DocError::Pattern))
+}
+
 /// Seal a plaintext document for `recipients` with a fresh data key.
 pub fn seal(
     format: Format,
@@ -369,14 +425,8 @@ pub fn seal(
     recipients: &[Recipient],
     encrypt: &[String],
 ) -> Result<String, DocError> {
-    let key = DataKey::generate();
-    let plan = SealPlan {
-        key: &key,
-        recipients: wrap_for(&key, recipients)?,
-        encrypt: encrypt.to_vec(),
-        modified: now_rfc3339(),
-    };
-    seal_with(format, plaintext, &plan, |_, _| None)
+    validate_patterns(encrypt)?;
+    parse_plain(format, plaintext)?.seal(recipients, encrypt)
 }
 
 /// Seal `plaintext` under `plan`; `reuse(path, source)` may return an
@@ -387,7 +437,7 @@ fn seal_with<'p>(
     plan: &SealPlan<'_>,
     reuse: impl Fn(&KeyPath, &str) -> Option<&'p str>,
 ) -> Result<String, DocError> {
-    seal_with_replacements(format, plaintext, plan, reuse, &Replacements::new())
+    seal_replacing(format, plaintext, plan, reuse, &Replacements::new())
 }
 
 /// Texts to encrypt in place of the plaintext values at some key paths.
@@ -409,66 +459,41 @@ pub fn seal_replacing<'p>(
     reuse: impl Fn(&KeyPath, &str) -> Option<&'p str>,
     replace: &Replacements,
 ) -> Result<String, DocError> {
-    seal_with_replacements(format, plaintext, plan, reuse, replace)
+    validate_patterns(&plan.encrypt)?;
+    seal_plain(&parse_plain(format, plaintext)?, plan, reuse, replace)
 }
 
-/// [`seal_with`], storing each value at a `replace` path as its replacement
-/// text; the self-check expects the plaintext with those replacements.
-fn seal_with_replacements<'p>(
-    format: Format,
-    plaintext: &str,
+/// Where sealing put a token in the body (the sealed file without its
+/// metadata block), for the self-check.
+struct Placed {
+    /// Index of the value in the plaintext's scan.
+    leaf: usize,
+    /// The rendered token's range in the body: the value's whole new span.
+    span: Range<usize>,
+    /// The token's own range in the body (inside `span`).
+    token: Range<usize>,
+    /// A token taken from another file, which the self-check decrypts
+    /// (a fresh token holds its value by construction).
+    reused: bool,
+}
+
+/// The sealing pipeline: splice a token over each selected value, MAC the
+/// body, attach the metadata block, then check the result.
+fn seal_plain<'p>(
+    doc: &Plain<'_>,
     plan: &SealPlan<'_>,
     reuse: impl Fn(&KeyPath, &str) -> Option<&'p str>,
     replace: &Replacements,
 ) -> Result<String, DocError> {
-    for p in &plan.encrypt {
-        select::validate(p).map_err(DocError::Pattern)?;
-    }
-    let scan = format.scan(plaintext)?;
-    if scan.metadata.is_some() {
-        return Err(DocError::AlreadySealed { at: None });
-    }
-    let cipher = plan.key.value_cipher();
-    let mut nonces = crate::crypto::Nonces::generate(scan.leaves.len());
-    let mut body = String::with_capacity(plaintext.len() * 2);
-    // What opening the result must give: the plaintext with replacements.
-    let mut expected = Zeroizing::new(String::new());
-    let mut expected_cursor = 0;
-    let mut cursor = 0;
-    for leaf in &scan.leaves {
-        let text = &plaintext[leaf.span.clone()];
-        if leaf.span.start < cursor {
-            return Err(DocError::Internal("overlapping value spans"));
-        }
-        if leaf.kind != LeafKind::Scalar {
-            continue;
-        }
-        if format.token_in(text).is_some() {
-            return Err(DocError::AlreadySealed {
-                at: Some(leaf.path.to_string()),
-            });
-        }
-        if let Some(replacement) = replace.get(&leaf.path) {
-            let token = cipher.encrypt(&leaf.path, replacement.as_bytes());
-            body.push_str(&plaintext[cursor..leaf.span.start]);
-            body.push_str(&format.render_token(&token));
-            cursor = leaf.span.end;
-            expected.push_str(&plaintext[expected_cursor..leaf.span.start]);
-            expected.push_str(replacement);
-            expected_cursor = leaf.span.end;
-        } else if select::selected(&plan.encrypt, &leaf.path) {
-            let token = match reuse(&leaf.path, text) {
-                Some(t) => t.to_owned(),
-                None => cipher.encrypt_with_nonce(&leaf.path, text.as_bytes(), nonces.take()),
-            };
-            body.push_str(&plaintext[cursor..leaf.span.start]);
-            body.push_str(&format.render_token(&token));
-            cursor = leaf.span.end;
-        }
-    }
-    body.push_str(&plaintext[cursor..]);
-    expected.push_str(&plaintext[expected_cursor..]);
+    let (body, placed) = splice_tokens(doc, plan, reuse, replace)?;
+    let meta = metadata_for(doc.format, plan, &body);
+    let sealed = doc.format.attach_metadata(&body, &meta)?;
+    check_sealed_output(doc, plan.key, replace, &meta, &body, &placed, &sealed)?;
+    Ok(sealed)
+}
 
+/// The metadata block for `body` sealed under `plan`, MAC included.
+fn metadata_for(format: Format, plan: &SealPlan<'_>, body: &str) -> Metadata {
     let mut meta = Metadata {
         version: VERSION,
         modified: plan.modified.clone(),
@@ -476,16 +501,153 @@ fn seal_with_replacements<'p>(
         recipients: plan.recipients.clone(),
         mac: String::new(),
     };
-    meta.mac = compute_mac(plan.key, format, &meta, &[&body]).finish();
-    let sealed = format.attach_metadata(&body, &meta)?;
+    meta.mac = compute_mac(plan.key, format, &meta, &[body]).finish();
+    meta
+}
 
-    // Never hand back a file that does not open to exactly its input.
-    let check = open_with_key(format, &sealed, plan.key.clone())
-        .map_err(|_| DocError::Internal("the sealed output does not open"))?;
-    if check.plaintext.as_str() != expected.as_str() {
-        return Err(DocError::Internal("the sealed output does not round-trip"));
+/// The plaintext with a token spliced over each value that `plan` selects
+/// or `replace` names, and where each token went.
+fn splice_tokens<'p>(
+    doc: &Plain<'_>,
+    plan: &SealPlan<'_>,
+    reuse: impl Fn(&KeyPath, &str) -> Option<&'p str>,
+    replace: &Replacements,
+) -> Result<(String, Vec<Placed>), DocError> {
+    let (format, plaintext) = (doc.format, doc.src);
+    let cipher = plan.key.value_cipher();
+    let mut nonces = crate::crypto::Nonces::generate(doc.scan.leaves.len());
+    let mut body = String::with_capacity(plaintext.len() * 2);
+    let mut placed = Vec::new();
+    let mut cursor = 0;
+    for (index, leaf) in doc.scan.leaves.iter().enumerate() {
+        if leaf.span.start < cursor {
+            return Err(DocError::Internal("overlapping value spans"));
+        }
+        if leaf.kind != LeafKind::Scalar {
+            continue;
+        }
+        let text = &plaintext[leaf.span.clone()];
+        let (token, reused) = if let Some(replacement) = replace.get(&leaf.path) {
+            (cipher.encrypt(&leaf.path, replacement.as_bytes()), false)
+        } else if select::selected(&plan.encrypt, &leaf.path) {
+            match reuse(&leaf.path, text) {
+                Some(t) => (t.to_owned(), true),
+                None => (
+                    cipher.encrypt_with_nonce(&leaf.path, text.as_bytes(), nonces.take()),
+                    false,
+                ),
+            }
+        } else {
+            continue;
+        };
+        body.push_str(&plaintext[cursor..leaf.span.start]);
+        let start = body.len();
+        body.push_str(&format.render_token(&token));
+        let token_start = match format.token_in(&body[start..]) {
+            Some(t) if t == token => t.as_ptr() as usize - body.as_ptr() as usize,
+            _ => return Err(DocError::Internal("a rendered token does not read back")),
+        };
+        placed.push(Placed {
+            leaf: index,
+            span: start..body.len(),
+            token: token_start..token_start + token.len(),
+            reused,
+        });
+        cursor = leaf.span.end;
     }
-    Ok(sealed)
+    body.push_str(&plaintext[cursor..]);
+    Ok((body, placed))
+}
+
+/// Never hand back a file that does not open to exactly its input (with
+/// `replace`'s texts at their paths). Rather than opening it again, this
+/// checks what opening relies on: the output scans to the same values at
+/// the same paths; its metadata block is `meta` and removing it leaves
+/// exactly the `body` that was MACed; each sealed value's span is the one
+/// spliced, holding the token written there, and no other value is a
+/// token. A fresh token decrypts to its value by construction; a reused
+/// one is decrypted here, since it came from another file.
+fn check_sealed_output(
+    doc: &Plain<'_>,
+    key: &DataKey,
+    replace: &Replacements,
+    meta: &Metadata,
+    body: &str,
+    placed: &[Placed],
+    sealed: &str,
+) -> Result<(), DocError> {
+    let bad = DocError::Internal("the sealed output does not round-trip");
+    let format = doc.format;
+    let scan = format
+        .scan(sealed)
+        .map_err(|_| DocError::Internal("the sealed output does not parse"))?;
+    let block = scan.metadata.as_ref().ok_or(DocError::Internal(
+        "the sealed output has no metadata block",
+    ))?;
+    let region = block.region.clone();
+    let (before, after) = (&sealed[..region.start], &sealed[region.end..]);
+    if block.metadata != *meta
+        || before.len() + after.len() != body.len()
+        || !body.starts_with(before)
+        || !body.ends_with(after)
+        || scan.leaves.len() != doc.scan.leaves.len()
+    {
+        return Err(bad);
+    }
+    // A span of the output in body coordinates (the metadata block cut out).
+    let in_body = |span: &Range<usize>| -> Option<Range<usize>> {
+        if span.end <= region.start {
+            Some(span.clone())
+        } else if span.start >= region.end {
+            Some(span.start - region.len()..span.end - region.len())
+        } else {
+            None
+        }
+    };
+    let cipher = key.value_cipher();
+    let mut scratch = crate::crypto::Scratch::default();
+    let mut placed = placed.iter().peekable();
+    for (index, (was, now)) in doc.scan.leaves.iter().zip(&scan.leaves).enumerate() {
+        if was.path != now.path || was.kind != now.kind {
+            return Err(bad);
+        }
+        let span = in_body(&now.span).ok_or(DocError::Internal(
+            "a value of the sealed output overlaps its metadata block",
+        ))?;
+        let token = match now.kind {
+            LeafKind::Scalar => format.token_in(&body[span.clone()]),
+            LeafKind::Empty | LeafKind::Alias => None,
+        };
+        let Some(p) = placed.next_if(|p| p.leaf == index) else {
+            if token.is_some() {
+                return Err(bad);
+            }
+            continue;
+        };
+        let Some(token) = token else {
+            return Err(bad);
+        };
+        let token_start = token.as_ptr() as usize - body.as_ptr() as usize;
+        if span != p.span || (token_start..token_start + token.len()) != p.token {
+            return Err(bad);
+        }
+        if p.reused {
+            let expected = match replace.get(&was.path) {
+                Some(r) => r.as_str(),
+                None => &doc.src[was.span.clone()],
+            };
+            let opened = cipher
+                .decrypt_with(&now.path, token, &mut scratch)
+                .map_err(|_| DocError::Internal("a reused token does not open"))?;
+            if opened != expected.as_bytes() {
+                return Err(bad);
+            }
+        }
+    }
+    if placed.next().is_some() {
+        return Err(bad);
+    }
+    Ok(())
 }
 
 /// The outcome of sealing an edited document again.
@@ -649,6 +811,141 @@ mod tests {
         let body = [&sealed[..block.region.start], &sealed[block.region.end..]];
         let fresh = compute_mac(key, Format::Dotenv, &block.metadata, &body).finish();
         sealed.replace(&block.metadata.mac, &fresh)
+    }
+
+    /// A sealed output and what the self-check compares it with.
+    struct Spliced {
+        doc_src: &'static str,
+        body: String,
+        placed: Vec<Placed>,
+        meta: Metadata,
+        sealed: String,
+    }
+
+    fn spliced(format: Format, src: &'static str, key: &DataKey) -> Spliced {
+        let plan = plan_for_new_identity(key, vec![]);
+        let doc = parse_plain(format, src).unwrap();
+        let (body, placed) = splice_tokens(&doc, &plan, |_, _| None, &Replacements::new()).unwrap();
+        let meta = metadata_for(format, &plan, &body);
+        let sealed = format.attach_metadata(&body, &meta).unwrap();
+        Spliced {
+            doc_src: src,
+            body,
+            placed,
+            meta,
+            sealed,
+        }
+    }
+
+    fn self_check(
+        format: Format,
+        s: &Spliced,
+        key: &DataKey,
+        sealed: &str,
+    ) -> Result<(), DocError> {
+        let doc = parse_plain(format, s.doc_src).unwrap();
+        let none = Replacements::new();
+        check_sealed_output(&doc, key, &none, &s.meta, &s.body, &s.placed, sealed)
+    }
+
+    /// The self-check passes what sealing writes, and each way an output
+    /// could fail to open to its input is refused.
+    #[test]
+    fn the_self_check_refuses_output_that_would_not_open_to_its_input() {
+        let key = DataKey::generate();
+        for (format, src) in [
+            (Format::Dotenv, "A=one\nB=two\n"),
+            (Format::Yaml, "a: one\nb: [two, 3]\n"),
+            (Format::Json, "{\"a\": \"one\", \"b\": [\"two\", 3]}\n"),
+        ] {
+            let s = spliced(format, src, &key);
+            assert!(
+                self_check(format, &s, &key, &s.sealed).is_ok(),
+                "{format:?}"
+            );
+            assert_eq!(
+                open_with_key(format, &s.sealed, key.clone())
+                    .unwrap()
+                    .plaintext
+                    .as_str(),
+                src
+            );
+
+            // The body changed after it was MACed (here: its first byte).
+            let mut edited = s.sealed.clone().into_bytes();
+            edited[0] = if edited[0] == b'{' { b'[' } else { b'Z' };
+            let edited = String::from_utf8(edited).unwrap();
+            assert!(self_check(format, &s, &key, &edited).is_err(), "{format:?}");
+
+            // The metadata block says something other than what was MACed.
+            let mut other = s.meta.clone();
+            other.modified = "2000-01-01T00:00:00Z".into();
+            let doc = parse_plain(format, src).unwrap();
+            let none = Replacements::new();
+            assert!(
+                check_sealed_output(&doc, &key, &none, &other, &s.body, &s.placed, &s.sealed)
+                    .is_err()
+            );
+
+            // The output reads as a different path than the one sealed
+            // (a parser that disagrees with itself).
+            let mut doc = parse_plain(format, src).unwrap();
+            doc.scan.leaves[0].path = KeyPath::key("elsewhere");
+            assert!(
+                check_sealed_output(&doc, &key, &none, &s.meta, &s.body, &s.placed, &s.sealed)
+                    .is_err()
+            );
+
+            // A token where none was spliced, or none where one was.
+            let doc = parse_plain(format, src).unwrap();
+            assert!(check_sealed_output(
+                &doc,
+                &key,
+                &none,
+                &s.meta,
+                &s.body,
+                &s.placed[1..],
+                &s.sealed
+            )
+            .is_err());
+        }
+    }
+
+    /// A reused token must be one the data key opens to the same value.
+    #[test]
+    fn a_reused_token_from_another_key_or_value_is_refused() {
+        let key = DataKey::generate();
+        let other_key = DataKey::generate();
+        let path = KeyPath::key("A");
+        let plan = plan_for_new_identity(&key, vec![]);
+        let foreign = other_key.value_cipher().encrypt(&path, b"one");
+        let err = seal_replacing(
+            Format::Dotenv,
+            "A=one\n",
+            &plan,
+            |_, _| Some(&foreign),
+            &Replacements::new(),
+        );
+        assert!(matches!(err, Err(DocError::Internal(_))));
+        let other_value = key.value_cipher().encrypt(&path, b"two");
+        let err = seal_replacing(
+            Format::Dotenv,
+            "A=one\n",
+            &plan,
+            |_, _| Some(&other_value),
+            &Replacements::new(),
+        );
+        assert!(matches!(err, Err(DocError::Internal(_))));
+        let same = key.value_cipher().encrypt(&path, b"one");
+        let sealed = seal_replacing(
+            Format::Dotenv,
+            "A=one\n",
+            &plan,
+            |_, _| Some(&same),
+            &Replacements::new(),
+        )
+        .unwrap();
+        assert!(sealed.contains(&same));
     }
 
     /// What `Opened::values` reads in place must be what parsing the

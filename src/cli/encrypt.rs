@@ -120,23 +120,14 @@ pub fn run(args: EncryptArgs) -> Result<ExitCode, CliError> {
     }
     let text = read_input(&args.file)?;
     // Refuse an already sealed or malformed file before looking at keys.
-    let scan = format
-        .scan(&text)
-        .map_err(|e| CliError::doc(&name, e.into()))
-        .and_then(|scan| match scan.metadata {
-            Some(_) => Err(CliError::doc(
-                &name,
-                document::DocError::AlreadySealed { at: None },
-            )),
-            None => Ok(scan),
-        })?;
+    let plain = document::parse_plain(format, &text).map_err(|e| CliError::doc(&name, e))?;
     // A pattern typed on the command line that selects nothing is most
     // likely a typo (or a JSON Pointer, which patterns are not): the value
     // it meant would be left in plaintext.
     for pattern in &args.encrypt {
         let one = std::slice::from_ref(pattern);
-        if !scan
-            .leaves
+        if !plain
+            .leaves()
             .iter()
             .any(|l| crate::select::selected(one, &l.path))
         {
@@ -151,7 +142,8 @@ pub fn run(args: EncryptArgs) -> Result<ExitCode, CliError> {
         &args.recipients_files,
         &args.encrypt,
     )?;
-    let sealed = document::seal(format, &text, &recipients, &patterns)
+    let sealed = plain
+        .seal(&recipients, &patterns)
         .map_err(|e| CliError::doc(&name, e))?;
     match (args.in_place, &args.output) {
         (true, _) => write_file(&args.file, sealed.as_bytes(), Mode::KeepOr(0o644))?,
