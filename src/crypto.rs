@@ -10,7 +10,7 @@
 //! * MAC key = HKDF(data key, info = "seal.v1 mac key"), for HMAC-SHA256
 //!   over the metadata and the whole sealed body.
 
-use chacha20poly1305::aead::{Aead, AeadCore, AeadInPlace, KeyInit, OsRng, Payload};
+use chacha20poly1305::aead::{AeadCore, AeadInPlace, KeyInit, OsRng};
 use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
@@ -104,12 +104,6 @@ fn value_aad_into(path: &KeyPath, aad: &mut Vec<u8>) {
     path.canonical_into(aad);
 }
 
-fn value_aad(path: &KeyPath) -> Vec<u8> {
-    let mut aad = Vec::new();
-    value_aad_into(path, &mut aad);
-    aad
-}
-
 /// Fresh random nonces drawn from the OS CSPRNG in one call.
 pub struct Nonces {
     bytes: Vec<u8>,
@@ -159,20 +153,46 @@ impl ValueCipher {
         plaintext: &[u8],
         nonce: [u8; NONCE_LEN],
     ) -> String {
-        let aad = value_aad(path);
+        let mut token = String::new();
+        self.encrypt_into(path, plaintext, nonce, &mut Scratch::default(), &mut token);
+        token
+    }
+
+    /// [`ValueCipher::encrypt_with_nonce`], appending the token to `out`
+    /// and using `scratch`'s buffers: no allocation per value once warm.
+    pub fn encrypt_into(
+        &self,
+        path: &KeyPath,
+        plaintext: &[u8],
+        nonce: [u8; NONCE_LEN],
+        scratch: &mut Scratch,
+        out: &mut String,
+    ) {
+        value_aad_into(path, &mut scratch.aad);
+        // The plaintext is copied into the buffer to be encrypted in place;
+        // a buffer grown by realloc could leave a copy behind, so it is
+        // wiped and replaced when too small.
+        let needed = NONCE_LEN + plaintext.len() + TAG_LEN;
+        if scratch.buf.capacity() < needed {
+            zeroize::Zeroize::zeroize(&mut *scratch.buf);
+            *scratch.buf = Vec::with_capacity(needed);
+        }
+        let buf = &mut scratch.buf;
+        buf.clear();
+        buf.extend_from_slice(&nonce);
+        buf.extend_from_slice(plaintext);
         // Encryption only fails for plaintexts beyond 2^38 bytes, which a
         // config value cannot reach (inputs are read into memory).
-        let ciphertext = self
+        let tag = self
             .aead
-            .encrypt(
+            .encrypt_in_place_detached(
                 XNonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: &aad,
-                },
+                &scratch.aad,
+                &mut buf[NONCE_LEN..],
             )
             .unwrap_or_else(|_| unreachable!("value too large for XChaCha20-Poly1305"));
-        Token { nonce, ciphertext }.encode()
+        buf.extend_from_slice(&tag);
+        Token::encode_raw_into(buf, out);
     }
 
     /// Decrypt the token found at `path`.

@@ -518,6 +518,8 @@ fn splice_tokens<'p>(
     let mut nonces = crate::crypto::Nonces::generate(doc.scan.leaves.len());
     let mut body = String::with_capacity(plaintext.len() * 2);
     let mut placed = Vec::new();
+    let mut scratch = crate::crypto::Scratch::default();
+    let mut fresh = String::new();
     let mut cursor = 0;
     for (index, leaf) in doc.scan.leaves.iter().enumerate() {
         if leaf.span.start < cursor {
@@ -527,22 +529,26 @@ fn splice_tokens<'p>(
             continue;
         }
         let text = &plaintext[leaf.span.clone()];
-        let (token, reused) = if let Some(replacement) = replace.get(&leaf.path) {
-            (cipher.encrypt(&leaf.path, replacement.as_bytes()), false)
+        let mut encrypt = |value: &[u8]| {
+            fresh.clear();
+            cipher.encrypt_into(&leaf.path, value, nonces.take(), &mut scratch, &mut fresh);
+        };
+        let reused = if let Some(replacement) = replace.get(&leaf.path) {
+            encrypt(replacement.as_bytes());
+            None
         } else if select::selected(&plan.encrypt, &leaf.path) {
-            match reuse(&leaf.path, text) {
-                Some(t) => (t.to_owned(), true),
-                None => (
-                    cipher.encrypt_with_nonce(&leaf.path, text.as_bytes(), nonces.take()),
-                    false,
-                ),
+            let reused = reuse(&leaf.path, text);
+            if reused.is_none() {
+                encrypt(text.as_bytes());
             }
+            reused
         } else {
             continue;
         };
+        let token = reused.unwrap_or(&fresh);
         body.push_str(&plaintext[cursor..leaf.span.start]);
         let start = body.len();
-        body.push_str(&format.render_token(&token));
+        format.push_token(&mut body, token);
         let token_start = match format.token_in(&body[start..]) {
             Some(t) if t == token => t.as_ptr() as usize - body.as_ptr() as usize,
             _ => return Err(DocError::Internal("a rendered token does not read back")),
@@ -551,7 +557,7 @@ fn splice_tokens<'p>(
             leaf: index,
             span: start..body.len(),
             token: token_start..token_start + token.len(),
-            reused,
+            reused: reused.is_some(),
         });
         cursor = leaf.span.end;
     }

@@ -80,9 +80,14 @@ impl Token {
         raw.extend_from_slice(&self.nonce);
         raw.extend_from_slice(&self.ciphertext);
         let mut out = String::with_capacity(PREFIX_V1.len() + raw.len() * 4 / 3 + 4);
-        out.push_str(PREFIX_V1);
-        URL_SAFE_NO_PAD.encode_string(&raw, &mut out);
+        Token::encode_raw_into(&raw, &mut out);
         out
+    }
+
+    /// Append the token whose payload (nonce, ciphertext, tag) is `raw`.
+    pub fn encode_raw_into(raw: &[u8], out: &mut String) {
+        out.push_str(PREFIX_V1);
+        URL_SAFE_NO_PAD.encode_string(raw, out);
     }
 
     /// Decode a version 1 token's payload (nonce then ciphertext) into

@@ -304,11 +304,16 @@ impl Format {
         }
     }
 
-    /// How a token is written in place of a value: JSON needs a string.
-    pub fn render_token(self, token: &str) -> String {
+    /// Append a token as it is written in place of a value: JSON needs a
+    /// string.
+    pub fn push_token(self, out: &mut String, token: &str) {
         match self {
-            Format::Json => format!("\"{token}\""),
-            Format::Yaml | Format::Dotenv => token.to_owned(),
+            Format::Json => {
+                out.push('"');
+                out.push_str(token);
+                out.push('"');
+            }
+            Format::Yaml | Format::Dotenv => out.push_str(token),
         }
     }
 
