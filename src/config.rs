@@ -184,7 +184,7 @@ impl Config {
         // One key under two names would survive removing either name.
         let mut keys = std::collections::HashMap::new();
         for (name, key) in &self.recipients {
-            if let Some(other) = keys.insert(crate::team::normalize_key(key), name) {
+            if let Some(other) = keys.insert(crate::envelope::Recipient::normalize_key(key), name) {
                 return Err(format!(
                     "recipients {other:?} and {name:?} have the same key; keep one name per key, so that removing a name removes the key"
                 ));

@@ -17,10 +17,9 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::document;
-use crate::envelope::Identities;
+use crate::envelope::{Identities, Recipient};
 use crate::format::{Format, LeafKind};
 use crate::path::KeyPath;
-use crate::team::normalize_key;
 
 /// One version of one file.
 #[derive(Clone)]
@@ -144,7 +143,7 @@ fn lists_key(format: Format, text: &str, keys: &HashSet<String>) -> Option<bool>
         info.metadata
             .recipients
             .iter()
-            .any(|r| keys.contains(&normalize_key(&r.recipient))),
+            .any(|r| keys.contains(&Recipient::normalize_key(&r.recipient))),
     )
 }
 
@@ -158,7 +157,7 @@ pub fn analyze(
     now_anywhere: &Readable,
     ids: Option<&Identities>,
 ) -> Vec<FileReport> {
-    let keys: HashSet<String> = keys.iter().map(|k| normalize_key(k)).collect();
+    let keys: HashSet<String> = keys.iter().map(|k| Recipient::normalize_key(k)).collect();
     let mut files: BTreeMap<String, BTreeMap<KeyPath, Seen>> = BTreeMap::new();
     for v in versions {
         let Some(format) = Format::from_path(Path::new(&v.file)) else {

@@ -4,99 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use base64::Engine;
-use sha2::{Digest, Sha256};
-
 use crate::config::Config;
 use crate::envelope::Recipient;
 use crate::format::Format;
 use crate::metadata::WrappedKey;
-use crate::passphrase::SCRYPT_PREFIX;
 use crate::path::PathQuery;
-
-/// The identity of a recipient for comparisons: SSH keys by type and key
-/// (the comment is ignored), age and plugin keys in lower case, everything
-/// else by its trimmed text.
-pub fn normalize_key(text: &str) -> String {
-    let text = text.trim();
-    if text.starts_with("ssh-") {
-        let mut fields = text.split_whitespace();
-        if let (Some(kind), Some(body)) = (fields.next(), fields.next()) {
-            return format!("{kind} {body}");
-        }
-    }
-    // Bech32 (age keys, plugin recipients) is case-insensitive.
-    if text
-        .get(..4)
-        .is_some_and(|p| p.eq_ignore_ascii_case("age1"))
-    {
-        return text.to_ascii_lowercase();
-    }
-    text.to_owned()
-}
-
-/// Whether two recipient texts name the same key.
-pub fn same_key(a: &str, b: &str) -> bool {
-    normalize_key(a) == normalize_key(b)
-}
-
-/// The kind of a recipient: `age`, `ssh-ed25519`, `ssh-rsa`,
-/// `plugin:NAME` or `scrypt`.
-pub fn key_type(text: &str) -> String {
-    let text = text.trim();
-    if text.starts_with(SCRYPT_PREFIX) {
-        return "scrypt".into();
-    }
-    if let Some(kind) = text.strip_prefix("ssh-") {
-        return format!("ssh-{}", kind.split_whitespace().next().unwrap_or(""));
-    }
-    if let Some(rest) = text.strip_prefix("age1") {
-        // Bech32: the separator is the last `1`; X25519 keys have the
-        // human-readable part `age`, plugins `age1NAME`.
-        return match rest.rfind('1') {
-            Some(i) if i > 0 => format!("plugin:{}", &rest[..i]),
-            _ => "age".into(),
-        };
-    }
-    "unknown".into()
-}
-
-/// A key fingerprint, as `seal recipients` shows it: for SSH keys the same
-/// `SHA256:…` as `ssh-keygen -l` (base64 of SHA-256 of the key blob); for
-/// other recipients `SHA256:` and the base64 (no padding) of SHA-256 of
-/// the recipient text.
-pub fn fingerprint(text: &str) -> String {
-    let norm = normalize_key(text);
-    let b64 = base64::engine::general_purpose::STANDARD_NO_PAD;
-    let digest = match norm.split_once(' ') {
-        Some((_, blob)) if norm.starts_with("ssh-") => {
-            match base64::engine::general_purpose::STANDARD.decode(blob) {
-                Ok(bytes) => Sha256::digest(bytes),
-                Err(_) => Sha256::digest(norm.as_bytes()),
-            }
-        }
-        _ => Sha256::digest(norm.as_bytes()),
-    };
-    format!("SHA256:{}", b64.encode(digest))
-}
-
-/// A short form of a recipient for messages: `age1abcdef…uvwxyz`,
-/// `ssh-ed25519 …comment`.
-pub fn short_key(text: &str) -> String {
-    let text = text.trim();
-    if text.starts_with("ssh-") {
-        let fields: Vec<&str> = text.split_whitespace().collect();
-        return match fields.as_slice() {
-            [kind, _, comment, ..] => format!("{kind} …{comment}"),
-            [kind, body] => format!("{kind} …{}", &body[body.len().saturating_sub(8)..]),
-            _ => text.to_owned(),
-        };
-    }
-    if text.len() > 20 && text.is_ascii() {
-        return format!("{}…{}", &text[..10], &text[text.len() - 6..]);
-    }
-    text.to_owned()
-}
 
 /// How a file's recipients compare with the ones it should have.
 #[derive(Debug, Clone, Default)]
@@ -120,8 +32,8 @@ pub fn diff(current: &[WrappedKey], wanted: &[String]) -> Diff {
     let mut d = Diff::default();
     let mut seen = Vec::new();
     for w in current {
-        let norm = normalize_key(&w.recipient);
-        if wanted.iter().any(|k| normalize_key(k) == norm) && !seen.contains(&norm) {
+        let norm = Recipient::normalize_key(&w.recipient);
+        if wanted.iter().any(|k| Recipient::normalize_key(k) == norm) && !seen.contains(&norm) {
             d.kept.push(w.clone());
             seen.push(norm);
         } else {
@@ -129,7 +41,7 @@ pub fn diff(current: &[WrappedKey], wanted: &[String]) -> Diff {
         }
     }
     for k in wanted {
-        let norm = normalize_key(k);
+        let norm = Recipient::normalize_key(k);
         if !seen.contains(&norm) {
             d.added.push(k.clone());
             seen.push(norm);
@@ -261,7 +173,11 @@ pub fn add_recipient(
         ));
     }
     Recipient::parse(key).map_err(|e| e.to_string())?;
-    if let Some((other, _)) = config.recipients.iter().find(|(_, k)| same_key(k, key)) {
+    if let Some((other, _)) = config
+        .recipients
+        .iter()
+        .find(|(_, k)| Recipient::same_key(k, key))
+    {
         return Err(format!("this key is already a recipient, named {other:?}"));
     }
     for g in groups {
@@ -530,39 +446,6 @@ pub fn read_key_argument(arg: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ssh_keys_compare_without_comment() {
-        assert!(same_key(
-            "ssh-ed25519 AAAAC3Nz alice@laptop",
-            "ssh-ed25519  AAAAC3Nz bob"
-        ));
-        assert!(!same_key("ssh-ed25519 AAAAC3Nz", "ssh-ed25519 AAAAC3Ny"));
-        assert!(same_key(" age1abc ", "age1abc"));
-    }
-
-    #[test]
-    fn key_types() {
-        assert_eq!(key_type("age1qqqqqqqq"), "age");
-        assert_eq!(key_type("age1yubikey1qqqq"), "plugin:yubikey");
-        assert_eq!(key_type("ssh-ed25519 AAAA x"), "ssh-ed25519");
-        assert_eq!(key_type("ssh-rsa AAAA"), "ssh-rsa");
-        assert_eq!(key_type("scrypt:recovery"), "scrypt");
-    }
-
-    #[test]
-    fn fingerprints_match_ssh_keygen_style() {
-        // SHA-256 of the decoded blob "abc" (YWJj).
-        assert_eq!(
-            fingerprint("ssh-ed25519 YWJj comment"),
-            "SHA256:ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0"
-        );
-        assert_eq!(
-            fingerprint("ssh-ed25519 YWJj"),
-            fingerprint("ssh-ed25519 YWJj other")
-        );
-        assert!(fingerprint("age1abc").starts_with("SHA256:"));
-    }
 
     #[test]
     fn diff_keeps_order_and_finds_changes() {

@@ -18,7 +18,7 @@ use super::{
 };
 use crate::config::Config;
 use crate::document;
-use crate::envelope::unwrap_data_key;
+use crate::envelope::{unwrap_data_key, Recipient};
 use crate::fsio::{self, Mode};
 use crate::team;
 
@@ -167,7 +167,7 @@ fn list_config(json: bool) -> Result<ExitCode, CliError> {
             .iter()
             .map(|(n, k, g, r)| {
                 serde_json::json!({
-                    "name": n, "type": team::key_type(k), "fingerprint": team::fingerprint(k),
+                    "name": n, "type": Recipient::key_type(k), "fingerprint": Recipient::fingerprint(k),
                     "recipient": k, "groups": g, "rules": r,
                 })
             })
@@ -186,8 +186,8 @@ fn list_config(json: bool) -> Result<ExitCode, CliError> {
             .map(|(n, k, g, r)| {
                 vec![
                     (*n).clone(),
-                    team::key_type(k),
-                    team::fingerprint(k),
+                    Recipient::key_type(k),
+                    Recipient::fingerprint(k),
                     if g.is_empty() {
                         "-".into()
                     } else {
@@ -230,14 +230,24 @@ fn list_file(file: &Path, fmt: &FormatArg, json: bool) -> Result<ExitCode, CliEr
     let name_of = |key: &str| {
         config
             .as_ref()
-            .and_then(|c| c.recipients.iter().find(|(_, k)| team::same_key(k, key)))
+            .and_then(|c| {
+                c.recipients
+                    .iter()
+                    .find(|(_, k)| Recipient::same_key(k, key))
+            })
             .map(|(n, _)| n.clone())
     };
     let mut rows: Vec<(Option<String>, String, &'static str)> = Vec::new();
     for w in &info.metadata.recipients {
         let status = match &wanted {
             None => "no rule",
-            Some(list) if list.iter().any(|(_, k)| team::same_key(k, &w.recipient)) => "ok",
+            Some(list)
+                if list
+                    .iter()
+                    .any(|(_, k)| Recipient::same_key(k, &w.recipient)) =>
+            {
+                "ok"
+            }
             Some(_) => "not in rule: updatekeys removes it",
         };
         rows.push((name_of(&w.recipient), w.recipient.clone(), status));
@@ -247,7 +257,7 @@ fn list_file(file: &Path, fmt: &FormatArg, json: bool) -> Result<ExitCode, CliEr
             .metadata
             .recipients
             .iter()
-            .any(|w| team::same_key(&w.recipient, k))
+            .any(|w| Recipient::same_key(&w.recipient, k))
         {
             rows.push((Some(n.clone()), k.clone(), "missing: updatekeys adds it"));
         }
@@ -258,7 +268,7 @@ fn list_file(file: &Path, fmt: &FormatArg, json: bool) -> Result<ExitCode, CliEr
             .iter()
             .map(|(n, k, s)| {
                 serde_json::json!({
-                    "name": n, "type": team::key_type(k), "fingerprint": team::fingerprint(k),
+                    "name": n, "type": Recipient::key_type(k), "fingerprint": Recipient::fingerprint(k),
                     "recipient": k, "status": s,
                 })
             })
@@ -279,8 +289,8 @@ fn list_file(file: &Path, fmt: &FormatArg, json: bool) -> Result<ExitCode, CliEr
             .map(|(n, k, s)| {
                 vec![
                     n.clone().unwrap_or_else(|| "-".into()),
-                    team::key_type(k),
-                    team::fingerprint(k),
+                    Recipient::key_type(k),
+                    Recipient::fingerprint(k),
                     (*s).to_owned(),
                 ]
             })
@@ -344,8 +354,8 @@ fn add(args: AddArgs) -> Result<ExitCode, CliError> {
     eprintln!(
         "seal: added {} ({} {}) to {cfg_name}{groups}",
         args.name,
-        team::key_type(&key),
-        team::fingerprint(&key)
+        Recipient::key_type(&key),
+        Recipient::fingerprint(&key)
     );
     if args.no_update {
         eprintln!("seal: run `seal updatekeys` to wrap the sealed files for them");
@@ -411,7 +421,7 @@ fn remove(args: RemoveArgs) -> Result<ExitCode, CliError> {
         let current = &info.metadata.recipients;
         if !current
             .iter()
-            .any(|w| team::same_key(&w.recipient, &removal.key))
+            .any(|w| Recipient::same_key(&w.recipient, &removal.key))
         {
             continue;
         }
@@ -428,7 +438,7 @@ fn remove(args: RemoveArgs) -> Result<ExitCode, CliError> {
                 .collect(),
             None => current
                 .iter()
-                .filter(|w| !team::same_key(&w.recipient, &removal.key))
+                .filter(|w| !Recipient::same_key(&w.recipient, &removal.key))
                 .map(|w| w.recipient.clone())
                 .collect(),
         };
@@ -468,7 +478,7 @@ fn remove(args: RemoveArgs) -> Result<ExitCode, CliError> {
     eprintln!(
         "seal: removed {} ({}) from {cfg_name}: {}",
         args.name,
-        team::fingerprint(&removal.key),
+        Recipient::fingerprint(&removal.key),
         what.join(", ")
     );
     for r in &removal.deleted_rules {
@@ -479,7 +489,7 @@ fn remove(args: RemoveArgs) -> Result<ExitCode, CliError> {
     let old = std::mem::take(&mut engine.old_texts);
     let ids = engine.take_identities();
     let mut keys = keys_for(&args.name, Some(&config));
-    if !keys.iter().any(|k| team::same_key(k, &removal.key)) {
+    if !keys.iter().any(|k| Recipient::same_key(k, &removal.key)) {
         keys.insert(0, removal.key.clone());
     }
     let subject = Subject {

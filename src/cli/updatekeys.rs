@@ -174,9 +174,13 @@ impl<'a> Engine<'a> {
     /// short form of the key.
     fn label(config: Option<&Config>, key: &str) -> String {
         config
-            .and_then(|c| c.recipients.iter().find(|(_, k)| team::same_key(k, key)))
+            .and_then(|c| {
+                c.recipients
+                    .iter()
+                    .find(|(_, k)| Recipient::same_key(k, key))
+            })
             .map(|(n, _)| n.clone())
-            .unwrap_or_else(|| team::short_key(key))
+            .unwrap_or_else(|| Recipient::short_key(key))
     }
 
     fn process(&mut self, file: &Path) -> Result<Outcome, CliError> {
@@ -217,12 +221,12 @@ impl<'a> Engine<'a> {
                         .resolve(&rule.recipients)
                         .map_err(|e| CliError::new(format!("{}: {e}", c.file.display())))?
                         .iter()
-                        .any(|(_, k)| team::same_key(k, new_key)),
+                        .any(|(_, k)| Recipient::same_key(k, new_key)),
                     None => false,
                 };
                 let has = current
                     .iter()
-                    .any(|w| team::same_key(&w.recipient, new_key));
+                    .any(|w| Recipient::same_key(&w.recipient, new_key));
                 if !named || has {
                     return Ok(Outcome::UpToDate);
                 }
@@ -244,11 +248,11 @@ impl<'a> Engine<'a> {
                     let drops = &self.opts.drop_keys;
                     if current
                         .iter()
-                        .any(|w| drops.iter().any(|d| team::same_key(d, &w.recipient)))
+                        .any(|w| drops.iter().any(|d| Recipient::same_key(d, &w.recipient)))
                     {
                         current
                             .iter()
-                            .filter(|w| !drops.iter().any(|d| team::same_key(d, &w.recipient)))
+                            .filter(|w| !drops.iter().any(|d| Recipient::same_key(d, &w.recipient)))
                             .map(|w| w.recipient.clone())
                             .collect()
                     } else {
@@ -329,7 +333,7 @@ impl<'a> Engine<'a> {
                     .opts
                     .drop_keys
                     .iter()
-                    .filter(|k| d.removed.iter().any(|r| team::same_key(r, k)))
+                    .filter(|k| d.removed.iter().any(|r| Recipient::same_key(r, k)))
                     .map(|k| format!(" --drop-key {}", crate::git::shell_quote(k)))
                     .collect();
                 return Ok(skipped(
@@ -350,7 +354,10 @@ impl<'a> Engine<'a> {
         };
         let wrap_err = |key: &str, e: String| {
             skipped(
-                format!("cannot wrap the data key for {}: {e}", team::short_key(key)),
+                format!(
+                    "cannot wrap the data key for {}: {e}",
+                    Recipient::short_key(key)
+                ),
                 Some("check that recipient in .seal.yaml; the file was not changed"),
             )
         };
