@@ -223,7 +223,7 @@ fn list_file(file: &Path, fmt: &FormatArg, json: bool) -> Result<ExitCode, CliEr
     let wanted: Option<Vec<(String, String)>> = match rule {
         Some((c, r)) => Some(
             c.resolve(&r.recipients)
-                .map_err(|e| CliError::new(format!("{}: {e}", c.file.display())))?,
+                .map_err(|e| CliError::new(e.to_string()))?,
         ),
         None => None,
     };
@@ -341,10 +341,8 @@ fn add(args: AddArgs) -> Result<ExitCode, CliError> {
         .map_err(|e| CliError::new(e).hint("nothing was changed"))?;
     let _lock = lock_file(&config.file)?;
     let text = read_config_text(&config)?;
-    let new_text =
-        team::add_recipient(&config, &text, &args.name, &key, &args.groups).map_err(|e| {
-            CliError::new(format!("{cfg_name}: {e}")).hint(".seal.yaml was not changed")
-        })?;
+    let new_text = crate::config::add_recipient(&config, &text, &args.name, &key, &args.groups)
+        .map_err(|e| CliError::new(e.to_string()).hint(".seal.yaml was not changed"))?;
     write_file(&config.file, new_text.as_bytes(), Mode::KeepOr(0o644))?;
     let groups = if args.groups.is_empty() {
         String::new()
@@ -386,9 +384,8 @@ fn remove(args: RemoveArgs) -> Result<ExitCode, CliError> {
     let cfg_name = config.file.display().to_string();
     let lock = lock_file(&config.file)?;
     let text = read_config_text(&config)?;
-    let removal = team::remove_recipient(&config, &text, &args.name, args.force).map_err(|e| {
-        CliError::new(format!("{cfg_name}: {e}")).hint(".seal.yaml was not changed")
-    })?;
+    let removal = crate::config::remove_recipient(&config, &text, &args.name, args.force)
+        .map_err(|e| CliError::new(e.to_string()).hint(".seal.yaml was not changed"))?;
     let after = Config::parse(&removal.text, &config.file, &config.dir)
         .map_err(|e| CliError::new(e.to_string()))?;
 

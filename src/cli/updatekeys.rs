@@ -219,7 +219,7 @@ impl<'a> Engine<'a> {
                 {
                     Some((c, rule)) => c
                         .resolve(&rule.recipients)
-                        .map_err(|e| CliError::new(format!("{}: {e}", c.file.display())))?
+                        .map_err(|e| CliError::new(e.to_string()))?
                         .iter()
                         .any(|(_, k)| Recipient::same_key(k, new_key)),
                     None => false,
@@ -242,7 +242,7 @@ impl<'a> Engine<'a> {
             {
                 Some((c, rule)) => match c.resolve(&rule.recipients) {
                     Ok(list) => list.into_iter().map(|(_, k)| k).collect(),
-                    Err(e) => return Err(CliError::new(format!("{}: {e}", c.file.display()))),
+                    Err(e) => return Err(CliError::new(e.to_string())),
                 },
                 None => {
                     let drops = &self.opts.drop_keys;
