@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use super::exposure::{build, keys_for, render_json, render_table, Subject};
-use super::updatekeys::{finish, sealed_files_under, Action, Engine, Options};
+use super::updatekeys::{finish, sealed_files_under, Engine};
 use super::{
     detect_format, display, lock_file, print_stdout, read_input, write_file, CliError, FormatArg,
     IdentityArgs,
@@ -21,6 +21,7 @@ use crate::document;
 use crate::envelope::{unwrap_data_key, Recipient};
 use crate::fsio::{self, Mode};
 use crate::team;
+use crate::team::reconcile::{Action, Options};
 
 /// How `seal recipients` shows fingerprints.
 const FINGERPRINTS: &str =
@@ -331,14 +332,14 @@ fn update_all(
     opts: Options,
 ) -> Result<super::updatekeys::Summary, CliError> {
     let files = sealed_files_under(&config.dir)?;
-    Engine::new(opts, identity).run(&files)
+    Engine::new(opts, identity, false).run(&files)
 }
 
 fn add(args: AddArgs) -> Result<ExitCode, CliError> {
     let config = find_config()?;
     let cfg_name = config.file.display().to_string();
     let key = team::read_key_argument(&args.key)
-        .map_err(|e| CliError::new(e).hint("nothing was changed"))?;
+        .map_err(|e| CliError::new(e.to_string()).hint("nothing was changed"))?;
     let _lock = lock_file(&config.file)?;
     let text = read_config_text(&config)?;
     let new_text = crate::config::add_recipient(&config, &text, &args.name, &key, &args.groups)
@@ -373,7 +374,6 @@ fn add(args: AddArgs) -> Result<ExitCode, CliError> {
             drop_keys: Vec::new(),
             new_key: Some(key.clone()),
             keep_old: false,
-            lines_to_stderr: false,
         },
     )?;
     finish(&sum)
@@ -401,9 +401,9 @@ fn remove(args: RemoveArgs) -> Result<ExitCode, CliError> {
             drop_keys: vec![removal.key.clone()],
             new_key: None,
             keep_old: true,
-            lines_to_stderr: args.json,
         },
         &args.identity,
+        args.json,
     );
     let ids = engine.identities()?;
     let mut lockouts = Vec::new();
@@ -483,7 +483,7 @@ fn remove(args: RemoveArgs) -> Result<ExitCode, CliError> {
     }
 
     let sum = engine.run(&files)?;
-    let old = std::mem::take(&mut engine.old_texts);
+    let old = engine.take_old_texts();
     let ids = engine.take_identities();
     let mut keys = keys_for(&args.name, Some(&config));
     if !keys.iter().any(|k| Recipient::same_key(k, &removal.key)) {

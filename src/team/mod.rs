@@ -1,11 +1,42 @@
 //! Team changes: comparing a file's recipients with what `.seal.yaml`
-//! says, finding sealed files, and reading a recipient key argument.
+//! says, finding sealed files, reading a recipient key argument, and
+//! reconciling sealed files with `.seal.yaml` ([`reconcile`]).
+
+pub mod reconcile;
 
 use std::path::{Path, PathBuf};
 
+use crate::config::ConfigError;
 use crate::envelope::Recipient;
 use crate::format::Format;
 use crate::metadata::WrappedKey;
+
+/// Why a team operation stopped (problems with single files are reported
+/// per file, see [`reconcile::Skip`]).
+#[derive(Debug, thiserror::Error)]
+pub enum TeamError {
+    /// The `.seal.yaml` governing a file cannot be read or parsed.
+    #[error(transparent)]
+    Config(ConfigError),
+    /// A rule's recipients cannot be resolved.
+    #[error(transparent)]
+    Resolve(ConfigError),
+    #[error("internal error: no key to add")]
+    NoKeyToAdd,
+    #[error("{source_name}: no public key in it")]
+    NoKey { source_name: String },
+    #[error("{source_name}: {count} keys in it; add them one at a time, each with its own name")]
+    SeveralKeys { source_name: String, count: usize },
+    #[error("cannot read standard input: {0}")]
+    Stdin(std::io::Error),
+    #[error("{}: cannot read: {error}", .path.display())]
+    KeyFile {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("{}: this is a private key; give the public key (`seal keygen -y FILE`, or the .pub file)", .path.display())]
+    PrivateKey { path: PathBuf },
+}
 
 /// How a file's recipients compare with the ones it should have.
 #[derive(Debug, Clone, Default)]
@@ -97,8 +128,8 @@ pub fn find_sealed_files(root: &Path) -> std::io::Result<Vec<PathBuf>> {
 /// Read a `KEY` argument: `-` is standard input, an existing file is a
 /// `.pub` or recipients file (exactly one recipient in it), anything else
 /// is the key itself.
-pub fn read_key_argument(arg: &str) -> Result<String, String> {
-    let from_text = |text: &str, what: &str| -> Result<String, String> {
+pub fn read_key_argument(arg: &str) -> Result<String, TeamError> {
+    let from_text = |text: &str, source_name: String| -> Result<String, TeamError> {
         let keys: Vec<&str> = text
             .lines()
             .map(str::trim)
@@ -106,11 +137,11 @@ pub fn read_key_argument(arg: &str) -> Result<String, String> {
             .collect();
         match keys.as_slice() {
             [one] => Ok((*one).to_owned()),
-            [] => Err(format!("{what}: no public key in it")),
-            more => Err(format!(
-                "{what}: {} keys in it; add them one at a time, each with its own name",
-                more.len()
-            )),
+            [] => Err(TeamError::NoKey { source_name }),
+            more => Err(TeamError::SeveralKeys {
+                source_name,
+                count: more.len(),
+            }),
         }
     };
     if arg == "-" {
@@ -119,20 +150,21 @@ pub fn read_key_argument(arg: &str) -> Result<String, String> {
             &mut std::io::Read::take(std::io::stdin(), 1 << 16),
             &mut text,
         )
-        .map_err(|e| format!("cannot read standard input: {e}"))?;
-        return from_text(&text, "standard input");
+        .map_err(TeamError::Stdin)?;
+        return from_text(&text, "standard input".to_owned());
     }
     let path = Path::new(arg);
     if !arg.starts_with("age1") && !arg.starts_with("ssh-") && path.is_file() {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|error| TeamError::KeyFile {
+            path: path.to_path_buf(),
+            error,
+        })?;
         if text.contains("PRIVATE KEY") || text.contains("AGE-SECRET-KEY-") {
-            return Err(format!(
-                "{}: this is a private key; give the public key (`seal keygen -y FILE`, or the .pub file)",
-                path.display()
-            ));
+            return Err(TeamError::PrivateKey {
+                path: path.to_path_buf(),
+            });
         }
-        return from_text(&text, &path.display().to_string());
+        return from_text(&text, path.display().to_string());
     }
     Ok(arg.trim().to_owned())
 }
