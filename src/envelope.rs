@@ -480,12 +480,13 @@ impl Identities {
             // A passphrase-protected identity: decrypted on first use, with
             // the passphrase from SEAL_PASSPHRASE_FD or the terminal.
             if crate::passphrase::is_age_encrypted(&bytes) {
-                let id = crate::passphrase::encrypted_identity(bytes.to_vec(), &name).map_err(
-                    |reason| IdentityError::Read {
-                        source_name: name.clone(),
-                        reason,
-                    },
-                )?;
+                let id =
+                    crate::passphrase::encrypted_identity(bytes.to_vec(), &name).map_err(|e| {
+                        IdentityError::Read {
+                            source_name: name.clone(),
+                            reason: e.to_string(),
+                        }
+                    })?;
                 self.push(id, name, true);
                 return Ok(());
             }
@@ -523,7 +524,7 @@ impl Identities {
         };
         if crate::passphrase::is_age_encrypted(text.as_bytes()) {
             let id = crate::passphrase::encrypted_identity(text.as_bytes().to_vec(), source_name)
-                .map_err(|r| read_err(&r))?;
+                .map_err(|e| read_err(&e.to_string()))?;
             self.push(id, source_name.to_owned(), true);
             return Ok(());
         }
@@ -714,32 +715,46 @@ pub fn generate_identity() -> (Zeroizing<String>, String) {
     (text, public)
 }
 
+/// Why an identity file's text yields no public key.
+#[derive(Debug, thiserror::Error)]
+pub enum PublicKeyError {
+    #[error("not a valid OpenSSH private key")]
+    InvalidSsh,
+    #[error("unsupported or encrypted SSH key")]
+    UnsupportedSsh,
+    #[error("invalid AGE-SECRET-KEY line")]
+    InvalidAgeKey,
+    #[error("not an age identity file")]
+    NotIdentityFile,
+    #[error("no AGE-SECRET-KEY in it")]
+    NoAgeKey,
+}
+
 /// The public keys of the identities in an identity file's text: age
 /// X25519 keys and OpenSSH private keys.
-pub fn public_keys(text: &str) -> Result<Vec<String>, String> {
+pub fn public_keys(text: &str) -> Result<Vec<String>, PublicKeyError> {
     if text
         .trim_start()
         .starts_with("-----BEGIN OPENSSH PRIVATE KEY-----")
     {
         let id = age::ssh::Identity::from_buffer(text.as_bytes(), None)
-            .map_err(|_| "not a valid OpenSSH private key".to_owned())?;
-        let recipient = age::ssh::Recipient::try_from(id)
-            .map_err(|_| "unsupported or encrypted SSH key".to_owned())?;
+            .map_err(|_| PublicKeyError::InvalidSsh)?;
+        let recipient =
+            age::ssh::Recipient::try_from(id).map_err(|_| PublicKeyError::UnsupportedSsh)?;
         return Ok(vec![recipient.to_string()]);
     }
     let mut keys = Vec::new();
     for line in text.lines().map(str::trim) {
         if line.starts_with("AGE-SECRET-KEY-") {
-            let id: age::x25519::Identity = line
-                .parse()
-                .map_err(|_| "invalid AGE-SECRET-KEY line".to_owned())?;
+            let id: age::x25519::Identity =
+                line.parse().map_err(|_| PublicKeyError::InvalidAgeKey)?;
             keys.push(id.to_public().to_string());
         } else if !line.is_empty() && !line.starts_with('#') && !line.starts_with("AGE-PLUGIN-") {
-            return Err("not an age identity file".to_owned());
+            return Err(PublicKeyError::NotIdentityFile);
         }
     }
     if keys.is_empty() {
-        return Err("no AGE-SECRET-KEY in it".to_owned());
+        return Err(PublicKeyError::NoAgeKey);
     }
     Ok(keys)
 }

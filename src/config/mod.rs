@@ -111,8 +111,11 @@ pub enum ConfigErrorKind {
     RuleRecipientsNotList { index: usize },
     #[error("rules[{index}].encrypt: expected a list of key-path patterns")]
     RuleEncryptNotList { index: usize },
-    #[error("rules[{index}].encrypt: {message}")]
-    RulePattern { index: usize, message: String },
+    #[error("rules[{index}].encrypt: {error}")]
+    RulePattern {
+        index: usize,
+        error: crate::select::PatternError,
+    },
     #[error("rules[{index}]: unknown key {key:?} (expected path, recipients, encrypt)")]
     RuleUnknownKey { index: usize, key: String },
     #[error("rules[{index}]: missing `path`")]
@@ -411,10 +414,8 @@ fn parse_rule(node: &Yaml, index: usize) -> Result<Rule, ConfigErrorKind> {
             "encrypt" => {
                 encrypt = string_list(v).ok_or(ConfigErrorKind::RuleEncryptNotList { index })?;
                 for p in &encrypt {
-                    crate::select::validate(p).map_err(|e| ConfigErrorKind::RulePattern {
-                        index,
-                        message: e.to_string(),
-                    })?;
+                    crate::select::validate(p)
+                        .map_err(|error| ConfigErrorKind::RulePattern { index, error })?;
                 }
             }
             other => {
