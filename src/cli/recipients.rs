@@ -18,10 +18,10 @@ use super::{
 };
 use crate::config::Config;
 use crate::document;
-use crate::envelope::{unwrap_data_key, Recipient};
+use crate::envelope::Recipient;
 use crate::fsio::{self, Mode};
 use crate::team;
-use crate::team::reconcile::{Action, Options};
+use crate::team::reconcile::{self, Action, Lockout, Options};
 
 /// How `seal recipients` shows fingerprints.
 const FINGERPRINTS: &str =
@@ -406,58 +406,18 @@ fn remove(args: RemoveArgs) -> Result<ExitCode, CliError> {
         args.json,
     );
     let ids = engine.identities()?;
-    let mut lockouts = Vec::new();
-    for f in &files {
-        let (Some(format), Ok(t)) = (crate::format::Format::from_path(f), fsio::read_document(f))
-        else {
-            continue;
-        };
-        let Ok(info) = document::inspect(format, &t) else {
-            continue;
-        };
-        let current = &info.metadata.recipients;
-        if !current
-            .iter()
-            .any(|w| Recipient::same_key(&w.recipient, &removal.key))
-        {
-            continue;
-        }
-        let governed = Config::find(f.parent().unwrap_or(Path::new(".")))
-            .ok()
-            .flatten()
-            .is_some_and(|c| c.file == config.file);
-        let wanted: Vec<String> = match after.rule_for(f).filter(|_| governed) {
-            Some(rule) => after
-                .resolve(&rule.recipients)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(_, k)| k)
-                .collect(),
-            None => current
-                .iter()
-                .filter(|w| !Recipient::same_key(&w.recipient, &removal.key))
-                .map(|w| w.recipient.clone())
-                .collect(),
-        };
-        if wanted.is_empty() {
-            lockouts.push(format!(
-                "{}: {} is its only recipient",
-                display(f),
-                args.name
-            ));
-            continue;
-        }
-        let kept = team::diff(current, &wanted).kept;
-        if !args.force
-            && unwrap_data_key(current, ids).is_ok()
-            && unwrap_data_key(&kept, ids).is_err()
-        {
-            lockouts.push(format!(
-                "{}: you would no longer be able to open it",
-                display(f)
-            ));
-        }
-    }
+    let lockouts: Vec<String> =
+        reconcile::removal_lockouts(&files, &config, &after, &removal.key, ids, args.force)
+            .into_iter()
+            .map(|(f, lockout)| match lockout {
+                Lockout::OnlyRecipient => {
+                    format!("{}: {} is its only recipient", display(&f), args.name)
+                }
+                Lockout::LoseAccess => {
+                    format!("{}: you would no longer be able to open it", display(&f))
+                }
+            })
+            .collect();
     if !lockouts.is_empty() {
         return Err(CliError::new(format!(
             "not removing {}:\n  {}",

@@ -77,8 +77,20 @@ fn team_error(e: TeamError) -> CliError {
     }
 }
 
-/// Why `name` was skipped, and what to do about it.
-fn skip_reason(name: &str, skip: Skip) -> (String, Option<String>) {
+/// The identities in `slot`, loaded into it on first use.
+fn loaded<'s>(
+    slot: &'s mut Option<Identities>,
+    args: &IdentityArgs,
+) -> Result<&'s Identities, CliError> {
+    Ok(match slot {
+        Some(ids) => ids,
+        None => slot.insert(load_identities(args)?),
+    })
+}
+
+/// Why `file` was skipped, and what to do about it.
+fn skip_reason(file: &Path, skip: Skip) -> (String, Option<String>) {
+    let name = &display(file);
     let from = |e: CliError| (e.message, e.hint);
     match skip {
         Skip::UnknownFormat => (
@@ -116,7 +128,7 @@ fn skip_reason(name: &str, skip: Skip) -> (String, Option<String>) {
             "none of your identities would be a recipient afterwards, so you would lose access; left unchanged".to_owned(),
             Some("pass --force to do it anyway".to_owned()),
         ),
-        Skip::Write(e) => from(CliError::write(Path::new(name), e)),
+        Skip::Write(e) => from(CliError::write(file, e)),
     }
 }
 
@@ -132,12 +144,7 @@ impl<'a> Engine<'a> {
 
     /// The identities, loaded on first use (a dry run needs none).
     pub(crate) fn identities(&mut self) -> Result<&Identities, CliError> {
-        if self.ids.is_none() {
-            self.ids = Some(load_identities(self.identity)?);
-        }
-        self.ids
-            .as_ref()
-            .ok_or_else(|| CliError::new("internal error: identities not loaded"))
+        loaded(&mut self.ids, self.identity)
     }
 
     /// Take the loaded identities (for the exposure report).
@@ -154,11 +161,7 @@ impl<'a> Engine<'a> {
         match self.reconciler.prepare(file).map_err(team_error)? {
             Step::Done(outcome) => Ok(outcome),
             Step::Ready(pending) => {
-                self.identities()?;
-                let ids = self
-                    .ids
-                    .as_ref()
-                    .ok_or_else(|| CliError::new("internal error: identities not loaded"))?;
+                let ids = loaded(&mut self.ids, self.identity)?;
                 Ok(self.reconciler.apply(*pending, ids))
             }
         }
@@ -236,7 +239,7 @@ impl<'a> Engine<'a> {
                 }
                 Outcome::Skipped(skip) => {
                     sum.skipped += 1;
-                    let (reason, hint) = skip_reason(&name, skip);
+                    let (reason, hint) = skip_reason(file, skip);
                     let reason = reason
                         .strip_prefix(&format!("{name}: "))
                         .map(str::to_owned)

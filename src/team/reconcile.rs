@@ -396,6 +396,72 @@ impl Reconciler {
     }
 }
 
+/// Why removing a key from `.seal.yaml` would go wrong for a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lockout {
+    /// The key is the file's only recipient.
+    OnlyRecipient,
+    /// The identities open the file now and would not afterwards.
+    LoseAccess,
+}
+
+/// Before `key` is removed from `config` (leaving `after`): the files
+/// among `files` that it would leave with nobody, or (without `force`)
+/// that `ids` could no longer open. Files that cannot be read or do not
+/// have the key are not a concern here.
+pub fn removal_lockouts(
+    files: &[PathBuf],
+    config: &Config,
+    after: &Config,
+    key: &str,
+    ids: &Identities,
+    force: bool,
+) -> Vec<(PathBuf, Lockout)> {
+    let mut out = Vec::new();
+    for f in files {
+        let (Some(format), Ok(t)) = (Format::from_path(f), fsio::read_document(f)) else {
+            continue;
+        };
+        let Ok(info) = document::inspect(format, &t) else {
+            continue;
+        };
+        let current = &info.metadata.recipients;
+        if !current
+            .iter()
+            .any(|w| Recipient::same_key(&w.recipient, key))
+        {
+            continue;
+        }
+        // A file under a nearer `.seal.yaml` follows that one's rules.
+        let governed = Config::find(f.parent().unwrap_or(Path::new(".")))
+            .ok()
+            .flatten()
+            .is_some_and(|c| c.file == config.file);
+        let wanted: Vec<String> = match after.rule_for(f).filter(|_| governed) {
+            Some(rule) => after
+                .resolve(&rule.recipients)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(_, k)| k)
+                .collect(),
+            None => current
+                .iter()
+                .filter(|w| !Recipient::same_key(&w.recipient, key))
+                .map(|w| w.recipient.clone())
+                .collect(),
+        };
+        if wanted.is_empty() {
+            out.push((f.clone(), Lockout::OnlyRecipient));
+            continue;
+        }
+        let kept = diff(current, &wanted).kept;
+        if !force && unwrap_data_key(current, ids).is_ok() && unwrap_data_key(&kept, ids).is_err() {
+            out.push((f.clone(), Lockout::LoseAccess));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -558,5 +624,74 @@ mod tests {
         std::fs::write(&other, "x").unwrap();
         let outcome = engine.reconcile(&other, &alice.ids).unwrap();
         assert!(matches!(outcome, Outcome::Skipped(Skip::UnknownFormat)));
+    }
+
+    #[test]
+    fn removal_lockouts_name_the_files_left_with_nobody_or_out_of_reach() {
+        let dir = tempfile::tempdir().unwrap();
+        let (alice, bob) = (person("alice"), person("bob"));
+        let seal_for = |name: &str, people: &[&Person]| {
+            let recipients: Vec<Recipient> = people
+                .iter()
+                .map(|p| Recipient::parse(&p.public).unwrap())
+                .collect();
+            let file = dir.path().join(name);
+            let text = document::seal(Format::Dotenv, "TOKEN=x\n", &recipients, &[]).unwrap();
+            std::fs::write(&file, text).unwrap();
+            file
+        };
+        let only_alice = seal_for("a.env", &[&alice]);
+        let both = seal_for("b.env", &[&alice, &bob]);
+        let only_bob = seal_for("c.env", &[&bob]);
+        write_policy(
+            dir.path(),
+            &[("alice", &alice), ("bob", &bob)],
+            &["alice", "bob"],
+        );
+        let before = Config::load(&dir.path().join(crate::config::FILE_NAME)).unwrap();
+        let text = std::fs::read_to_string(&before.file).unwrap();
+        let removal = crate::config::remove_recipient(&before, &text, "alice", false).unwrap();
+        let after = Config::parse(&removal.text, &before.file, &before.dir).unwrap();
+        let files = [only_alice.clone(), both.clone(), only_bob];
+
+        // Alice removing herself: every file of hers is out of her reach.
+        let found = removal_lockouts(&files, &before, &after, &alice.public, &alice.ids, false);
+        assert_eq!(
+            found,
+            [
+                (only_alice.clone(), Lockout::LoseAccess),
+                (both, Lockout::LoseAccess)
+            ]
+        );
+        // Bob removing her, forced: nothing is in the way.
+        assert!(
+            removal_lockouts(&files, &before, &after, &alice.public, &bob.ids, true).is_empty()
+        );
+        // Without a rule for it, a file keeps its other recipients, and
+        // alice has none besides herself.
+        std::fs::write(
+            &before.file,
+            format!(
+                "recipients:\n  alice: {}\n  bob: {}\nrules:\n  - path: \"b.env\"\n    recipients: [alice, bob]\n",
+                alice.public, bob.public
+            ),
+        )
+        .unwrap();
+        let before = Config::load(&before.file).unwrap();
+        let after = Config::parse(
+            &crate::config::remove_recipient(
+                &before,
+                &std::fs::read_to_string(&before.file).unwrap(),
+                "alice",
+                false,
+            )
+            .unwrap()
+            .text,
+            &before.file,
+            &before.dir,
+        )
+        .unwrap();
+        let found = removal_lockouts(&files, &before, &after, &alice.public, &bob.ids, false);
+        assert_eq!(found, [(only_alice, Lockout::OnlyRecipient)]);
     }
 }
