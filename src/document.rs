@@ -50,7 +50,7 @@ pub enum DocError {
     #[error("the file has no recipients in its metadata")]
     NoWrappedKeys,
     #[error("invalid encrypt pattern: {0}")]
-    Pattern(String),
+    Pattern(select::PatternError),
     #[error("internal error: {0} (please report this; nothing was written)")]
     Internal(&'static str),
 }

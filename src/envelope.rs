@@ -143,6 +143,92 @@ impl Recipient {
         }
     }
 
+    /// The identity of a recipient text for comparisons: SSH keys by type
+    /// and key (the comment is ignored), age and plugin keys in lower case,
+    /// everything else by its trimmed text.
+    pub fn normalize_key(text: &str) -> String {
+        let text = text.trim();
+        if text.starts_with("ssh-") {
+            let mut fields = text.split_whitespace();
+            if let (Some(kind), Some(body)) = (fields.next(), fields.next()) {
+                return format!("{kind} {body}");
+            }
+        }
+        // Bech32 (age keys, plugin recipients) is case-insensitive.
+        if text
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("age1"))
+        {
+            return text.to_ascii_lowercase();
+        }
+        text.to_owned()
+    }
+
+    /// Whether two recipient texts name the same key.
+    pub fn same_key(a: &str, b: &str) -> bool {
+        Recipient::normalize_key(a) == Recipient::normalize_key(b)
+    }
+
+    /// The kind of a recipient text: `age`, `ssh-ed25519`, `ssh-rsa`,
+    /// `plugin:NAME` or `scrypt`.
+    pub fn key_type(text: &str) -> String {
+        let text = text.trim();
+        if text.starts_with(crate::passphrase::SCRYPT_PREFIX) {
+            return "scrypt".into();
+        }
+        if let Some(kind) = text.strip_prefix("ssh-") {
+            return format!("ssh-{}", kind.split_whitespace().next().unwrap_or(""));
+        }
+        if let Some(rest) = text.strip_prefix("age1") {
+            // Bech32: the separator is the last `1`; X25519 keys have the
+            // human-readable part `age`, plugins `age1NAME`.
+            return match rest.rfind('1') {
+                Some(i) if i > 0 => format!("plugin:{}", &rest[..i]),
+                _ => "age".into(),
+            };
+        }
+        "unknown".into()
+    }
+
+    /// A key fingerprint, as `seal recipients` shows it: for SSH keys the
+    /// same `SHA256:…` as `ssh-keygen -l` (base64 of SHA-256 of the key
+    /// blob); for other recipients `SHA256:` and the base64 (no padding) of
+    /// SHA-256 of the recipient text.
+    pub fn fingerprint(text: &str) -> String {
+        use base64::Engine;
+        use sha2::{Digest, Sha256};
+        let norm = Recipient::normalize_key(text);
+        let b64 = base64::engine::general_purpose::STANDARD_NO_PAD;
+        let digest = match norm.split_once(' ') {
+            Some((_, blob)) if norm.starts_with("ssh-") => {
+                match base64::engine::general_purpose::STANDARD.decode(blob) {
+                    Ok(bytes) => Sha256::digest(bytes),
+                    Err(_) => Sha256::digest(norm.as_bytes()),
+                }
+            }
+            _ => Sha256::digest(norm.as_bytes()),
+        };
+        format!("SHA256:{}", b64.encode(digest))
+    }
+
+    /// A short form of a recipient text for messages:
+    /// `age1abcdef…uvwxyz`, `ssh-ed25519 …comment`.
+    pub fn short_key(text: &str) -> String {
+        let text = text.trim();
+        if text.starts_with("ssh-") {
+            let fields: Vec<&str> = text.split_whitespace().collect();
+            return match fields.as_slice() {
+                [kind, _, comment, ..] => format!("{kind} …{comment}"),
+                [kind, body] => format!("{kind} …{}", &body[body.len().saturating_sub(8)..]),
+                _ => text.to_owned(),
+            };
+        }
+        if text.len() > 20 && text.is_ascii() {
+            return format!("{}…{}", &text[..10], &text[text.len() - 6..]);
+        }
+        text.to_owned()
+    }
+
     /// The recipient as written in the file's metadata.
     pub fn as_str(&self) -> &str {
         &self.text
@@ -394,12 +480,13 @@ impl Identities {
             // A passphrase-protected identity: decrypted on first use, with
             // the passphrase from SEAL_PASSPHRASE_FD or the terminal.
             if crate::passphrase::is_age_encrypted(&bytes) {
-                let id = crate::passphrase::encrypted_identity(bytes.to_vec(), &name).map_err(
-                    |reason| IdentityError::Read {
-                        source_name: name.clone(),
-                        reason,
-                    },
-                )?;
+                let id =
+                    crate::passphrase::encrypted_identity(bytes.to_vec(), &name).map_err(|e| {
+                        IdentityError::Read {
+                            source_name: name.clone(),
+                            reason: e.to_string(),
+                        }
+                    })?;
                 self.push(id, name, true);
                 return Ok(());
             }
@@ -437,7 +524,7 @@ impl Identities {
         };
         if crate::passphrase::is_age_encrypted(text.as_bytes()) {
             let id = crate::passphrase::encrypted_identity(text.as_bytes().to_vec(), source_name)
-                .map_err(|r| read_err(&r))?;
+                .map_err(|e| read_err(&e.to_string()))?;
             self.push(id, source_name.to_owned(), true);
             return Ok(());
         }
@@ -628,32 +715,46 @@ pub fn generate_identity() -> (Zeroizing<String>, String) {
     (text, public)
 }
 
+/// Why an identity file's text yields no public key.
+#[derive(Debug, thiserror::Error)]
+pub enum PublicKeyError {
+    #[error("not a valid OpenSSH private key")]
+    InvalidSsh,
+    #[error("unsupported or encrypted SSH key")]
+    UnsupportedSsh,
+    #[error("invalid AGE-SECRET-KEY line")]
+    InvalidAgeKey,
+    #[error("not an age identity file")]
+    NotIdentityFile,
+    #[error("no AGE-SECRET-KEY in it")]
+    NoAgeKey,
+}
+
 /// The public keys of the identities in an identity file's text: age
 /// X25519 keys and OpenSSH private keys.
-pub fn public_keys(text: &str) -> Result<Vec<String>, String> {
+pub fn public_keys(text: &str) -> Result<Vec<String>, PublicKeyError> {
     if text
         .trim_start()
         .starts_with("-----BEGIN OPENSSH PRIVATE KEY-----")
     {
         let id = age::ssh::Identity::from_buffer(text.as_bytes(), None)
-            .map_err(|_| "not a valid OpenSSH private key".to_owned())?;
-        let recipient = age::ssh::Recipient::try_from(id)
-            .map_err(|_| "unsupported or encrypted SSH key".to_owned())?;
+            .map_err(|_| PublicKeyError::InvalidSsh)?;
+        let recipient =
+            age::ssh::Recipient::try_from(id).map_err(|_| PublicKeyError::UnsupportedSsh)?;
         return Ok(vec![recipient.to_string()]);
     }
     let mut keys = Vec::new();
     for line in text.lines().map(str::trim) {
         if line.starts_with("AGE-SECRET-KEY-") {
-            let id: age::x25519::Identity = line
-                .parse()
-                .map_err(|_| "invalid AGE-SECRET-KEY line".to_owned())?;
+            let id: age::x25519::Identity =
+                line.parse().map_err(|_| PublicKeyError::InvalidAgeKey)?;
             keys.push(id.to_public().to_string());
         } else if !line.is_empty() && !line.starts_with('#') && !line.starts_with("AGE-PLUGIN-") {
-            return Err("not an age identity file".to_owned());
+            return Err(PublicKeyError::NotIdentityFile);
         }
     }
     if keys.is_empty() {
-        return Err("no AGE-SECRET-KEY in it".to_owned());
+        return Err(PublicKeyError::NoAgeKey);
     }
     Ok(keys)
 }
@@ -661,6 +762,42 @@ pub fn public_keys(text: &str) -> Result<Vec<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ssh_keys_compare_without_comment() {
+        assert!(Recipient::same_key(
+            "ssh-ed25519 AAAAC3Nz alice@laptop",
+            "ssh-ed25519  AAAAC3Nz bob"
+        ));
+        assert!(!Recipient::same_key(
+            "ssh-ed25519 AAAAC3Nz",
+            "ssh-ed25519 AAAAC3Ny"
+        ));
+        assert!(Recipient::same_key(" age1abc ", "age1abc"));
+    }
+
+    #[test]
+    fn key_types() {
+        assert_eq!(Recipient::key_type("age1qqqqqqqq"), "age");
+        assert_eq!(Recipient::key_type("age1yubikey1qqqq"), "plugin:yubikey");
+        assert_eq!(Recipient::key_type("ssh-ed25519 AAAA x"), "ssh-ed25519");
+        assert_eq!(Recipient::key_type("ssh-rsa AAAA"), "ssh-rsa");
+        assert_eq!(Recipient::key_type("scrypt:recovery"), "scrypt");
+    }
+
+    #[test]
+    fn fingerprints_match_ssh_keygen_style() {
+        // SHA-256 of the decoded blob "abc" (YWJj).
+        assert_eq!(
+            Recipient::fingerprint("ssh-ed25519 YWJj comment"),
+            "SHA256:ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0"
+        );
+        assert_eq!(
+            Recipient::fingerprint("ssh-ed25519 YWJj"),
+            Recipient::fingerprint("ssh-ed25519 YWJj other")
+        );
+        assert!(Recipient::fingerprint("age1abc").starts_with("SHA256:"));
+    }
 
     #[test]
     fn wrap_and_unwrap_with_generated_identity() {

@@ -17,10 +17,9 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::document;
-use crate::envelope::Identities;
+use crate::envelope::{Identities, Recipient};
 use crate::format::{Format, LeafKind};
 use crate::path::KeyPath;
-use crate::team::normalize_key;
 
 /// One version of one file.
 #[derive(Clone)]
@@ -144,7 +143,7 @@ fn lists_key(format: Format, text: &str, keys: &HashSet<String>) -> Option<bool>
         info.metadata
             .recipients
             .iter()
-            .any(|r| keys.contains(&normalize_key(&r.recipient))),
+            .any(|r| keys.contains(&Recipient::normalize_key(&r.recipient))),
     )
 }
 
@@ -158,7 +157,7 @@ pub fn analyze(
     now_anywhere: &Readable,
     ids: Option<&Identities>,
 ) -> Vec<FileReport> {
-    let keys: HashSet<String> = keys.iter().map(|k| normalize_key(k)).collect();
+    let keys: HashSet<String> = keys.iter().map(|k| Recipient::normalize_key(k)).collect();
     let mut files: BTreeMap<String, BTreeMap<KeyPath, Seen>> = BTreeMap::new();
     for v in versions {
         let Some(format) = Format::from_path(Path::new(&v.file)) else {
@@ -278,22 +277,36 @@ pub fn analyze(
     out
 }
 
+/// Why the git history could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ExposureError {
+    #[error("cannot run git: {0}")]
+    Spawn(std::io::Error),
+    /// git ran and failed: its subcommand and what it said.
+    #[error("git {command}: {stderr}")]
+    Git { command: String, stderr: String },
+    #[error("git cat-file: {0}")]
+    CatFile(std::io::Error),
+    #[error("git cat-file: no {0}")]
+    CatFilePipe(&'static str),
+    #[error("git cat-file: bad size")]
+    CatFileSize,
+}
+
 /// Run git; its stdout, or why it failed.
-fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>, String> {
+fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>, ExposureError> {
     let out = Command::new("git")
         .arg("-C")
         .arg(dir)
         .args(args)
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| format!("cannot run git: {e}"))?;
+        .map_err(ExposureError::Spawn)?;
     if !out.status.success() {
-        let msg = String::from_utf8_lossy(&out.stderr);
-        return Err(format!(
-            "git {}: {}",
-            args.first().unwrap_or(&""),
-            msg.trim()
-        ));
+        return Err(ExposureError::Git {
+            command: args.first().unwrap_or(&"").to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
     }
     Ok(out.stdout)
 }
@@ -312,7 +325,7 @@ fn has_commits(root: &Path) -> bool {
 }
 
 /// Read many `REV:PATH` blobs with one `git cat-file --batch`.
-fn cat_files(root: &Path, specs: &[String]) -> Result<Vec<Option<Vec<u8>>>, String> {
+fn cat_files(root: &Path, specs: &[String]) -> Result<Vec<Option<Vec<u8>>>, ExposureError> {
     if specs.is_empty() {
         return Ok(Vec::new());
     }
@@ -324,36 +337,42 @@ fn cat_files(root: &Path, specs: &[String]) -> Result<Vec<Option<Vec<u8>>>, Stri
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| format!("cannot run git: {e}"))?;
-    let mut stdin = child.stdin.take().ok_or("git cat-file: no stdin")?;
+        .map_err(ExposureError::Spawn)?;
+    let mut stdin = child
+        .stdin
+        .take()
+        .ok_or(ExposureError::CatFilePipe("stdin"))?;
     let input: String = specs.iter().map(|s| format!("{s}\n")).collect();
     let writer = std::thread::spawn(move || {
         let _ = stdin.write_all(input.as_bytes());
     });
-    let stdout = child.stdout.take().ok_or("git cat-file: no stdout")?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or(ExposureError::CatFilePipe("stdout"))?;
     let mut reader = BufReader::new(stdout);
     let mut out = Vec::with_capacity(specs.len());
     for _ in specs {
         let mut header = String::new();
         reader
             .read_line(&mut header)
-            .map_err(|e| format!("git cat-file: {e}"))?;
+            .map_err(ExposureError::CatFile)?;
         let fields: Vec<&str> = header.split_whitespace().collect();
         match fields.as_slice() {
             [_, "blob", size] => {
-                let size: usize = size.parse().map_err(|_| "git cat-file: bad size")?;
+                let size: usize = size.parse().map_err(|_| ExposureError::CatFileSize)?;
                 let mut buf = vec![0; size + 1];
                 reader
                     .read_exact(&mut buf)
-                    .map_err(|e| format!("git cat-file: {e}"))?;
+                    .map_err(ExposureError::CatFile)?;
                 buf.pop();
                 out.push(Some(buf));
             }
             [_, _, size] => {
                 // Not a blob: skip its contents.
-                let size: u64 = size.parse().map_err(|_| "git cat-file: bad size")?;
+                let size: u64 = size.parse().map_err(|_| ExposureError::CatFileSize)?;
                 std::io::copy(&mut (&mut reader).take(size + 1), &mut std::io::sink())
-                    .map_err(|e| format!("git cat-file: {e}"))?;
+                    .map_err(ExposureError::CatFile)?;
                 out.push(None);
             }
             _ => out.push(None),
@@ -380,7 +399,7 @@ pub fn readable_now(
     under: &Path,
     extra: &[(String, Zeroizing<String>)],
     ids: Option<&Identities>,
-) -> Result<Readable, String> {
+) -> Result<Readable, ExposureError> {
     let mut out = Readable::default();
     let mut add = |file: &str, text: &str| {
         let Some(format) = Format::from_path(Path::new(file)) else {
@@ -455,7 +474,7 @@ pub fn readable_now(
 
 /// Every committed version of every YAML/JSON/dotenv file under `under`
 /// (a directory inside the repository at `root`), newest first.
-pub fn history(root: &Path, under: &Path) -> Result<Vec<Version>, String> {
+pub fn history(root: &Path, under: &Path) -> Result<Vec<Version>, ExposureError> {
     if !has_commits(root) {
         return Ok(Vec::new());
     }
@@ -511,7 +530,7 @@ pub fn history(root: &Path, under: &Path) -> Result<Vec<Version>, String> {
 
 /// Every committed text of the file `file` (relative to `root`), newest
 /// first: used to find the keys a name had in `.seal.yaml` over time.
-pub fn file_history(root: &Path, file: &str) -> Result<Vec<String>, String> {
+pub fn file_history(root: &Path, file: &str) -> Result<Vec<String>, ExposureError> {
     if !has_commits(root) {
         return Ok(Vec::new());
     }

@@ -24,6 +24,34 @@ pub enum ReadError {
     Empty,
 }
 
+/// Why the advisory lock on a file could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("no such file")]
+    NotFound,
+    #[error("cannot open: {0}")]
+    Open(io::Error),
+    #[error("another seal process is changing this file (seal edit or seal set); try again when it is done")]
+    Busy,
+    #[error("cannot lock: {0}")]
+    Lock(io::Error),
+}
+
+/// Take the advisory lock on `path` for a read-modify-write, so two seal
+/// processes never overwrite each other's change; held until the returned
+/// handle is dropped.
+pub fn lock(path: &Path) -> Result<File, LockError> {
+    let handle = File::open(path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => LockError::NotFound,
+        _ => LockError::Open(e),
+    })?;
+    match handle.try_lock() {
+        Ok(()) => Ok(handle),
+        Err(std::fs::TryLockError::WouldBlock) => Err(LockError::Busy),
+        Err(std::fs::TryLockError::Error(e)) => Err(LockError::Lock(e)),
+    }
+}
+
 /// Read a whole text document. The buffer is zeroized when dropped since it
 /// may hold plaintext.
 pub fn read_document(path: &Path) -> Result<Zeroizing<String>, ReadError> {

@@ -66,9 +66,26 @@ pub enum MergeError {
     #[error("{side} is not sealed but the other side is; merge it by hand")]
     Mixed { side: Side },
     #[error("the merged document cannot be built: {0}")]
-    Build(String),
+    Build(BuildError),
     #[error("{0}")]
     Seal(DocError),
+}
+
+/// Why the merged plaintext could not be assembled.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A side's plaintext does not parse.
+    #[error("{side}: {error}")]
+    Side { side: Side, error: ParseError },
+    /// The document being assembled stopped parsing.
+    #[error("{0}")]
+    Parse(ParseError),
+    #[error("{path}: {error}")]
+    Edit { path: KeyPath, error: EditError },
+    #[error("the values do not settle")]
+    Unsettled,
+    #[error("internal: an input is not open")]
+    NotOpen,
 }
 
 /// The three inputs as git hands them over. `base` is `None` when the file
@@ -267,19 +284,22 @@ fn conform(
     format: Format,
     start: &str,
     picks: &[(KeyPath, Pick)],
-) -> Result<Zeroizing<String>, String> {
+) -> Result<Zeroizing<String>, BuildError> {
     let wanted: HashSet<&KeyPath> = picks.iter().map(|(p, _)| p).collect();
     let present: Vec<&KeyPath> = picks
         .iter()
         .filter(|(_, pick)| !matches!(pick, Pick::Remove))
         .map(|(p, _)| p)
         .collect();
-    let edit_err = |path: &KeyPath, e: EditError| format!("{path}: {e}");
+    let edit_err = |path: &KeyPath, error: EditError| BuildError::Edit {
+        path: path.clone(),
+        error,
+    };
     let mut text = Zeroizing::new(start.to_owned());
     // Each round fixes what it sees; removing the last child of a mapping
     // can leave an empty parent for the next round.
     for _ in 0..4 {
-        let current = leaves(format, &text).map_err(|e| e.to_string())?;
+        let current = leaves(format, &text).map_err(BuildError::Parse)?;
         let mut changed = false;
         let mut removals: Vec<&KeyPath> = picks
             .iter()
@@ -300,7 +320,7 @@ fn conform(
             changed = true;
         }
         let current = if changed {
-            leaves(format, &text).map_err(|e| e.to_string())?
+            leaves(format, &text).map_err(BuildError::Parse)?
         } else {
             current
         };
@@ -326,7 +346,7 @@ fn conform(
             return Ok(text);
         }
     }
-    Err("the values do not settle".into())
+    Err(BuildError::Unsettled)
 }
 
 /// Merge three plaintext documents. Returns the merged plaintext, the
@@ -337,10 +357,11 @@ pub fn merge_plaintext(
     base: &str,
     ours: &str,
     theirs: &str,
-) -> Result<(Zeroizing<String>, Replacements, Vec<KeyPath>, bool), String> {
+) -> Result<(Zeroizing<String>, Replacements, Vec<KeyPath>, bool), BuildError> {
     let base_leaves = leaves(format, base).unwrap_or_default();
-    let ours_leaves = leaves(format, ours).map_err(|e| format!("our version: {e}"))?;
-    let theirs_leaves = leaves(format, theirs).map_err(|e| format!("their version: {e}"))?;
+    let side = |side: Side| move |error: ParseError| BuildError::Side { side, error };
+    let ours_leaves = leaves(format, ours).map_err(side(Side::Ours))?;
+    let theirs_leaves = leaves(format, theirs).map_err(side(Side::Theirs))?;
     let picks = merge_values(&base_leaves, &ours_leaves, &theirs_leaves);
 
     let lines = line_merge(base, ours, theirs);
@@ -519,7 +540,7 @@ pub fn merge(
     let ours = open_side(format, inputs.ours, identities, Side::Ours)?;
     let theirs = open_side(format, inputs.theirs, identities, Side::Theirs)?;
     let (Some(o), Some(t)) = (ours.opened(), theirs.opened()) else {
-        return Err(MergeError::Build("internal: an input is not open".into()));
+        return Err(MergeError::Build(BuildError::NotOpen));
     };
 
     // The ancestor: sealed (open it), plaintext (it was sealed later), or

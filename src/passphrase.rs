@@ -39,6 +39,22 @@ pub enum PassphraseError {
     Empty,
     #[error("the two passphrases do not match")]
     Mismatch,
+    #[error("the file is age-encrypted to a key, not with a passphrase; it is not an identity")]
+    NotPassphraseProtected,
+    #[error("not a valid age-encrypted identity file: {0}")]
+    InvalidEncryptedIdentity(String),
+    #[error("wrong passphrase")]
+    WrongPassphrase,
+    /// age refused to decrypt, for another reason than the passphrase.
+    #[error("{0}")]
+    Decrypt(String),
+    #[error("cannot decrypt: {0}")]
+    DecryptRead(String),
+    #[error("the decrypted identity is not text")]
+    NotText,
+    /// age could not encrypt (`protect_identity`).
+    #[error("{0}")]
+    Encrypt(String),
 }
 
 /// The passphrase read from `SEAL_PASSPHRASE_FD`, kept for the process
@@ -249,7 +265,10 @@ pub fn last_identity_failure() -> Option<String> {
 }
 
 /// A passphrase-protected identity, decrypted on first use.
-pub fn encrypted_identity(bytes: Vec<u8>, source: &str) -> Result<Box<dyn age::Identity>, String> {
+pub fn encrypted_identity(
+    bytes: Vec<u8>,
+    source: &str,
+) -> Result<Box<dyn age::Identity>, PassphraseError> {
     let callbacks = PassphraseCallbacks {
         source: source.to_owned(),
     };
@@ -260,62 +279,57 @@ pub fn encrypted_identity(bytes: Vec<u8>, source: &str) -> Result<Box<dyn age::I
         None,
     ) {
         Ok(Some(id)) => Ok(Box::new(id)),
-        Ok(None) => Err(
-            "the file is age-encrypted to a key, not with a passphrase; it is not an identity"
-                .to_owned(),
-        ),
-        Err(e) => Err(format!("not a valid age-encrypted identity file: {e}")),
+        Ok(None) => Err(PassphraseError::NotPassphraseProtected),
+        Err(e) => Err(PassphraseError::InvalidEncryptedIdentity(e.to_string())),
     }
 }
 
 /// Decrypt a passphrase-protected identity file now (for `seal keygen -y`).
-pub fn decrypt_identity_text(bytes: &[u8], source: &str) -> Result<Zeroizing<String>, String> {
+pub fn decrypt_identity_text(
+    bytes: &[u8],
+    source: &str,
+) -> Result<Zeroizing<String>, PassphraseError> {
     let decryptor = age::Decryptor::new(ArmoredReader::new(bytes))
-        .map_err(|e| format!("not a valid age-encrypted identity file: {e}"))?;
+        .map_err(|e| PassphraseError::InvalidEncryptedIdentity(e.to_string()))?;
     if !decryptor.is_scrypt() {
-        return Err(
-            "the file is age-encrypted to a key, not with a passphrase; it is not an identity"
-                .to_owned(),
-        );
+        return Err(PassphraseError::NotPassphraseProtected);
     }
     let pass = obtain(
         &format!("Passphrase for identity file {source}: "),
         None,
         &format!("the passphrase of identity file {source}"),
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     let identity = age::scrypt::Identity::new(secret(&pass));
     let mut reader = decryptor
         .decrypt(std::iter::once(&identity as &dyn age::Identity))
         .map_err(|e| match e {
             age::DecryptError::DecryptionFailed | age::DecryptError::KeyDecryptionFailed => {
-                "wrong passphrase".to_owned()
+                PassphraseError::WrongPassphrase
             }
-            other => other.to_string(),
+            other => PassphraseError::Decrypt(other.to_string()),
         })?;
     let mut out = Zeroizing::new(Vec::new());
     reader
         .read_to_end(&mut out)
-        .map_err(|e| format!("cannot decrypt: {e}"))?;
+        .map_err(|e| PassphraseError::DecryptRead(e.to_string()))?;
     std::str::from_utf8(&out)
         .map(|s| Zeroizing::new(s.to_owned()))
-        .map_err(|_| "the decrypted identity is not text".to_owned())
+        .map_err(|_| PassphraseError::NotText)
 }
 
 /// Encrypt identity text with a passphrase (age scrypt), armored.
-pub fn protect_identity(text: &str, passphrase: &str) -> Result<String, String> {
+pub fn protect_identity(text: &str, passphrase: &str) -> Result<String, PassphraseError> {
+    let fail = |e: &dyn std::fmt::Display| PassphraseError::Encrypt(e.to_string());
     let encryptor = age::Encryptor::with_user_passphrase(secret(passphrase));
-    let armored = ArmoredWriter::wrap_output(Vec::new(), ArmorFormat::AsciiArmor)
-        .map_err(|e| e.to_string())?;
-    let mut writer = encryptor.wrap_output(armored).map_err(|e| e.to_string())?;
-    writer
-        .write_all(text.as_bytes())
-        .map_err(|e| e.to_string())?;
+    let armored =
+        ArmoredWriter::wrap_output(Vec::new(), ArmorFormat::AsciiArmor).map_err(|e| fail(&e))?;
+    let mut writer = encryptor.wrap_output(armored).map_err(|e| fail(&e))?;
+    writer.write_all(text.as_bytes()).map_err(|e| fail(&e))?;
     let bytes = writer
         .finish()
         .and_then(|a| a.finish())
-        .map_err(|e| e.to_string())?;
-    String::from_utf8(bytes).map_err(|e| e.to_string())
+        .map_err(|e| fail(&e))?;
+    String::from_utf8(bytes).map_err(|e| fail(&e))
 }
 
 #[cfg(test)]

@@ -55,12 +55,15 @@ fn glob(pattern: &[u8], text: &[u8]) -> bool {
     pattern[p..].iter().all(|&c| c == b'*')
 }
 
-/// Why a pattern is refused.
-pub fn validate(pattern: &str) -> Result<(), String> {
+/// A refused key-path pattern.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("invalid key-path pattern {0:?}: empty segment")]
+pub struct PatternError(pub String);
+
+/// Refuse a pattern with an empty segment (`a..b`, `.a`, ``).
+pub fn validate(pattern: &str) -> Result<(), PatternError> {
     if pattern.is_empty() || pattern.split('.').any(str::is_empty) {
-        return Err(format!(
-            "invalid key-path pattern {pattern:?}: empty segment"
-        ));
+        return Err(PatternError(pattern.to_owned()));
     }
     Ok(())
 }

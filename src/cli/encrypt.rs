@@ -89,7 +89,7 @@ pub(crate) fn recipients_for(
         };
         let resolved = config
             .resolve(&rule.recipients)
-            .map_err(|e| CliError::new(format!("{}: {e}", config.file.display())))?;
+            .map_err(|e| CliError::new(e.to_string()))?;
         texts = resolved.into_iter().map(|(_, key)| key).collect();
     }
     let recipients = texts

@@ -45,7 +45,7 @@ pub(crate) struct Built {
 }
 
 fn add_key(keys: &mut Vec<String>, key: &str) {
-    if !keys.iter().any(|k| team::same_key(k, key)) {
+    if !keys.iter().any(|k| Recipient::same_key(k, key)) {
         keys.push(key.trim().to_owned());
     }
 }
@@ -277,7 +277,7 @@ pub(crate) fn render_json(subject: &Subject, built: &Built) -> String {
     let v = serde_json::json!({
         "name": subject.name,
         "keys": subject.keys,
-        "fingerprints": subject.keys.iter().map(|k| team::fingerprint(k)).collect::<Vec<_>>(),
+        "fingerprints": subject.keys.iter().map(|k| Recipient::fingerprint(k)).collect::<Vec<_>>(),
         "source": if built.git { "git" } else { "working-tree" },
         "versions_checked": built.versions,
         "files": files,

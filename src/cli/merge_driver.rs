@@ -178,7 +178,7 @@ fn policy_for(path: Option<&Path>) -> Result<Policy, CliError> {
     };
     let resolved = config
         .resolve(&rule.recipients)
-        .map_err(|e| CliError::new(format!("{}: {e}", config.file.display())))?;
+        .map_err(|e| CliError::new(e.to_string()))?;
     Ok(Policy {
         recipients: Some(resolved.into_iter().map(|(_, key)| key).collect()),
         encrypt: Some(rule.encrypt.clone()),

@@ -278,6 +278,25 @@ impl CliError {
         }
     }
 
+    /// Describe a failure to lock `file`.
+    pub fn lock(file: &str, e: fsio::LockError) -> Self {
+        match e {
+            fsio::LockError::NotFound => CliError::read(file, ReadError::NotFound),
+            other => CliError::new(format!("{file}: {other}")),
+        }
+    }
+
+    /// Describe a failure to write `path`.
+    pub fn write(path: &Path, e: std::io::Error) -> Self {
+        let error = CliError::new(format!("{}: cannot write: {e}", path.display()));
+        if fsio::is_special(path) {
+            // Written into a device or pipe: part may have gone through.
+            error.hint("it is not a regular file: part of the output may have reached it")
+        } else {
+            error.hint("the file was not changed")
+        }
+    }
+
     /// Describe a read error for `file`.
     pub fn read(file: &str, e: ReadError) -> Self {
         let err = CliError::new(format!("{file}: {e}"));
@@ -365,18 +384,7 @@ pub fn open_file(file: &Path, fmt: &FormatArg, ids: &IdentityArgs) -> Result<Ope
 /// Take the advisory lock on a sealed file for a read-modify-write, so two
 /// seal processes never overwrite each other's change.
 pub fn lock_file(file: &Path) -> Result<std::fs::File, CliError> {
-    let name = display(file);
-    let handle = std::fs::File::open(file).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => CliError::read(&name, ReadError::NotFound),
-        _ => CliError::new(format!("{name}: cannot open: {e}")),
-    })?;
-    match handle.try_lock() {
-        Ok(()) => Ok(handle),
-        Err(std::fs::TryLockError::WouldBlock) => Err(CliError::new(format!(
-            "{name}: another seal process is changing this file (seal edit or seal set); try again when it is done"
-        ))),
-        Err(std::fs::TryLockError::Error(e)) => Err(CliError::new(format!("{name}: cannot lock: {e}"))),
-    }
+    fsio::lock(file).map_err(|e| CliError::lock(&display(file), e))
 }
 
 /// Write `text` to stdout, treating a closed pipe as success.
@@ -393,13 +401,5 @@ pub fn print_stdout(text: &[u8]) -> Result<(), CliError> {
 
 /// Write a file atomically, naming it in the error.
 pub fn write_file(path: &Path, contents: &[u8], mode: fsio::Mode) -> Result<(), CliError> {
-    fsio::write_atomic(path, contents, mode).map_err(|e| {
-        let error = CliError::new(format!("{}: cannot write: {e}", path.display()));
-        if fsio::is_special(path) {
-            // Written into a device or pipe: part may have gone through.
-            error.hint("it is not a regular file: part of the output may have reached it")
-        } else {
-            error.hint("the file was not changed")
-        }
-    })
+    fsio::write_atomic(path, contents, mode).map_err(|e| CliError::write(path, e))
 }

@@ -11,16 +11,17 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use super::exposure::{build, keys_for, render_json, render_table, Subject};
-use super::updatekeys::{finish, sealed_files_under, Action, Engine, Options};
+use super::updatekeys::{finish, sealed_files_under, Engine};
 use super::{
     detect_format, display, lock_file, print_stdout, read_input, write_file, CliError, FormatArg,
     IdentityArgs,
 };
 use crate::config::Config;
 use crate::document;
-use crate::envelope::unwrap_data_key;
+use crate::envelope::Recipient;
 use crate::fsio::{self, Mode};
 use crate::team;
+use crate::team::reconcile::{self, Action, Lockout, Options};
 
 /// How `seal recipients` shows fingerprints.
 const FINGERPRINTS: &str =
@@ -167,7 +168,7 @@ fn list_config(json: bool) -> Result<ExitCode, CliError> {
             .iter()
             .map(|(n, k, g, r)| {
                 serde_json::json!({
-                    "name": n, "type": team::key_type(k), "fingerprint": team::fingerprint(k),
+                    "name": n, "type": Recipient::key_type(k), "fingerprint": Recipient::fingerprint(k),
                     "recipient": k, "groups": g, "rules": r,
                 })
             })
@@ -186,8 +187,8 @@ fn list_config(json: bool) -> Result<ExitCode, CliError> {
             .map(|(n, k, g, r)| {
                 vec![
                     (*n).clone(),
-                    team::key_type(k),
-                    team::fingerprint(k),
+                    Recipient::key_type(k),
+                    Recipient::fingerprint(k),
                     if g.is_empty() {
                         "-".into()
                     } else {
@@ -223,21 +224,31 @@ fn list_file(file: &Path, fmt: &FormatArg, json: bool) -> Result<ExitCode, CliEr
     let wanted: Option<Vec<(String, String)>> = match rule {
         Some((c, r)) => Some(
             c.resolve(&r.recipients)
-                .map_err(|e| CliError::new(format!("{}: {e}", c.file.display())))?,
+                .map_err(|e| CliError::new(e.to_string()))?,
         ),
         None => None,
     };
     let name_of = |key: &str| {
         config
             .as_ref()
-            .and_then(|c| c.recipients.iter().find(|(_, k)| team::same_key(k, key)))
+            .and_then(|c| {
+                c.recipients
+                    .iter()
+                    .find(|(_, k)| Recipient::same_key(k, key))
+            })
             .map(|(n, _)| n.clone())
     };
     let mut rows: Vec<(Option<String>, String, &'static str)> = Vec::new();
     for w in &info.metadata.recipients {
         let status = match &wanted {
             None => "no rule",
-            Some(list) if list.iter().any(|(_, k)| team::same_key(k, &w.recipient)) => "ok",
+            Some(list)
+                if list
+                    .iter()
+                    .any(|(_, k)| Recipient::same_key(k, &w.recipient)) =>
+            {
+                "ok"
+            }
             Some(_) => "not in rule: updatekeys removes it",
         };
         rows.push((name_of(&w.recipient), w.recipient.clone(), status));
@@ -247,7 +258,7 @@ fn list_file(file: &Path, fmt: &FormatArg, json: bool) -> Result<ExitCode, CliEr
             .metadata
             .recipients
             .iter()
-            .any(|w| team::same_key(&w.recipient, k))
+            .any(|w| Recipient::same_key(&w.recipient, k))
         {
             rows.push((Some(n.clone()), k.clone(), "missing: updatekeys adds it"));
         }
@@ -258,7 +269,7 @@ fn list_file(file: &Path, fmt: &FormatArg, json: bool) -> Result<ExitCode, CliEr
             .iter()
             .map(|(n, k, s)| {
                 serde_json::json!({
-                    "name": n, "type": team::key_type(k), "fingerprint": team::fingerprint(k),
+                    "name": n, "type": Recipient::key_type(k), "fingerprint": Recipient::fingerprint(k),
                     "recipient": k, "status": s,
                 })
             })
@@ -279,8 +290,8 @@ fn list_file(file: &Path, fmt: &FormatArg, json: bool) -> Result<ExitCode, CliEr
             .map(|(n, k, s)| {
                 vec![
                     n.clone().unwrap_or_else(|| "-".into()),
-                    team::key_type(k),
-                    team::fingerprint(k),
+                    Recipient::key_type(k),
+                    Recipient::fingerprint(k),
                     (*s).to_owned(),
                 ]
             })
@@ -321,20 +332,18 @@ fn update_all(
     opts: Options,
 ) -> Result<super::updatekeys::Summary, CliError> {
     let files = sealed_files_under(&config.dir)?;
-    Engine::new(opts, identity).run(&files)
+    Engine::new(opts, identity, false).run(&files)
 }
 
 fn add(args: AddArgs) -> Result<ExitCode, CliError> {
     let config = find_config()?;
     let cfg_name = config.file.display().to_string();
     let key = team::read_key_argument(&args.key)
-        .map_err(|e| CliError::new(e).hint("nothing was changed"))?;
+        .map_err(|e| CliError::new(e.to_string()).hint("nothing was changed"))?;
     let _lock = lock_file(&config.file)?;
     let text = read_config_text(&config)?;
-    let new_text =
-        team::add_recipient(&config, &text, &args.name, &key, &args.groups).map_err(|e| {
-            CliError::new(format!("{cfg_name}: {e}")).hint(".seal.yaml was not changed")
-        })?;
+    let new_text = crate::config::add_recipient(&config, &text, &args.name, &key, &args.groups)
+        .map_err(|e| CliError::new(e.to_string()).hint(".seal.yaml was not changed"))?;
     write_file(&config.file, new_text.as_bytes(), Mode::KeepOr(0o644))?;
     let groups = if args.groups.is_empty() {
         String::new()
@@ -344,8 +353,8 @@ fn add(args: AddArgs) -> Result<ExitCode, CliError> {
     eprintln!(
         "seal: added {} ({} {}) to {cfg_name}{groups}",
         args.name,
-        team::key_type(&key),
-        team::fingerprint(&key)
+        Recipient::key_type(&key),
+        Recipient::fingerprint(&key)
     );
     if args.no_update {
         eprintln!("seal: run `seal updatekeys` to wrap the sealed files for them");
@@ -365,7 +374,6 @@ fn add(args: AddArgs) -> Result<ExitCode, CliError> {
             drop_keys: Vec::new(),
             new_key: Some(key.clone()),
             keep_old: false,
-            lines_to_stderr: false,
         },
     )?;
     finish(&sum)
@@ -376,9 +384,8 @@ fn remove(args: RemoveArgs) -> Result<ExitCode, CliError> {
     let cfg_name = config.file.display().to_string();
     let lock = lock_file(&config.file)?;
     let text = read_config_text(&config)?;
-    let removal = team::remove_recipient(&config, &text, &args.name, args.force).map_err(|e| {
-        CliError::new(format!("{cfg_name}: {e}")).hint(".seal.yaml was not changed")
-    })?;
+    let removal = crate::config::remove_recipient(&config, &text, &args.name, args.force)
+        .map_err(|e| CliError::new(e.to_string()).hint(".seal.yaml was not changed"))?;
     let after = Config::parse(&removal.text, &config.file, &config.dir)
         .map_err(|e| CliError::new(e.to_string()))?;
 
@@ -394,63 +401,23 @@ fn remove(args: RemoveArgs) -> Result<ExitCode, CliError> {
             drop_keys: vec![removal.key.clone()],
             new_key: None,
             keep_old: true,
-            lines_to_stderr: args.json,
         },
         &args.identity,
+        args.json,
     );
     let ids = engine.identities()?;
-    let mut lockouts = Vec::new();
-    for f in &files {
-        let (Some(format), Ok(t)) = (crate::format::Format::from_path(f), fsio::read_document(f))
-        else {
-            continue;
-        };
-        let Ok(info) = document::inspect(format, &t) else {
-            continue;
-        };
-        let current = &info.metadata.recipients;
-        if !current
-            .iter()
-            .any(|w| team::same_key(&w.recipient, &removal.key))
-        {
-            continue;
-        }
-        let governed = Config::find(f.parent().unwrap_or(Path::new(".")))
-            .ok()
-            .flatten()
-            .is_some_and(|c| c.file == config.file);
-        let wanted: Vec<String> = match after.rule_for(f).filter(|_| governed) {
-            Some(rule) => after
-                .resolve(&rule.recipients)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(_, k)| k)
-                .collect(),
-            None => current
-                .iter()
-                .filter(|w| !team::same_key(&w.recipient, &removal.key))
-                .map(|w| w.recipient.clone())
-                .collect(),
-        };
-        if wanted.is_empty() {
-            lockouts.push(format!(
-                "{}: {} is its only recipient",
-                display(f),
-                args.name
-            ));
-            continue;
-        }
-        let kept = team::diff(current, &wanted).kept;
-        if !args.force
-            && unwrap_data_key(current, ids).is_ok()
-            && unwrap_data_key(&kept, ids).is_err()
-        {
-            lockouts.push(format!(
-                "{}: you would no longer be able to open it",
-                display(f)
-            ));
-        }
-    }
+    let lockouts: Vec<String> =
+        reconcile::removal_lockouts(&files, &config, &after, &removal.key, ids, args.force)
+            .into_iter()
+            .map(|(f, lockout)| match lockout {
+                Lockout::OnlyRecipient => {
+                    format!("{}: {} is its only recipient", display(&f), args.name)
+                }
+                Lockout::LoseAccess => {
+                    format!("{}: you would no longer be able to open it", display(&f))
+                }
+            })
+            .collect();
     if !lockouts.is_empty() {
         return Err(CliError::new(format!(
             "not removing {}:\n  {}",
@@ -468,7 +435,7 @@ fn remove(args: RemoveArgs) -> Result<ExitCode, CliError> {
     eprintln!(
         "seal: removed {} ({}) from {cfg_name}: {}",
         args.name,
-        team::fingerprint(&removal.key),
+        Recipient::fingerprint(&removal.key),
         what.join(", ")
     );
     for r in &removal.deleted_rules {
@@ -476,10 +443,10 @@ fn remove(args: RemoveArgs) -> Result<ExitCode, CliError> {
     }
 
     let sum = engine.run(&files)?;
-    let old = std::mem::take(&mut engine.old_texts);
+    let old = engine.take_old_texts();
     let ids = engine.take_identities();
     let mut keys = keys_for(&args.name, Some(&config));
-    if !keys.iter().any(|k| team::same_key(k, &removal.key)) {
+    if !keys.iter().any(|k| Recipient::same_key(k, &removal.key)) {
         keys.insert(0, removal.key.clone());
     }
     let subject = Subject {

@@ -6,8 +6,9 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::updatekeys::{collect_files, finish, Action, Engine, Options};
+use super::updatekeys::{collect_files, finish, Engine};
 use super::{CliError, IdentityArgs};
+use crate::team::reconcile::{Action, Options};
 
 #[derive(Args, Debug)]
 pub struct RotateArgs {
@@ -32,9 +33,9 @@ pub fn run(args: RotateArgs) -> Result<ExitCode, CliError> {
             drop_keys: Vec::new(),
             new_key: None,
             keep_old: false,
-            lines_to_stderr: false,
         },
         &args.identity,
+        false,
     );
     let sum = engine.run(&files)?;
     finish(&sum)

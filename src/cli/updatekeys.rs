@@ -1,29 +1,20 @@
 //! `seal updatekeys`: re-wrap sealed files for the recipients their rule
-//! names now; also the engine behind `seal rotate` and `seal recipients
-//! add/remove`.
-//!
-//! Each file is read, checked, re-sealed in memory and written atomically
-//! under its lock, one at a time: an interrupted run leaves every file
-//! either old or new, and running it again finishes the job (a file that
-//! already matches its rule is left byte-identical).
+//! names now. The work is [`crate::team::reconcile`]'s; this module loads
+//! identities, prints a line per file and the summary, for this command
+//! and for `seal rotate` and `seal recipients add/remove`.
 
-use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::rc::Rc;
 
 use clap::Args;
 use zeroize::Zeroizing;
 
-use super::{display, load_identities, lock_file, write_file, CliError, IdentityArgs};
+use super::{display, load_identities, CliError, IdentityArgs};
 use crate::config::Config;
-use crate::crypto::DataKey;
-use crate::document::{self, DocError, Resealed};
-use crate::envelope::{unwrap_data_key, Identities, Recipient, UnwrapError};
-use crate::format::Format;
-use crate::fsio::{self, Mode};
-use crate::team;
+use crate::envelope::{Identities, Recipient};
+use crate::team::reconcile::{Action, Options, Outcome, Reconciler, Skip, Step};
+use crate::team::{self, TeamError};
 
 #[derive(Args, Debug)]
 #[command(
@@ -58,48 +49,14 @@ pub struct UpdatekeysArgs {
     pub paths: Vec<PathBuf>,
 }
 
-/// What the engine does to each file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Action {
-    /// Make the recipients match the rule.
-    Update,
-    /// New data key, same recipients.
-    Rotate,
-    /// Wrap the same data key for `Options::new_key` in every file whose
-    /// rule names it, and change nothing else: onboarding is not the place
-    /// to settle other differences between a file and its rule.
-    Add,
-}
-
-/// How the engine runs.
-pub(crate) struct Options {
-    pub mode: Action,
-    pub dry_run: bool,
-    /// Rotate the data key when a recipient is dropped.
-    pub rotate_on_removal: bool,
-    pub force: bool,
-    /// Keys to drop from files that no rule covers (`recipients remove`).
-    pub drop_keys: Vec<String>,
-    /// The key `Action::Add` gives to the files its rules name it for.
-    pub new_key: Option<String>,
-    /// Keep the text of every file before it is rewritten.
-    pub keep_old: bool,
+/// The reconcile engine with what the command line adds: identities
+/// loaded on first use, and a line printed for each file.
+pub(crate) struct Engine<'a> {
+    reconciler: Reconciler,
+    identity: &'a IdentityArgs,
+    ids: Option<Identities>,
     /// Print the per-file lines on stderr (stdout carries JSON).
-    pub lines_to_stderr: bool,
-}
-
-enum Outcome {
-    UpToDate,
-    NoRule(String),
-    Changed {
-        added: Vec<String>,
-        removed: Vec<String>,
-        rotated: bool,
-    },
-    Skipped {
-        reason: String,
-        hint: Option<String>,
-    },
+    lines_to_stderr: bool,
 }
 
 /// Counts for the summary line and the exit code.
@@ -112,41 +69,82 @@ pub(crate) struct Summary {
     pub skipped: usize,
 }
 
-pub(crate) struct Engine<'a> {
-    opts: Options,
-    identity: &'a IdentityArgs,
-    ids: Option<Identities>,
-    configs: HashMap<PathBuf, Option<Rc<Config>>>,
-    /// (file, text before the change) for every file rewritten.
-    pub old_texts: Vec<(PathBuf, Zeroizing<String>)>,
+/// The fatal errors of a run, with the hints users see.
+fn team_error(e: TeamError) -> CliError {
+    match e {
+        TeamError::Config(_) => CliError::new(e.to_string()).hint("fix .seal.yaml"),
+        other => CliError::new(other.to_string()),
+    }
 }
 
-fn skipped(reason: impl Into<String>, hint: Option<&str>) -> Outcome {
-    Outcome::Skipped {
-        reason: reason.into(),
-        hint: hint.map(str::to_owned),
+/// The identities in `slot`, loaded into it on first use.
+fn loaded<'s>(
+    slot: &'s mut Option<Identities>,
+    args: &IdentityArgs,
+) -> Result<&'s Identities, CliError> {
+    Ok(match slot {
+        Some(ids) => ids,
+        None => slot.insert(load_identities(args)?),
+    })
+}
+
+/// Why `file` was skipped, and what to do about it.
+fn skip_reason(file: &Path, skip: Skip) -> (String, Option<String>) {
+    let name = &display(file);
+    let from = |e: CliError| (e.message, e.hint);
+    match skip {
+        Skip::UnknownFormat => (
+            "not a YAML, JSON or dotenv file name".to_owned(),
+            Some("seal recognises .yaml/.yml, .json, .env, *.env and .env.*".to_owned()),
+        ),
+        Skip::Read(e) => (CliError::read(name, e).message, None),
+        Skip::Doc(e) => from(CliError::doc(name, e)),
+        Skip::Lock(e) => from(CliError::lock(name, e)),
+        Skip::NoRecipientsLeft => (
+            "it would be left with no recipients; a sealed file needs at least one".to_owned(),
+            Some("add a recipient to its rule first, or decrypt the file if it should no longer be sealed".to_owned()),
+        ),
+        Skip::NotARecipient { drop_keys } => {
+            let drops: String = drop_keys
+                .iter()
+                .map(|k| format!(" --drop-key {}", crate::git::shell_quote(k)))
+                .collect();
+            (
+                "none of your identities can decrypt it (you are not one of its recipients); left unchanged".to_owned(),
+                Some(format!(
+                    "ask one of its recipients to run `seal updatekeys{drops} {}`",
+                    crate::git::shell_quote(name)
+                )),
+            )
+        }
+        Skip::Wrap { recipient, error } => (
+            format!(
+                "cannot wrap the data key for {}: {error}",
+                Recipient::short_key(&recipient)
+            ),
+            Some("check that recipient in .seal.yaml; the file was not changed".to_owned()),
+        ),
+        Skip::WouldLoseAccess => (
+            "none of your identities would be a recipient afterwards, so you would lose access; left unchanged".to_owned(),
+            Some("pass --force to do it anyway".to_owned()),
+        ),
+        Skip::Write(e) => from(CliError::write(file, e)),
     }
 }
 
 impl<'a> Engine<'a> {
-    pub(crate) fn new(opts: Options, identity: &'a IdentityArgs) -> Self {
+    pub(crate) fn new(opts: Options, identity: &'a IdentityArgs, lines_to_stderr: bool) -> Self {
         Engine {
-            opts,
+            reconciler: Reconciler::new(opts),
             identity,
             ids: None,
-            configs: HashMap::new(),
-            old_texts: Vec::new(),
+            lines_to_stderr,
         }
     }
 
     /// The identities, loaded on first use (a dry run needs none).
     pub(crate) fn identities(&mut self) -> Result<&Identities, CliError> {
-        if self.ids.is_none() {
-            self.ids = Some(load_identities(self.identity)?);
-        }
-        self.ids
-            .as_ref()
-            .ok_or_else(|| CliError::new("internal error: identities not loaded"))
+        loaded(&mut self.ids, self.identity)
     }
 
     /// Take the loaded identities (for the exposure report).
@@ -154,260 +152,23 @@ impl<'a> Engine<'a> {
         self.ids.take()
     }
 
-    fn config_for(&mut self, file: &Path) -> Result<Option<Rc<Config>>, CliError> {
-        let dir = file
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
-        if let Some(c) = self.configs.get(&dir) {
-            return Ok(c.clone());
-        }
-        let found = Config::find(&dir)
-            .map_err(|e| CliError::new(e.to_string()).hint("fix .seal.yaml"))?
-            .map(Rc::new);
-        self.configs.insert(dir, found.clone());
-        Ok(found)
-    }
-
-    /// Name of a recipient for messages: its name in `.seal.yaml`, else a
-    /// short form of the key.
-    fn label(config: Option<&Config>, key: &str) -> String {
-        config
-            .and_then(|c| c.recipients.iter().find(|(_, k)| team::same_key(k, key)))
-            .map(|(n, _)| n.clone())
-            .unwrap_or_else(|| team::short_key(key))
+    /// (file, text before the change) for every file rewritten.
+    pub(crate) fn take_old_texts(&mut self) -> Vec<(PathBuf, Zeroizing<String>)> {
+        self.reconciler.take_old_texts()
     }
 
     fn process(&mut self, file: &Path) -> Result<Outcome, CliError> {
-        let name = display(file);
-        let Some(format) = Format::from_path(file) else {
-            return Ok(skipped(
-                "not a YAML, JSON or dotenv file name",
-                Some("seal recognises .yaml/.yml, .json, .env, *.env and .env.*"),
-            ));
-        };
-        let text = match fsio::read_document(file) {
-            Ok(t) => t,
-            Err(e) => return Ok(skipped(CliError::read(&name, e).message, None)),
-        };
-        let sealed = match document::parse_sealed(format, &text) {
-            Ok(s) => s,
-            Err(e) => {
-                let err = CliError::doc(&name, e);
-                return Ok(Outcome::Skipped {
-                    reason: err.message,
-                    hint: err.hint,
-                });
+        match self.reconciler.prepare(file).map_err(team_error)? {
+            Step::Done(outcome) => Ok(outcome),
+            Step::Ready(pending) => {
+                let ids = loaded(&mut self.ids, self.identity)?;
+                Ok(self.reconciler.apply(*pending, ids))
             }
-        };
-        let current = sealed.metadata().recipients.clone();
-        let config = self.config_for(file)?;
-        let wanted: Vec<String> = match self.opts.mode {
-            Action::Rotate => current.iter().map(|w| w.recipient.clone()).collect(),
-            Action::Add => {
-                let Some(new_key) = &self.opts.new_key else {
-                    return Err(CliError::new("internal error: no key to add"));
-                };
-                let named = match config
-                    .as_deref()
-                    .and_then(|c| c.rule_for(file).map(|r| (c, r)))
-                {
-                    Some((c, rule)) => c
-                        .resolve(&rule.recipients)
-                        .map_err(|e| CliError::new(format!("{}: {e}", c.file.display())))?
-                        .iter()
-                        .any(|(_, k)| team::same_key(k, new_key)),
-                    None => false,
-                };
-                let has = current
-                    .iter()
-                    .any(|w| team::same_key(&w.recipient, new_key));
-                if !named || has {
-                    return Ok(Outcome::UpToDate);
-                }
-                current
-                    .iter()
-                    .map(|w| w.recipient.clone())
-                    .chain([new_key.clone()])
-                    .collect()
-            }
-            Action::Update => match config
-                .as_deref()
-                .and_then(|c| c.rule_for(file).map(|r| (c, r)))
-            {
-                Some((c, rule)) => match c.resolve(&rule.recipients) {
-                    Ok(list) => list.into_iter().map(|(_, k)| k).collect(),
-                    Err(e) => return Err(CliError::new(format!("{}: {e}", c.file.display()))),
-                },
-                None => {
-                    let drops = &self.opts.drop_keys;
-                    if current
-                        .iter()
-                        .any(|w| drops.iter().any(|d| team::same_key(d, &w.recipient)))
-                    {
-                        current
-                            .iter()
-                            .filter(|w| !drops.iter().any(|d| team::same_key(d, &w.recipient)))
-                            .map(|w| w.recipient.clone())
-                            .collect()
-                    } else {
-                        let why = match &config {
-                            Some(c) => format!("no rule in {} matches it", c.file.display()),
-                            None => "no .seal.yaml governs it".to_owned(),
-                        };
-                        return Ok(Outcome::NoRule(why));
-                    }
-                }
-            },
-        };
-        let d = team::diff(&current, &wanted);
-        // A rule that now selects more values than the file encrypts (a
-        // stricter `encrypt:`) is applied too; one that selects fewer is
-        // not: turning sealed values into plaintext is no key update.
-        let recorded = &sealed.metadata().encrypt;
-        let stricter: Option<Vec<String>> = match self.opts.mode {
-            Action::Update => config
-                .as_deref()
-                .and_then(|c| c.rule_for(file))
-                .map(|rule| rule.encrypt.clone())
-                .filter(|patterns| patterns != recorded)
-                .filter(|patterns| {
-                    let values = || {
-                        sealed
-                            .leaves()
-                            .iter()
-                            .filter(|l| l.kind == crate::format::LeafKind::Scalar)
-                    };
-                    let now = |l: &crate::format::Leaf| crate::select::selected(recorded, &l.path);
-                    let rule = |l: &crate::format::Leaf| crate::select::selected(patterns, &l.path);
-                    values().any(|l| rule(l) && !now(l)) && values().all(|l| rule(l) || !now(l))
-                }),
-            _ => None,
-        };
-        if self.opts.mode != Action::Rotate && d.is_empty() && stricter.is_none() {
-            return Ok(Outcome::UpToDate);
         }
-        if wanted.is_empty() {
-            return Ok(skipped(
-                "it would be left with no recipients; a sealed file needs at least one",
-                Some("add a recipient to its rule first, or decrypt the file if it should no longer be sealed"),
-            ));
-        }
-        let rotated = self.opts.mode == Action::Rotate
-            || (!d.removed.is_empty() && self.opts.rotate_on_removal);
-        let added: Vec<String> = d
-            .added
-            .iter()
-            .map(|k| Self::label(config.as_deref(), k))
-            .collect();
-        let removed: Vec<String> = d
-            .removed
-            .iter()
-            .map(|k| Self::label(config.as_deref(), k))
-            .collect();
-        if self.opts.dry_run {
-            return Ok(Outcome::Changed {
-                added,
-                removed,
-                rotated,
-            });
-        }
-
-        let _lock = match lock_file(file) {
-            Ok(l) => l,
-            Err(e) => return Ok(skipped(e.message, e.hint.as_deref())),
-        };
-        let force = self.opts.force;
-        let ids = self.identities()?;
-        let opened = match sealed.open(ids) {
-            Ok(o) => o,
-            Err(DocError::Unwrap(UnwrapError::NoMatch { .. })) => {
-                // The keys being dropped go in the command too: the person
-                // who runs it may have a .seal.yaml that no longer names them.
-                let drops: String = self
-                    .opts
-                    .drop_keys
-                    .iter()
-                    .filter(|k| d.removed.iter().any(|r| team::same_key(r, k)))
-                    .map(|k| format!(" --drop-key {}", crate::git::shell_quote(k)))
-                    .collect();
-                return Ok(skipped(
-                    "none of your identities can decrypt it (you are not one of its recipients); left unchanged",
-                    Some(&format!(
-                        "ask one of its recipients to run `seal updatekeys{drops} {}`",
-                        crate::git::shell_quote(&name)
-                    )),
-                ));
-            }
-            Err(e) => {
-                let err = CliError::doc(&name, e);
-                return Ok(Outcome::Skipped {
-                    reason: err.message,
-                    hint: err.hint,
-                });
-            }
-        };
-        let wrap_err = |key: &str, e: String| {
-            skipped(
-                format!("cannot wrap the data key for {}: {e}", team::short_key(key)),
-                Some("check that recipient in .seal.yaml; the file was not changed"),
-            )
-        };
-        let (key, wraps) = if rotated {
-            let key = DataKey::generate();
-            let mut wraps = Vec::with_capacity(wanted.len());
-            for k in &wanted {
-                match Recipient::parse(k).and_then(|r| r.wrap(&key)) {
-                    Ok(w) => wraps.push(w),
-                    Err(e) => return Ok(wrap_err(k, e.to_string())),
-                }
-            }
-            (key, wraps)
-        } else {
-            let key = opened.data_key.clone();
-            let mut wraps = d.kept.clone();
-            for k in &d.added {
-                match Recipient::parse(k).and_then(|r| r.wrap(&key)) {
-                    Ok(w) => wraps.push(w),
-                    Err(e) => return Ok(wrap_err(k, e.to_string())),
-                }
-            }
-            (key, wraps)
-        };
-        if !force && unwrap_data_key(&wraps, ids).is_err() {
-            return Ok(skipped(
-                "none of your identities would be a recipient afterwards, so you would lose access; left unchanged",
-                Some("pass --force to do it anyway"),
-            ));
-        }
-        let patterns = stricter.as_ref().unwrap_or(&opened.metadata.encrypt);
-        let new_text = match opened.reseal_for(&opened.plaintext, wraps, &key, patterns) {
-            Ok(Resealed::Changed(t)) => t,
-            Ok(Resealed::Unchanged) => return Ok(Outcome::UpToDate),
-            Err(e) => {
-                let err = CliError::doc(&name, e);
-                return Ok(Outcome::Skipped {
-                    reason: err.message,
-                    hint: err.hint,
-                });
-            }
-        };
-        if let Err(e) = write_file(file, new_text.as_bytes(), Mode::KeepOr(0o644)) {
-            return Ok(skipped(e.message, e.hint.as_deref()));
-        }
-        if self.opts.keep_old {
-            self.old_texts.push((file.to_path_buf(), text));
-        }
-        Ok(Outcome::Changed {
-            added,
-            removed,
-            rotated,
-        })
     }
 
     fn line(&self, text: &str) {
-        if self.opts.lines_to_stderr {
+        if self.lines_to_stderr {
             eprintln!("{text}");
         } else {
             let mut out = std::io::stdout().lock();
@@ -419,7 +180,7 @@ impl<'a> Engine<'a> {
     pub(crate) fn run(&mut self, files: &[PathBuf]) -> Result<Summary, CliError> {
         let mut sum = Summary::default();
         let progress = std::io::stderr().is_terminal() && files.len() > 10;
-        let dry = self.opts.dry_run;
+        let dry = self.reconciler.options().dry_run;
         for (i, file) in files.iter().enumerate() {
             let name = display(file);
             if progress {
@@ -435,8 +196,12 @@ impl<'a> Engine<'a> {
                     sum.up_to_date += 1;
                     self.line(&format!("up to date  {name}"));
                 }
-                Outcome::NoRule(why) => {
+                Outcome::NoRule { config } => {
                     sum.no_rule += 1;
+                    let why = match config {
+                        Some(c) => format!("no rule in {} matches it", c.display()),
+                        None => "no .seal.yaml governs it".to_owned(),
+                    };
                     eprintln!("seal: note: {name}: {why}; left unchanged");
                 }
                 Outcome::Changed {
@@ -472,8 +237,9 @@ impl<'a> Engine<'a> {
                         );
                     }
                 }
-                Outcome::Skipped { reason, hint } => {
+                Outcome::Skipped(skip) => {
                     sum.skipped += 1;
+                    let (reason, hint) = skip_reason(file, skip);
                     let reason = reason
                         .strip_prefix(&format!("{name}: "))
                         .map(str::to_owned)
@@ -580,9 +346,9 @@ pub fn run(args: UpdatekeysArgs) -> Result<ExitCode, CliError> {
             drop_keys: args.drop_keys.iter().map(|k| k.trim().to_owned()).collect(),
             new_key: None,
             keep_old: false,
-            lines_to_stderr: false,
         },
         &args.identity,
+        false,
     );
     let sum = engine.run(&files)?;
     finish(&sum)

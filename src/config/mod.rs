@@ -20,10 +20,16 @@
 //! Rule paths are globs relative to the directory holding `.seal.yaml`; `*`
 //! stays within one directory, `**` crosses directories.
 
+mod edit;
+
 use std::path::{Path, PathBuf};
 
 use globset::{GlobBuilder, GlobMatcher};
 use saphyr::{LoadableYamlNode, Yaml};
+
+use crate::envelope::Recipient;
+
+pub use edit::{add_recipient, remove_recipient, valid_name, RecipientEditError, Removal};
 
 /// The config file name, looked up from a file's directory upwards.
 pub const FILE_NAME: &str = ".seal.yaml";
@@ -54,12 +60,95 @@ pub struct Config {
     pub rules: Vec<Rule>,
 }
 
-/// A problem with `.seal.yaml`, naming the file and the key path in it.
+/// A problem with `.seal.yaml`, naming the file; `kind` says what and
+/// where in it (key path, line and column).
 #[derive(Debug, thiserror::Error)]
-#[error("{file}: {message}")]
+#[error("{}: {kind}", .file.display())]
 pub struct ConfigError {
-    pub file: String,
-    pub message: String,
+    pub file: PathBuf,
+    pub kind: ConfigErrorKind,
+}
+
+/// What is wrong with `.seal.yaml` (or with an edit of it). The texts are
+/// the ones users see after the file name.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigErrorKind {
+    #[error("cannot read: {0}")]
+    Read(std::io::Error),
+    #[error("line {line}, column {column}: {message}")]
+    Syntax {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("the file is empty; it needs `recipients:` and `rules:`")]
+    Empty,
+    #[error("expected one YAML document")]
+    SeveralDocuments,
+    #[error("the top level must be a mapping with `recipients`, `groups` and `rules`")]
+    TopLevelNotMapping,
+    #[error("unknown top-level key {0:?} (expected recipients, groups, rules)")]
+    UnknownTopLevelKey(String),
+    #[error("`recipients` must map names to public keys")]
+    RecipientsNotMapping,
+    #[error("recipients: a name must be text")]
+    RecipientNameNotText,
+    #[error("recipients.{name}: expected a public key (age1…, ssh-ed25519 …, ssh-rsa …)")]
+    RecipientKeyNotText { name: String },
+    #[error("`groups` must map group names to lists of recipient names")]
+    GroupsNotMapping,
+    #[error("groups: a group name must be text")]
+    GroupNameNotText,
+    #[error("groups.{group}: expected a list of names")]
+    GroupMembersNotList { group: String },
+    #[error("`rules` must be a list of {{path, recipients, encrypt}}")]
+    RulesNotList,
+    #[error("rules[{index}]: expected a mapping with path and recipients")]
+    RuleNotMapping { index: usize },
+    #[error("rules[{index}].path: expected a glob")]
+    RulePathNotText { index: usize },
+    #[error("rules[{index}].recipients: expected a list of names")]
+    RuleRecipientsNotList { index: usize },
+    #[error("rules[{index}].encrypt: expected a list of key-path patterns")]
+    RuleEncryptNotList { index: usize },
+    #[error("rules[{index}].encrypt: {error}")]
+    RulePattern {
+        index: usize,
+        error: crate::select::PatternError,
+    },
+    #[error("rules[{index}]: unknown key {key:?} (expected path, recipients, encrypt)")]
+    RuleUnknownKey { index: usize, key: String },
+    #[error("rules[{index}]: missing `path`")]
+    RuleMissingPath { index: usize },
+    #[error("rules[{index}].path: invalid glob: {error}")]
+    RuleGlob { index: usize, error: globset::Error },
+    #[error("recipients {first:?} and {second:?} have the same key; keep one name per key, so that removing a name removes the key")]
+    SameKey { first: String, second: String },
+    #[error("the name {0:?} is used twice (recipient and group names share one namespace)")]
+    NameTwice(String),
+    #[error("groups.{group}: unknown recipient or group {member:?}")]
+    GroupUnknownMember { group: String, member: String },
+    #[error("rules[{index}] ({path}): no recipients")]
+    RuleNoRecipients { index: usize, path: String },
+    #[error("rules[{index}] ({path}): unknown recipient or group {name:?}")]
+    RuleUnknownName {
+        index: usize,
+        path: String,
+        name: String,
+    },
+    #[error("rules[{index}] ({path}): {error}")]
+    RuleResolve {
+        index: usize,
+        path: String,
+        error: Box<ConfigErrorKind>,
+    },
+    #[error("unknown recipient or group {0:?}")]
+    UnknownName(String),
+    #[error("group {0:?} contains itself")]
+    GroupCycle(String),
+    /// The rest are refused edits (`seal recipients add/remove`).
+    #[error(transparent)]
+    Edit(#[from] RecipientEditError),
 }
 
 fn scalar_text(node: &Yaml) -> Option<String> {
@@ -91,10 +180,9 @@ impl Config {
 
     /// Read and check a config file.
     pub fn load(file: &Path) -> Result<Config, ConfigError> {
-        let name = file.display().to_string();
         let text = std::fs::read_to_string(file).map_err(|e| ConfigError {
-            file: name.clone(),
-            message: format!("cannot read: {e}"),
+            file: file.to_path_buf(),
+            kind: ConfigErrorKind::Read(e),
         })?;
         let dir = file
             .parent()
@@ -106,32 +194,24 @@ impl Config {
     /// Parse config text; `file` and `dir` are used for messages and rule
     /// matching.
     pub fn parse(text: &str, file: &Path, dir: &Path) -> Result<Config, ConfigError> {
-        let name = file.display().to_string();
-        let err = |message: String| ConfigError {
-            file: name.clone(),
-            message,
+        let err = |kind: ConfigErrorKind| ConfigError {
+            file: file.to_path_buf(),
+            kind,
         };
         let docs = Yaml::load_from_str(text).map_err(|e| {
-            err(format!(
-                "line {}, column {}: {}",
-                e.marker().line(),
-                e.marker().col() + 1,
-                e.info()
-            ))
+            err(ConfigErrorKind::Syntax {
+                line: e.marker().line(),
+                column: e.marker().col() + 1,
+                message: e.info().to_string(),
+            })
         })?;
         let root = match docs.as_slice() {
             [root] => root,
-            [] => {
-                return Err(err(
-                    "the file is empty; it needs `recipients:` and `rules:`".into(),
-                ))
-            }
-            _ => return Err(err("expected one YAML document".into())),
+            [] => return Err(err(ConfigErrorKind::Empty)),
+            _ => return Err(err(ConfigErrorKind::SeveralDocuments)),
         };
         let Some(map) = root.as_mapping() else {
-            return Err(err(
-                "the top level must be a mapping with `recipients`, `groups` and `rules`".into(),
-            ));
+            return Err(err(ConfigErrorKind::TopLevelNotMapping));
         };
         let mut cfg = Config {
             file: file.to_path_buf(),
@@ -143,51 +223,43 @@ impl Config {
         for (k, v) in map {
             let key = scalar_text(k).unwrap_or_default();
             match key.as_str() {
-                "recipients" => cfg.recipients = parse_named(v, "recipients").map_err(err)?,
+                "recipients" => cfg.recipients = parse_recipients(v).map_err(err)?,
                 "groups" => {
                     let Some(groups) = v.as_mapping() else {
-                        return Err(err(
-                            "`groups` must map group names to lists of recipient names".into(),
-                        ));
+                        return Err(err(ConfigErrorKind::GroupsNotMapping));
                     };
                     for (g, members) in groups {
-                        let gname = scalar_text(g)
-                            .ok_or_else(|| err("groups: a group name must be text".into()))?;
-                        let members = string_list(members).ok_or_else(|| {
-                            err(format!("groups.{gname}: expected a list of names"))
-                        })?;
-                        cfg.groups.push((gname, members));
+                        let group = scalar_text(g).ok_or(err(ConfigErrorKind::GroupNameNotText))?;
+                        let Some(members) = string_list(members) else {
+                            return Err(err(ConfigErrorKind::GroupMembersNotList { group }));
+                        };
+                        cfg.groups.push((group, members));
                     }
                 }
                 "rules" => {
                     let Some(rules) = v.as_sequence() else {
-                        return Err(err(
-                            "`rules` must be a list of {path, recipients, encrypt}".into()
-                        ));
+                        return Err(err(ConfigErrorKind::RulesNotList));
                     };
                     for (i, rule) in rules.iter().enumerate() {
                         cfg.rules.push(parse_rule(rule, i).map_err(err)?);
                     }
                 }
-                other => {
-                    return Err(err(format!(
-                        "unknown top-level key {other:?} (expected recipients, groups, rules)"
-                    )))
-                }
+                other => return Err(err(ConfigErrorKind::UnknownTopLevelKey(other.to_owned()))),
             }
         }
         cfg.check().map_err(err)?;
         Ok(cfg)
     }
 
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), ConfigErrorKind> {
         // One key under two names would survive removing either name.
         let mut keys = std::collections::HashMap::new();
         for (name, key) in &self.recipients {
-            if let Some(other) = keys.insert(crate::team::normalize_key(key), name) {
-                return Err(format!(
-                    "recipients {other:?} and {name:?} have the same key; keep one name per key, so that removing a name removes the key"
-                ));
+            if let Some(other) = keys.insert(Recipient::normalize_key(key), name) {
+                return Err(ConfigErrorKind::SameKey {
+                    first: other.clone(),
+                    second: name.clone(),
+                });
             }
         }
         let mut names = std::collections::HashSet::new();
@@ -198,32 +270,42 @@ impl Config {
             .chain(self.groups.iter().map(|(n, _)| n))
         {
             if !names.insert(n.as_str()) {
-                return Err(format!(
-                    "the name {n:?} is used twice (recipient and group names share one namespace)"
-                ));
+                return Err(ConfigErrorKind::NameTwice(n.clone()));
             }
         }
         for (g, members) in &self.groups {
             for m in members {
                 if !names.contains(m.as_str()) {
-                    return Err(format!("groups.{g}: unknown recipient or group {m:?}"));
+                    return Err(ConfigErrorKind::GroupUnknownMember {
+                        group: g.clone(),
+                        member: m.clone(),
+                    });
                 }
             }
         }
-        for (i, rule) in self.rules.iter().enumerate() {
+        for (index, rule) in self.rules.iter().enumerate() {
+            let path = || rule.path.clone();
             if rule.recipients.is_empty() {
-                return Err(format!("rules[{i}] ({}): no recipients", rule.path));
+                return Err(ConfigErrorKind::RuleNoRecipients {
+                    index,
+                    path: path(),
+                });
             }
             for m in &rule.recipients {
                 if !names.contains(m.as_str()) {
-                    return Err(format!(
-                        "rules[{i}] ({}): unknown recipient or group {m:?}",
-                        rule.path
-                    ));
+                    return Err(ConfigErrorKind::RuleUnknownName {
+                        index,
+                        path: path(),
+                        name: m.clone(),
+                    });
                 }
             }
             self.resolve(&rule.recipients)
-                .map_err(|e| format!("rules[{i}] ({}): {e}", rule.path))?;
+                .map_err(|e| ConfigErrorKind::RuleResolve {
+                    index,
+                    path: path(),
+                    error: Box::new(e.kind),
+                })?;
         }
         Ok(())
     }
@@ -252,10 +334,14 @@ impl Config {
 
     /// Expand recipient and group names to (name, recipient text), in order,
     /// without duplicates.
-    pub fn resolve(&self, names: &[String]) -> Result<Vec<(String, String)>, String> {
+    pub fn resolve(&self, names: &[String]) -> Result<Vec<(String, String)>, ConfigError> {
         let mut out: Vec<(String, String)> = Vec::new();
         for n in names {
-            self.expand(n, &mut Vec::new(), &mut out)?;
+            self.expand(n, &mut Vec::new(), &mut out)
+                .map_err(|kind| ConfigError {
+                    file: self.file.clone(),
+                    kind,
+                })?;
         }
         Ok(out)
     }
@@ -265,7 +351,7 @@ impl Config {
         name: &str,
         stack: &mut Vec<String>,
         out: &mut Vec<(String, String)>,
-    ) -> Result<(), String> {
+    ) -> Result<(), ConfigErrorKind> {
         if let Some((_, key)) = self.recipients.iter().find(|(n, _)| n == name) {
             if !out.iter().any(|(n, _)| n == name) {
                 out.push((name.to_owned(), key.clone()));
@@ -273,10 +359,10 @@ impl Config {
             return Ok(());
         }
         let Some((_, members)) = self.groups.iter().find(|(g, _)| g == name) else {
-            return Err(format!("unknown recipient or group {name:?}"));
+            return Err(ConfigErrorKind::UnknownName(name.to_owned()));
         };
         if stack.iter().any(|s| s == name) {
-            return Err(format!("group {name:?} contains itself"));
+            return Err(ConfigErrorKind::GroupCycle(name.to_owned()));
         }
         stack.push(name.to_owned());
         for m in members {
@@ -294,61 +380,57 @@ fn string_list(node: &Yaml) -> Option<Vec<String>> {
     node.as_sequence()?.iter().map(scalar_text).collect()
 }
 
-fn parse_named(node: &Yaml, what: &str) -> Result<Vec<(String, String)>, String> {
+fn parse_recipients(node: &Yaml) -> Result<Vec<(String, String)>, ConfigErrorKind> {
     let map = node
         .as_mapping()
-        .ok_or_else(|| format!("`{what}` must map names to public keys"))?;
+        .ok_or(ConfigErrorKind::RecipientsNotMapping)?;
     let mut out = Vec::new();
     for (k, v) in map {
-        let name = scalar_text(k).ok_or_else(|| format!("{what}: a name must be text"))?;
-        let key = scalar_text(v).ok_or_else(|| {
-            format!("{what}.{name}: expected a public key (age1…, ssh-ed25519 …, ssh-rsa …)")
-        })?;
+        let name = scalar_text(k).ok_or(ConfigErrorKind::RecipientNameNotText)?;
+        let Some(key) = scalar_text(v) else {
+            return Err(ConfigErrorKind::RecipientKeyNotText { name });
+        };
         out.push((name, key.trim().to_owned()));
     }
     Ok(out)
 }
 
-fn parse_rule(node: &Yaml, index: usize) -> Result<Rule, String> {
+fn parse_rule(node: &Yaml, index: usize) -> Result<Rule, ConfigErrorKind> {
     let map = node
         .as_mapping()
-        .ok_or_else(|| format!("rules[{index}]: expected a mapping with path and recipients"))?;
+        .ok_or(ConfigErrorKind::RuleNotMapping { index })?;
     let mut path = None;
     let mut recipients = Vec::new();
     let mut encrypt = Vec::new();
     for (k, v) in map {
         match scalar_text(k).unwrap_or_default().as_str() {
             "path" => {
-                path = Some(
-                    scalar_text(v)
-                        .ok_or_else(|| format!("rules[{index}].path: expected a glob"))?,
-                )
+                path = Some(scalar_text(v).ok_or(ConfigErrorKind::RulePathNotText { index })?)
             }
             "recipients" => {
-                recipients = string_list(v)
-                    .ok_or_else(|| format!("rules[{index}].recipients: expected a list of names"))?
+                recipients =
+                    string_list(v).ok_or(ConfigErrorKind::RuleRecipientsNotList { index })?
             }
             "encrypt" => {
-                encrypt = string_list(v).ok_or_else(|| {
-                    format!("rules[{index}].encrypt: expected a list of key-path patterns")
-                })?;
+                encrypt = string_list(v).ok_or(ConfigErrorKind::RuleEncryptNotList { index })?;
                 for p in &encrypt {
                     crate::select::validate(p)
-                        .map_err(|e| format!("rules[{index}].encrypt: {e}"))?;
+                        .map_err(|error| ConfigErrorKind::RulePattern { index, error })?;
                 }
             }
             other => {
-                return Err(format!(
-                    "rules[{index}]: unknown key {other:?} (expected path, recipients, encrypt)"
-                ))
+                return Err(ConfigErrorKind::RuleUnknownKey {
+                    index,
+                    key: other.to_owned(),
+                })
             }
         }
     }
-    let path = path.ok_or_else(|| format!("rules[{index}]: missing `path`"))?;
+    let path = path.ok_or(ConfigErrorKind::RuleMissingPath { index })?;
     let matcher = GlobBuilder::new(&path)
         .literal_separator(true)
         .build()
-        .map_err(|e| format!("rules[{index}].path: invalid glob: {e}"))?
+        .map_err(|error| ConfigErrorKind::RuleGlob { index, error })?
         .compile_matcher();
     Ok(Rule {
         path,
@@ -420,21 +502,24 @@ rules:
         let unknown = cfg("recipients: {a: age1x}\nrules:\n  - path: '**'\n    recipients: [b]\n")
             .unwrap_err();
         assert!(
-            unknown.message.contains("rules[0]") && unknown.message.contains("\"b\""),
+            unknown.to_string().contains("rules[0]") && unknown.to_string().contains("\"b\""),
             "{unknown}"
         );
         let cycle = cfg("recipients: {a: age1x}\ngroups: {g: [h], h: [g]}\nrules: [{path: '**', recipients: [g]}]\n").unwrap_err();
-        assert!(cycle.message.contains("contains itself"), "{cycle}");
+        assert!(cycle.to_string().contains("contains itself"), "{cycle}");
         assert!(cfg("rules: [{path: '**', recipients: []}]").is_err());
         assert!(cfg("bogus: 1")
             .unwrap_err()
-            .message
+            .to_string()
             .contains("unknown top-level key"));
-        assert!(cfg("recipients: [").unwrap_err().message.contains("line"));
+        assert!(cfg("recipients: [")
+            .unwrap_err()
+            .to_string()
+            .contains("line"));
         assert!(cfg("").is_err());
         let bad_glob =
             cfg("recipients: {a: age1x}\nrules: [{path: 'a[', recipients: [a]}]\n").unwrap_err();
-        assert!(bad_glob.message.contains("invalid glob"), "{bad_glob}");
+        assert!(bad_glob.to_string().contains("invalid glob"), "{bad_glob}");
         // One key under two names: removing one name would keep the key.
         for keys in [
             "{a: age1xyz, b: age1xyz}",
@@ -445,7 +530,7 @@ rules:
                 "recipients: {keys}\nrules: [{{path: '**', recipients: [a]}}]\n"
             ))
             .unwrap_err();
-            assert!(twice.message.contains("the same key"), "{twice}");
+            assert!(twice.to_string().contains("the same key"), "{twice}");
         }
     }
 }
