@@ -16,6 +16,7 @@ use std::ops::Range;
 
 use zeroize::Zeroizing;
 
+use crate::format::common::{self, splice};
 use crate::format::{line_ending, EditError, Leaf, LeafKind, MetadataBlock, ParseError, Scan};
 use crate::metadata::{Metadata, WrappedKey, VERSION};
 use crate::path::{KeyPath, PathQuery};
@@ -348,7 +349,7 @@ fn parse_metadata(src: &str, start: usize) -> Result<MetadataBlock, ParseError> 
         lines.iter().map(|l| format!("{l}\n")).collect()
     };
     if metadata.version == VERSION {
-        super::check_block_layout(src, region_start..src.len(), &written)?;
+        common::check_block_layout(src, region_start..src.len(), &written)?;
     }
     Ok(MetadataBlock {
         region: region_start..src.len(),
@@ -523,19 +524,13 @@ pub fn string_literal(value: &str) -> String {
     if !value.contains(['\'', '\n', '\r', '\\']) {
         return format!("'{value}'");
     }
-    let mut out = String::with_capacity(value.len() + 2);
-    out.push('"');
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            '$' => out.push_str("\\$"),
-            c => out.push(c),
+    common::double_quoted(value, |c, out| {
+        let dollar = c == '$';
+        if dollar {
+            out.push_str("\\$");
         }
-    }
-    out.push('"');
-    out
+        dollar
+    })
 }
 
 pub fn attach_metadata(body: &str, meta: &Metadata) -> Result<String, EditError> {
@@ -678,14 +673,6 @@ pub fn remove_value(src: &str, path: &PathQuery) -> Result<String, EditError> {
     out.push_str(&src[pos..]);
     parse(&out)?;
     Ok(out)
-}
-
-fn splice(src: &str, range: Range<usize>, text: &str) -> String {
-    let mut out = String::with_capacity(src.len() + text.len());
-    out.push_str(&src[..range.start]);
-    out.push_str(text);
-    out.push_str(&src[range.end..]);
-    out
 }
 
 #[cfg(test)]

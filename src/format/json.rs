@@ -11,6 +11,7 @@ use std::ops::Range;
 
 use zeroize::Zeroizing;
 
+use crate::format::common::{self, parse_index, splice};
 use crate::format::{
     line_ending, EditError, Leaf, LeafKind, MetadataBlock, ParseError, Scan, Typed,
 };
@@ -410,7 +411,7 @@ fn find_metadata(src: &str, root: &Node) -> Result<Option<MetadataBlock>, ParseE
         "\n",
     );
     if metadata.version == crate::metadata::VERSION {
-        super::check_block_layout(src, region.clone(), &written)?;
+        common::check_block_layout(src, region.clone(), &written)?;
     }
     Ok(Some(MetadataBlock { region, metadata }))
 }
@@ -742,23 +743,17 @@ pub fn value_at(src: &str, span: Range<usize>) -> Result<Zeroizing<String>, Pars
 
 /// JSON string literal, escaping exactly what serde_json escapes.
 fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
+    common::double_quoted(s, |c, out| {
         match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
+            _ => return false,
         }
-    }
-    out.push('"');
-    out
+        true
+    })
 }
 
 pub fn string_literal(value: &str) -> String {
@@ -898,26 +893,6 @@ pub fn attach_metadata(body: &str, meta: &Metadata) -> Result<String, EditError>
     let layout = body.contains('\n').then(|| member_indents(body, members));
     let ins = metadata_insertion(meta, comma, layout, line_ending(body));
     Ok(splice(body, at..at, &ins))
-}
-
-fn splice(src: &str, range: Range<usize>, text: &str) -> String {
-    let mut out = String::with_capacity(src.len() + text.len());
-    out.push_str(&src[..range.start]);
-    out.push_str(text);
-    out.push_str(&src[range.end..]);
-    out
-}
-
-/// A canonical array index (`0`, `17`; not `01` or `+1`).
-fn parse_index(seg: &str) -> Option<usize> {
-    let canonical = !seg.is_empty()
-        && seg.bytes().all(|b| b.is_ascii_digit())
-        && (seg == "0" || !seg.starts_with('0'));
-    if canonical {
-        seg.parse().ok()
-    } else {
-        None
-    }
 }
 
 fn prefix_name(path: &PathQuery, len: usize) -> String {

@@ -15,6 +15,7 @@
 //! * `remove_value(src, &PathQuery) -> Result<String, EditError>`
 //! * `string_literal(value) -> String`
 
+mod common;
 pub mod dotenv;
 pub mod json;
 pub mod yaml;
@@ -25,7 +26,10 @@ use std::path::Path;
 use zeroize::Zeroizing;
 
 use crate::metadata::Metadata;
+
 use crate::path::{KeyPath, PathQuery};
+use common::check_line_endings;
+pub use common::line_ending;
 
 /// The file formats seal understands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -328,58 +332,6 @@ impl Format {
             Format::Yaml | Format::Dotenv => value_src,
         };
         crate::token::looks_like_token(inner).then_some(inner)
-    }
-}
-
-/// Check that a metadata block's text is exactly what a writer produces
-/// for its fields, `\r\n` read as `\n` (spec/FORMAT.md, section 9): the
-/// MAC covers the fields, this covers their layout, so no byte of a sealed
-/// file can change unseen. `written` is the writer's text with `\n` breaks.
-fn check_block_layout(src: &str, region: Range<usize>, written: &str) -> Result<(), ParseError> {
-    let found = &src.as_bytes()[region.clone()];
-    let mut expected = written.as_bytes().iter();
-    let mut i = 0;
-    let mut same = true;
-    while i < found.len() && same {
-        let byte = if found[i] == b'\r' && found.get(i + 1) == Some(&b'\n') {
-            i += 1;
-            b'\n'
-        } else {
-            found[i]
-        };
-        same = expected.next() == Some(&byte);
-        i += 1;
-    }
-    if same && expected.next().is_none() {
-        return Ok(());
-    }
-    Err(ParseError::at(
-        src,
-        region.start,
-        "the seal metadata is not laid out as seal writes it (changed by hand or by another tool); restore the file from version control",
-    ))
-}
-
-/// seal reads LF and CRLF line endings only (spec/FORMAT.md, section 2):
-/// a lone carriage return is a line break to YAML but not to other tools,
-/// and a file whose lines nobody agrees on cannot be sealed safely.
-fn check_line_endings(src: &str) -> Result<(), ParseError> {
-    let bytes = src.as_bytes();
-    match memchr::memchr_iter(b'\r', bytes).find(|&i| bytes.get(i + 1) != Some(&b'\n')) {
-        Some(at) => Err(ParseError::at(
-            src,
-            at,
-            "a carriage return (\\r) not followed by a line feed: seal reads LF or CRLF line endings only (convert the file, e.g. with `dos2unix`)",
-        )),
-        None => Ok(()),
-    }
-}
-
-/// The line ending a document uses: CRLF if its first line break is one.
-pub fn line_ending(src: &str) -> &'static str {
-    match src.find('\n') {
-        Some(i) if i > 0 && src.as_bytes()[i - 1] == b'\r' => "\r\n",
-        _ => "\n",
     }
 }
 

@@ -11,6 +11,7 @@ use std::ops::Range;
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError};
 use zeroize::Zeroizing;
 
+use crate::format::common::{self, checked_splice, parse_index};
 use crate::format::{
     line_ending, EditError, Leaf, LeafKind, MetadataBlock, ParseError, Scan, Typed,
 };
@@ -319,7 +320,7 @@ pub fn set_value(src: &str, path: &PathQuery, literal: &str) -> Result<String, E
                 }
                 let text = block_entries(segs, literal, 0, le);
                 return Ok(match doc.end_marker {
-                    Some(at) => splice(src, at..at, &format!("{text}{le}"))?,
+                    Some(at) => checked_splice(src, at..at, &format!("{text}{le}"))?,
                     None => {
                         let sep = if src.ends_with('\n') { "" } else { le };
                         format!("{src}{sep}{text}{le}")
@@ -384,11 +385,11 @@ pub fn set_value(src: &str, path: &PathQuery, literal: &str) -> Result<String, E
     }
     match &node.kind {
         Kind::Scalar { span, .. } | Kind::Alias { span, .. } => {
-            Ok(splice(src, span.clone(), literal)?)
+            Ok(checked_splice(src, span.clone(), literal)?)
         }
         Kind::Empty {
             pos, bare: true, ..
-        } => Ok(splice(src, *pos..*pos, &format!(": {literal}"))?),
+        } => Ok(checked_splice(src, *pos..*pos, &format!(": {literal}"))?),
         Kind::Empty { pos, .. } => replace_to_eol(src, *pos, &format!(" {literal}")),
         Kind::Map { .. } | Kind::Seq { .. } => Err(EditError::NotALeaf(path.to_string())),
     }
@@ -412,7 +413,7 @@ pub fn remove_value(src: &str, path: &PathQuery) -> Result<String, EditError> {
         parent = next;
         head = next_head;
     }
-    let cut = |r: Range<usize>| splice(src, r, "");
+    let cut = |r: Range<usize>| checked_splice(src, r, "");
     match &parent.kind {
         Kind::Map { flow, entries, .. } => {
             let j = entries
@@ -1371,7 +1372,7 @@ fn analyze(src: &str) -> Result<Analysis, ParseError> {
             },
         };
         if meta.version == crate::metadata::VERSION {
-            super::check_block_layout(src, region.clone(), &written)?;
+            common::check_block_layout(src, region.clone(), &written)?;
         }
         metadata = Some(MetadataBlock {
             region,
@@ -1628,11 +1629,6 @@ fn part(src: &str, r: Range<usize>) -> Result<&str, EditError> {
     })
 }
 
-fn splice(src: &str, r: Range<usize>, text: &str) -> Result<String, EditError> {
-    let (a, b) = (part(src, 0..r.start)?, part(src, r.end..src.len())?);
-    Ok(format!("{a}{text}{b}"))
-}
-
 /// Insert `text` at `at`, dropping whitespace that would trail it.
 fn replace_to_eol(src: &str, at: usize, text: &str) -> Result<String, EditError> {
     let b = src.as_bytes();
@@ -1640,12 +1636,7 @@ fn replace_to_eol(src: &str, at: usize, text: &str) -> Result<String, EditError>
     let rest_blank = b
         .get(at..eol)
         .is_some_and(|r| r.iter().all(|&c| c == b' ' || c == b'\t'));
-    splice(src, at..if rest_blank { eol } else { at }, text)
-}
-
-fn parse_index(seg: &str) -> Option<usize> {
-    let i = seg.parse::<usize>().ok()?;
-    (i.to_string() == seg).then_some(i)
+    checked_splice(src, at..if rest_blank { eol } else { at }, text)
 }
 
 fn key_text(key: &str) -> String {
@@ -1711,12 +1702,12 @@ fn insert_into_map(
     }
     if *flow {
         return match entries.last() {
-            Some(last) => splice(
+            Some(last) => checked_splice(
                 src,
                 last.value.end..last.value.end,
                 &format!(", {}", flow_entries(segs, literal)),
             ),
-            None => splice(src, open + 1..open + 1, &flow_entries(segs, literal)),
+            None => checked_splice(src, open + 1..open + 1, &flow_entries(segs, literal)),
         };
     }
     let Some(first) = entries.first() else {
@@ -1741,11 +1732,11 @@ fn insert_into_map(
     let text = block_entries(segs, literal, indent, le);
     if let Some(m) = meta {
         let at = line_start(src, m.start);
-        return splice(src, at..at, &format!("{text}{le}"));
+        return checked_splice(src, at..at, &format!("{text}{le}"));
     }
     let last = entries.last().map_or(first.value.end, |e| e.value.end);
     match after_break(b, last) {
-        Some(at) => splice(src, at..at, &format!("{text}{le}")),
+        Some(at) => checked_splice(src, at..at, &format!("{text}{le}")),
         None => Ok(format!("{src}{le}{text}")),
     }
 }
@@ -1767,8 +1758,8 @@ fn append_to_seq(
             format!("{{{}}}", flow_entries(segs, literal))
         };
         return match items.last() {
-            Some(last) => splice(src, last.node.end..last.node.end, &format!(", {value}")),
-            None => splice(src, open + 1..open + 1, &value),
+            Some(last) => checked_splice(src, last.node.end..last.node.end, &format!(", {value}")),
+            None => checked_splice(src, open + 1..open + 1, &value),
         };
     }
     let dash = items.first().and_then(|i| i.dash).ok_or_else(|| {
@@ -1785,7 +1776,7 @@ fn append_to_seq(
     let text = format!("{}- {value}", " ".repeat(indent));
     let last = items.last().map_or(dash, |i| i.node.end);
     match after_break(src.as_bytes(), last) {
-        Some(at) => splice(src, at..at, &format!("{text}{le}")),
+        Some(at) => checked_splice(src, at..at, &format!("{text}{le}")),
         None => Ok(format!("{src}{le}{text}")),
     }
 }
@@ -1852,8 +1843,8 @@ fn empty_block(
         _ => node.start,
     };
     match node.props_end.or(head) {
-        Some(at) => splice(src, at..node.end, &format!(" {empty}")),
-        None => splice(src, open..node.end, empty),
+        Some(at) => checked_splice(src, at..node.end, &format!(" {empty}")),
+        None => checked_splice(src, open..node.end, empty),
     }
 }
 
@@ -1872,13 +1863,8 @@ fn printable(c: char) -> bool {
 /// escapes the characters YAML does not allow unescaped (C1 controls,
 /// U+FEFF, U+2028/2029).
 fn quote(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() + 2);
-    out.push('"');
-    for c in value.chars() {
+    common::double_quoted(value, |c, out| {
         match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             c if !printable(c) || c.is_control() => {
@@ -1887,11 +1873,10 @@ fn quote(value: &str) -> String {
                     out.push_str(&format!("\\u{unit:04x}"));
                 }
             }
-            c => out.push(c),
+            _ => return false,
         }
-    }
-    out.push('"');
-    out
+        true
+    })
 }
 
 fn is_reserved_word(s: &str) -> bool {
