@@ -17,7 +17,9 @@ use std::ops::Range;
 use zeroize::Zeroizing;
 
 use crate::format::common::{self, splice};
-use crate::format::{line_ending, EditError, Leaf, LeafKind, MetadataBlock, ParseError, Scan};
+use crate::format::{
+    line_ending, EditError, Leaf, LeafKind, MetadataBlock, ParseError, Scan, Syntax, Typed,
+};
 use crate::metadata::{Metadata, WrappedKey, VERSION};
 use crate::path::{KeyPath, PathQuery};
 
@@ -200,7 +202,7 @@ fn value_after(src: &str, after: usize) -> Result<(Range<usize>, LeafKind, usize
 /// The value whose source text is `src[span]`, checked to be exactly one
 /// value where it stands (a decrypted value is text nobody has parsed in
 /// place yet).
-pub(super) fn value_at(src: &str, span: Range<usize>) -> Result<Zeroizing<String>, ParseError> {
+fn value_at(src: &str, span: Range<usize>) -> Result<Zeroizing<String>, ParseError> {
     let (found, _, _) = value_after(src, span.start)?;
     if found != span {
         return Err(ParseError::at(
@@ -448,7 +450,52 @@ fn metadata_lines(src: &str, start: usize) -> Result<Metadata, ParseError> {
     })
 }
 
-pub fn scan(src: &str) -> Result<Scan, ParseError> {
+/// dotenv files (see the module docs).
+pub struct Dotenv;
+
+impl Syntax for Dotenv {
+    fn scan(&self, src: &str) -> Result<Scan, ParseError> {
+        scan(src)
+    }
+
+    fn values(&self, src: &str) -> Result<Vec<(KeyPath, Zeroizing<String>)>, ParseError> {
+        values(src)
+    }
+
+    /// Every dotenv value is a string.
+    fn typed_values(&self, src: &str) -> Result<Vec<(KeyPath, Typed)>, ParseError> {
+        Ok(values(src)?
+            .into_iter()
+            .map(|(path, value)| (path, Typed::String(value)))
+            .collect())
+    }
+
+    fn value_at(
+        &self,
+        src: &str,
+        span: Range<usize>,
+    ) -> Option<Result<Zeroizing<String>, ParseError>> {
+        Some(value_at(src, span))
+    }
+
+    fn attach_metadata(&self, body: &str, meta: &Metadata) -> Result<String, EditError> {
+        attach_metadata(body, meta)
+    }
+
+    fn set_value(&self, src: &str, path: &PathQuery, literal: &str) -> Result<String, EditError> {
+        set_value(src, path, literal)
+    }
+
+    fn remove_value(&self, src: &str, path: &PathQuery) -> Result<String, EditError> {
+        remove_value(src, path)
+    }
+
+    fn string_literal(&self, value: &str) -> String {
+        string_literal(value)
+    }
+}
+
+fn scan(src: &str) -> Result<Scan, ParseError> {
     let parsed = parse(src)?;
     let leaves = parsed
         .entries
@@ -467,7 +514,7 @@ pub fn scan(src: &str) -> Result<Scan, ParseError> {
 
 /// Values as dotenvy loads them, without variable expansion. Duplicate keys
 /// are all reported, in file order (the last one wins when loading).
-pub fn values(src: &str) -> Result<Vec<(KeyPath, Zeroizing<String>)>, ParseError> {
+fn values(src: &str) -> Result<Vec<(KeyPath, Zeroizing<String>)>, ParseError> {
     let parsed = parse(src)?;
     Ok(parsed
         .entries
@@ -514,7 +561,7 @@ fn decode(text: &str) -> Zeroizing<String> {
 /// Source text reading back as `value`: bare when safe, else single quotes,
 /// else double quotes. Tabs and carriage returns are written as themselves
 /// inside double quotes because dotenvy rejects `\t` and `\r`.
-pub fn string_literal(value: &str) -> String {
+fn string_literal(value: &str) -> String {
     let bare = |c: char| c.is_ascii_alphanumeric() || "_./:@%+,=-".contains(c);
     if !value.is_empty() && value.chars().all(bare) {
         return value.to_owned();
@@ -533,7 +580,7 @@ pub fn string_literal(value: &str) -> String {
     })
 }
 
-pub fn attach_metadata(body: &str, meta: &Metadata) -> Result<String, EditError> {
+fn attach_metadata(body: &str, meta: &Metadata) -> Result<String, EditError> {
     if parse(body)?.meta.is_some() {
         return Err(EditError::Unsupported(
             "the file already has seal metadata".into(),
@@ -602,7 +649,7 @@ fn single_key(path: &PathQuery) -> Result<&str, EditError> {
     }
 }
 
-pub fn set_value(src: &str, path: &PathQuery, literal: &str) -> Result<String, EditError> {
+fn set_value(src: &str, path: &PathQuery, literal: &str) -> Result<String, EditError> {
     let key = single_key(path)?;
     if !valid_key(key) {
         return Err(EditError::Unsupported(
@@ -640,7 +687,7 @@ pub fn set_value(src: &str, path: &PathQuery, literal: &str) -> Result<String, E
     Ok(out)
 }
 
-pub fn remove_value(src: &str, path: &PathQuery) -> Result<String, EditError> {
+fn remove_value(src: &str, path: &PathQuery) -> Result<String, EditError> {
     let key = single_key(path)?;
     let parsed = parse(src)?;
     let body = &src[..parsed.body_end];

@@ -13,7 +13,7 @@ use zeroize::Zeroizing;
 
 use crate::format::common::{self, parse_index, splice};
 use crate::format::{
-    line_ending, EditError, Leaf, LeafKind, MetadataBlock, ParseError, Scan, Typed,
+    line_ending, EditError, Leaf, LeafKind, MetadataBlock, ParseError, Scan, Syntax, Typed,
 };
 use crate::metadata::{Metadata, WrappedKey, RESERVED_KEY, VERSION};
 use crate::path::{KeyPath, PathQuery, Segment};
@@ -627,8 +627,66 @@ fn collect_members(members: &[Member], path: &mut Vec<Segment>, out: &mut Vec<Le
     }
 }
 
+/// JSON, strict RFC 8259 (see the module docs).
+pub struct Json;
+
+impl Syntax for Json {
+    fn empty_document(&self) -> &'static str {
+        "{}\n"
+    }
+
+    fn scan(&self, src: &str) -> Result<Scan, ParseError> {
+        scan(src)
+    }
+
+    fn values(&self, src: &str) -> Result<Vec<(KeyPath, Zeroizing<String>)>, ParseError> {
+        values(src)
+    }
+
+    fn typed_values(&self, src: &str) -> Result<Vec<(KeyPath, Typed)>, ParseError> {
+        typed_values(src)
+    }
+
+    fn value_at(
+        &self,
+        src: &str,
+        span: Range<usize>,
+    ) -> Option<Result<Zeroizing<String>, ParseError>> {
+        Some(value_at(src, span))
+    }
+
+    fn attach_metadata(&self, body: &str, meta: &Metadata) -> Result<String, EditError> {
+        attach_metadata(body, meta)
+    }
+
+    fn set_value(&self, src: &str, path: &PathQuery, literal: &str) -> Result<String, EditError> {
+        set_value(src, path, literal)
+    }
+
+    fn remove_value(&self, src: &str, path: &PathQuery) -> Result<String, EditError> {
+        remove_value(src, path)
+    }
+
+    fn string_literal(&self, value: &str) -> String {
+        string_literal(value)
+    }
+
+    /// A token stands where a value was, so it must be a JSON string.
+    fn render_token(&self, token: &str) -> String {
+        format!("\"{token}\"")
+    }
+
+    fn token_quote(&self) -> usize {
+        1
+    }
+
+    fn unquote_token<'s>(&self, value_src: &'s str) -> Option<&'s str> {
+        value_src.strip_prefix('"')?.strip_suffix('"')
+    }
+}
+
 /// Parse, locate the metadata and list the leaves outside it.
-pub fn scan(src: &str) -> Result<Scan, ParseError> {
+fn scan(src: &str) -> Result<Scan, ParseError> {
     let root = parse(src)?;
     let metadata = find_metadata(src, &root)?;
     let mut leaves = Vec::new();
@@ -644,7 +702,7 @@ pub fn scan(src: &str) -> Result<Scan, ParseError> {
     Ok(Scan { leaves, metadata })
 }
 
-pub fn typed_values(src: &str) -> Result<Vec<(KeyPath, Typed)>, ParseError> {
+fn typed_values(src: &str) -> Result<Vec<(KeyPath, Typed)>, ParseError> {
     fn walk(
         src: &str,
         node: &Node,
@@ -709,7 +767,7 @@ pub fn typed_values(src: &str) -> Result<Vec<(KeyPath, Typed)>, ParseError> {
     Ok(out)
 }
 
-pub fn values(src: &str) -> Result<Vec<(KeyPath, Zeroizing<String>)>, ParseError> {
+fn values(src: &str) -> Result<Vec<(KeyPath, Zeroizing<String>)>, ParseError> {
     let scan = scan(src)?;
     let mut out = Vec::with_capacity(scan.leaves.len());
     for leaf in scan.leaves {
@@ -721,7 +779,7 @@ pub fn values(src: &str) -> Result<Vec<(KeyPath, Zeroizing<String>)>, ParseError
 /// The value whose source text is `src[span]`: a string unescaped, any
 /// other scalar as written; an error unless the text is exactly one scalar
 /// (a decrypted value is text nobody has parsed in place yet).
-pub fn value_at(src: &str, span: Range<usize>) -> Result<Zeroizing<String>, ParseError> {
+fn value_at(src: &str, span: Range<usize>) -> Result<Zeroizing<String>, ParseError> {
     let mut value = Zeroizing::new(String::new());
     let mut p = Parser::new(src, span.start);
     match p.peek() {
@@ -756,7 +814,7 @@ fn quote(s: &str) -> String {
     })
 }
 
-pub fn string_literal(value: &str) -> String {
+fn string_literal(value: &str) -> String {
     quote(value)
 }
 
@@ -873,7 +931,7 @@ fn member_indents<'s>(src: &'s str, members: &[Member]) -> (&'s str, &'s str) {
     )
 }
 
-pub fn attach_metadata(body: &str, meta: &Metadata) -> Result<String, EditError> {
+fn attach_metadata(body: &str, meta: &Metadata) -> Result<String, EditError> {
     let root = parse(body)?;
     let Kind::Object(members) = &root.kind else {
         return Err(EditError::Unsupported(
@@ -1078,7 +1136,7 @@ fn finish(src: &str, range: Range<usize>, text: &str) -> Result<String, EditErro
     Ok(out)
 }
 
-pub fn set_value(src: &str, path: &PathQuery, literal: &str) -> Result<String, EditError> {
+fn set_value(src: &str, path: &PathQuery, literal: &str) -> Result<String, EditError> {
     parse(literal)?;
     let (root, has_meta) = parse_for_edit(src, path)?;
     let unit = match &root.kind {
@@ -1133,7 +1191,7 @@ pub fn set_value(src: &str, path: &PathQuery, literal: &str) -> Result<String, E
     }
 }
 
-pub fn remove_value(src: &str, path: &PathQuery) -> Result<String, EditError> {
+fn remove_value(src: &str, path: &PathQuery) -> Result<String, EditError> {
     let (root, _) = parse_for_edit(src, path)?;
     let mut node = &root;
     let last = path.segments.len() - 1;

@@ -13,7 +13,7 @@ use zeroize::Zeroizing;
 
 use crate::format::common::{self, checked_splice, parse_index};
 use crate::format::{
-    line_ending, EditError, Leaf, LeafKind, MetadataBlock, ParseError, Scan, Typed,
+    line_ending, EditError, Leaf, LeafKind, MetadataBlock, ParseError, Scan, Syntax, Typed,
 };
 use crate::metadata::{Metadata, WrappedKey, RESERVED_KEY, VERSION};
 use crate::path::{KeyPath, PathQuery, Segment};
@@ -28,7 +28,40 @@ const NEEDS_BLOCK_MAPPING: &str =
 // Public API
 // ---------------------------------------------------------------------------
 
-pub fn scan(src: &str) -> Result<Scan, ParseError> {
+/// YAML, as saphyr-parser reads it (see the module docs).
+pub struct Yaml;
+
+impl Syntax for Yaml {
+    fn scan(&self, src: &str) -> Result<Scan, ParseError> {
+        scan(src)
+    }
+
+    fn values(&self, src: &str) -> Result<Vec<(KeyPath, Zeroizing<String>)>, ParseError> {
+        values(src)
+    }
+
+    fn typed_values(&self, src: &str) -> Result<Vec<(KeyPath, Typed)>, ParseError> {
+        typed_values(src)
+    }
+
+    fn attach_metadata(&self, body: &str, meta: &Metadata) -> Result<String, EditError> {
+        attach_metadata(body, meta)
+    }
+
+    fn set_value(&self, src: &str, path: &PathQuery, literal: &str) -> Result<String, EditError> {
+        set_value(src, path, literal)
+    }
+
+    fn remove_value(&self, src: &str, path: &PathQuery) -> Result<String, EditError> {
+        remove_value(src, path)
+    }
+
+    fn string_literal(&self, value: &str) -> String {
+        string_literal(value)
+    }
+}
+
+fn scan(src: &str) -> Result<Scan, ParseError> {
     let analysis = analyze(src)?;
     let mut leaves = Vec::new();
     for_each_leaf(&analysis, |path, node| {
@@ -50,7 +83,7 @@ pub fn scan(src: &str) -> Result<Scan, ParseError> {
     })
 }
 
-pub fn values(src: &str) -> Result<Vec<(KeyPath, Zeroizing<String>)>, ParseError> {
+fn values(src: &str) -> Result<Vec<(KeyPath, Zeroizing<String>)>, ParseError> {
     let analysis = analyze(src)?;
     let mut out = Vec::new();
     for_each_leaf(&analysis, |path, node| match &node.kind {
@@ -66,7 +99,7 @@ pub fn values(src: &str) -> Result<Vec<(KeyPath, Zeroizing<String>)>, ParseError
     Ok(out)
 }
 
-pub fn typed_values(src: &str) -> Result<Vec<(KeyPath, Typed)>, ParseError> {
+fn typed_values(src: &str) -> Result<Vec<(KeyPath, Typed)>, ParseError> {
     let analysis = analyze(src)?;
     let mut out = Vec::new();
     for_each_leaf(&analysis, |path, node| {
@@ -207,7 +240,7 @@ fn core_schema_json(value: &str) -> Option<Zeroizing<String>> {
         .and_then(json)
 }
 
-pub fn attach_metadata(body: &str, meta: &Metadata) -> Result<String, EditError> {
+fn attach_metadata(body: &str, meta: &Metadata) -> Result<String, EditError> {
     let tree = build_tree(body)?;
     let Some(doc) = tree.docs.last() else {
         return Err(EditError::Unsupported(format!(
@@ -291,7 +324,7 @@ pub fn attach_metadata(body: &str, meta: &Metadata) -> Result<String, EditError>
     Ok(out)
 }
 
-pub fn set_value(src: &str, path: &PathQuery, literal: &str) -> Result<String, EditError> {
+fn set_value(src: &str, path: &PathQuery, literal: &str) -> Result<String, EditError> {
     let tree = build_tree(src)?;
     let le = line_ending(src);
     let segs = &path.segments;
@@ -395,7 +428,7 @@ pub fn set_value(src: &str, path: &PathQuery, literal: &str) -> Result<String, E
     }
 }
 
-pub fn remove_value(src: &str, path: &PathQuery) -> Result<String, EditError> {
+fn remove_value(src: &str, path: &PathQuery) -> Result<String, EditError> {
     let tree = build_tree(src)?;
     let not_found = || EditError::NotFound(path.to_string());
     let root = tree
@@ -455,7 +488,7 @@ pub fn remove_value(src: &str, path: &PathQuery) -> Result<String, EditError> {
     }
 }
 
-pub fn string_literal(value: &str) -> String {
+fn string_literal(value: &str) -> String {
     if plain_is_safe(value) {
         value.to_owned()
     } else {
