@@ -19,7 +19,8 @@
 //!   layout check).
 //!
 //! Adding a format means a module with a [`Syntax`] impl, a [`Format`]
-//! variant, and a line in each `match` of [`Format`]'s naming methods.
+//! variant, and a line in [`Format::syntax`] and in each of [`Format`]'s
+//! naming methods (`from_path`, `from_name`, `name`, `extension`).
 
 mod common;
 pub mod dotenv;
@@ -32,8 +33,8 @@ use std::path::Path;
 use zeroize::Zeroizing;
 
 use crate::metadata::Metadata;
-
 use crate::path::{KeyPath, PathQuery};
+
 use common::check_line_endings;
 pub use common::line_ending;
 

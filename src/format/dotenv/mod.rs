@@ -11,6 +11,10 @@
 //! text right after a closing quote, and a value starting with `#`.
 //!
 //! Metadata is a run of `# seal: field=value` comment lines ending the file.
+//!
+//! The line parser, the metadata lines and the edits stay in this one file:
+//! each is a few hundred lines and they share the line helpers. Tests are in
+//! `tests.rs`.
 
 use std::ops::Range;
 

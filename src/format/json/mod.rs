@@ -4,7 +4,7 @@
 //! byte ranges, duplicate-name detection, a nesting limit and error messages
 //! that never quote the input, and all of that is easiest to guarantee here.
 //! The metadata lives in the last member of the top-level object, named
-//! [`RESERVED_KEY`].
+//! [`RESERVED_KEY`](crate::metadata::RESERVED_KEY).
 //!
 //! Files: `parse` builds the tree of nodes with their byte ranges;
 //! `metadata` reads, checks, writes and attaches the reserved member;
@@ -28,35 +28,6 @@ use crate::path::{KeyPath, PathQuery, Segment};
 use edit::{remove_value, set_value};
 use metadata::{attach_metadata, find_metadata};
 use parse::{parse, value_at, Kind, Member, Node};
-
-fn collect(node: &Node, path: &mut Vec<Segment>, out: &mut Vec<Leaf>) {
-    match &node.kind {
-        Kind::Scalar => out.push(Leaf {
-            path: KeyPath {
-                doc: 0,
-                segments: path.to_vec(),
-            },
-            span: node.span.clone(),
-            kind: LeafKind::Scalar,
-        }),
-        Kind::Object(members) => collect_members(members, path, out),
-        Kind::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                path.push(Segment::Index(i));
-                collect(item, path, out);
-                path.pop();
-            }
-        }
-    }
-}
-
-fn collect_members(members: &[Member], path: &mut Vec<Segment>, out: &mut Vec<Leaf>) {
-    for m in members {
-        path.push(Segment::Key(m.key.clone()));
-        collect(&m.value, path, out);
-        path.pop();
-    }
-}
 
 /// JSON, strict RFC 8259 (see the module docs).
 pub struct Json;
@@ -224,4 +195,34 @@ fn quote(s: &str) -> String {
 
 fn string_literal(value: &str) -> String {
     quote(value)
+}
+
+/// The leaves under `node`, in document order.
+fn collect(node: &Node, path: &mut Vec<Segment>, out: &mut Vec<Leaf>) {
+    match &node.kind {
+        Kind::Scalar => out.push(Leaf {
+            path: KeyPath {
+                doc: 0,
+                segments: path.to_vec(),
+            },
+            span: node.span.clone(),
+            kind: LeafKind::Scalar,
+        }),
+        Kind::Object(members) => collect_members(members, path, out),
+        Kind::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                path.push(Segment::Index(i));
+                collect(item, path, out);
+                path.pop();
+            }
+        }
+    }
+}
+
+fn collect_members(members: &[Member], path: &mut Vec<Segment>, out: &mut Vec<Leaf>) {
+    for m in members {
+        path.push(Segment::Key(m.key.clone()));
+        collect(&m.value, path, out);
+        path.pop();
+    }
 }
