@@ -505,22 +505,13 @@ impl Version {
     }
 }
 
-/// Whether `text` is a sealed document of `format` (it parses and carries
-/// a metadata block).
-pub fn is_sealed(format: Format, text: &str) -> bool {
-    format
-        .scan(text)
-        .map(|s| s.metadata.is_some())
-        .unwrap_or(false)
-}
-
 fn open_side(
     format: Format,
     text: &str,
     identities: &Identities,
     side: Side,
 ) -> Result<Version, MergeError> {
-    if is_sealed(format, text) {
+    if format.is_sealed(text) {
         document::open(format, text, identities)
             .map(|o| Version::Sealed(Box::new(o)))
             .map_err(|error| MergeError::Open { side, error })
@@ -549,7 +540,7 @@ pub fn merge(
     let mut base_encrypt: Option<Vec<String>> = None;
     let base: Option<Version> = match inputs.base {
         None => None,
-        Some(text) if is_sealed(format, text) => {
+        Some(text) if format.is_sealed(text) => {
             if let Ok(i) = document::inspect(format, text) {
                 base_recipients = Some(recipient_texts(&i.metadata.recipients));
                 base_encrypt = Some(i.metadata.encrypt.clone());

@@ -71,7 +71,7 @@ pub fn run(args: MergeDriverArgs) -> Result<ExitCode, CliError> {
         Some(p) => detect_format(p, &args.format).ok(),
         None => detect_format(&args.ours, &args.format).ok(),
     };
-    let sealed = |t: &str| format.is_some_and(|f| merge::is_sealed(f, t));
+    let sealed = |t: &str| format.is_some_and(|f| f.is_sealed(t));
     let any_sealed = sealed(&ours) || sealed(&theirs) || base.as_deref().is_some_and(|b| sealed(b));
     let Some(format) = format.filter(|_| any_sealed) else {
         // Not a seal file: merge lines like git's own text driver.

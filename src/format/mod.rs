@@ -3,18 +3,26 @@
 //!
 //! Parsers never see keys or ciphertext semantics: they report where values
 //! are ([`Leaf`]) and where the metadata block is ([`MetadataBlock`]). The
-//! sealing pipeline (`crate::document`) replaces spans with tokens and back.
+//! sealing pipeline (`crate::document`) replaces spans with tokens and back,
+//! so a sealed file differs from its plaintext only inside values.
 //!
-//! Every format module (`yaml`, `json`, `dotenv`) exposes the same free
-//! functions, dispatched by [`Format`]:
+//! Layout:
 //!
-//! * `scan(src) -> Result<Scan, ParseError>`
-//! * `values(src) -> Result<Vec<(KeyPath, Zeroizing<String>)>, ParseError>`
-//! * `attach_metadata(body, &Metadata) -> Result<String, EditError>`
-//! * `set_value(src, &PathQuery, literal) -> Result<String, EditError>`
-//! * `remove_value(src, &PathQuery) -> Result<String, EditError>`
-//! * `string_literal(value) -> String`
+//! * [`Format`] is what the rest of seal uses: it picks a format from a
+//!   file name or `--format`, runs the checks every format shares (line
+//!   endings) and hands the rest to the format's [`Syntax`].
+//! * [`Syntax`] is the contract a format implements; its docs list the
+//!   guarantees the pipeline relies on. [`yaml`], [`json`] and [`dotenv`]
+//!   each implement it on a zero-sized type.
+//! * `common` holds helpers that must behave the same in every format
+//!   (splicing edits, array indices, double-quoted escapes, the metadata
+//!   layout check).
+//!
+//! Adding a format means a module with a [`Syntax`] impl, a [`Format`]
+//! variant, and a line in [`Format::syntax`] and in each of [`Format`]'s
+//! naming methods (`from_path`, `from_name`, `name`, `extension`).
 
+mod common;
 pub mod dotenv;
 pub mod json;
 pub mod yaml;
@@ -26,6 +34,9 @@ use zeroize::Zeroizing;
 
 use crate::metadata::Metadata;
 use crate::path::{KeyPath, PathQuery};
+
+use common::check_line_endings;
+pub use common::line_ending;
 
 /// The file formats seal understands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -201,21 +212,42 @@ impl Format {
         }
     }
 
+    /// The syntax this format is written in: what the methods below hand
+    /// their work to.
+    pub fn syntax(self) -> &'static dyn Syntax {
+        match self {
+            Format::Yaml => &yaml::Yaml,
+            Format::Json => &json::Json,
+            Format::Dotenv => &dotenv::Dotenv,
+        }
+    }
+
     /// An empty document, for creating new files.
     pub fn empty_document(self) -> &'static str {
-        match self {
-            Format::Yaml => "",
-            Format::Json => "{}\n",
-            Format::Dotenv => "",
-        }
+        self.syntax().empty_document()
     }
 
     pub fn scan(self, src: &str) -> Result<Scan, ParseError> {
         check_line_endings(src)?;
+        self.syntax().scan(src)
+    }
+
+    /// Whether `text` is a sealed document of this format: it parses and
+    /// carries a metadata block. Text that merely mentions the reserved key
+    /// (a plaintext file with a `seal:` entry, a damaged block) is not.
+    pub fn is_sealed(self, text: &str) -> bool {
+        self.scan(text).is_ok_and(|s| s.metadata.is_some())
+    }
+
+    /// Whether `text` mentions seal's metadata where this format keeps it:
+    /// a cheap test, without parsing, for finding the files that are or
+    /// were meant to be sealed (a damaged one must still be reported, not
+    /// passed over as plaintext).
+    pub fn looks_sealed(self, text: &str) -> bool {
         match self {
-            Format::Yaml => yaml::scan(src),
-            Format::Json => json::scan(src),
-            Format::Dotenv => dotenv::scan(src),
+            Format::Yaml => text.lines().any(|l| l.starts_with("seal:")),
+            Format::Json => text.contains("\"seal\""),
+            Format::Dotenv => text.contains("# seal: version="),
         }
     }
 
@@ -223,174 +255,162 @@ impl Format {
     /// unescaped, other scalars as written), for `get` and `exec`.
     pub fn values(self, src: &str) -> Result<Vec<(KeyPath, Zeroizing<String>)>, ParseError> {
         check_line_endings(src)?;
-        match self {
-            Format::Yaml => yaml::values(src),
-            Format::Json => json::values(src),
-            Format::Dotenv => dotenv::values(src),
-        }
+        self.syntax().values(src)
     }
 
     /// Every value with its JSON type, and every empty mapping and
     /// sequence, in document order: what `seal get` prints a subtree from.
     pub fn typed_values(self, src: &str) -> Result<Vec<(KeyPath, Typed)>, ParseError> {
         check_line_endings(src)?;
-        match self {
-            Format::Yaml => yaml::typed_values(src),
-            Format::Json => json::typed_values(src),
-            Format::Dotenv => Ok(dotenv::values(src)?
-                .into_iter()
-                .map(|(path, value)| (path, Typed::String(value)))
-                .collect()),
-        }
+        self.syntax().typed_values(src)
     }
 
-    /// What [`Format::values`] reports for the value whose source text is
-    /// `src[span]`, read from that text alone, and an error unless it is
-    /// exactly one value. `None` for YAML, whose scalars can only be read in
-    /// context (indentation, block headers).
+    /// See [`Syntax::value_at`].
     pub fn value_at(
         self,
         src: &str,
         span: Range<usize>,
     ) -> Option<Result<Zeroizing<String>, ParseError>> {
-        match self {
-            Format::Yaml => None,
-            Format::Json => Some(json::value_at(src, span)),
-            Format::Dotenv => Some(dotenv::value_at(src, span)),
-        }
+        self.syntax().value_at(src, span)
     }
 
-    /// Add the metadata block to a document that has none. Fails when the
-    /// document cannot hold one (a YAML document whose top level is not a
-    /// block mapping, a JSON document that is not an object).
+    /// See [`Syntax::attach_metadata`].
     pub fn attach_metadata(self, body: &str, meta: &Metadata) -> Result<String, EditError> {
-        match self {
-            Format::Yaml => yaml::attach_metadata(body, meta),
-            Format::Json => json::attach_metadata(body, meta),
-            Format::Dotenv => dotenv::attach_metadata(body, meta),
-        }
+        self.syntax().attach_metadata(body, meta)
     }
 
-    /// Replace the value at `path` with `literal` (source text in this
-    /// format), or add it at the end of its parent mapping.
+    /// See [`Syntax::set_value`].
     pub fn set_value(
         self,
         src: &str,
         path: &PathQuery,
         literal: &str,
     ) -> Result<String, EditError> {
-        match self {
-            Format::Yaml => yaml::set_value(src, path, literal),
-            Format::Json => json::set_value(src, path, literal),
-            Format::Dotenv => dotenv::set_value(src, path, literal),
-        }
+        self.syntax().set_value(src, path, literal)
     }
 
-    /// Remove the entry at `path` (key and value).
+    /// See [`Syntax::remove_value`].
     pub fn remove_value(self, src: &str, path: &PathQuery) -> Result<String, EditError> {
-        match self {
-            Format::Yaml => yaml::remove_value(src, path),
-            Format::Json => json::remove_value(src, path),
-            Format::Dotenv => dotenv::remove_value(src, path),
-        }
+        self.syntax().remove_value(src, path)
     }
 
     /// Source text that reads back as the string `value`.
     pub fn string_literal(self, value: &str) -> String {
-        match self {
-            Format::Yaml => yaml::string_literal(value),
-            Format::Json => json::string_literal(value),
-            Format::Dotenv => dotenv::string_literal(value),
-        }
+        self.syntax().string_literal(value)
     }
 
-    /// Append a token as it is written in place of a value: JSON needs a
-    /// string.
+    /// Append a token as it is written in place of a value (JSON needs a
+    /// string).
     pub fn push_token(self, out: &mut String, token: &str) {
-        match self {
-            Format::Json => {
-                out.push('"');
-                out.push_str(token);
-                out.push('"');
-            }
-            Format::Yaml | Format::Dotenv => out.push_str(token),
-        }
+        self.syntax().push_token(out, token)
     }
 
     /// Bytes of quotes on each side of a token in its value's source text:
     /// the `"` of a JSON string, none elsewhere (see [`Format::token_in`]).
     pub fn token_quote(self) -> usize {
-        match self {
-            Format::Json => 1,
-            Format::Yaml | Format::Dotenv => 0,
-        }
+        self.syntax().token_quote()
     }
 
     /// The token a value's source text holds, if it is one.
     pub fn token_in(self, value_src: &str) -> Option<&str> {
-        let inner = match self {
-            Format::Json => value_src.strip_prefix('"')?.strip_suffix('"')?,
-            Format::Yaml | Format::Dotenv => value_src,
-        };
+        let inner = self.syntax().unquote_token(value_src)?;
         crate::token::looks_like_token(inner).then_some(inner)
     }
 }
 
-/// Check that a metadata block's text is exactly what a writer produces
-/// for its fields, `\r\n` read as `\n` (spec/FORMAT.md, section 9): the
-/// MAC covers the fields, this covers their layout, so no byte of a sealed
-/// file can change unseen. `written` is the writer's text with `\n` breaks.
-fn check_block_layout(src: &str, region: Range<usize>, written: &str) -> Result<(), ParseError> {
-    let found = &src.as_bytes()[region.clone()];
-    let mut expected = written.as_bytes().iter();
-    let mut i = 0;
-    let mut same = true;
-    while i < found.len() && same {
-        let byte = if found[i] == b'\r' && found.get(i + 1) == Some(&b'\n') {
-            i += 1;
-            b'\n'
-        } else {
-            found[i]
-        };
-        same = expected.next() == Some(&byte);
-        i += 1;
+/// What a format implements: one zero-sized type per format ([`yaml::Yaml`],
+/// [`json::Json`], [`dotenv::Dotenv`]), reached through [`Format::syntax`].
+///
+/// The contract every implementation keeps, which the sealing pipeline
+/// relies on:
+///
+/// * Spans are exact: `src[leaf.span]` is the value's whole source text, so
+///   replacing it with a token and back restores the file byte for byte.
+/// * Deleting [`MetadataBlock::region`] from a sealed file gives exactly the
+///   text `attach_metadata` was given.
+/// * Errors never quote the input (values may be secrets), and errors about
+///   the metadata block say so (see [`ParseError::concerns_metadata`]).
+/// * Edits change only the bytes of the entry they touch, so comments and
+///   layout elsewhere survive.
+///
+/// Callers go through [`Format`], which first refuses line endings no
+/// format accepts; implementations may assume LF or CRLF.
+pub trait Syntax: Sync {
+    /// An empty document, for creating new files.
+    fn empty_document(&self) -> &'static str {
+        ""
     }
-    if same && expected.next().is_none() {
-        return Ok(());
-    }
-    Err(ParseError::at(
-        src,
-        region.start,
-        "the seal metadata is not laid out as seal writes it (changed by hand or by another tool); restore the file from version control",
-    ))
-}
 
-/// seal reads LF and CRLF line endings only (spec/FORMAT.md, section 2):
-/// a lone carriage return is a line break to YAML but not to other tools,
-/// and a file whose lines nobody agrees on cannot be sealed safely.
-fn check_line_endings(src: &str) -> Result<(), ParseError> {
-    let bytes = src.as_bytes();
-    match memchr::memchr_iter(b'\r', bytes).find(|&i| bytes.get(i + 1) != Some(&b'\n')) {
-        Some(at) => Err(ParseError::at(
-            src,
-            at,
-            "a carriage return (\\r) not followed by a line feed: seal reads LF or CRLF line endings only (convert the file, e.g. with `dos2unix`)",
-        )),
-        None => Ok(()),
-    }
-}
+    /// Every value's span and the metadata block, if any.
+    fn scan(&self, src: &str) -> Result<Scan, ParseError>;
 
-/// The line ending a document uses: CRLF if its first line break is one.
-pub fn line_ending(src: &str) -> &'static str {
-    match src.find('\n') {
-        Some(i) if i > 0 && src.as_bytes()[i - 1] == b'\r' => "\r\n",
-        _ => "\n",
+    /// See [`Format::values`].
+    fn values(&self, src: &str) -> Result<Vec<(KeyPath, Zeroizing<String>)>, ParseError>;
+
+    /// See [`Format::typed_values`].
+    fn typed_values(&self, src: &str) -> Result<Vec<(KeyPath, Typed)>, ParseError>;
+
+    /// What [`Syntax::values`] reports for the value whose source text is
+    /// `src[span]`, read from that text alone, and an error unless it is
+    /// exactly one value. `None` where scalars can only be read in context
+    /// (YAML: indentation, block headers).
+    fn value_at(
+        &self,
+        _src: &str,
+        _span: Range<usize>,
+    ) -> Option<Result<Zeroizing<String>, ParseError>> {
+        None
+    }
+
+    /// Add the metadata block to a document that has none. Fails when the
+    /// document cannot hold one (a YAML document whose top level is not a
+    /// block mapping, a JSON document that is not an object).
+    fn attach_metadata(&self, body: &str, meta: &Metadata) -> Result<String, EditError>;
+
+    /// Replace the value at `path` with `literal` (source text in this
+    /// format), or add it at the end of its parent mapping.
+    fn set_value(&self, src: &str, path: &PathQuery, literal: &str) -> Result<String, EditError>;
+
+    /// Remove the entry at `path` (key and value).
+    fn remove_value(&self, src: &str, path: &PathQuery) -> Result<String, EditError>;
+
+    /// Source text that reads back as the string `value`.
+    fn string_literal(&self, value: &str) -> String;
+
+    /// How a token is written in place of a value.
+    fn push_token(&self, out: &mut String, token: &str) {
+        out.push_str(token)
+    }
+
+    /// Bytes of quotes on each side of a rendered token.
+    fn token_quote(&self) -> usize {
+        0
+    }
+
+    /// The text between a rendered token's quotes, if `value_src` has them.
+    fn unquote_token<'s>(&self, value_src: &'s str) -> Option<&'s str> {
+        Some(value_src)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A damaged metadata block still looks sealed (so team commands report
+    /// the file instead of passing over it) but is not sealed.
+    #[test]
+    fn a_damaged_sealed_file_looks_sealed_but_is_not_sealed() {
+        for (format, damaged) in [
+            (Format::Yaml, "a: 1\nseal: [\n"),
+            (Format::Json, "{\"a\": 1, \"seal\": \n"),
+            (Format::Dotenv, "A=1\n# seal: version=x\n"),
+        ] {
+            assert!(format.looks_sealed(damaged), "{format:?}");
+            assert!(!format.is_sealed(damaged), "{format:?}");
+            assert!(!format.looks_sealed("a_plain: file\n"), "{format:?}");
+        }
+    }
 
     #[test]
     fn format_from_file_names() {

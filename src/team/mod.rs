@@ -78,16 +78,6 @@ pub fn diff(current: &[WrappedKey], wanted: &[String]) -> Diff {
     d
 }
 
-/// Whether a document looks like it carries seal metadata (a cheap test
-/// before parsing it).
-pub fn looks_sealed(format: Format, text: &str) -> bool {
-    match format {
-        Format::Yaml => text.lines().any(|l| l.starts_with("seal:")),
-        Format::Json => text.contains("\"seal\""),
-        Format::Dotenv => text.contains("# seal: version="),
-    }
-}
-
 /// Every file under `root` (recursively, not following symlinks, skipping
 /// `.git`) whose name is a YAML, JSON or dotenv file and that looks sealed,
 /// sorted.
@@ -114,7 +104,7 @@ pub fn find_sealed_files(root: &Path) -> std::io::Result<Vec<PathBuf>> {
                     continue;
                 }
                 if let Ok(text) = std::fs::read_to_string(&path) {
-                    if looks_sealed(format, &text) {
+                    if format.looks_sealed(&text) {
                         out.push(path);
                     }
                 }

@@ -1,0 +1,361 @@
+//! The `seal` entry: found as the last key of the last document's root
+//! block mapping, read field by field, checked to be laid out exactly as
+//! [`render_metadata`] writes it, and attached to plaintext documents.
+
+use crate::format::{common, line_ending, EditError, MetadataBlock, ParseError, Scan};
+use crate::metadata::{Metadata, WrappedKey, RESERVED_KEY, VERSION};
+
+use super::edit::part;
+use super::spans::{after_break, break_before, line_start};
+use super::tree::{build_tree, Doc, Entry, Item, Kind, Node, Tree};
+use super::{printable, quote, scan};
+
+const NEEDS_BLOCK_MAPPING: &str =
+    "the top level of the last YAML document must be a block mapping to hold seal's metadata";
+
+pub(super) fn attach_metadata(body: &str, meta: &Metadata) -> Result<String, EditError> {
+    let tree = build_tree(body)?;
+    let Some(doc) = tree.docs.last() else {
+        return Err(EditError::Unsupported(format!(
+            "the document is empty or holds only comments; {NEEDS_BLOCK_MAPPING}"
+        )));
+    };
+    let entries = match doc.root.as_ref().map(|n| &n.kind) {
+        Some(Kind::Map {
+            flow: false,
+            entries,
+            ..
+        }) => entries,
+        _ => return Err(EditError::Unsupported(NEEDS_BLOCK_MAPPING.to_owned())),
+    };
+    let first = entries
+        .first()
+        .ok_or_else(|| EditError::Unsupported(NEEDS_BLOCK_MAPPING.to_owned()))?;
+    // An empty implicit key (`   :`) can report its entry before the
+    // indentation or blank lines, so find where its text really starts.
+    let text_start = body[first.start..]
+        .find(|c: char| !matches!(c, ' ' | '\t' | '\r' | '\n'))
+        .map_or(body.len(), |i| first.start + i);
+    if line_start(body, text_start) != text_start {
+        return Err(EditError::Unsupported(format!(
+            "{NEEDS_BLOCK_MAPPING} starting at column 1"
+        )));
+    }
+    if tree
+        .docs
+        .iter()
+        .any(|d| root_entry(d, RESERVED_KEY).is_some())
+    {
+        return Err(EditError::Unsupported(format!(
+            "the document already has a top-level `{RESERVED_KEY}` key, which seal reserves for its metadata"
+        )));
+    }
+    let le = line_ending(body);
+    let block = render_metadata(meta, le);
+    let mut out = String::with_capacity(body.len() + block.len() + 4);
+    match doc.end_marker {
+        Some(at) => {
+            out.push_str(part(body, 0..at)?);
+            out.push_str(&block);
+            out.push_str(le);
+            out.push_str(part(body, at..body.len())?);
+        }
+        None => {
+            out.push_str(body);
+            if body.ends_with('\n') {
+                out.push_str(&block);
+                out.push_str(le);
+            } else {
+                out.push_str(le);
+                out.push_str(&block);
+            }
+        }
+    }
+    // The checks above cover the shapes people write; for anything they
+    // miss, refuse rather than hand back a file whose metadata does not
+    // read back as exactly this block.
+    let reads_back = match scan(&out) {
+        Ok(Scan {
+            metadata: Some(found),
+            ..
+        }) => {
+            found.metadata == *meta
+                && out
+                    .get(..found.region.start)
+                    .zip(out.get(found.region.end..))
+                    .is_some_and(|(a, b)| {
+                        a.len() + b.len() == body.len() && body.starts_with(a) && body.ends_with(b)
+                    })
+        }
+        _ => false,
+    };
+    if !reads_back {
+        return Err(EditError::Unsupported(format!(
+            "{NEEDS_BLOCK_MAPPING} starting at column 1 (this layout cannot hold it)"
+        )));
+    }
+    Ok(out)
+}
+
+pub(super) struct Analysis {
+    pub(super) tree: Tree,
+    pub(super) metadata: Option<MetadataBlock>,
+    /// Index of the metadata entry in the last document's root mapping.
+    pub(super) meta_entry: Option<usize>,
+}
+
+fn root_entry<'a>(doc: &'a Doc, key: &str) -> Option<(usize, &'a Entry, bool, usize)> {
+    match &doc.root.as_ref()?.kind {
+        Kind::Map { entries, flow, .. } => {
+            let i = entries.iter().position(|e| e.key == key)?;
+            Some((i, &entries[i], *flow, entries.len()))
+        }
+        _ => None,
+    }
+}
+
+pub(super) fn analyze(src: &str) -> Result<Analysis, ParseError> {
+    let tree = build_tree(src)?;
+    let n = tree.docs.len();
+    let mut metadata = None;
+    let mut meta_entry = None;
+    for (d, doc) in tree.docs.iter().enumerate() {
+        let Some((i, entry, flow, len)) = root_entry(doc, RESERVED_KEY) else {
+            continue;
+        };
+        let at = entry.key_start;
+        if d + 1 != n {
+            return Err(ParseError::at(
+                src,
+                at,
+                "the reserved key `seal` may only appear in the last YAML document",
+            ));
+        }
+        if flow {
+            return Err(ParseError::at(
+                src,
+                at,
+                "the reserved key `seal` must be an entry of a block mapping",
+            ));
+        }
+        if i + 1 != len {
+            return Err(ParseError::at(
+                src,
+                at,
+                "the reserved key `seal` must be the last top-level key",
+            ));
+        }
+        let meta = parse_metadata(src, entry)?;
+        let b = src.as_bytes();
+        let start = line_start(src, entry.start);
+        let block = render_metadata(&meta, "\n");
+        let (region, written) = match after_break(b, entry.value.end) {
+            Some(end) => (start..end, format!("{block}\n")),
+            None => match break_before(b, start) {
+                0 => (start..src.len(), block),
+                before => (start - before..src.len(), format!("\n{block}")),
+            },
+        };
+        if meta.version == crate::metadata::VERSION {
+            common::check_block_layout(src, region.clone(), &written)?;
+        }
+        metadata = Some(MetadataBlock {
+            region,
+            metadata: meta,
+        });
+        meta_entry = Some(i);
+    }
+    Ok(Analysis {
+        tree,
+        metadata,
+        meta_entry,
+    })
+}
+
+fn meta_err(src: &str, node: &Node, what: &str) -> ParseError {
+    ParseError::at(src, node.start, format!("seal metadata: {what}"))
+}
+
+fn meta_string(src: &str, node: &Node, field: &str) -> Result<String, ParseError> {
+    match &node.kind {
+        Kind::Scalar { value, .. } => Ok(value.to_string()),
+        _ => Err(meta_err(src, node, &format!("`{field}` must be a string"))),
+    }
+}
+
+fn meta_entries<'a>(src: &str, node: &'a Node, what: &str) -> Result<&'a [Entry], ParseError> {
+    match &node.kind {
+        Kind::Map { entries, .. } => Ok(entries),
+        _ => Err(meta_err(src, node, &format!("{what} must be a mapping"))),
+    }
+}
+
+fn meta_items<'a>(src: &str, node: &'a Node, field: &str) -> Result<&'a [Item], ParseError> {
+    match &node.kind {
+        Kind::Seq { items, .. } => Ok(items),
+        _ => Err(meta_err(
+            src,
+            node,
+            &format!("`{field}` must be a sequence"),
+        )),
+    }
+}
+
+fn parse_metadata(src: &str, seal: &Entry) -> Result<Metadata, ParseError> {
+    let fields = meta_entries(src, &seal.value, "`seal`")?;
+    let version_node = fields.iter().find(|e| e.key == "version");
+    let version = match version_node {
+        None => None,
+        Some(e) => match &e.value.kind {
+            Kind::Scalar { value, span }
+                if src
+                    .as_bytes()
+                    .get(span.start)
+                    .is_some_and(u8::is_ascii_digit) =>
+            {
+                Some(
+                    value
+                        .parse::<u64>()
+                        .map_err(|_| meta_err(src, &e.value, "`version` must be an integer"))?,
+                )
+            }
+            _ => return Err(meta_err(src, &e.value, "`version` must be an integer")),
+        },
+    };
+    match (metadata_fields(src, seal, fields), version) {
+        (Ok((modified, encrypt, recipients, mac)), Some(version)) => Ok(Metadata {
+            version,
+            modified,
+            encrypt,
+            recipients,
+            mac,
+        }),
+        (Ok(_), None) => Err(ParseError::at(
+            src,
+            seal.key_start,
+            "seal metadata: missing `version`",
+        )),
+        (Err(e), Some(v)) if v != VERSION => Err(ParseError::new(
+            e.line,
+            e.column,
+            format!("sealed with format version {v}; this seal reads version {VERSION}"),
+        )),
+        (Err(e), _) => Err(e),
+    }
+}
+
+type Fields = (String, Vec<String>, Vec<WrappedKey>, String);
+
+fn metadata_fields(src: &str, seal: &Entry, fields: &[Entry]) -> Result<Fields, ParseError> {
+    let (mut modified, mut encrypt, mut recipients, mut mac) = (None, Vec::new(), None, None);
+    for f in fields {
+        match f.key.as_str() {
+            "version" => {}
+            "modified" => modified = Some(meta_string(src, &f.value, "modified")?),
+            "mac" => mac = Some(meta_string(src, &f.value, "mac")?),
+            "encrypt" => {
+                for item in meta_items(src, &f.value, "encrypt")? {
+                    encrypt.push(meta_string(src, &item.node, "encrypt")?);
+                }
+            }
+            "recipients" => {
+                let mut list = Vec::new();
+                for item in meta_items(src, &f.value, "recipients")? {
+                    let (mut recipient, mut data_key) = (None, None);
+                    for r in meta_entries(src, &item.node, "a recipient")? {
+                        match r.key.as_str() {
+                            "recipient" => {
+                                recipient = Some(meta_string(src, &r.value, "recipient")?)
+                            }
+                            "data_key" => data_key = Some(meta_string(src, &r.value, "data_key")?),
+                            _ => {
+                                return Err(ParseError::at(
+                                    src,
+                                    r.key_start,
+                                    "seal metadata: unknown recipient field",
+                                ))
+                            }
+                        }
+                    }
+                    let missing = |what: &str| {
+                        meta_err(src, &item.node, &format!("recipient is missing `{what}`"))
+                    };
+                    list.push(WrappedKey {
+                        recipient: recipient.ok_or_else(|| missing("recipient"))?,
+                        data_key: data_key.ok_or_else(|| missing("data_key"))?,
+                    });
+                }
+                recipients = Some(list);
+            }
+            _ => {
+                return Err(ParseError::at(
+                    src,
+                    f.key_start,
+                    "seal metadata: unknown field",
+                ))
+            }
+        }
+    }
+    let missing = |what: &str| {
+        ParseError::at(
+            src,
+            seal.key_start,
+            format!("seal metadata: missing `{what}`"),
+        )
+    };
+    Ok((
+        modified.ok_or_else(|| missing("modified"))?,
+        encrypt,
+        recipients.ok_or_else(|| missing("recipients"))?,
+        mac.ok_or_else(|| missing("mac"))?,
+    ))
+}
+
+/// The block `attach_metadata` writes, without a final line break.
+fn render_metadata(meta: &Metadata, le: &str) -> String {
+    let mut lines = vec![
+        format!("{RESERVED_KEY}:"),
+        format!("  version: {}", meta.version),
+    ];
+    lines.push(format!("  modified: {}", quote(&meta.modified)));
+    if !meta.encrypt.is_empty() {
+        lines.push("  encrypt:".to_owned());
+        lines.extend(meta.encrypt.iter().map(|p| format!("    - {}", quote(p))));
+    }
+    if meta.recipients.is_empty() {
+        lines.push("  recipients: []".to_owned());
+    } else {
+        lines.push("  recipients:".to_owned());
+    }
+    for r in &meta.recipients {
+        lines.push(format!("    - recipient: {}", quote(&r.recipient)));
+        if literal_block_ok(&r.data_key) {
+            lines.push("      data_key: |".to_owned());
+            let body = r.data_key.strip_suffix('\n').unwrap_or(&r.data_key);
+            lines.extend(body.split('\n').map(|l| {
+                if l.is_empty() {
+                    String::new()
+                } else {
+                    format!("        {l}")
+                }
+            }));
+        } else {
+            lines.push(format!("      data_key: {}", quote(&r.data_key)));
+        }
+    }
+    lines.push(format!("  mac: {}", quote(&meta.mac)));
+    lines.join(le)
+}
+
+/// Whether `text` reads back exactly from a clipped `|` block.
+fn literal_block_ok(text: &str) -> bool {
+    let Some(body) = text.strip_suffix('\n') else {
+        return false;
+    };
+    !body.is_empty()
+        && !body.ends_with('\n')
+        && !body.starts_with([' ', '\n'])
+        && body
+            .chars()
+            .all(|c| c == '\n' || (c != '\t' && printable(c) && !c.is_control()))
+}
