@@ -133,7 +133,7 @@ pub fn check_token_replacement(format: Format, src: &str, scan: &Scan) {
         }
         let token = token_for(i);
         sealed.push_str(&src[cursor..leaf.span.start]);
-        sealed.push_str(&format.render_token(&token));
+        format.push_token(&mut sealed, &token);
         cursor = leaf.span.end;
         tokens.push(Some(token));
     }
@@ -311,7 +311,8 @@ pub fn check_token(s: &str) {
         Err(_) => assert!(shaped, "{s:?} does not look like a token but fails as one"),
     }
     for format in FORMATS {
-        let rendered = format.render_token(s);
+        let mut rendered = String::new();
+        format.push_token(&mut rendered, s);
         if shaped {
             assert_eq!(
                 format.token_in(&rendered),
