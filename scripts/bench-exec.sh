@@ -273,14 +273,18 @@ results="$runs_dir/results.tsv"
 for n in "${sizes[@]}"; do
   d="$work/$n"
   runs="$(runs_for "$n")"; warm="$(warmup_for "$n")"
-  log "timing $n values ($runs runs each): /bin/true, sh -c, seal exec, sops exec-env"
+  log "timing $n values ($runs runs each): /bin/true, /bin/true with the values, sh -c, seal exec, sops exec-env"
+  # "direct": the command started straight from the harness with exactly
+  # the environment seal gives it (checked above), so seal's overhead is
+  # its own cost and not the child's larger start.
   timings="$(interleaved_ms "$runs" "$warm" \
     ::: /bin/true \
+    ::: --env0="$d/seal-env.bin" /bin/true \
     ::: /bin/sh -c /bin/true \
     ::: "$seal_bin" exec -i "$key" "$d/sealed.env" -- /bin/true \
     ::: "$sops_bin" --config "$sops_config" exec-env "$d/sops.env" /bin/true)"
   tool_no=0
-  for tool in true sh seal sops; do
+  for tool in true direct sh seal sops; do
     tool_no=$(( tool_no + 1 ))
     read -r w c <<< "$(sed -n "${tool_no}p" <<< "$timings")"
     [ -n "$c" ] || die "no timing for $tool at $n values"
@@ -381,27 +385,29 @@ L.append("")
 L.append("Times are medians of runs in which the baseline, seal and SOPS alternate "
          f"({'quick mode: 10' if quick == '1' else '40/40/30/10'} runs each at "
          f"{'/'.join('{:,}'.format(n) for n in sizes)} values; dotenvx: the count in its column). "
-         "Overhead = seal - /bin/true. Ratios = peer / seal: above 1 means seal is faster.")
+         "Direct = /bin/true started by the harness with exactly the environment seal gives it "
+         "(the values plus the inherited variables). Overhead = seal - direct. "
+         "Ratios = peer / seal: above 1 means seal is faster.")
 L.append("")
 L.append(f"**Load average: {load_start} when the timing started, {load_end} when it ended** "
          "(other builds share this machine: wall times suffer, the CPU-time table below less so).")
 L.append("")
-L.append("| values | /bin/true ms | sh -c ms | seal ms | seal overhead ms | SOPS ms | dotenvx ms (runs) | SOPS/seal | dotenvx/seal |")
-L.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+L.append("| values | /bin/true ms | direct ms | sh -c ms | seal ms | seal overhead ms | SOPS ms | dotenvx ms (runs) | SOPS/seal | dotenvx/seal |")
+L.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for n in sizes:
-    base, sh, seal, sops, dx = (get(n, t) for t in ("true", "sh", "seal", "sops", "dotenvx"))
+    base, direct, sh, seal, sops, dx = (get(n, t) for t in ("true", "direct", "sh", "seal", "sops", "dotenvx"))
     dx_cell = f"{ms(dx[0])} ({dx[2]})" if dx else "not run"
-    L.append(f"| {n:,} | {ms(base[0])} | {ms(sh[0])} | {ms(seal[0])} | {seal[0] - base[0]:.1f} | "
+    L.append(f"| {n:,} | {ms(base[0])} | {ms(direct[0])} | {ms(sh[0])} | {ms(seal[0])} | {seal[0] - direct[0]:.1f} | "
              f"{ms(sops[0])} | {dx_cell} | {ratio(sops[0], seal[0])} | "
              f"{ratio(dx[0], seal[0]) if dx else 'not run'} |")
 L.append("")
 L.append("CPU time (user + system, mean per run, children included):")
 L.append("")
-L.append("| values | /bin/true | sh -c | seal | SOPS | dotenvx | SOPS/seal | dotenvx/seal |")
-L.append("|---:|---:|---:|---:|---:|---:|---:|---:|")
+L.append("| values | /bin/true | direct | sh -c | seal | SOPS | dotenvx | SOPS/seal | dotenvx/seal |")
+L.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for n in sizes:
-    base, sh, seal, sops, dx = (get(n, t) for t in ("true", "sh", "seal", "sops", "dotenvx"))
-    L.append(f"| {n:,} | {ms(base[1])} | {ms(sh[1])} | {ms(seal[1])} | {ms(sops[1])} | "
+    base, direct, sh, seal, sops, dx = (get(n, t) for t in ("true", "direct", "sh", "seal", "sops", "dotenvx"))
+    L.append(f"| {n:,} | {ms(base[1])} | {ms(direct[1])} | {ms(sh[1])} | {ms(seal[1])} | {ms(sops[1])} | "
              f"{ms(dx[1]) if dx else 'not run'} | {ratio(sops[1], seal[1])} | "
              f"{ratio(dx[1], seal[1]) if dx else 'not run'} |")
 L.append("")
@@ -414,19 +420,18 @@ if per_value:
 if notes or per_value:
     L.append("")
 
-L.append("Targets (1,000 values): seal within 5 ms of starting the command directly, "
-         "and at least 10x faster than both peers.")
+L.append("Target (1,000 values): seal at most 2 ms above starting the command directly "
+         "with the same environment.")
 L.append("")
 n = 1000
 if n in sizes:
-    base, seal, sops, dx = get(n, "true"), get(n, "seal"), get(n, "sops"), get(n, "dotenvx")
-    over = seal[0] - base[0]
-    L.append(f"- overhead over /bin/true: {over:.1f} ms -> {'met' if over <= 5 else 'NOT met'}")
-    L.append(f"- vs SOPS: {ratio(sops[0], seal[0])} wall, {ratio(sops[1], seal[1])} CPU -> "
-             f"{'met' if sops[0] / seal[0] >= 10 else 'NOT met'}")
+    direct, seal, sops, dx = get(n, "direct"), get(n, "seal"), get(n, "sops"), get(n, "dotenvx")
+    over = seal[0] - direct[0]
+    L.append(f"- overhead over direct: {over:.1f} ms wall, {seal[1] - direct[1]:.1f} ms CPU -> "
+             f"{'met' if over <= 2 else 'NOT met'}")
+    L.append(f"- for reference, vs SOPS: {ratio(sops[0], seal[0])} wall, {ratio(sops[1], seal[1])} CPU")
     if dx:
-        L.append(f"- vs dotenvx: {ratio(dx[0], seal[0])} wall, {ratio(dx[1], seal[1])} CPU -> "
-                 f"{'met' if dx[0] / seal[0] >= 10 else 'NOT met'}")
+        L.append(f"- for reference, vs dotenvx: {ratio(dx[0], seal[0])} wall, {ratio(dx[1], seal[1])} CPU")
     else:
         L.append("- vs dotenvx: not measured at 1,000 values (see above)")
 else:

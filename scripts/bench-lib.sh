@@ -75,6 +75,8 @@ PY
 # after another's turns that drift into a false ratio). Prints one line
 # "WALL CPU" per command, in order: median wall and mean CPU time (user +
 # system) in milliseconds. Commands run with no shell, stdout discarded.
+# A command whose first word is --env0=FILE runs with the environment in
+# FILE (NUL-separated NAME=value, as `env -0` prints) instead of this one.
 #   interleaved_ms RUNS WARMUP ::: CMD1 ARGS... ::: CMD2 ARGS... [::: ...]
 interleaved_ms() {
   python3 - "$@" <<'PY' || die "timing failed: $*"
@@ -86,13 +88,20 @@ for arg in rest:
         cmds.append([])
     else:
         cmds[-1].append(arg)
+envs = []
+for cmd in cmds:
+    env = os.environ
+    if cmd and cmd[0].startswith("--env0="):
+        with open(cmd.pop(0)[len("--env0="):], "rb") as f:
+            env = dict(e.split(b"=", 1) for e in f.read().split(b"\0") if e)
+    envs.append(env)
 null = os.open(os.devnull, os.O_WRONLY)
 wall = [[] for _ in cmds]
 cpu = [[] for _ in cmds]
 for i in range(warm + runs):
     for k, cmd in enumerate(cmds):
         t = time.perf_counter()
-        pid = os.posix_spawnp(cmd[0], cmd, os.environ, file_actions=[(os.POSIX_SPAWN_DUP2, null, 1)])
+        pid = os.posix_spawnp(cmd[0], cmd, envs[k], file_actions=[(os.POSIX_SPAWN_DUP2, null, 1)])
         _, status, ru = os.wait4(pid, 0)
         elapsed = time.perf_counter() - t
         if status != 0:
