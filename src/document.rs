@@ -583,21 +583,28 @@ fn check_sealed_output(
     sealed: &str,
 ) -> Result<(), DocError> {
     let bad = DocError::Internal("the sealed output does not round-trip");
+    // The formats' attach checks cover the layouts people write; this
+    // catches the rest, which is the document's shape and not a bug.
+    let layout = || {
+        DocError::Edit(EditError::Unsupported(
+            "seal's metadata block does not read back from this document's layout; \
+             put the values in one top-level mapping (YAML: a block mapping starting at column 1)"
+                .into(),
+        ))
+    };
     let format = doc.format;
-    let scan = format
-        .scan(sealed)
-        .map_err(|_| DocError::Internal("the sealed output does not parse"))?;
-    let block = scan.metadata.as_ref().ok_or(DocError::Internal(
-        "the sealed output has no metadata block",
-    ))?;
+    let scan = format.scan(sealed).map_err(|_| layout())?;
+    let block = scan.metadata.as_ref().ok_or_else(layout)?;
     let region = block.region.clone();
     let (before, after) = (&sealed[..region.start], &sealed[region.end..]);
     if block.metadata != *meta
         || before.len() + after.len() != body.len()
         || !body.starts_with(before)
         || !body.ends_with(after)
-        || scan.leaves.len() != doc.scan.leaves.len()
     {
+        return Err(layout());
+    }
+    if scan.leaves.len() != doc.scan.leaves.len() {
         return Err(bad);
     }
     // A span of the output in body coordinates (the metadata block cut out).

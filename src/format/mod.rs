@@ -327,7 +327,9 @@ impl Format {
 /// * Spans are exact: `src[leaf.span]` is the value's whole source text, so
 ///   replacing it with a token and back restores the file byte for byte.
 /// * Deleting [`MetadataBlock::region`] from a sealed file gives exactly the
-///   text `attach_metadata` was given.
+///   text `attach_metadata` was given. The sealing pipeline re-scans what
+///   `attach_metadata` returns and refuses output where this fails, so an
+///   implementation need not parse its own output again.
 /// * Errors never quote the input (values may be secrets), and errors about
 ///   the metadata block say so (see [`ParseError::concerns_metadata`]).
 /// * Edits change only the bytes of the entry they touch, so comments and

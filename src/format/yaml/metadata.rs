@@ -2,13 +2,13 @@
 //! block mapping, read field by field, checked to be laid out exactly as
 //! [`render_metadata`] writes it, and attached to plaintext documents.
 
-use crate::format::{common, line_ending, EditError, MetadataBlock, ParseError, Scan};
+use crate::format::{common, line_ending, EditError, MetadataBlock, ParseError};
 use crate::metadata::{Metadata, WrappedKey, RESERVED_KEY, VERSION};
 
 use super::edit::part;
 use super::spans::{after_break, break_before, line_start};
 use super::tree::{build_tree, Doc, Entry, Item, Kind, Node, Tree};
-use super::{printable, quote, scan};
+use super::{printable, quote};
 
 const NEEDS_BLOCK_MAPPING: &str =
     "the top level of the last YAML document must be a block mapping to hold seal's metadata";
@@ -71,29 +71,9 @@ pub(super) fn attach_metadata(body: &str, meta: &Metadata) -> Result<String, Edi
             }
         }
     }
-    // The checks above cover the shapes people write; for anything they
-    // miss, refuse rather than hand back a file whose metadata does not
-    // read back as exactly this block.
-    let reads_back = match scan(&out) {
-        Ok(Scan {
-            metadata: Some(found),
-            ..
-        }) => {
-            found.metadata == *meta
-                && out
-                    .get(..found.region.start)
-                    .zip(out.get(found.region.end..))
-                    .is_some_and(|(a, b)| {
-                        a.len() + b.len() == body.len() && body.starts_with(a) && body.ends_with(b)
-                    })
-        }
-        _ => false,
-    };
-    if !reads_back {
-        return Err(EditError::Unsupported(format!(
-            "{NEEDS_BLOCK_MAPPING} starting at column 1 (this layout cannot hold it)"
-        )));
-    }
+    // The checks above cover the shapes people write; the sealing
+    // pipeline re-scans its output and refuses any layout they miss, where
+    // the block would not read back as exactly this one.
     Ok(out)
 }
 

@@ -80,12 +80,34 @@ fn indented_root_with_an_empty_key_cannot_hold_metadata() {
         recipients: vec![],
         mac: "m".into(),
     };
-    for body in ["\n   :", "   :\n", "  a: 1\n", "#: >-\n  :\t# Ap"] {
+    for body in ["\n   :", "   :\n", "  a: 1\n"] {
         assert!(
             matches!(attach_metadata(body, &meta), Err(EditError::Unsupported(_))),
             "{body:?}"
         );
     }
+}
+
+#[test]
+fn layouts_the_attach_checks_miss_are_refused_by_the_sealing_pipeline() {
+    // The block attaches, but it would not read back: only the pipeline's
+    // re-scan of its output sees that, and it names the layout.
+    let (_, public) = crate::envelope::generate_identity();
+    let recipient = crate::envelope::Recipient::parse(&public).unwrap();
+    let err = crate::document::seal(
+        crate::format::Format::Yaml,
+        "#: >-\n  :\t# Ap",
+        &[recipient],
+        &[],
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            crate::document::DocError::Edit(EditError::Unsupported(_))
+        ),
+        "{err:?}"
+    );
 }
 
 const TOKEN: &str = "seal.v1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
