@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install what the test suite runs besides cargo: the reference age CLI
 # (interop tests), OpenSSH's ssh-keygen (SSH recipients), tmux (terminal
-# tests), git, direnv (`seal export --to shell` through an .envrc), and
-# what the export tests read its output with: PyYAML (pip), dotenvx (npm).
+# tests), git, direnv (`seal export --to shell` through an .envrc), and the
+# dotenv loaders and YAML parser the export and expansion tests compare
+# against: python-dotenv and PyYAML (pip), dotenvx (npm).
 set -euo pipefail
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -20,6 +21,7 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 pip_need=()
+python3 -c 'import dotenv' 2>/dev/null || pip_need+=(python-dotenv)
 python3 -c 'import yaml' 2>/dev/null || pip_need+=(PyYAML)
 if [ ${#pip_need[@]} -gt 0 ]; then
   # Debian's python marks its site-packages as externally managed.
@@ -30,4 +32,4 @@ command -v dotenvx >/dev/null || $sudo npm i -g -s @dotenvx/dotenvx
 age --version >/dev/null
 direnv version >/dev/null
 dotenvx --version >/dev/null
-python3 -c 'import yaml'
+python3 -c 'import dotenv, yaml'

@@ -20,6 +20,10 @@ pub struct ExecArgs {
     /// Only inject values at or below PATH; repeatable.
     #[arg(long, value_name = "PATH")]
     only: Vec<String>,
+    /// Pass `$NAME` and `${NAME}` in dotenv values through as written,
+    /// instead of expanding them as dotenv loaders do.
+    #[arg(long)]
+    no_expand: bool,
     /// Keep an existing environment variable rather than override it.
     #[arg(long)]
     no_override: bool,
@@ -55,6 +59,7 @@ pub fn run(args: ExecArgs) -> Result<ExitCode, CliError> {
         upper: args.upper,
         prefix: args.prefix.clone(),
         only,
+        expand: !args.no_expand,
     };
     let vars = exec::variables(&opened, &options).map_err(variables_error)?;
     drop(opened);

@@ -55,6 +55,10 @@ pub struct ExportArgs {
     /// Only export values at or below PATH; repeatable.
     #[arg(long, value_name = "PATH")]
     only: Vec<String>,
+    /// Pass `$NAME` and `${NAME}` in dotenv values through as written,
+    /// instead of expanding them as dotenv loaders do.
+    #[arg(long)]
+    no_expand: bool,
     /// k8s-secret: the Secret's metadata.name.
     #[arg(long, value_name = "NAME")]
     name: Option<String>,
@@ -150,6 +154,7 @@ pub fn run(args: ExportArgs) -> Result<ExitCode, CliError> {
         upper: args.upper,
         prefix: args.prefix.clone(),
         only: parse_only(&args.only)?,
+        expand: !args.no_expand,
     };
     let opened = open_all(
         &args.sealed_files,

@@ -423,7 +423,13 @@ pub fn parse_only(only: &[String]) -> Result<Vec<crate::path::PathQuery>, CliErr
 
 /// Describe a failure to name the values of `seal exec` and `seal export`.
 pub fn variables_error(e: crate::exec::ExecError) -> CliError {
-    CliError::new(e.to_string()).hint("rename a key, or narrow with --only / --prefix")
+    let expand = matches!(e, crate::exec::ExecError::Expand { .. });
+    let error = CliError::new(e.to_string());
+    if expand {
+        error
+    } else {
+        error.hint("rename a key, or narrow with --only / --prefix")
+    }
 }
 
 /// Take the advisory lock on a sealed file for a read-modify-write, so two

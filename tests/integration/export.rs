@@ -556,7 +556,7 @@ fn docker_env_by_its_rule_and_refuses_line_breaks() {
 }
 
 /// The dotenv output read back to the same values by seal (sealed, then
-/// exported as JSON) and, for every value
+/// exported as JSON: expansion does not apply twice) and, for every value
 /// without a `'` (written single-quoted), by dotenvx.
 #[test]
 fn dotenv_reads_back_through_dotenvx_and_seal() {
