@@ -152,6 +152,19 @@ fn collisions_are_errors_naming_both_paths() {
         "{err}"
     );
     assert!(a.get_output().stdout.is_empty());
+    // A key no name can be made of is refused, naming its path.
+    env.sealed_for("spaced.yaml", "my key: v\n", &[&key]);
+    let a = export(
+        &env,
+        &key,
+        &["--to", "k8s-secret", "--name", "app", "spaced.yaml"],
+    )
+    .failure();
+    assert!(
+        stderr(&a).contains("spaced.yaml:/my key: \"my key\" is not a usable"),
+        "{}",
+        stderr(&a)
+    );
 }
 
 /// The manifest read by a YAML parser (PyYAML): the Secret's fields, and
