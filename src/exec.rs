@@ -27,6 +27,8 @@ pub struct NameOptions {
     pub prefix: String,
     /// Only values at or below these paths; empty means all.
     pub only: Vec<PathQuery>,
+    /// Expand `$NAME` and `${NAME}` in dotenv values, as dotenv loaders do.
+    pub expand: bool,
 }
 
 /// One variable for the child.
@@ -49,6 +51,11 @@ pub enum ExecError {
     NulInValue { origin: String },
     #[error("{0}")]
     Parse(String),
+    #[error("{file}:{source}")]
+    Expand {
+        file: String,
+        source: crate::format::dotenv::ExpandError,
+    },
     #[error("command not found: {0}")]
     NotFound(String),
     #[error("cannot run {0}: permission denied")]
@@ -103,10 +110,9 @@ pub fn variables(
     // and value that set it last, and the value. Names are owned by the
     // map alone; the output is put in order at the end.
     let mut set: HashMap<String, (usize, usize, usize, Zeroizing<String>)> = HashMap::new();
+    let mut defined = options.expand.then(|| expansion_needed(files)).flatten();
     for (file_no, (file, opened)) in files.iter().enumerate() {
-        let mut values = opened
-            .values()
-            .map_err(|e| ExecError::Parse(format!("{file}: {e}")))?;
+        let mut values = file_values(file, opened, defined.as_mut())?;
         set.reserve(values.len());
         for value_no in 0..values.len() {
             let path = &values[value_no].0;
@@ -161,6 +167,44 @@ pub fn variables(
         *slot = Some(Variable { name, value });
     }
     Ok(out.into_iter().flatten().collect())
+}
+
+/// The dotenv names defined so far, when some dotenv value has a `$` to
+/// expand; `None` when nothing needs expanding (the common case costs
+/// nothing).
+fn expansion_needed(files: &[(String, Opened)]) -> Option<HashMap<String, Zeroizing<String>>> {
+    files
+        .iter()
+        .any(|(_, o)| o.format == Format::Dotenv && o.plaintext.contains('$'))
+        .then(HashMap::new)
+}
+
+/// One file's values; dotenv values expanded from `defined` (earlier names
+/// of these files), then the environment, when `defined` is given.
+#[allow(clippy::type_complexity)]
+fn file_values<'a>(
+    file: &str,
+    opened: &'a Opened,
+    defined: Option<&mut HashMap<String, Zeroizing<String>>>,
+) -> Result<Vec<(std::borrow::Cow<'a, KeyPath>, Zeroizing<String>)>, ExecError> {
+    match defined {
+        Some(defined) if opened.format == Format::Dotenv => {
+            let env = |name: &str| std::env::var(name).ok().map(Zeroizing::new);
+            crate::format::dotenv::expanded_values(&opened.plaintext, defined, &env)
+                .map(|v| {
+                    v.into_iter()
+                        .map(|(p, v)| (std::borrow::Cow::Owned(p), v))
+                        .collect()
+                })
+                .map_err(|source| ExecError::Expand {
+                    file: file.to_owned(),
+                    source,
+                })
+        }
+        _ => opened
+            .values()
+            .map_err(|e| ExecError::Parse(format!("{file}: {e}"))),
+    }
 }
 
 /// How the child gets its secrets and output.
@@ -592,7 +636,7 @@ mod tests {
         let opts = NameOptions {
             upper: true,
             prefix: "app_".into(),
-            only: vec![],
+            ..NameOptions::default()
         };
         assert_eq!(variable_name(&path, &opts), "APP_DATABASE_PASSWORD");
         let list = KeyPath::new(0, vec![Segment::Key("keys".into()), Segment::Index(2)]);

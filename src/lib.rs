@@ -9,6 +9,7 @@ pub mod document;
 pub mod edit;
 pub mod envelope;
 pub mod exec;
+pub mod export;
 pub mod exposure;
 pub mod format;
 pub mod fsio;

@@ -6,9 +6,8 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::{display, open_file, CliError, FormatArg, IdentityArgs};
+use super::{open_all, parse_only, variables_error, CliError, FormatArg, IdentityArgs};
 use crate::exec::{self, ExecError, NameOptions, RunOptions};
-use crate::path::PathQuery;
 
 #[derive(Args, Debug)]
 pub struct ExecArgs {
@@ -21,6 +20,10 @@ pub struct ExecArgs {
     /// Only inject values at or below PATH; repeatable.
     #[arg(long, value_name = "PATH")]
     only: Vec<String>,
+    /// Pass `$NAME` and `${NAME}` in dotenv values through as written,
+    /// instead of expanding them as dotenv loaders do.
+    #[arg(long)]
+    no_expand: bool,
     /// Keep an existing environment variable rather than override it.
     #[arg(long)]
     no_override: bool,
@@ -45,37 +48,20 @@ pub struct ExecArgs {
 }
 
 pub fn run(args: ExecArgs) -> Result<ExitCode, CliError> {
-    let only = args
-        .only
-        .iter()
-        .map(|p| {
-            PathQuery::parse(p)
-                .map_err(|e| CliError::usage(format!("invalid --only path {p:?}: {e}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    // Every file must open before anything runs: never a partial set.
-    let mut opened = Vec::new();
-    for f in &args.sealed_files {
-        let name = display(f);
-        let file = open_file(f, &args.format, &args.identity)?;
-        // A merge conflict is stored as a value holding both candidates:
-        // never hand that to a command.
-        if let Some(line) = crate::merge::conflict_marker_line(&file.plaintext) {
-            return Err(CliError::new(format!(
-                "{name}: unresolved merge conflict (decrypted line {line}); nothing was run"
-            ))
-            .hint(format!("resolve it with `seal edit {name}`")));
-        }
-        opened.push((name, file));
-    }
+    let only = parse_only(&args.only)?;
+    let opened = open_all(
+        &args.sealed_files,
+        &args.format,
+        &args.identity,
+        "nothing was run",
+    )?;
     let options = NameOptions {
         upper: args.upper,
         prefix: args.prefix.clone(),
         only,
+        expand: !args.no_expand,
     };
-    let vars = exec::variables(&opened, &options).map_err(|e| {
-        CliError::new(e.to_string()).hint("rename a key, or narrow with --only / --prefix")
-    })?;
+    let vars = exec::variables(&opened, &options).map_err(variables_error)?;
     drop(opened);
     let Some((program, rest)) = args.command.split_first() else {
         return Err(CliError::usage("no command given after --"));

@@ -8,6 +8,7 @@ mod decrypt;
 mod edit;
 mod encrypt;
 mod exec;
+mod export;
 mod exposure;
 mod get;
 mod git_setup;
@@ -132,6 +133,8 @@ pub enum Command {
     Edit(edit::EditArgs),
     /// Run a command with the sealed values in its environment.
     Exec(exec::ExecArgs),
+    /// Write the values `seal exec` would inject for another tool (k8s, docker, shell, CI).
+    Export(export::ExportArgs),
     /// Print one decrypted value.
     Get(get::GetArgs),
     /// Set one value (added at the end of its mapping if new) and reseal.
@@ -166,6 +169,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Decrypt(a) => decrypt::run(a),
         Command::Edit(a) => edit::run(a),
         Command::Exec(a) => exec::run(a),
+        Command::Export(a) => export::run(a),
         Command::Get(a) => get::run(a),
         Command::Set(a) => set::run_set(a),
         Command::Unset(a) => set::run_unset(a),
@@ -379,6 +383,53 @@ pub fn open_file(file: &Path, fmt: &FormatArg, ids: &IdentityArgs) -> Result<Ope
     sealed
         .open(&identities)
         .map_err(|e| CliError::doc(&name, e))
+}
+
+/// Open every file before anything is handed out (`seal exec`, `seal
+/// export`): never a partial set, and never a file holding an unresolved
+/// merge conflict. `outcome` says what did not happen ("nothing was run").
+pub fn open_all(
+    files: &[PathBuf],
+    format: &FormatArg,
+    identity: &IdentityArgs,
+    outcome: &str,
+) -> Result<Vec<(String, Opened)>, CliError> {
+    let mut opened = Vec::with_capacity(files.len());
+    for f in files {
+        let name = display(f);
+        let file = open_file(f, format, identity)?;
+        // A merge conflict is stored as a value holding both candidates:
+        // never hand that out.
+        if let Some(line) = crate::merge::conflict_marker_line(&file.plaintext) {
+            return Err(CliError::new(format!(
+                "{name}: unresolved merge conflict (decrypted line {line}); {outcome}"
+            ))
+            .hint(format!("resolve it with `seal edit {name}`")));
+        }
+        opened.push((name, file));
+    }
+    Ok(opened)
+}
+
+/// `--only` paths (dotted or JSON Pointers) of `seal exec` and `seal export`.
+pub fn parse_only(only: &[String]) -> Result<Vec<crate::path::PathQuery>, CliError> {
+    only.iter()
+        .map(|p| {
+            crate::path::PathQuery::parse(p)
+                .map_err(|e| CliError::usage(format!("invalid --only path {p:?}: {e}")))
+        })
+        .collect()
+}
+
+/// Describe a failure to name the values of `seal exec` and `seal export`.
+pub fn variables_error(e: crate::exec::ExecError) -> CliError {
+    let expand = matches!(e, crate::exec::ExecError::Expand { .. });
+    let error = CliError::new(e.to_string());
+    if expand {
+        error
+    } else {
+        error.hint("rename a key, or narrow with --only / --prefix")
+    }
 }
 
 /// Take the advisory lock on a sealed file for a read-modify-write, so two

@@ -6,6 +6,8 @@ mod config;
 mod edit;
 mod errors;
 mod exec;
+mod expansion;
+mod export;
 mod git;
 mod interop;
 mod keygen;

@@ -3,7 +3,8 @@
 //!
 //! Hand-written: no crate gives byte ranges. Semantics follow dotenvy for
 //! every input dotenvy accepts, except that variables (`$NAME`, `${NAME}`)
-//! are never expanded: seal reports values as written. Where dotenvy errors
+//! are not expanded here: values are reported as written, and only `seal
+//! exec` and `seal export` expand them when handing values out (`expand.rs`). Where dotenvy errors
 //! but other loaders (docker compose, python-dotenv) agree, we follow them:
 //! unquoted values may contain spaces (`KEY=a b`), and `\t`, `\r` are escapes
 //! in double quotes (other unknown escapes stay literal). Where loaders
@@ -17,6 +18,9 @@
 //! `tests.rs`.
 
 use std::ops::Range;
+
+mod expand;
+pub use expand::{expanded_values, ExpandError, Fallback};
 
 use zeroize::Zeroizing;
 
@@ -541,25 +545,36 @@ fn decode(text: &str) -> Zeroizing<String> {
         return Zeroizing::new(inner.to_owned());
     }
     let mut out = Zeroizing::new(String::with_capacity(inner.len()));
-    let mut chars = inner.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
+    let mut i = 0;
+    while let Some(n) = memchr::memchr(b'\\', &inner.as_bytes()[i..]) {
+        out.push_str(&inner[i..i + n]);
+        i = decode_escape(inner, i + n, &mut out);
+    }
+    out.push_str(&inner[i..]);
+    out
+}
+
+/// Decode the escape whose backslash is at `text[at]` into `out`; returns
+/// where the text goes on. `\\`, `\'`, `\"`, `\$` and `\ ` stand for the
+/// character, `\n`, `\r` and `\t` for the control character; any other
+/// escape stays as written (the backslash included).
+fn decode_escape(text: &str, at: usize, out: &mut String) -> usize {
+    let mut chars = text[at + 1..].chars();
+    match chars.next() {
+        Some(e @ ('\\' | '\'' | '"' | '$' | ' ')) => out.push(e),
+        Some('n') => out.push('\n'),
+        Some('r') => out.push('\r'),
+        Some('t') => out.push('\t'),
+        Some(other) => {
+            out.push('\\');
+            out.push(other);
         }
-        match chars.next() {
-            Some(e @ ('\\' | '\'' | '"' | '$' | ' ')) => out.push(e),
-            Some('n') => out.push('\n'),
-            Some('r') => out.push('\r'),
-            Some('t') => out.push('\t'),
-            Some(other) => {
-                out.push('\\');
-                out.push(other);
-            }
-            None => out.push('\\'),
+        None => {
+            out.push('\\');
+            return at + 1;
         }
     }
-    out
+    text.len() - chars.as_str().len()
 }
 
 /// Source text reading back as `value`: bare when safe, else single quotes,
