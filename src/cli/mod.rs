@@ -44,9 +44,10 @@ pub struct Cli {
 /// Where to find identities for decryption.
 #[derive(Args, Debug, Clone, Default)]
 pub struct IdentityArgs {
-    /// Identity file (age identity or OpenSSH private key); repeatable. Also
-    /// read, in order: SEAL_IDENTITY_FILE (colon-separated), SEAL_IDENTITY
-    /// (the key text), then $XDG_CONFIG_HOME/seal/identity.txt.
+    /// Identity file (age identity or OpenSSH private key); repeatable.
+    /// Given, it is the only source for this run; without it seal reads, in
+    /// order: SEAL_IDENTITY_FILE (colon-separated), SEAL_IDENTITY (the key
+    /// text), then $XDG_CONFIG_HOME/seal/identity.txt.
     #[arg(short = 'i', long = "identity", value_name = "FILE")]
     pub identities: Vec<PathBuf>,
     /// Also try a passphrase, for files with a `scrypt:LABEL` recipient
