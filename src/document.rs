@@ -398,6 +398,21 @@ impl Plain<'_> {
         &self.scan.leaves
     }
 
+    /// The first value of SOPS metadata in the document, if it is a SOPS
+    /// file: a top-level `sops:` block (YAML, JSON) or a `sops_` variable
+    /// (dotenv). Its values are SOPS's ciphertext and MAC, so sealing the
+    /// file would encrypt it a second time.
+    pub fn sops_metadata(&self) -> Option<&KeyPath> {
+        use crate::path::Segment;
+        self.scan.leaves.iter().map(|l| &l.path).find(|path| {
+            match (self.format, path.segments.as_slice()) {
+                (Format::Dotenv, [Segment::Key(k)]) => k.starts_with("sops_"),
+                (Format::Yaml | Format::Json, [Segment::Key(k), _, ..]) => k == "sops",
+                _ => false,
+            }
+        })
+    }
+
     /// Seal for `recipients` with a fresh data key.
     pub fn seal(&self, recipients: &[Recipient], encrypt: &[String]) -> Result<String, DocError> {
         validate_patterns(encrypt)?;

@@ -121,6 +121,14 @@ pub fn run(args: EncryptArgs) -> Result<ExitCode, CliError> {
     let text = read_input(&args.file)?;
     // Refuse an already sealed or malformed file before looking at keys.
     let plain = document::parse_plain(format, &text).map_err(|e| CliError::doc(&name, e))?;
+    if let Some(at) = plain.sops_metadata() {
+        return Err(CliError::new(format!(
+            "{name}: this is a SOPS-encrypted file (SOPS metadata at {at}); sealing it would encrypt it a second time"
+        ))
+        .hint(format!(
+            "decrypt it with `sops decrypt` first (`sops decrypt --in-place {name}`), or use `seal import` once available; nothing was written"
+        )));
+    }
     // A pattern typed on the command line that selects nothing is most
     // likely a typo (or a JSON Pointer, which patterns are not): the value
     // it meant would be left in plaintext.
