@@ -671,6 +671,14 @@ fn check_sealed_output(
     Ok(())
 }
 
+/// A value of an opened document: its key path, its meaning, and whether
+/// the sealed file holds it as a token.
+pub struct MarkedValue<'a> {
+    pub path: Cow<'a, KeyPath>,
+    pub value: Zeroizing<String>,
+    pub sealed: bool,
+}
+
 /// The outcome of sealing an edited document again.
 pub enum Resealed {
     /// Nothing changed: the sealed file stays byte-identical.
@@ -692,26 +700,49 @@ impl Opened {
     /// read from where opening put them, without parsing the text again.
     #[allow(clippy::type_complexity)]
     pub fn values(&self) -> Result<Vec<(Cow<'_, KeyPath>, Zeroizing<String>)>, ParseError> {
+        Ok(self
+            .marked_values()?
+            .into_iter()
+            .map(|v| (v.path, v.value))
+            .collect())
+    }
+
+    /// [`Opened::values`], each marked with whether the sealed file holds
+    /// it as a token (rather than in plaintext).
+    pub fn marked_values(&self) -> Result<Vec<MarkedValue<'_>>, ParseError> {
         let decrypted = self
             .values
             .iter()
-            .map(|v| (&v.path, v.plaintext(&self.sealed)));
-        let plain = self.plain_values.iter().map(|v| (&v.path, v.text.clone()));
+            .map(|v| (&v.path, v.plaintext(&self.sealed), true));
+        let plain = self
+            .plain_values
+            .iter()
+            .map(|v| (&v.path, v.text.clone(), false));
         let mut all: Vec<_> = decrypted.chain(plain).collect();
         // Both lists are in document order: this sort only interleaves them.
-        all.sort_by_key(|(_, text)| text.start);
+        all.sort_by_key(|(_, text, _)| text.start);
         let mut out = Vec::with_capacity(all.len());
-        for (path, text) in all {
+        for (path, text, sealed) in all {
             match self.format.value_at(&self.plaintext, text.clone()) {
-                Some(value) => out.push((Cow::Borrowed(path), value?)),
+                Some(value) => out.push(MarkedValue {
+                    path: Cow::Borrowed(path),
+                    value: value?,
+                    sealed,
+                }),
                 // YAML scalars need the parser.
                 None => {
+                    let sealed: std::collections::HashSet<&KeyPath> =
+                        self.values.iter().map(|v| &v.path).collect();
                     return Ok(self
                         .format
                         .values(&self.plaintext)?
                         .into_iter()
-                        .map(|(path, value)| (Cow::Owned(path), value))
-                        .collect())
+                        .map(|(path, value)| MarkedValue {
+                            sealed: sealed.contains(&path),
+                            path: Cow::Owned(path),
+                            value,
+                        })
+                        .collect());
                 }
             }
         }
