@@ -671,6 +671,18 @@ fn check_sealed_output(
     Ok(())
 }
 
+/// What [`Opened::seal_next_version`] did.
+pub enum NextVersion {
+    /// Sealed with the data key of the opened version: every value whose
+    /// plaintext did not change kept its token, and the recipients it had
+    /// kept their wrapped keys. `added` recipients were wrapped anew.
+    Sealed { text: String, added: Vec<String> },
+    /// These recipients of the opened version are not among the new ones.
+    /// They hold its data key, so it must not seal what they may no
+    /// longer read: nothing was sealed.
+    RecipientsRemoved(Vec<String>),
+}
+
 /// A value of an opened document: its key path, its meaning, and whether
 /// the sealed file holds it as a token.
 pub struct MarkedValue<'a> {
@@ -788,6 +800,55 @@ impl Opened {
             &self.data_key,
             &self.metadata.encrypt,
         )
+    }
+
+    /// Seal `plaintext`, a new version of this document (say, the
+    /// committed version of a file that was decrypted and is encrypted
+    /// again), for `recipients` with this document's data key, so that
+    /// values whose plaintext did not change keep their tokens and the
+    /// file's diff shows only what changed. Recipients it has keep their
+    /// wrapped keys; new ones get the same key. Refused when one of its
+    /// recipients is not among `recipients` ([`NextVersion::RecipientsRemoved`]).
+    pub fn seal_next_version(
+        &self,
+        plaintext: &str,
+        recipients: &[Recipient],
+        encrypt: &[String],
+    ) -> Result<NextVersion, DocError> {
+        validate_patterns(encrypt)?;
+        if recipients.is_empty() {
+            return Err(DocError::NoRecipients);
+        }
+        let removed: Vec<String> = self
+            .metadata
+            .recipients
+            .iter()
+            .filter(|w| {
+                !recipients
+                    .iter()
+                    .any(|r| Recipient::same_key(r.as_str(), &w.recipient))
+            })
+            .map(|w| w.recipient.clone())
+            .collect();
+        if !removed.is_empty() {
+            return Ok(NextVersion::RecipientsRemoved(removed));
+        }
+        let mut wraps = self.metadata.recipients.clone();
+        let mut added = Vec::new();
+        for r in recipients {
+            if !wraps
+                .iter()
+                .any(|w| Recipient::same_key(&w.recipient, r.as_str()))
+            {
+                wraps.push(r.wrap(&self.data_key)?);
+                added.push(r.as_str().to_owned());
+            }
+        }
+        let text = match self.reseal_for(plaintext, wraps, &self.data_key, encrypt)? {
+            Resealed::Unchanged => self.sealed.clone(),
+            Resealed::Changed(text) => text,
+        };
+        Ok(NextVersion::Sealed { text, added })
     }
 
     /// Like [`Opened::reseal`], with another recipient set (same data key:
