@@ -123,8 +123,9 @@ pub fn variables(
     // Name -> where it was first set (its place in the output), the file
     // and value that set it last, and the value. Names are owned by the
     // map alone; the output is put in order at the end.
-    let mut set: HashMap<String, (usize, usize, usize, Zeroizing<String>, Option<String>)> =
-        HashMap::new();
+    // (The last field: see `Variable::unmasked_secret`.)
+    type Slot = (usize, usize, usize, Zeroizing<String>, Option<String>);
+    let mut set: HashMap<String, Slot> = HashMap::new();
     for (file_no, (file, opened)) in files.iter().enumerate() {
         let mut values = opened
             .marked_values()
