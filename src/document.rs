@@ -61,6 +61,34 @@ pub struct Inspection {
     pub metadata: Metadata,
     pub encrypted_values: usize,
     pub plain_values: usize,
+    /// Each value held in plaintext, in document order, and why.
+    pub plaintext: Vec<(KeyPath, PlainReason)>,
+}
+
+/// Why a sealed file holds a value in plaintext.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlainReason {
+    /// No source text (`key:` in YAML, `KEY=` in dotenv): nothing to hide.
+    Empty,
+    /// A YAML alias: a reference to its anchor's value, sealed there.
+    Alias,
+    /// The file's `encrypt` patterns do not select it.
+    NotSelected,
+    /// Selected, yet not a token: the file was changed outside seal (its
+    /// MAC will not match).
+    NotEncrypted,
+}
+
+impl PlainReason {
+    /// A short name, as `seal info --json` gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            PlainReason::Empty => "empty",
+            PlainReason::Alias => "alias",
+            PlainReason::NotSelected => "not selected",
+            PlainReason::NotEncrypted => "not encrypted",
+        }
+    }
 }
 
 /// Read the metadata and count values, with no key.
@@ -71,15 +99,24 @@ pub fn inspect(format: Format, src: &str) -> Result<Inspection, DocError> {
     if block.metadata.version != VERSION {
         return Err(DocError::UnsupportedVersion(block.metadata.version));
     }
-    let encrypted = scan
-        .leaves
-        .iter()
-        .filter(|l| l.kind == LeafKind::Scalar && format.token_in(&src[l.span.clone()]).is_some())
-        .count();
+    let mut plaintext = Vec::new();
+    for leaf in scan.leaves.iter() {
+        let reason = match leaf.kind {
+            LeafKind::Empty => PlainReason::Empty,
+            LeafKind::Alias => PlainReason::Alias,
+            LeafKind::Scalar if format.token_in(&src[leaf.span.clone()]).is_some() => continue,
+            LeafKind::Scalar if select::selected(&block.metadata.encrypt, &leaf.path) => {
+                PlainReason::NotEncrypted
+            }
+            LeafKind::Scalar => PlainReason::NotSelected,
+        };
+        plaintext.push((leaf.path.clone(), reason));
+    }
     Ok(Inspection {
         metadata: block.metadata,
-        encrypted_values: encrypted,
-        plain_values: scan.leaves.len() - encrypted,
+        encrypted_values: scan.leaves.len() - plaintext.len(),
+        plain_values: plaintext.len(),
+        plaintext,
     })
 }
 

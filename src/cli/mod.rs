@@ -259,7 +259,7 @@ impl CliError {
             }
             DocError::Unwrap(UnwrapError::NoMatch { sources, recipients }) => CliError::new(format!(
                 "{file}: none of your identities can open this file\n  your identities: {sources}\n  the file's recipients:\n{}",
-                recipients.iter().map(|r| format!("    {r}")).collect::<Vec<_>>().join("\n")
+                recipient_lines(file, &recipients)
             ))
             .hint("ask someone who can open it to add your public key (`seal keygen -y IDENTITY` prints it), or pass the right key with -i"),
             DocError::Unwrap(e @ UnwrapError::Damaged { .. }) => CliError::new(format!("{file}: {e}"))
@@ -310,6 +310,26 @@ impl CliError {
             _ => err,
         }
     }
+}
+
+/// A file's recipients, one per line, each under the name the
+/// `.seal.yaml` governing `file` gives it (the key next to it, to compare
+/// with `seal keygen -y`).
+fn recipient_lines(file: &str, recipients: &[String]) -> String {
+    let dir = Path::new(file)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty() && file != "<stdin>")
+        .unwrap_or(Path::new("."));
+    // Only for naming: a missing or broken .seal.yaml names no one.
+    let config = crate::config::Config::find(dir).ok().flatten();
+    recipients
+        .iter()
+        .map(|r| match config.as_ref().and_then(|c| c.name_of(r)) {
+            Some(name) => format!("    {name}: {r}"),
+            None => format!("    {r}"),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The format of `file`, from `--format` or its name.
