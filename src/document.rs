@@ -1184,6 +1184,71 @@ mod tests {
         ));
     }
 
+    /// The next version of a document keeps its data key, tokens and
+    /// wrapped keys for the same or more recipients, and refuses to when
+    /// one of its recipients is dropped.
+    #[test]
+    fn the_next_version_keeps_the_key_unless_a_recipient_is_dropped() {
+        let people: Vec<(Identities, Recipient)> = (0..2)
+            .map(|i| {
+                let (secret, public) = crate::envelope::generate_identity();
+                (
+                    Identities::from_text(&secret, &format!("p{i}")).unwrap(),
+                    Recipient::parse(&public).unwrap(),
+                )
+            })
+            .collect();
+        let (alice, bob) = (&people[0], &people[1]);
+        let plain = "A=one\nB=two\n";
+        let sealed = seal(Format::Dotenv, plain, std::slice::from_ref(&alice.1), &[]).unwrap();
+        let opened = open(Format::Dotenv, &sealed, &alice.0).unwrap();
+        let line = |text: &str, name: &str| {
+            text.lines()
+                .find(|l| l.starts_with(name))
+                .unwrap()
+                .to_owned()
+        };
+
+        let next = |plaintext: &str, recipients: &[Recipient]| match opened
+            .seal_next_version(plaintext, recipients, &[])
+            .unwrap()
+        {
+            NextVersion::Sealed { text, added } => (text, added),
+            NextVersion::RecipientsRemoved(r) => panic!("removed {r:?}"),
+        };
+        let (same, added) = next(plain, std::slice::from_ref(&alice.1));
+        assert_eq!(same, sealed);
+        assert!(added.is_empty());
+
+        let (changed, _) = next("A=one\nB=three\n", std::slice::from_ref(&alice.1));
+        assert_eq!(line(&changed, "A="), line(&sealed, "A="));
+        assert_ne!(line(&changed, "B="), line(&sealed, "B="));
+
+        let both = [
+            Recipient::parse(alice.1.as_str()).unwrap(),
+            Recipient::parse(bob.1.as_str()).unwrap(),
+        ];
+        let (shared, added) = next(plain, &both);
+        assert_eq!(added, [bob.1.as_str()]);
+        assert_eq!(line(&shared, "A="), line(&sealed, "A="));
+        let for_bob = open(Format::Dotenv, &shared, &bob.0).unwrap();
+        assert_eq!(for_bob.plaintext.as_str(), plain);
+        let meta = parse_sealed(Format::Dotenv, &shared).unwrap().metadata;
+        assert_eq!(meta.recipients[0], opened.metadata.recipients[0]);
+
+        match opened
+            .seal_next_version(plain, std::slice::from_ref(&bob.1), &[])
+            .unwrap()
+        {
+            NextVersion::RecipientsRemoved(removed) => assert_eq!(removed, [alice.1.as_str()]),
+            NextVersion::Sealed { .. } => panic!("sealed with a key a removed recipient holds"),
+        }
+        assert!(matches!(
+            opened.seal_next_version(plain, &[], &[]),
+            Err(DocError::NoRecipients)
+        ));
+    }
+
     #[test]
     fn large_files_open() {
         let plain = large_dotenv();
