@@ -1196,4 +1196,18 @@ fn check_names_recipients_a_file_has_and_its_rule_does_not() {
     env.seal().arg("check").assert().success();
     cannot_decrypt(&env, "prod.env", &bob.identity);
     assert!(env.decrypt("prod.env", &carol).contains("STRIPE_KEY"));
+
+    // A recipient still named in .seal.yaml but no longer by the rule is
+    // shown by name.
+    env.write(
+        ".seal.yaml",
+        &policy.replace("recipients: [team]", "recipients: [alice]"),
+    );
+    env.seal()
+        .args(["check", "prod.env"])
+        .assert()
+        .code(1)
+        .stdout(
+        "prod.env: wrapped for carol, whom its rule (**) does not name: they can still open it\n",
+    );
 }
