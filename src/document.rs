@@ -61,6 +61,34 @@ pub struct Inspection {
     pub metadata: Metadata,
     pub encrypted_values: usize,
     pub plain_values: usize,
+    /// Each value held in plaintext, in document order, and why.
+    pub plaintext: Vec<(KeyPath, PlainReason)>,
+}
+
+/// Why a sealed file holds a value in plaintext.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlainReason {
+    /// No source text (`key:` in YAML, `KEY=` in dotenv): nothing to hide.
+    Empty,
+    /// A YAML alias: a reference to its anchor's value, sealed there.
+    Alias,
+    /// The file's `encrypt` patterns do not select it.
+    NotSelected,
+    /// Selected, yet not a token: the file was changed outside seal (its
+    /// MAC will not match).
+    NotEncrypted,
+}
+
+impl PlainReason {
+    /// A short name, as `seal info --json` gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            PlainReason::Empty => "empty",
+            PlainReason::Alias => "alias",
+            PlainReason::NotSelected => "not selected",
+            PlainReason::NotEncrypted => "not encrypted",
+        }
+    }
 }
 
 /// Read the metadata and count values, with no key.
@@ -71,15 +99,24 @@ pub fn inspect(format: Format, src: &str) -> Result<Inspection, DocError> {
     if block.metadata.version != VERSION {
         return Err(DocError::UnsupportedVersion(block.metadata.version));
     }
-    let encrypted = scan
-        .leaves
-        .iter()
-        .filter(|l| l.kind == LeafKind::Scalar && format.token_in(&src[l.span.clone()]).is_some())
-        .count();
+    let mut plaintext = Vec::new();
+    for leaf in scan.leaves.iter() {
+        let reason = match leaf.kind {
+            LeafKind::Empty => PlainReason::Empty,
+            LeafKind::Alias => PlainReason::Alias,
+            LeafKind::Scalar if format.token_in(&src[leaf.span.clone()]).is_some() => continue,
+            LeafKind::Scalar if select::selected(&block.metadata.encrypt, &leaf.path) => {
+                PlainReason::NotEncrypted
+            }
+            LeafKind::Scalar => PlainReason::NotSelected,
+        };
+        plaintext.push((leaf.path.clone(), reason));
+    }
     Ok(Inspection {
         metadata: block.metadata,
-        encrypted_values: encrypted,
-        plain_values: scan.leaves.len() - encrypted,
+        encrypted_values: scan.leaves.len() - plaintext.len(),
+        plain_values: plaintext.len(),
+        plaintext,
     })
 }
 
@@ -398,6 +435,21 @@ impl Plain<'_> {
         &self.scan.leaves
     }
 
+    /// The first value of SOPS metadata in the document, if it is a SOPS
+    /// file: a top-level `sops:` block (YAML, JSON) or a `sops_` variable
+    /// (dotenv). Its values are SOPS's ciphertext and MAC, so sealing the
+    /// file would encrypt it a second time.
+    pub fn sops_metadata(&self) -> Option<&KeyPath> {
+        use crate::path::Segment;
+        self.scan.leaves.iter().map(|l| &l.path).find(|path| {
+            match (self.format, path.segments.as_slice()) {
+                (Format::Dotenv, [Segment::Key(k)]) => k.starts_with("sops_"),
+                (Format::Yaml | Format::Json, [Segment::Key(k), _, ..]) => k == "sops",
+                _ => false,
+            }
+        })
+    }
+
     /// Seal for `recipients` with a fresh data key.
     pub fn seal(&self, recipients: &[Recipient], encrypt: &[String]) -> Result<String, DocError> {
         validate_patterns(encrypt)?;
@@ -663,6 +715,26 @@ fn check_sealed_output(
     Ok(())
 }
 
+/// What [`Opened::seal_next_version`] did.
+pub enum NextVersion {
+    /// Sealed with the data key of the opened version: every value whose
+    /// plaintext did not change kept its token, and the recipients it had
+    /// kept their wrapped keys. `added` recipients were wrapped anew.
+    Sealed { text: String, added: Vec<String> },
+    /// These recipients of the opened version are not among the new ones.
+    /// They hold its data key, so it must not seal what they may no
+    /// longer read: nothing was sealed.
+    RecipientsRemoved(Vec<String>),
+}
+
+/// A value of an opened document: its key path, its meaning, and whether
+/// the sealed file holds it as a token.
+pub struct MarkedValue<'a> {
+    pub path: Cow<'a, KeyPath>,
+    pub value: Zeroizing<String>,
+    pub sealed: bool,
+}
+
 /// The outcome of sealing an edited document again.
 pub enum Resealed {
     /// Nothing changed: the sealed file stays byte-identical.
@@ -684,26 +756,49 @@ impl Opened {
     /// read from where opening put them, without parsing the text again.
     #[allow(clippy::type_complexity)]
     pub fn values(&self) -> Result<Vec<(Cow<'_, KeyPath>, Zeroizing<String>)>, ParseError> {
+        Ok(self
+            .marked_values()?
+            .into_iter()
+            .map(|v| (v.path, v.value))
+            .collect())
+    }
+
+    /// [`Opened::values`], each marked with whether the sealed file holds
+    /// it as a token (rather than in plaintext).
+    pub fn marked_values(&self) -> Result<Vec<MarkedValue<'_>>, ParseError> {
         let decrypted = self
             .values
             .iter()
-            .map(|v| (&v.path, v.plaintext(&self.sealed)));
-        let plain = self.plain_values.iter().map(|v| (&v.path, v.text.clone()));
+            .map(|v| (&v.path, v.plaintext(&self.sealed), true));
+        let plain = self
+            .plain_values
+            .iter()
+            .map(|v| (&v.path, v.text.clone(), false));
         let mut all: Vec<_> = decrypted.chain(plain).collect();
         // Both lists are in document order: this sort only interleaves them.
-        all.sort_by_key(|(_, text)| text.start);
+        all.sort_by_key(|(_, text, _)| text.start);
         let mut out = Vec::with_capacity(all.len());
-        for (path, text) in all {
+        for (path, text, sealed) in all {
             match self.format.value_at(&self.plaintext, text.clone()) {
-                Some(value) => out.push((Cow::Borrowed(path), value?)),
+                Some(value) => out.push(MarkedValue {
+                    path: Cow::Borrowed(path),
+                    value: value?,
+                    sealed,
+                }),
                 // YAML scalars need the parser.
                 None => {
+                    let sealed: std::collections::HashSet<&KeyPath> =
+                        self.values.iter().map(|v| &v.path).collect();
                     return Ok(self
                         .format
                         .values(&self.plaintext)?
                         .into_iter()
-                        .map(|(path, value)| (Cow::Owned(path), value))
-                        .collect())
+                        .map(|(path, value)| MarkedValue {
+                            sealed: sealed.contains(&path),
+                            path: Cow::Owned(path),
+                            value,
+                        })
+                        .collect());
                 }
             }
         }
@@ -749,6 +844,55 @@ impl Opened {
             &self.data_key,
             &self.metadata.encrypt,
         )
+    }
+
+    /// Seal `plaintext`, a new version of this document (say, the
+    /// committed version of a file that was decrypted and is encrypted
+    /// again), for `recipients` with this document's data key, so that
+    /// values whose plaintext did not change keep their tokens and the
+    /// file's diff shows only what changed. Recipients it has keep their
+    /// wrapped keys; new ones get the same key. Refused when one of its
+    /// recipients is not among `recipients` ([`NextVersion::RecipientsRemoved`]).
+    pub fn seal_next_version(
+        &self,
+        plaintext: &str,
+        recipients: &[Recipient],
+        encrypt: &[String],
+    ) -> Result<NextVersion, DocError> {
+        validate_patterns(encrypt)?;
+        if recipients.is_empty() {
+            return Err(DocError::NoRecipients);
+        }
+        let removed: Vec<String> = self
+            .metadata
+            .recipients
+            .iter()
+            .filter(|w| {
+                !recipients
+                    .iter()
+                    .any(|r| Recipient::same_key(r.as_str(), &w.recipient))
+            })
+            .map(|w| w.recipient.clone())
+            .collect();
+        if !removed.is_empty() {
+            return Ok(NextVersion::RecipientsRemoved(removed));
+        }
+        let mut wraps = self.metadata.recipients.clone();
+        let mut added = Vec::new();
+        for r in recipients {
+            if !wraps
+                .iter()
+                .any(|w| Recipient::same_key(&w.recipient, r.as_str()))
+            {
+                wraps.push(r.wrap(&self.data_key)?);
+                added.push(r.as_str().to_owned());
+            }
+        }
+        let text = match self.reseal_for(plaintext, wraps, &self.data_key, encrypt)? {
+            Resealed::Unchanged => self.sealed.clone(),
+            Resealed::Changed(text) => text,
+        };
+        Ok(NextVersion::Sealed { text, added })
     }
 
     /// Like [`Opened::reseal`], with another recipient set (same data key:
@@ -1044,6 +1188,71 @@ mod tests {
         assert!(matches!(
             Format::Dotenv.value_at("A='x\nB=y'\n", 2..4),
             Some(Err(_))
+        ));
+    }
+
+    /// The next version of a document keeps its data key, tokens and
+    /// wrapped keys for the same or more recipients, and refuses to when
+    /// one of its recipients is dropped.
+    #[test]
+    fn the_next_version_keeps_the_key_unless_a_recipient_is_dropped() {
+        let people: Vec<(Identities, Recipient)> = (0..2)
+            .map(|i| {
+                let (secret, public) = crate::envelope::generate_identity();
+                (
+                    Identities::from_text(&secret, &format!("p{i}")).unwrap(),
+                    Recipient::parse(&public).unwrap(),
+                )
+            })
+            .collect();
+        let (alice, bob) = (&people[0], &people[1]);
+        let plain = "A=one\nB=two\n";
+        let sealed = seal(Format::Dotenv, plain, std::slice::from_ref(&alice.1), &[]).unwrap();
+        let opened = open(Format::Dotenv, &sealed, &alice.0).unwrap();
+        let line = |text: &str, name: &str| {
+            text.lines()
+                .find(|l| l.starts_with(name))
+                .unwrap()
+                .to_owned()
+        };
+
+        let next = |plaintext: &str, recipients: &[Recipient]| match opened
+            .seal_next_version(plaintext, recipients, &[])
+            .unwrap()
+        {
+            NextVersion::Sealed { text, added } => (text, added),
+            NextVersion::RecipientsRemoved(r) => panic!("removed {r:?}"),
+        };
+        let (same, added) = next(plain, std::slice::from_ref(&alice.1));
+        assert_eq!(same, sealed);
+        assert!(added.is_empty());
+
+        let (changed, _) = next("A=one\nB=three\n", std::slice::from_ref(&alice.1));
+        assert_eq!(line(&changed, "A="), line(&sealed, "A="));
+        assert_ne!(line(&changed, "B="), line(&sealed, "B="));
+
+        let both = [
+            Recipient::parse(alice.1.as_str()).unwrap(),
+            Recipient::parse(bob.1.as_str()).unwrap(),
+        ];
+        let (shared, added) = next(plain, &both);
+        assert_eq!(added, [bob.1.as_str()]);
+        assert_eq!(line(&shared, "A="), line(&sealed, "A="));
+        let for_bob = open(Format::Dotenv, &shared, &bob.0).unwrap();
+        assert_eq!(for_bob.plaintext.as_str(), plain);
+        let meta = parse_sealed(Format::Dotenv, &shared).unwrap().metadata;
+        assert_eq!(meta.recipients[0], opened.metadata.recipients[0]);
+
+        match opened
+            .seal_next_version(plain, std::slice::from_ref(&bob.1), &[])
+            .unwrap()
+        {
+            NextVersion::RecipientsRemoved(removed) => assert_eq!(removed, [alice.1.as_str()]),
+            NextVersion::Sealed { .. } => panic!("sealed with a key a removed recipient holds"),
+        }
+        assert!(matches!(
+            opened.seal_next_version(plain, &[], &[]),
+            Err(DocError::NoRecipients)
         ));
     }
 

@@ -328,8 +328,17 @@ pub struct IdentitySources {
 }
 
 impl IdentitySources {
-    /// The sources from the process environment plus `files` from `-i`.
+    /// The sources from the process environment, or only `files` when
+    /// `-i` names any: an explicit flag overrides the environment, so
+    /// `-i bob.txt` never quietly opens a file with alice's key from
+    /// `SEAL_IDENTITY_FILE`.
     pub fn from_env(files: Vec<PathBuf>) -> Self {
+        if !files.is_empty() {
+            return IdentitySources {
+                files,
+                ..IdentitySources::default()
+            };
+        }
         IdentitySources {
             files,
             env_files: std::env::var("SEAL_IDENTITY_FILE")
@@ -364,7 +373,8 @@ pub fn looks_like_key_text(text: &str) -> bool {
 
 impl Identities {
     /// Load every identity from `-i` files, `SEAL_IDENTITY_FILE`,
-    /// `SEAL_IDENTITY` and the default file, in that order. Files named
+    /// `SEAL_IDENTITY` and the default file, in that order (see
+    /// [`IdentitySources::from_env`] for which are set). Files named
     /// explicitly must exist; the default file is optional.
     pub fn load(sources: &IdentitySources) -> Result<Identities, IdentityError> {
         let mut ids = Identities {
@@ -400,6 +410,8 @@ impl Identities {
                 .map(|f| format!("{} (no identity in it)", f.display()))
                 .collect();
             match &sources.env_files {
+                // `-i` was the only source.
+                None if !sources.files.is_empty() => {}
                 None => tried.push("SEAL_IDENTITY_FILE (unset)".into()),
                 Some(list) if list.split(':').all(str::is_empty) => {
                     tried.push("SEAL_IDENTITY_FILE (empty)".into())
@@ -410,7 +422,7 @@ impl Identities {
                         .map(|f| format!("{f} (no identity in it)")),
                 ),
             }
-            if sources.env_text.is_none() {
+            if sources.env_text.is_none() && sources.files.is_empty() {
                 tried.push("SEAL_IDENTITY (unset)".into());
             }
             if let Some(f) = &sources.default_file {

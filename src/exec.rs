@@ -14,7 +14,7 @@ use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use zeroize::Zeroizing;
 
-use crate::document::Opened;
+use crate::document::{MarkedValue, Opened};
 use crate::format::Format;
 use crate::path::{KeyPath, PathQuery, Segment};
 
@@ -35,6 +35,27 @@ pub struct NameOptions {
 pub struct Variable {
     pub name: String,
     pub value: Zeroizing<String>,
+    /// `FILE:PATH` of a value the file holds sealed that `--mask` would
+    /// leave visible (see [`maskable`]), for a warning; else `None`.
+    pub unmasked_secret: Option<String>,
+}
+
+/// Whether `--mask` hides `value` in the command's output. A value that
+/// cannot be a secret is left alone, or every `true`, port number and
+/// short user name in ordinary log lines turns into `***`: booleans,
+/// numbers of fewer than 6 digits, and anything under 6 characters.
+pub fn maskable(value: &str) -> bool {
+    let boolean = matches!(
+        value,
+        "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
+    );
+    let digits = value.bytes().filter(u8::is_ascii_digit).count();
+    let number = digits > 0
+        && value
+            .trim_start_matches(['-', '+'])
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+' | b'_'));
+    !(boolean || (number && digits < 6) || value.chars().count() < 6)
 }
 /// Why the child could not be prepared or started.
 #[derive(Debug, thiserror::Error)]
@@ -109,13 +130,15 @@ pub fn variables(
     // Name -> where it was first set (its place in the output), the file
     // and value that set it last, and the value. Names are owned by the
     // map alone; the output is put in order at the end.
-    let mut set: HashMap<String, (usize, usize, usize, Zeroizing<String>)> = HashMap::new();
+    // (The last field: see `Variable::unmasked_secret`.)
+    type Slot = (usize, usize, usize, Zeroizing<String>, Option<String>);
+    let mut set: HashMap<String, Slot> = HashMap::new();
     let mut defined = options.expand.then(|| expansion_needed(files)).flatten();
     for (file_no, (file, opened)) in files.iter().enumerate() {
         let mut values = file_values(file, opened, defined.as_mut())?;
         set.reserve(values.len());
         for value_no in 0..values.len() {
-            let path = &values[value_no].0;
+            let path = &values[value_no].path;
             if !options.only.is_empty() && !options.only.iter().any(|q| path.starts_with(q)) {
                 continue;
             }
@@ -127,9 +150,11 @@ pub fn variables(
                     origin: origin(),
                 });
             }
-            if values[value_no].1.contains('\0') {
+            if values[value_no].value.contains('\0') {
                 return Err(ExecError::NulInValue { origin: origin() });
             }
+            let unmasked =
+                (values[value_no].sealed && !maskable(&values[value_no].value)).then(origin);
             let placed = set.len();
             match set.entry(name) {
                 // A dotenv file may repeat a NAME on purpose: the last one
@@ -137,34 +162,40 @@ pub fn variables(
                 // when two keys only meet after `--upper` or `--prefix`.
                 Entry::Occupied(e)
                     if e.get().1 == file_no
-                        && !(opened.format == Format::Dotenv && values[e.get().2].0 == *path) =>
+                        && !(opened.format == Format::Dotenv
+                            && values[e.get().2].path == *path) =>
                 {
                     return Err(ExecError::Collision {
-                        first: format!("{file}:{}", values[e.get().2].0),
+                        first: format!("{file}:{}", values[e.get().2].path),
                         second: origin(),
                         name: e.key().clone(),
                     });
                 }
                 Entry::Occupied(mut e) => {
-                    let (_, set_by_file, set_by_value, value) = e.get_mut();
+                    let (_, set_by_file, set_by_value, value, old_unmasked) = e.get_mut();
                     *set_by_file = file_no;
                     *set_by_value = value_no;
-                    *value = std::mem::take(&mut values[value_no].1);
+                    *value = std::mem::take(&mut values[value_no].value);
+                    *old_unmasked = unmasked;
                 }
                 Entry::Vacant(e) => {
-                    let value = std::mem::take(&mut values[value_no].1);
-                    e.insert((placed, file_no, value_no, value));
+                    let value = std::mem::take(&mut values[value_no].value);
+                    e.insert((placed, file_no, value_no, value, unmasked));
                 }
             }
         }
     }
     // Every name has its own place in 0..len: put each there, no sort.
     let mut out: Vec<Option<Variable>> = std::iter::repeat_with(|| None).take(set.len()).collect();
-    for (name, (placed, _, _, value)) in set {
+    for (name, (placed, _, _, value, unmasked_secret)) in set {
         let slot = out
             .get_mut(placed)
             .ok_or(ExecError::Internal("a variable's place is out of range"))?;
-        *slot = Some(Variable { name, value });
+        *slot = Some(Variable {
+            name,
+            value,
+            unmasked_secret,
+        });
     }
     Ok(out.into_iter().flatten().collect())
 }
@@ -186,24 +217,38 @@ fn file_values<'a>(
     file: &str,
     opened: &'a Opened,
     defined: Option<&mut HashMap<String, Zeroizing<String>>>,
-) -> Result<Vec<(std::borrow::Cow<'a, KeyPath>, Zeroizing<String>)>, ExecError> {
+) -> Result<Vec<MarkedValue<'a>>, ExecError> {
+    let marked = opened
+        .marked_values()
+        .map_err(|e| ExecError::Parse(format!("{file}: {e}")))?;
     match defined {
         Some(defined) if opened.format == Format::Dotenv => {
             let env = |name: &str| std::env::var(name).ok().map(Zeroizing::new);
-            crate::format::dotenv::expanded_values(&opened.plaintext, defined, &env)
-                .map(|v| {
-                    v.into_iter()
-                        .map(|(p, v)| (std::borrow::Cow::Owned(p), v))
-                        .collect()
+            let expanded =
+                crate::format::dotenv::expanded_values(&opened.plaintext, defined, &env).map_err(
+                    |source| ExecError::Expand {
+                        file: file.to_owned(),
+                        source,
+                    },
+                )?;
+            // Both lists are the file's entries in order; whether a value
+            // was sealed comes from the opened document.
+            let in_step = marked.len() == expanded.len();
+            let sealed = |i: usize, path: &KeyPath| match marked.get(i) {
+                Some(m) if in_step && *m.path == *path => m.sealed,
+                _ => marked.iter().any(|m| m.sealed && *m.path == *path),
+            };
+            Ok(expanded
+                .into_iter()
+                .enumerate()
+                .map(|(i, (path, value))| MarkedValue {
+                    sealed: sealed(i, &path),
+                    path: std::borrow::Cow::Owned(path),
+                    value,
                 })
-                .map_err(|source| ExecError::Expand {
-                    file: file.to_owned(),
-                    source,
-                })
+                .collect())
         }
-        _ => opened
-            .values()
-            .map_err(|e| ExecError::Parse(format!("{file}: {e}"))),
+        _ => Ok(marked),
     }
 }
 
@@ -214,7 +259,8 @@ pub struct RunOptions {
     pub no_override: bool,
     /// Write each value to a 0600 file and pass `NAME_FILE=path`.
     pub files: bool,
-    /// Replace sealed values in the child's stdout/stderr with `***`.
+    /// Replace values (those [`maskable`] keeps) in the child's
+    /// stdout/stderr with `***`.
     pub mask: bool,
 }
 
@@ -299,7 +345,7 @@ pub fn run(
 
     let secrets: Vec<Zeroizing<String>> = if options.mask {
         vars.iter()
-            .filter(|v| v.value.chars().count() > 3)
+            .filter(|v| maskable(&v.value))
             .map(|v| v.value.clone())
             .collect()
     } else {
@@ -535,6 +581,25 @@ impl Masker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_that_cannot_be_secrets_are_not_masked() {
+        for shown in [
+            "true", "False", "5432", "-1234", "12.5", "99999", "1e10", "alice", "", "a b",
+        ] {
+            assert!(!maskable(shown), "{shown:?} would be masked");
+        }
+        for hidden in [
+            "hunter2",
+            "123456",
+            "-123456",
+            "abcdef",
+            "falsey",
+            "été-été",
+        ] {
+            assert!(maskable(hidden), "{hidden:?} would be shown");
+        }
+    }
 
     fn masker(secrets: &[&str]) -> Masker {
         Masker::new(

@@ -528,6 +528,7 @@ mod tests {
             .map(|(n, v)| Variable {
                 name: n.to_string(),
                 value: Zeroizing::new(v.to_string()),
+                unmasked_secret: None,
             })
             .collect()
     }

@@ -55,6 +55,22 @@ pub fn git_text(dir: &Path, args: &[&str]) -> Result<String, GitError> {
     })
 }
 
+/// The text of `file` as committed at HEAD (`git show HEAD:./NAME`, run in
+/// its directory), if that is in a git work tree, `file` is tracked at HEAD
+/// and the blob is UTF-8. Zeroized on drop: the committed version may be
+/// plaintext.
+pub fn committed_text(file: &Path) -> Option<zeroize::Zeroizing<String>> {
+    let name = file.file_name()?.to_str()?;
+    let dir = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let blob = zeroize::Zeroizing::new(git(dir, &["show", &format!("HEAD:./{name}")]).ok()?);
+    std::str::from_utf8(&blob)
+        .ok()
+        .map(|text| zeroize::Zeroizing::new(text.to_owned()))
+}
+
 /// The top of the work tree containing `dir`, if it is in one.
 pub fn toplevel(dir: &Path) -> Option<PathBuf> {
     git_text(dir, &["rev-parse", "--show-toplevel"])

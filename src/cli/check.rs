@@ -27,6 +27,10 @@ pub struct CheckArgs {
     /// hook) instead of files on disk.
     #[arg(long, conflicts_with = "paths")]
     staged: bool,
+    /// Also print the `seal updatekeys` command that brings the files
+    /// whose recipients differ from their rule in line.
+    #[arg(long)]
+    fix_hint: bool,
     #[command(flatten)]
     identity: IdentityArgs,
     /// Files or directories to check (default: every file under the
@@ -89,6 +93,9 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, CliError> {
     let mut problems: Vec<String> = Vec::new();
     let (mut checked, mut verified) = (0usize, 0usize);
     let mut bad_files = 0usize;
+    // Files whose recipients differ from their rule: `seal updatekeys`
+    // fixes them.
+    let mut to_update: Vec<String> = Vec::new();
 
     for c in candidates {
         let Some(format) = Format::from_path(&c.path) else {
@@ -146,13 +153,22 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, CliError> {
         if check_file(&c.name, format, &text, &rule.encrypt, ids, &mut problems) {
             verified += 1;
         }
+        let recipient_problems = problems.len();
+        check_recipients(&c.name, format, &text, &config, rule, &mut problems);
+        if problems.len() > recipient_problems {
+            to_update.push(git::shell_quote(&shown(&c.path, &cwd)));
+        }
         if problems.len() > before {
             bad_files += 1;
         }
     }
 
     for p in &problems {
-        println!("{p}");
+        // Key paths, names and keys come from the files checked.
+        println!("{}", super::printable(p));
+    }
+    if args.fix_hint && !to_update.is_empty() {
+        println!("seal updatekeys {}", to_update.join(" "));
     }
     if problems.is_empty() {
         eprintln!(
@@ -169,9 +185,62 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, CliError> {
         "{} problem(s) in {bad_files} file(s) that must be sealed",
         problems.len()
     ))
-    .hint(
-        "seal a plaintext file with `seal encrypt --in-place FILE`; for a sealed one whose rule now selects more values, `seal updatekeys FILE`; restore a damaged one from git",
-    ))
+    .hint(if to_update.is_empty() || args.fix_hint {
+        "seal a plaintext file with `seal encrypt --in-place FILE`; for a sealed one whose rule now selects more values or names other recipients, `seal updatekeys FILE`; restore a damaged one from git"
+    } else {
+        "seal a plaintext file with `seal encrypt --in-place FILE`; for a sealed one whose rule now selects more values or names other recipients, `seal updatekeys FILE` (`--fix-hint` prints the command); restore a damaged one from git"
+    }))
+}
+
+/// A sealed file must be wrapped for exactly the recipients its rule names
+/// now: a file restored from an old commit, or from a branch made before
+/// someone was removed, still opens for them. Names each one, in both
+/// directions; needs no key.
+fn check_recipients(
+    name: &str,
+    format: Format,
+    text: &str,
+    config: &Config,
+    rule: &crate::config::Rule,
+    problems: &mut Vec<String>,
+) {
+    let Ok(info) = document::inspect(format, text) else {
+        // Not sealed, or not readable: reported already.
+        return;
+    };
+    let wanted = match config.resolve(&rule.recipients) {
+        Ok(w) => w,
+        Err(e) => {
+            problems.push(format!("{name}: {e}"));
+            return;
+        }
+    };
+    let keys: Vec<String> = wanted.iter().map(|(_, k)| k.clone()).collect();
+    let d = crate::team::diff(&info.metadata.recipients, &keys);
+    if !d.removed.is_empty() {
+        let names: Vec<String> = d
+            .removed
+            .iter()
+            .map(|k| crate::team::label(Some(config), k))
+            .collect();
+        problems.push(format!(
+            "{name}: wrapped for {}, whom its rule ({}) does not name: they can still open it",
+            names.join(", "),
+            rule.path
+        ));
+    }
+    if !d.added.is_empty() {
+        let names: Vec<String> = d
+            .added
+            .iter()
+            .map(|k| crate::team::label(Some(config), k))
+            .collect();
+        problems.push(format!(
+            "{name}: not wrapped for {}, whom its rule ({}) names",
+            names.join(", "),
+            rule.path
+        ));
+    }
 }
 
 /// Check one document; returns whether its MAC was verified.

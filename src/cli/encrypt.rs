@@ -5,10 +5,14 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::{detect_format, display, print_stdout, read_input, write_file, CliError, FormatArg};
+use super::{
+    detect_format, display, load_identities, print_stdout, read_input, write_file, CliError,
+    FormatArg, IdentityArgs,
+};
 use crate::config::Config;
-use crate::document;
+use crate::document::{self, NextVersion, Opened};
 use crate::envelope::{read_recipients_file, Recipient, RecipientError};
+use crate::format::Format;
 use crate::fsio::Mode;
 
 #[derive(Args, Debug)]
@@ -30,6 +34,13 @@ pub struct EncryptArgs {
     /// Replace the input file.
     #[arg(long)]
     in_place: bool,
+    /// A new data key and a new token for every value, even when the
+    /// committed version of the file could lend its key (see README,
+    /// "Encrypting again").
+    #[arg(long)]
+    fresh: bool,
+    #[command(flatten)]
+    identity: IdentityArgs,
     #[command(flatten)]
     format: FormatArg,
     /// The plaintext file (`-` for standard input).
@@ -121,6 +132,14 @@ pub fn run(args: EncryptArgs) -> Result<ExitCode, CliError> {
     let text = read_input(&args.file)?;
     // Refuse an already sealed or malformed file before looking at keys.
     let plain = document::parse_plain(format, &text).map_err(|e| CliError::doc(&name, e))?;
+    if let Some(at) = plain.sops_metadata() {
+        return Err(CliError::new(format!(
+            "{name}: this is a SOPS-encrypted file (SOPS metadata at {at}); sealing it would encrypt it a second time"
+        ))
+        .hint(format!(
+            "decrypt it with `sops decrypt` first (`sops decrypt --in-place {name}`), or use `seal import` once available; nothing was written"
+        )));
+    }
     // A pattern typed on the command line that selects nothing is most
     // likely a typo (or a JSON Pointer, which patterns are not): the value
     // it meant would be left in plaintext.
@@ -142,13 +161,83 @@ pub fn run(args: EncryptArgs) -> Result<ExitCode, CliError> {
         &args.recipients_files,
         &args.encrypt,
     )?;
-    let sealed = plain
-        .seal(&recipients, &patterns)
-        .map_err(|e| CliError::doc(&name, e))?;
+    // The file being replaced: the output file, else the input.
+    let target = args.output.as_deref().unwrap_or(&args.file);
+    let previous = if args.fresh || target == Path::new("-") {
+        None
+    } else {
+        committed_version(target, format, &args.identity)
+    };
+    let fresh = || {
+        plain
+            .seal(&recipients, &patterns)
+            .map_err(|e| CliError::doc(&name, e))
+    };
+    let sealed = match previous {
+        None => fresh()?,
+        Some(previous) => match previous
+            .seal_next_version(&text, &recipients, &patterns)
+            .map_err(|e| CliError::doc(&name, e))?
+        {
+            NextVersion::Sealed { text, .. } => {
+                eprintln!(
+                    "seal: {}: sealed with the data key of its committed version (HEAD): unchanged values keep their tokens (--fresh for a new key)",
+                    display(target)
+                );
+                text
+            }
+            NextVersion::RecipientsRemoved(removed) => {
+                let config = Config::find(&dir_of(target)).ok().flatten();
+                let names: Vec<String> = removed
+                    .iter()
+                    .map(|k| crate::team::label(config.as_ref(), k))
+                    .collect();
+                eprintln!(
+                    "seal: {}: new data key: its committed version (HEAD) is also wrapped for {}, who is no longer a recipient",
+                    display(target),
+                    super::printable(&names.join(", "))
+                );
+                fresh()?
+            }
+        },
+    };
     match (args.in_place, &args.output) {
         (true, _) => write_file(&args.file, sealed.as_bytes(), Mode::KeepOr(0o644))?,
         (false, Some(out)) => write_file(out, sealed.as_bytes(), Mode::KeepOr(0o644))?,
         (false, None) => print_stdout(sealed.as_bytes())?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The directory of `file`, `.` for a bare name.
+fn dir_of(file: &Path) -> PathBuf {
+    file.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// The committed version (HEAD) of `file`, opened, when it is a sealed file
+/// the caller can open: its data key can then seal the new version so that
+/// unchanged values keep their tokens. When it is sealed but cannot be
+/// opened, a note says why every token will change.
+fn committed_version(file: &Path, format: Format, identity: &IdentityArgs) -> Option<Opened> {
+    let text = crate::git::committed_text(file)?;
+    let sealed = document::parse_sealed_owned(format, text).ok()?;
+    let why = match load_identities(identity) {
+        Ok(ids) => match sealed.open(&ids) {
+            Ok(opened) => return Some(opened),
+            Err(document::DocError::Unwrap(crate::envelope::UnwrapError::NoMatch { .. })) => {
+                "none of your identities opens it".to_owned()
+            }
+            Err(e) => e.to_string(),
+        },
+        Err(e) => e.message,
+    };
+    eprintln!(
+        "seal: {}: new data key, every value gets a new token: its committed version (HEAD) cannot lend its key: {}",
+        display(file),
+        super::printable(&why)
+    );
+    None
 }

@@ -31,8 +31,9 @@ pub struct ExecArgs {
     /// NAME_FILE=path instead of NAME (removed when the command exits).
     #[arg(long)]
     files: bool,
-    /// Replace sealed values longer than 3 characters in the command's
-    /// output with `***`.
+    /// Replace the values in the command's output with `***`, except those
+    /// that cannot be secrets: booleans, numbers under 6 digits and values
+    /// under 6 characters (a warning names each sealed one left visible).
     #[arg(long)]
     mask: bool,
     #[command(flatten)]
@@ -63,6 +64,14 @@ pub fn run(args: ExecArgs) -> Result<ExitCode, CliError> {
     };
     let vars = exec::variables(&opened, &options).map_err(variables_error)?;
     drop(opened);
+    if args.mask {
+        for origin in vars.iter().filter_map(|v| v.unmasked_secret.as_deref()) {
+            eprintln!(
+                "seal: warning: --mask leaves the value of {} visible: booleans, numbers under 6 digits and values under 6 characters are never masked",
+                super::printable(origin)
+            );
+        }
+    }
     let Some((program, rest)) = args.command.split_first() else {
         return Err(CliError::usage("no command given after --"));
     };

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::{detect_format, display, print_stdout, read_input, CliError, FormatArg};
-use crate::document;
+use crate::document::{self, PlainReason};
+use crate::path::KeyPath;
 
 #[derive(Args, Debug)]
 pub struct InfoArgs {
@@ -36,6 +37,10 @@ pub fn run(args: InfoArgs) -> Result<ExitCode, CliError> {
             "plaintext_values": info.plain_values,
             "encrypt": m.encrypt,
             "recipients": recipients,
+            "plaintext": info.plaintext.iter().map(|(path, why)| serde_json::json!({
+                "path": path.to_string(),
+                "reason": why.name(),
+            })).collect::<Vec<_>>(),
         });
         format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default())
     } else {
@@ -45,14 +50,15 @@ pub fn run(args: InfoArgs) -> Result<ExitCode, CliError> {
             m.encrypt.join(", ")
         };
         let mut s = format!(
-            "file:        {name}\nformat:      {} (seal format version {})\nmodified:    {}\nvalues:      {} encrypted, {} plaintext\nencrypts:    {encrypt}\nrecipients:  {}\n",
+            "file:        {name}\nformat:      {} (seal format version {})\nmodified:    {}\nvalues:      {} encrypted, {} plaintext\nencrypts:    {encrypt}\n",
             format.name(),
             m.version,
             m.modified,
             info.encrypted_values,
             info.plain_values,
-            recipients.len(),
         );
+        s.push_str(&plaintext_lines(&info.plaintext));
+        s.push_str(&format!("recipients:  {}\n", recipients.len()));
         for r in recipients {
             s.push_str(&format!("  {r}\n"));
         }
@@ -61,4 +67,43 @@ pub fn run(args: InfoArgs) -> Result<ExitCode, CliError> {
     };
     print_stdout(out.as_bytes())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `plaintext:` lines: each value left in plaintext by key path and
+/// why, except that values the encrypt patterns leave out are counted (a
+/// rule that seals `stringData.*` leaves the rest of the file readable on
+/// purpose).
+fn plaintext_lines(plaintext: &[(KeyPath, PlainReason)]) -> String {
+    let mut lines: Vec<String> = plaintext
+        .iter()
+        .filter(|(_, why)| *why != PlainReason::NotSelected)
+        .map(|(path, why)| {
+            let why = match why {
+                PlainReason::Empty => "an empty value: nothing to encrypt",
+                PlainReason::Alias => "an alias: it only refers to its anchor's value",
+                PlainReason::NotEncrypted => {
+                    "selected but not encrypted: the file was changed outside seal"
+                }
+                PlainReason::NotSelected => "",
+            };
+            format!("{path} ({why})")
+        })
+        .collect();
+    let unselected = plaintext
+        .iter()
+        .filter(|(_, why)| *why == PlainReason::NotSelected)
+        .count();
+    if unselected > 0 {
+        lines.push(format!(
+            "{unselected} value(s) the encrypt patterns do not select"
+        ));
+    }
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let label = if i == 0 { "plaintext:" } else { "" };
+            format!("{label:<13}{line}\n")
+        })
+        .collect()
 }

@@ -45,9 +45,10 @@ pub struct Cli {
 /// Where to find identities for decryption.
 #[derive(Args, Debug, Clone, Default)]
 pub struct IdentityArgs {
-    /// Identity file (age identity or OpenSSH private key); repeatable. Also
-    /// read, in order: SEAL_IDENTITY_FILE (colon-separated), SEAL_IDENTITY
-    /// (the key text), then $XDG_CONFIG_HOME/seal/identity.txt.
+    /// Identity file (age identity or OpenSSH private key); repeatable.
+    /// Given, it is the only source for this run; without it seal reads, in
+    /// order: SEAL_IDENTITY_FILE (colon-separated), SEAL_IDENTITY (the key
+    /// text), then $XDG_CONFIG_HOME/seal/identity.txt.
     #[arg(short = 'i', long = "identity", value_name = "FILE")]
     pub identities: Vec<PathBuf>,
     /// Also try a passphrase, for files with a `scrypt:LABEL` recipient
@@ -262,7 +263,7 @@ impl CliError {
             }
             DocError::Unwrap(UnwrapError::NoMatch { sources, recipients }) => CliError::new(format!(
                 "{file}: none of your identities can open this file\n  your identities: {sources}\n  the file's recipients:\n{}",
-                recipients.iter().map(|r| format!("    {r}")).collect::<Vec<_>>().join("\n")
+                recipient_lines(file, &recipients)
             ))
             .hint("ask someone who can open it to add your public key (`seal keygen -y IDENTITY` prints it), or pass the right key with -i"),
             DocError::Unwrap(e @ UnwrapError::Damaged { .. }) => CliError::new(format!("{file}: {e}"))
@@ -313,6 +314,26 @@ impl CliError {
             _ => err,
         }
     }
+}
+
+/// A file's recipients, one per line, each under the name the
+/// `.seal.yaml` governing `file` gives it (the key next to it, to compare
+/// with `seal keygen -y`).
+fn recipient_lines(file: &str, recipients: &[String]) -> String {
+    let dir = Path::new(file)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty() && file != "<stdin>")
+        .unwrap_or(Path::new("."));
+    // Only for naming: a missing or broken .seal.yaml names no one.
+    let config = crate::config::Config::find(dir).ok().flatten();
+    recipients
+        .iter()
+        .map(|r| match config.as_ref().and_then(|c| c.name_of(r)) {
+            Some(name) => format!("    {name}: {r}"),
+            None => format!("    {r}"),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The format of `file`, from `--format` or its name.

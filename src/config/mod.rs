@@ -310,6 +310,15 @@ impl Config {
         Ok(())
     }
 
+    /// The name `.seal.yaml` gives the recipient `key` (SSH comments
+    /// ignored), if it names it.
+    pub fn name_of(&self, key: &str) -> Option<&str> {
+        self.recipients
+            .iter()
+            .find(|(_, k)| Recipient::same_key(k, key))
+            .map(|(n, _)| n.as_str())
+    }
+
     /// The first rule whose glob matches `file`, if `file` is under the
     /// config's directory.
     pub fn rule_for(&self, file: &Path) -> Option<&Rule> {

@@ -6,7 +6,7 @@ pub mod reconcile;
 
 use std::path::{Path, PathBuf};
 
-use crate::config::ConfigError;
+use crate::config::{Config, ConfigError};
 use crate::envelope::Recipient;
 use crate::format::Format;
 use crate::metadata::WrappedKey;
@@ -53,6 +53,15 @@ impl Diff {
     pub fn is_empty(&self) -> bool {
         self.removed.is_empty() && self.added.is_empty()
     }
+}
+
+/// Name of a recipient for messages: its name in `.seal.yaml`, else a
+/// short form of the key.
+pub fn label(config: Option<&Config>, key: &str) -> String {
+    config
+        .and_then(|c| c.name_of(key))
+        .map(str::to_owned)
+        .unwrap_or_else(|| Recipient::short_key(key))
 }
 
 /// Compare `current` with `wanted` (recipient texts, SSH comments ignored).

@@ -20,7 +20,7 @@ use std::rc::Rc;
 
 use zeroize::Zeroizing;
 
-use super::{diff, Diff, TeamError};
+use super::{diff, label, Diff, TeamError};
 use crate::config::Config;
 use crate::crypto::DataKey;
 use crate::document::{self, DocError, Resealed, Sealed};
@@ -132,19 +132,6 @@ pub struct Reconciler {
 
 fn done(skip: Skip) -> Result<Step, TeamError> {
     Ok(Step::Done(Outcome::Skipped(skip)))
-}
-
-/// Name of a recipient for messages: its name in `.seal.yaml`, else a
-/// short form of the key.
-fn label(config: Option<&Config>, key: &str) -> String {
-    config
-        .and_then(|c| {
-            c.recipients
-                .iter()
-                .find(|(_, k)| Recipient::same_key(k, key))
-        })
-        .map(|(n, _)| n.clone())
-        .unwrap_or_else(|| Recipient::short_key(key))
 }
 
 impl Reconciler {

@@ -153,14 +153,25 @@ fn identity_sources_in_order() {
         .assert()
         .success()
         .stdout("v\n");
-    // -i with the wrong key plus the right one in the environment still works.
+    // An explicit -i is the only identity for the run: the right key in
+    // the environment (or the default file) is not used behind its back.
+    let default = env.path("home/.config/seal/identity.txt");
+    std::fs::create_dir_all(default.parent().unwrap()).unwrap();
+    std::fs::copy(&b.identity, &default).unwrap();
     env.seal()
         .args(["get", "-i"])
         .arg(&a.identity)
         .args(["x.env", "K"])
         .env("SEAL_IDENTITY", &text)
+        .env("SEAL_IDENTITY_FILE", &b.identity)
         .assert()
-        .success();
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::contains("none of your identities"))
+        .stderr(predicate::str::contains(a.identity.display().to_string()))
+        .stderr(predicate::str::contains("SEAL_IDENTITY").not())
+        .stderr(predicate::str::contains(b.identity.display().to_string()).not());
+    std::fs::remove_file(&default).unwrap();
     // No identity anywhere.
     env.seal()
         .args(["get", "x.env", "K"])

@@ -1,6 +1,6 @@
 use predicates::prelude::*;
 
-use crate::common::Env;
+use crate::common::{Env, RunOk};
 
 fn fails(env: &Env, args: &[&str], code: i32, needles: &[&str]) {
     let out = env.seal().args(args).output().unwrap();
@@ -203,4 +203,85 @@ fn errors_never_quote_secret_values() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains(secret_part).not());
+}
+
+/// "None of your identities can open this file" names each recipient as
+/// `.seal.yaml` does, the key next to the name; a key it does not name is
+/// shown alone.
+#[test]
+fn a_file_you_cannot_open_names_its_recipients() {
+    let env = Env::new();
+    let [alice, bob, carol, dave] = env.keygens(["alice", "bob", "carol", "dave"]);
+    env.write_policy(
+        &crate::common::Policy::new()
+            .recipients(&[("alice", &alice), ("bob", &bob)])
+            .rule("**", &["alice", "bob"]),
+    );
+    env.sealed_for("app.env", "K=v\n", &[&alice, &bob, &dave]);
+    let out = env
+        .seal_as(&carol, &["get", "app.env", "K"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "  the file's recipients:\n    alice: {}\n    bob: {}\n    {}\n",
+            alice.public, bob.public, dave.public
+        )),
+        "{stderr}"
+    );
+}
+
+/// `seal info` says which values are in plaintext under "every value",
+/// by key path, and why.
+#[test]
+fn info_names_each_plaintext_value_and_why() {
+    let env = Env::new();
+    let key = env.keygen("k");
+    env.sealed_for(
+        "a.yaml",
+        "base: &b secret\ncopy: *b\nempty:\nset: x\n",
+        &[&key],
+    );
+    let out = env.seal().args(["info", "a.yaml"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(
+            "values:      2 encrypted, 2 plaintext\nencrypts:    every value\nplaintext:   copy (an alias: it only refers to its anchor's value)\n             empty (an empty value: nothing to encrypt)\nrecipients:  1\n"
+        ),
+        "{stdout}"
+    );
+    let out = env
+        .seal()
+        .args(["info", "--json", "a.yaml"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["plaintext"],
+        serde_json::json!([
+            {"path": "copy", "reason": "alias"},
+            {"path": "empty", "reason": "empty"}
+        ])
+    );
+    // Values a rule's patterns leave out are counted, not listed.
+    env.seal()
+        .args([
+            "encrypt",
+            "--encrypt",
+            "A",
+            "-r",
+            &key.public,
+            "-o",
+            "p.env",
+        ])
+        .arg(env.write("plain.env", "A=1\nB=2\nC=\n"))
+        .run_ok();
+    let out = env.seal().args(["info", "p.env"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("plaintext:   C (an empty value: nothing to encrypt)\n             1 value(s) the encrypt patterns do not select\n"),
+        "{stdout}"
+    );
 }

@@ -278,10 +278,70 @@ fn files_mode_uses_private_files_that_vanish() {
 #[test]
 fn mask_hides_values_in_output() {
     let (env, key) = setup();
-    exec(&env, &key, &["--mask", "app.yaml", "--", "sh", "-c", "echo \"pw=$database_password t=$token\"; echo \"err $token\" >&2; echo short=$database_port"])
+    exec(&env, &key, &["--mask", "app.yaml", "--", "sh", "-c", "echo \"pw=$database_password t=$token\"; echo \"err $token\" >&2; echo \"port=$database_port k=$keys_0\""])
         .success()
-        .stdout("pw=*** t=***\nshort=***\n")
-        .stderr("err ***\n");
+        .stdout("pw=*** t=***\nport=5432 k=first\n")
+        .stderr(predicate::str::ends_with("err ***\n"));
+}
+
+/// Values that cannot be secrets stay readable in ordinary log lines:
+/// booleans, numbers under 6 digits, anything under 6 characters. Each
+/// sealed one left visible is named by key path in a warning, never shown.
+#[test]
+fn mask_leaves_booleans_short_numbers_and_short_values_visible() {
+    let env = Env::new();
+    let key = env.keygen("k");
+    env.sealed_for(
+        "app.yaml",
+        "debug: true
+port: 5432
+user: alice
+big: 1234567
+pw: hunter2
+",
+        &[&key],
+    );
+    let out = exec(
+        &env,
+        &key,
+        &[
+            "--mask",
+            "app.yaml",
+            "--",
+            "sh",
+            "-c",
+            "echo \"$debug $port $user $big $pw\"",
+        ],
+    )
+    .success()
+    .stdout("true 5432 alice *** ***\n");
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    let warnings: Vec<&str> = stderr.lines().collect();
+    assert_eq!(warnings.len(), 3, "{stderr}");
+    for (line, path) in warnings.iter().zip(["debug", "port", "user"]) {
+        assert_eq!(
+            *line,
+            format!("seal: warning: --mask leaves the value of app.yaml:{path} visible: booleans, numbers under 6 digits and values under 6 characters are never masked")
+        );
+    }
+    // Plaintext values (not selected for sealing) get no warning.
+    env.write(".seal.yaml", &format!("recipients:\n  k: {}\nrules:\n  - path: \"**\"\n    recipients: [k]\n    encrypt: [pw]\n", key.public));
+    env.sealed("plain.yaml", "port: 5432\npw: hunter2\n");
+    exec(
+        &env,
+        &key,
+        &[
+            "--mask",
+            "plain.yaml",
+            "--",
+            "sh",
+            "-c",
+            "echo \"$port $pw\"",
+        ],
+    )
+    .success()
+    .stdout("5432 ***\n")
+    .stderr("");
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::process::Output;
 
 use predicates::prelude::*;
 
-use crate::common::{recipient_args, Env, GitRepo, Key, Policy, RunOk};
+use crate::common::{changed_lines, recipient_args, Env, GitRepo, Key, Policy, RunOk};
 
 /// A temporary repository set up with `seal git setup`, with one identity
 /// (`me`) that `.seal.yaml` seals `secrets/**` for. Git commands run with
@@ -928,5 +928,157 @@ fn both_sides_adding_the_file_and_merging_without_an_identity() {
     assert_eq!(
         plain,
         "a: 1\nb: <<<<<<< ours\nours\n=======\ntheirs\n>>>>>>> theirs\nc: 3\n"
+    );
+}
+
+/// `decrypt --in-place` then `encrypt --in-place` of a committed sealed
+/// file reuses its data key: unchanged values keep their tokens byte for
+/// byte, so the diff is the changed value and the MAC. `--fresh` gives a
+/// new key; so does a committed version the caller cannot open, and one
+/// wrapped for someone the rule no longer names.
+#[test]
+fn a_plaintext_round_trip_keeps_the_tokens_of_unchanged_values() {
+    let repo = Repo::new();
+    let bob = repo.env.keygen("bob");
+    let plain: String = (1..=20).map(|i| format!("k{i}: value-{i}\n")).collect();
+    repo.write("secrets/app.yaml", &plain);
+    repo.seal_me()
+        .args(["encrypt", "--in-place", "secrets/app.yaml"])
+        .assert()
+        .success();
+    repo.commit_all("sealed");
+    let committed = repo.read("secrets/app.yaml");
+    let round_trip = |edit: &dyn Fn(&str) -> String, extra: &[&str], key: &Key| {
+        repo.seal(Some(key))
+            .args(["decrypt", "--in-place", "secrets/app.yaml"])
+            .assert()
+            .success();
+        let text = repo.read("secrets/app.yaml");
+        repo.write("secrets/app.yaml", &edit(&text));
+        let out = repo
+            .seal(Some(key))
+            .args(["encrypt", "--in-place"])
+            .args(extra)
+            .arg("secrets/app.yaml")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            repo.read("secrets/app.yaml"),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let same = |t: &str| t.to_owned();
+
+    // Nothing changed: the file is its committed version, byte for byte.
+    let (sealed, stderr) = round_trip(&same, &[], &repo.me);
+    assert_eq!(sealed, committed);
+    assert!(
+        stderr.contains("sealed with the data key of its committed version (HEAD)"),
+        "{stderr}"
+    );
+
+    // One value changed: its line and the MAC (and `modified`) only.
+    let (sealed, _) = round_trip(&|t| t.replace("value-3\n", "changed\n"), &[], &repo.me);
+    assert!(
+        changed_lines(&committed, &sealed) <= 3,
+        "{}",
+        changed_lines(&committed, &sealed)
+    );
+    assert_ne!(token_of(&sealed, "k3"), token_of(&committed, "k3"));
+    for k in ["k1", "k2", "k4", "k20"] {
+        assert_eq!(token_of(&sealed, k), token_of(&committed, k), "{k}");
+    }
+    assert_eq!(
+        repo.seal_me()
+            .args(["get", "secrets/app.yaml", "k3"])
+            .run_ok(),
+        "changed\n"
+    );
+    repo.git_ok(&["checkout", "--", "secrets/app.yaml"]);
+
+    // --fresh: a new data key, every token new.
+    let (sealed, _) = round_trip(&same, &["--fresh"], &repo.me);
+    assert_eq!(
+        token_of(&sealed, "k1").len(),
+        token_of(&committed, "k1").len()
+    );
+    for k in ["k1", "k2", "k20"] {
+        assert_ne!(token_of(&sealed, k), token_of(&committed, k), "{k}");
+    }
+    repo.git_ok(&["checkout", "--", "secrets/app.yaml"]);
+
+    // Bob joins: the same key is wrapped for him too; every token stays.
+    let both = repo
+        .policy()
+        .recipient("bob", &bob)
+        .rule("secrets/**", &["me", "bob"]);
+    repo.write_policy(&both);
+    let (sealed, _) = round_trip(&same, &[], &repo.me);
+    for k in ["k1", "k2", "k20"] {
+        assert_eq!(token_of(&sealed, k), token_of(&committed, k), "{k}");
+    }
+    assert_eq!(
+        repo.seal(Some(&bob))
+            .args(["get", "secrets/app.yaml", "k1"])
+            .run_ok(),
+        "value-1\n"
+    );
+    repo.commit_all("bob joins");
+    let with_bob = repo.read("secrets/app.yaml");
+
+    // `me` leaves: the committed version is wrapped for `me`, so its key
+    // must not seal what only bob may read now.
+    repo.write_policy(
+        &repo
+            .policy()
+            .recipient("bob", &bob)
+            .rule("secrets/**", &["bob"]),
+    );
+    let (sealed, stderr) = round_trip(&same, &[], &bob);
+    assert!(
+        stderr.contains("new data key: its committed version (HEAD) is also wrapped for me, who is no longer a recipient"),
+        "{stderr}"
+    );
+    for k in ["k1", "k2", "k20"] {
+        assert_ne!(token_of(&sealed, k), token_of(&with_bob, k), "{k}");
+    }
+    repo.seal_me()
+        .args(["get", "secrets/app.yaml", "k1"])
+        .assert()
+        .code(1);
+    repo.commit_all("me leaves");
+    let bobs = repo.read("secrets/app.yaml");
+
+    // Someone who cannot open the committed version seals with a new key
+    // (as a recipient named by -r), and says why.
+    repo.seal(Some(&bob))
+        .args(["decrypt", "--in-place", "secrets/app.yaml"])
+        .assert()
+        .success();
+    let out = repo
+        .seal(Some(&repo.me))
+        .args([
+            "encrypt",
+            "--in-place",
+            "-r",
+            &bob.public,
+            "secrets/app.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot lend its key: none of your identities opens it"),
+        "{stderr}"
+    );
+    assert_ne!(
+        token_of(&repo.read("secrets/app.yaml"), "k1"),
+        token_of(&bobs, "k1")
     );
 }

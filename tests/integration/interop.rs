@@ -93,3 +93,47 @@ fn ssh_ed25519_and_rsa_keys() {
         )));
     }
 }
+
+/// A SOPS file (real SOPS 3.11 output) is refused, not encrypted a second
+/// time, with a pointer to what to do; a key that only looks like SOPS's
+/// (a scalar `sops`, an upper-case `SOPS_` variable) is sealed as usual.
+#[test]
+fn a_sops_file_is_refused_not_sealed_twice() {
+    let env = Env::new();
+    let key = env.keygen("k");
+    let testdata = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/sops");
+    for (name, at) in [
+        ("app.yaml", "sops.age.0.recipient"),
+        ("app.json", "sops.age.0.recipient"),
+        ("app.env", "sops_age__list_0__map_enc"),
+    ] {
+        let text = std::fs::read_to_string(testdata.join(name)).unwrap();
+        env.write(name, &text);
+        let out = env
+            .seal()
+            .args(["encrypt", "--in-place", "-r", &key.public, name])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "{name}: this is a SOPS-encrypted file (SOPS metadata at {at})"
+            )),
+            "{name}: {stderr}"
+        );
+        assert!(
+            stderr.contains("decrypt it with `sops decrypt` first"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("`seal import` once available"), "{stderr}");
+        assert_eq!(env.read(name), text, "{name} was changed");
+    }
+    for (name, text) in [
+        ("own.yaml", "sops: 3\nb: x\n"),
+        ("own.env", "SOPS_AGE_KEY_FILE=/k\n"),
+    ] {
+        let sealed = env.sealed_for(name, text, &[&key]);
+        assert!(sealed.contains("seal.v1."), "{name}: {sealed}");
+    }
+}

@@ -1115,3 +1115,99 @@ fn a_passphrase_recipient_for_break_glass_recovery() {
         "{list}"
     );
 }
+
+/// A sealed file restored from before an offboarding still opens for the
+/// person who left: `seal check` (no key needed) compares each file's
+/// recipients with its rule and names who is there and should not be, and
+/// who should be there and is not; `--fix-hint` prints the command.
+#[test]
+fn check_names_recipients_a_file_has_and_its_rule_does_not() {
+    let env = Env::new();
+    let alice = team_repo(&env);
+    let bob = env.keygen("bob");
+    add_to_team(&env, &alice, "bob", &bob.public).run_ok();
+    let repo = team_git(&env);
+    repo.commit_all("bob joins");
+    env.seal().arg("check").assert().success();
+    env.seal_as(&alice, &["recipients", "remove", "bob"])
+        .run_ok();
+    repo.commit_all("bob leaves");
+    env.seal().arg("check").assert().success();
+
+    // prod.env comes back from the commit before bob left.
+    repo.git_ok(&["checkout", "HEAD~1", "--", "prod.env"]);
+    assert!(env.decrypt("prod.env", &bob).contains("STRIPE_KEY"));
+    let bob_short = &bob.public[..10];
+    let out = env.seal().arg("check").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("prod.env: wrapped for {bob_short}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("whom its rule (**) does not name"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--fix-hint"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The pre-commit check of what is staged notices it too.
+    repo.git_ok(&["add", "prod.env"]);
+    env.seal()
+        .args(["check", "--staged"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("prod.env: wrapped for"));
+
+    // Someone the rule names who is missing: added to .seal.yaml by hand.
+    let carol = env.keygen("carol");
+    let policy = env
+        .read(".seal.yaml")
+        .replace("  team: [alice]", "  team: [alice, carol]")
+        .replace(
+            "recipients:\n",
+            &format!("recipients:\n  carol: {}\n", carol.public),
+        );
+    env.write(".seal.yaml", &policy);
+    let out = env.seal().args(["check", "--fix-hint"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for (file, _) in FILES {
+        assert!(
+            stdout.contains(&format!(
+                "{file}: not wrapped for carol, whom its rule (**) names"
+            )),
+            "{stdout}"
+        );
+    }
+    let command = stdout.lines().last().unwrap();
+    assert_eq!(
+        command, "seal updatekeys config/api.json config/app.yaml prod.env",
+        "{stdout}"
+    );
+
+    // Running it fixes every file: bob is out (a new data key), carol in.
+    let args: Vec<&str> = command.split(' ').skip(1).collect();
+    env.seal_as(&alice, &args).run_ok();
+    env.seal().arg("check").assert().success();
+    cannot_decrypt(&env, "prod.env", &bob.identity);
+    assert!(env.decrypt("prod.env", &carol).contains("STRIPE_KEY"));
+
+    // A recipient still named in .seal.yaml but no longer by the rule is
+    // shown by name.
+    env.write(
+        ".seal.yaml",
+        &policy.replace("recipients: [team]", "recipients: [alice]"),
+    );
+    env.seal()
+        .args(["check", "prod.env"])
+        .assert()
+        .code(1)
+        .stdout(
+        "prod.env: wrapped for carol, whom its rule (**) does not name: they can still open it\n",
+    );
+}
