@@ -13,6 +13,7 @@ pub mod exposure;
 pub mod format;
 pub mod fsio;
 pub mod git;
+pub mod hardening;
 pub mod merge;
 pub mod metadata;
 pub mod passphrase;

@@ -1,12 +1,13 @@
 //! `seal exec`: run a command with sealed values in its environment.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
 
 use super::{display, open_file, CliError, FormatArg, IdentityArgs};
+use crate::config::Config;
 use crate::exec::{self, ExecError, NameOptions, RunOptions};
 use crate::path::PathQuery;
 
@@ -32,6 +33,11 @@ pub struct ExecArgs {
     /// output with `***`.
     #[arg(long)]
     mask: bool,
+    /// Let the files set NAME although it changes how programs start
+    /// (PATH, LD_PRELOAD, BASH_ENV, NODE_OPTIONS, …); repeatable. Also
+    /// `exec: {allow: [NAME]}` in .seal.yaml.
+    #[arg(long = "allow-var", value_name = "NAME")]
+    allow_var: Vec<String>,
     #[command(flatten)]
     identity: IdentityArgs,
     #[command(flatten)]
@@ -72,9 +78,14 @@ pub fn run(args: ExecArgs) -> Result<ExitCode, CliError> {
         upper: args.upper,
         prefix: args.prefix.clone(),
         only,
+        file_names: args.files,
+        allowed: allowed_names(&args)?,
     };
-    let vars = exec::variables(&opened, &options).map_err(|e| {
-        CliError::new(e.to_string()).hint("rename a key, or narrow with --only / --prefix")
+    let vars = exec::variables(&opened, &options).map_err(|e| match &e {
+        ExecError::StartupVariable { name, .. } => CliError::new(e.to_string()).hint(format!(
+            "if the file should set it, allow it in .seal.yaml (`exec: {{allow: [{name}]}}`) or pass --allow-var {name}"
+        )),
+        _ => CliError::new(e.to_string()).hint("rename a key, or narrow with --only / --prefix"),
     })?;
     drop(opened);
     let Some((program, rest)) = args.command.split_first() else {
@@ -100,4 +111,26 @@ pub fn run(args: ExecArgs) -> Result<ExitCode, CliError> {
         }),
         Err(e) => Err(CliError::new(e.to_string())),
     }
+}
+
+/// Per sealed file: `--allow-var` and the `exec.allow` of the `.seal.yaml`
+/// that covers it (for standard input, the one of the working directory).
+/// A sealed value can change unseen; `.seal.yaml` is reviewed in plain text.
+fn allowed_names(args: &ExecArgs) -> Result<Vec<Vec<String>>, CliError> {
+    args.sealed_files
+        .iter()
+        .map(|file| {
+            let dir = match file.parent() {
+                _ if file.as_os_str() == "-" => Path::new("."),
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            let config = Config::find(dir).map_err(|e| {
+                CliError::new(e.to_string()).hint("fix .seal.yaml, then run the command again")
+            })?;
+            let mut names = args.allow_var.clone();
+            names.extend(config.map(|c| c.exec_allow).unwrap_or_default());
+            Ok(names)
+        })
+        .collect()
 }

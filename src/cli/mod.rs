@@ -160,6 +160,12 @@ pub enum Command {
 
 /// Run a parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
+    // Before any key or value is read: a core file would hold them.
+    if let Err(e) = crate::hardening::disable_core_dumps() {
+        let e = CliError::new(format!("{e}; nothing was done"));
+        e.print();
+        return ExitCode::from(e.code);
+    }
     let result = match cli.command {
         Command::Keygen(a) => keygen::run(a),
         Command::Encrypt(a) => encrypt::run(a),

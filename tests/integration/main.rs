@@ -7,6 +7,7 @@ mod edit;
 mod errors;
 mod exec;
 mod git;
+mod hardening;
 mod interop;
 mod keygen;
 mod plugin;
