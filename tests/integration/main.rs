@@ -13,6 +13,7 @@ mod keygen;
 mod plugin;
 mod props;
 mod roundtrip;
+mod shell;
 mod tamper;
 mod team;
 mod values;
