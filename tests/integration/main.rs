@@ -10,6 +10,7 @@ mod git;
 mod hardening;
 mod interop;
 mod keygen;
+mod library;
 mod plugin;
 mod props;
 mod roundtrip;
