@@ -25,6 +25,8 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
+    // Before any plaintext is in memory: a crash must leave no core file.
+    seal::disable_core_dumps()?;
     let args: Vec<String> = std::env::args().skip(1).collect();
     let _demo_dir;
     let (mut file, path, new_value) = match args.as_slice() {

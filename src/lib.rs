@@ -18,6 +18,10 @@
 //! # Ok::<(), seal::Error>(())
 //! ```
 //!
+//! A program that holds opened files can call [`disable_core_dumps`] first,
+//! as every `seal` command does, so that a crash leaves no core file with
+//! the plaintext in it.
+//!
 //! The other modules are the `seal` command's implementation, public for
 //! the fuzz targets and benchmarks only, and not part of the API.
 #![forbid(unsafe_code)]
@@ -25,6 +29,7 @@
 mod api;
 
 pub use api::{Error, ErrorKind, FileFormat, Identities, SealedFile, Value};
+pub use hardening::{disable_core_dumps, HardeningError};
 pub use zeroize::Zeroizing;
 
 pub mod cli;
