@@ -22,9 +22,12 @@
 //! as every `seal` command does, so that a crash leaves no core file with
 //! the plaintext in it.
 //!
-//! The other modules are the `seal` command's implementation, public for
-//! the fuzz targets and benchmarks only, and not part of the API.
+//! The other modules are the `seal` command's implementation: hidden from
+//! the documentation and not part of the API. They stay `pub` because the
+//! binary (`src/main.rs`), the fuzz targets and the benchmarks are separate
+//! crates that call into them.
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 mod api;
 
@@ -32,22 +35,41 @@ pub use api::{Error, ErrorKind, FileFormat, Identities, SealedFile, Value};
 pub use hardening::{disable_core_dumps, HardeningError};
 pub use zeroize::Zeroizing;
 
+#[doc(hidden)]
 pub mod cli;
+#[doc(hidden)]
 pub mod config;
+#[doc(hidden)]
 pub mod crypto;
+#[doc(hidden)]
 pub mod document;
+#[doc(hidden)]
 pub mod edit;
+#[doc(hidden)]
 pub mod envelope;
+#[doc(hidden)]
 pub mod exec;
+#[doc(hidden)]
 pub mod exposure;
+#[doc(hidden)]
 pub mod format;
+#[doc(hidden)]
 pub mod fsio;
+#[doc(hidden)]
 pub mod git;
+#[doc(hidden)]
 pub mod hardening;
+#[doc(hidden)]
 pub mod merge;
+#[doc(hidden)]
 pub mod metadata;
+#[doc(hidden)]
 pub mod passphrase;
+#[doc(hidden)]
 pub mod path;
+#[doc(hidden)]
 pub mod select;
+#[doc(hidden)]
 pub mod team;
+#[doc(hidden)]
 pub mod token;
