@@ -29,6 +29,93 @@ pub struct NameOptions {
     pub only: Vec<PathQuery>,
     /// Expand `$NAME` and `${NAME}` in dotenv values, as dotenv loaders do.
     pub expand: bool,
+    /// The child gets `NAME_FILE` rather than `NAME` (`--files`): the
+    /// startup check looks at the name the child gets.
+    pub file_names: bool,
+    /// Per file, in the order of the files: the names it may set although
+    /// they change how programs start (`exec.allow`, `--allow-var`).
+    pub allowed: Vec<Vec<String>>,
+}
+
+/// Names that change how the dynamic loader, a shell or an interpreter
+/// starts, or which program runs: a value of a sealed file, which anyone
+/// who can seal for it may change unseen, must not set them unless allowed.
+const STARTUP_NAMES: &[&str] = &[
+    // The search path for every command.
+    "PATH",
+    // glibc: loader and locale machinery that loads code.
+    "GCONV_PATH",
+    "GLIBC_TUNABLES",
+    "LOCPATH",
+    "NLSPATH",
+    "MALLOC_TRACE",
+    // Shells: files sourced, or text expanded, when they start.
+    "BASH_ENV",
+    "ENV",
+    "ZDOTDIR",
+    "SHELLOPTS",
+    "BASHOPTS",
+    "PS4",
+    "PROMPT_COMMAND",
+    "IFS",
+    // Interpreters and runtimes: code or options loaded at start.
+    "NODE_OPTIONS",
+    "NODE_PATH",
+    "PERL5OPT",
+    "PERL5LIB",
+    "PERLLIB",
+    "PERL5DB",
+    "RUBYOPT",
+    "RUBYLIB",
+    "LUA_INIT",
+    "LUA_PATH",
+    "LUA_CPATH",
+    "PHPRC",
+    "PHP_INI_SCAN_DIR",
+    "JAVA_TOOL_OPTIONS",
+    "_JAVA_OPTIONS",
+    "JDK_JAVA_OPTIONS",
+    "CLASSPATH",
+    "DOTNET_STARTUP_HOOKS",
+    // Programs other programs run.
+    "GIT_SSH_COMMAND",
+    "GIT_SSH",
+    "GIT_ASKPASS",
+    "GIT_EDITOR",
+    "GIT_SEQUENCE_EDITOR",
+    "GIT_PAGER",
+    "GIT_EXTERNAL_DIFF",
+    "GIT_PROXY_COMMAND",
+    "GIT_EXEC_PATH",
+    "GIT_TEMPLATE_DIR",
+    "GIT_CONFIG",
+    "GIT_CONFIG_GLOBAL",
+    "GIT_CONFIG_SYSTEM",
+    "GIT_CONFIG_PARAMETERS",
+    "GIT_CONFIG_COUNT",
+    "SSH_ASKPASS",
+    "SUDO_ASKPASS",
+    "EDITOR",
+    "VISUAL",
+    "PAGER",
+];
+
+/// Families of such names: the loader's (`LD_PRELOAD`, `LD_AUDIT`, …, and
+/// macOS's `DYLD_`), Python's (`PYTHONSTARTUP`, `PYTHONPATH`, …), bash's
+/// exported functions, git's numbered config entries.
+const STARTUP_PREFIXES: &[&str] = &[
+    "LD_",
+    "DYLD_",
+    "PYTHON",
+    "BASH_FUNC_",
+    "GIT_CONFIG_KEY_",
+    "GIT_CONFIG_VALUE_",
+];
+
+/// Whether the variable `name` changes how the loader, a shell or an
+/// interpreter starts (names are case-sensitive, as the programs read them).
+pub fn changes_how_programs_start(name: &str) -> bool {
+    STARTUP_NAMES.contains(&name) || STARTUP_PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
 /// One variable for the child.
@@ -68,6 +155,12 @@ pub enum ExecError {
     },
     #[error("{origin}: {name:?} is not a usable environment variable name (use letters, digits, `_`, `.` or `-`, not starting with a digit)")]
     BadName { name: String, origin: String },
+    #[error("{file}: the key {path} would set {name}, which changes how programs start (the loader, a shell or an interpreter); nothing was run")]
+    StartupVariable {
+        file: String,
+        path: String,
+        name: String,
+    },
     #[error("{origin}: the value contains a NUL byte, which an environment variable cannot hold")]
     NulInValue { origin: String },
     #[error("{0}")]
@@ -150,6 +243,23 @@ pub fn variables(
                     origin: origin(),
                 });
             }
+            let child_name = if options.file_names {
+                std::borrow::Cow::Owned(format!("{name}_FILE"))
+            } else {
+                std::borrow::Cow::Borrowed(name.as_str())
+            };
+            if changes_how_programs_start(&child_name)
+                && !options
+                    .allowed
+                    .get(file_no)
+                    .is_some_and(|names| names.iter().any(|n| *n == *child_name))
+            {
+                return Err(ExecError::StartupVariable {
+                    file: file.clone(),
+                    path: path.to_string(),
+                    name: child_name.into_owned(),
+                });
+            }
             if values[value_no].value.contains('\0') {
                 return Err(ExecError::NulInValue { origin: origin() });
             }
@@ -224,13 +334,11 @@ fn file_values<'a>(
     match defined {
         Some(defined) if opened.format == Format::Dotenv => {
             let env = |name: &str| std::env::var(name).ok().map(Zeroizing::new);
-            let expanded =
-                crate::format::dotenv::expanded_values(&opened.plaintext, defined, &env).map_err(
-                    |source| ExecError::Expand {
-                        file: file.to_owned(),
-                        source,
-                    },
-                )?;
+            let expanded = crate::format::dotenv::expanded_values(&opened.plaintext, defined, &env)
+                .map_err(|source| ExecError::Expand {
+                    file: file.to_owned(),
+                    source,
+                })?;
             // Both lists are the file's entries in order; whether a value
             // was sealed comes from the opened document.
             let in_step = marked.len() == expanded.len();
@@ -340,7 +448,10 @@ pub fn run(
         // PATH.) Returns only on failure; `vars` are wiped when dropped,
         // std's copies of them are freed as the process exits.
         use std::os::unix::process::CommandExt;
-        return Err(spawn_error(program, cmd.exec()));
+        let limit = crate::hardening::ChildCoreLimit::restore();
+        let error = cmd.exec();
+        drop(limit);
+        return Err(spawn_error(program, error));
     }
 
     let secrets: Vec<Zeroizing<String>> = if options.mask {
@@ -354,7 +465,11 @@ pub fn run(
     if options.mask {
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     }
-    let mut child = cmd.spawn().map_err(|e| spawn_error(program, e))?;
+    // The child inherits the core limit seal was started with.
+    let limit = crate::hardening::ChildCoreLimit::restore();
+    let spawned = cmd.spawn();
+    drop(limit);
+    let mut child = spawned.map_err(|e| spawn_error(program, e))?;
     let pid = Arc::new(AtomicI32::new(child.id() as i32));
     let stopped_by = Arc::new(AtomicI32::new(0));
     let forwarder = forward_signals(pid.clone(), stopped_by.clone());
@@ -708,5 +823,36 @@ mod tests {
         assert_eq!(variable_name(&list, &NameOptions::default()), "keys_2");
         assert!(valid_name("A_b.c-1"));
         assert!(!valid_name("1A") && !valid_name("a b") && !valid_name("") && !valid_name("a=b"));
+    }
+
+    #[test]
+    fn startup_names() {
+        for name in [
+            "LD_PRELOAD",
+            "LD_LIBRARY_PATH",
+            "LD_AUDIT",
+            "BASH_ENV",
+            "ENV",
+            "NODE_OPTIONS",
+            "PYTHONSTARTUP",
+            "PYTHONPATH",
+            "PERL5OPT",
+            "GIT_SSH_COMMAND",
+            "GIT_CONFIG_KEY_0",
+            "PATH",
+            "DYLD_INSERT_LIBRARIES",
+        ] {
+            assert!(changes_how_programs_start(name), "{name}");
+        }
+        for name in [
+            "DATABASE_PASSWORD",
+            "path",
+            "ld_preload",
+            "PATH_FILE",
+            "ENVIRONMENT",
+            "GIT_TOKEN",
+        ] {
+            assert!(!changes_how_programs_start(name), "{name}");
+        }
     }
 }

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::{open_all, parse_only, variables_error, CliError, FormatArg, IdentityArgs};
+use super::{
+    allowed_names, open_all, parse_only, variables_error, CliError, FormatArg, IdentityArgs,
+};
 use crate::exec::{self, ExecError, NameOptions, RunOptions};
 
 #[derive(Args, Debug)]
@@ -36,6 +38,11 @@ pub struct ExecArgs {
     /// under 6 characters (a warning names each sealed one left visible).
     #[arg(long)]
     mask: bool,
+    /// Let the files set NAME although it changes how programs start
+    /// (PATH, LD_PRELOAD, BASH_ENV, NODE_OPTIONS, …); repeatable. Also
+    /// `exec: {allow: [NAME]}` in .seal.yaml.
+    #[arg(long = "allow-var", value_name = "NAME")]
+    allow_var: Vec<String>,
     #[command(flatten)]
     identity: IdentityArgs,
     #[command(flatten)]
@@ -61,6 +68,8 @@ pub fn run(args: ExecArgs) -> Result<ExitCode, CliError> {
         prefix: args.prefix.clone(),
         only,
         expand: !args.no_expand,
+        file_names: args.files,
+        allowed: allowed_names(&args.sealed_files, &args.allow_var)?,
     };
     let vars = exec::variables(&opened, &options).map_err(variables_error)?;
     drop(opened);

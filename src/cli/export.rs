@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 
 use super::{
-    open_all, parse_only, print_stdout, variables_error, write_file, CliError, FormatArg,
-    IdentityArgs,
+    allowed_names, open_all, parse_only, print_stdout, variables_error, write_file, CliError,
+    FormatArg, IdentityArgs,
 };
 use crate::exec::{self, NameOptions};
 use crate::export::{self, ExportError, K8sSecret, Target};
@@ -59,6 +59,11 @@ pub struct ExportArgs {
     /// instead of expanding them as dotenv loaders do.
     #[arg(long)]
     no_expand: bool,
+    /// Let the files set NAME although it changes how programs start
+    /// (PATH, LD_PRELOAD, NODE_OPTIONS, …), as for `seal exec`;
+    /// repeatable. Also `exec: {allow: [NAME]}` in .seal.yaml.
+    #[arg(long = "allow-var", value_name = "NAME")]
+    allow_var: Vec<String>,
     /// k8s-secret: the Secret's metadata.name.
     #[arg(long, value_name = "NAME")]
     name: Option<String>,
@@ -155,6 +160,8 @@ pub fn run(args: ExportArgs) -> Result<ExitCode, CliError> {
         prefix: args.prefix.clone(),
         only: parse_only(&args.only)?,
         expand: !args.no_expand,
+        file_names: false,
+        allowed: allowed_names(&args.sealed_files, &args.allow_var)?,
     };
     let opened = open_all(
         &args.sealed_files,

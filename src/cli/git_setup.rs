@@ -26,6 +26,9 @@ pub struct GitArgs {
 #[derive(Subcommand, Debug)]
 enum GitCommand {
     /// Configure git to diff and merge sealed files decrypted (idempotent).
+    #[command(after_help = "Examples:
+  seal git setup --hook     # also a pre-commit hook running `seal check --staged`
+  seal git setup --global   # the diff/merge config in ~/.gitconfig")]
     Setup(SetupArgs),
 }
 

@@ -4,6 +4,7 @@
 //! Exit codes: 0 success, 1 failure, 2 usage error.
 
 mod check;
+mod completions;
 mod decrypt;
 mod edit;
 mod encrypt;
@@ -14,6 +15,7 @@ mod get;
 mod git_setup;
 mod info;
 mod keygen;
+mod man;
 mod merge_driver;
 mod recipients;
 mod rotate;
@@ -36,7 +38,17 @@ use crate::fsio::{self, ReadError};
 /// Keep secrets in git: encrypt only the values of YAML, JSON and dotenv
 /// files, so sealed files still read, diff and merge like config.
 #[derive(Parser, Debug)]
-#[command(name = "seal", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "seal",
+    version,
+    propagate_version = true,
+    max_term_width = 100,
+    after_help = "Exit codes: 0 success, 1 failure, 2 usage error.
+
+Examples:
+  seal encrypt --in-place -r age1... secrets.yaml
+  seal exec secrets.yaml -- ./deploy.sh"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -125,45 +137,105 @@ pub fn check_document(
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Create a new age identity (same file format as age-keygen).
+    #[command(after_help = "Examples:
+  seal keygen                      # ~/.config/seal/identity.txt, prints the public key
+  seal keygen -y ~/.ssh/id_ed25519 # the public key of an identity")]
     Keygen(keygen::KeygenArgs),
     /// Seal a plaintext file: encrypt every value (or those the rule selects).
+    #[command(after_help = "Examples:
+  seal encrypt --in-place secrets.yaml            # for the recipients of .seal.yaml
+  seal encrypt -r age1... -o app.env.sealed app.env")]
     Encrypt(encrypt::EncryptArgs),
     /// Print (or write) the plaintext of a sealed file.
+    #[command(after_help = "Examples:
+  seal decrypt secrets.yaml
+  seal decrypt --extract database.password secrets.yaml")]
     Decrypt(decrypt::DecryptArgs),
     /// Decrypt into a private temp file, open $EDITOR, reseal what changed.
+    #[command(after_help = "Examples:
+  seal edit secrets.yaml
+  SEAL_EDITOR=\"code --wait\" seal edit prod.env")]
     Edit(edit::EditArgs),
     /// Run a command with the sealed values in its environment.
+    #[command(after_help = "Examples:
+  seal exec --upper secrets.yaml -- ./server      # database.password -> DATABASE_PASSWORD
+  seal exec --files prod.env -- docker compose up # DB_PASSWORD_FILE=/path")]
     Exec(exec::ExecArgs),
     /// Write the values `seal exec` would inject for another tool (k8s, docker, shell, CI).
     Export(export::ExportArgs),
     /// Print one decrypted value.
+    #[command(after_help = "Examples:
+  seal get secrets.yaml database.password
+  seal get secrets.json /api/keys/0")]
     Get(get::GetArgs),
     /// Set one value (added at the end of its mapping if new) and reseal.
+    #[command(after_help = "Examples:
+  seal set secrets.yaml database.password 'n3w-p4ss'
+  seal set --raw secrets.yaml database.port 5432")]
     Set(set::SetArgs),
     /// Remove one value and reseal.
+    #[command(after_help = "Example:
+  seal unset secrets.yaml old.api_key")]
     Unset(set::UnsetArgs),
     /// Show a sealed file's recipients, dates and value counts (no key needed).
+    #[command(after_help = "Examples:
+  seal info secrets.yaml
+  seal info --json secrets.yaml")]
     Info(info::InfoArgs),
     /// Print a sealed file decrypted, for git's diff.seal.textconv (never fails).
+    #[command(after_help = "Example (what git runs, set up by `seal git setup`):
+  git config diff.seal.textconv \"seal textconv\"")]
     Textconv(textconv::TextconvArgs),
     /// Git merge driver for sealed files: seal merge-driver %O %A %B %P.
+    #[command(after_help = "Example (what git runs, set up by `seal git setup`):
+  git config merge.seal.driver \"seal merge-driver %O %A %B %P\"")]
     MergeDriver(merge_driver::MergeDriverArgs),
     /// Git integration: `seal git setup` configures diff, merge and the hook.
+    #[command(after_help = "Examples:
+  seal git setup --hook
+  seal git setup --print")]
     Git(git_setup::GitArgs),
     /// Check that every file a .seal.yaml rule covers is sealed (pre-commit, CI).
+    #[command(after_help = "Examples:
+  seal check                # every tracked file under .seal.yaml
+  seal check --staged       # what is about to be committed")]
     Check(check::CheckArgs),
     /// List, add or remove the recipients of .seal.yaml (or list a file's).
     Recipients(recipients::RecipientsArgs),
     /// Re-wrap sealed files for the recipients their rule names now.
+    #[command(after_help = "Examples:
+  seal updatekeys --dry-run
+  seal updatekeys prod/")]
     Updatekeys(updatekeys::UpdatekeysArgs),
     /// Give files a new data key and re-encrypt every value (same recipients).
+    #[command(after_help = "Example:
+  seal rotate prod/secrets.yaml prod/app.env")]
     Rotate(rotate::RotateArgs),
     /// What a recipient could decrypt in the git history, and what is unchanged.
+    #[command(after_help = "Examples:
+  seal exposure bob
+  seal exposure bob --json")]
     Exposure(exposure::ExposureArgs),
+    /// Print a shell completion script for bash, zsh or fish.
+    #[command(after_help = "Examples:
+  seal completions bash > ~/.local/share/bash-completion/completions/seal
+  seal completions zsh > ~/.zfunc/_seal")]
+    Completions(completions::CompletionsArgs),
+    /// Print seal's man page, or write one page per command with --dir.
+    #[command(after_help = "Examples:
+  seal man | man -l -
+  seal man --dir ~/.local/share/man/man1")]
+    Man(man::ManArgs),
 }
 
 /// Run a parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
+    // Before any key or value is read: a core file would hold them.
+    if let Err(e) = crate::hardening::disable_core_dumps() {
+        let e = CliError::new(format!("{e}; nothing was done"));
+        e.print();
+        return ExitCode::from(e.code);
+    }
     let result = match cli.command {
         Command::Keygen(a) => keygen::run(a),
         Command::Encrypt(a) => encrypt::run(a),
@@ -183,6 +255,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Updatekeys(a) => updatekeys::run(a),
         Command::Rotate(a) => rotate::run(a),
         Command::Exposure(a) => exposure::run(a),
+        Command::Completions(a) => completions::run(a),
+        Command::Man(a) => man::run(a),
     };
     match result {
         Ok(code) => code,
@@ -444,13 +518,41 @@ pub fn parse_only(only: &[String]) -> Result<Vec<crate::path::PathQuery>, CliErr
 
 /// Describe a failure to name the values of `seal exec` and `seal export`.
 pub fn variables_error(e: crate::exec::ExecError) -> CliError {
-    let expand = matches!(e, crate::exec::ExecError::Expand { .. });
+    use crate::exec::ExecError;
     let error = CliError::new(e.to_string());
-    if expand {
-        error
-    } else {
-        error.hint("rename a key, or narrow with --only / --prefix")
+    match &e {
+        ExecError::Expand { .. } => error,
+        ExecError::StartupVariable { name, .. } => error.hint(format!(
+            "if the file should set it, allow it in .seal.yaml (`exec: {{allow: [{name}]}}`) or pass --allow-var {name}"
+        )),
+        _ => error.hint("rename a key, or narrow with --only / --prefix"),
     }
+}
+
+/// Per sealed file, the names it may set although they change how programs
+/// start: `--allow-var` plus `exec.allow` of the `.seal.yaml` that covers
+/// it (for standard input, the working directory's). A sealed value can
+/// change unseen; `.seal.yaml` is reviewed in plain text.
+pub fn allowed_names(
+    files: &[PathBuf],
+    allow_var: &[String],
+) -> Result<Vec<Vec<String>>, CliError> {
+    files
+        .iter()
+        .map(|file| {
+            let dir = match file.parent() {
+                _ if file.as_os_str() == "-" => Path::new("."),
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            let config = crate::config::Config::find(dir).map_err(|e| {
+                CliError::new(e.to_string()).hint("fix .seal.yaml, then run the command again")
+            })?;
+            let mut names = allow_var.to_vec();
+            names.extend(config.map(|c| c.exec_allow).unwrap_or_default());
+            Ok(names)
+        })
+        .collect()
 }
 
 /// Take the advisory lock on a sealed file for a read-modify-write, so two

@@ -27,7 +27,11 @@ use crate::team::reconcile::{self, Action, Lockout, Options};
 const FINGERPRINTS: &str =
     "Fingerprints are SHA256: and base64 without padding: for SSH keys the same \
 as `ssh-keygen -l` prints (SHA-256 of the key blob, the comment ignored); for age, plugin and \
-scrypt: recipients SHA-256 of the recipient text.";
+scrypt: recipients SHA-256 of the recipient text.
+
+Examples:
+  seal recipients                    # .seal.yaml's recipients, groups and rules
+  seal recipients add bob \"$(cat bob.pub)\" --group team";
 
 #[derive(Args, Debug)]
 #[command(args_conflicts_with_subcommands = true, after_help = FINGERPRINTS)]
@@ -52,10 +56,15 @@ enum Action2 {
     /// key line, an age plugin recipient, or scrypt:LABEL (a passphrase,
     /// asked for when wrapping); `-` reads it from standard input and a
     /// path reads a .pub or recipients file holding exactly one key.
+    #[command(after_help = "Examples:
+  seal recipients add bob age1... --group ops
+  seal recipients add ci ~/.ssh/ci_ed25519.pub")]
     Add(AddArgs),
     /// Remove a recipient from .seal.yaml (and its groups and rules), give
     /// every file they could open a new data key, and report what they
     /// could decrypt in the git history.
+    #[command(after_help = "Example:
+  seal recipients remove bob       # rotates, then reports what bob could read")]
     Remove(RemoveArgs),
 }
 

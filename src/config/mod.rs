@@ -15,6 +15,8 @@
 //!     encrypt: ["stringData.*", "data.*"]
 //!   - path: "**"
 //!     recipients: [alice, ci]
+//! exec:
+//!   allow: [PATH]   # variables `seal exec` may set although they change how programs start
 //! ```
 //!
 //! Rule paths are globs relative to the directory holding `.seal.yaml`; `*`
@@ -58,6 +60,9 @@ pub struct Config {
     /// Groups in file order: (name, member names).
     pub groups: Vec<(String, Vec<String>)>,
     pub rules: Vec<Rule>,
+    /// `exec.allow`: variable names `seal exec` may set from files this
+    /// config covers although they change how programs start.
+    pub exec_allow: Vec<String>,
 }
 
 /// A problem with `.seal.yaml`, naming the file; `kind` says what and
@@ -87,8 +92,14 @@ pub enum ConfigErrorKind {
     SeveralDocuments,
     #[error("the top level must be a mapping with `recipients`, `groups` and `rules`")]
     TopLevelNotMapping,
-    #[error("unknown top-level key {0:?} (expected recipients, groups, rules)")]
+    #[error("unknown top-level key {0:?} (expected recipients, groups, rules, exec)")]
     UnknownTopLevelKey(String),
+    #[error("`exec` must be a mapping with `allow`")]
+    ExecNotMapping,
+    #[error("exec: unknown key {0:?} (expected allow)")]
+    ExecUnknownKey(String),
+    #[error("exec.allow: expected a list of variable names")]
+    ExecAllowNotList,
     #[error("`recipients` must map names to public keys")]
     RecipientsNotMapping,
     #[error("recipients: a name must be text")]
@@ -219,6 +230,7 @@ impl Config {
             recipients: Vec::new(),
             groups: Vec::new(),
             rules: Vec::new(),
+            exec_allow: Vec::new(),
         };
         for (k, v) in map {
             let key = scalar_text(k).unwrap_or_default();
@@ -244,6 +256,7 @@ impl Config {
                         cfg.rules.push(parse_rule(rule, i).map_err(err)?);
                     }
                 }
+                "exec" => cfg.exec_allow = parse_exec(v).map_err(err)?,
                 other => return Err(err(ConfigErrorKind::UnknownTopLevelKey(other.to_owned()))),
             }
         }
@@ -389,6 +402,18 @@ fn string_list(node: &Yaml) -> Option<Vec<String>> {
     node.as_sequence()?.iter().map(scalar_text).collect()
 }
 
+fn parse_exec(node: &Yaml) -> Result<Vec<String>, ConfigErrorKind> {
+    let map = node.as_mapping().ok_or(ConfigErrorKind::ExecNotMapping)?;
+    let mut allow = Vec::new();
+    for (k, v) in map {
+        match scalar_text(k).unwrap_or_default().as_str() {
+            "allow" => allow = string_list(v).ok_or(ConfigErrorKind::ExecAllowNotList)?,
+            other => return Err(ConfigErrorKind::ExecUnknownKey(other.to_owned())),
+        }
+    }
+    Ok(allow)
+}
+
 fn parse_recipients(node: &Yaml) -> Result<Vec<(String, String)>, ConfigErrorKind> {
     let map = node
         .as_mapping()
@@ -526,6 +551,16 @@ rules:
             .to_string()
             .contains("line"));
         assert!(cfg("").is_err());
+        let exec = cfg("recipients: {a: age1x}\nrules: [{path: '**', recipients: [a]}]\nexec:\n  allow: [PATH, LD_LIBRARY_PATH]\n").unwrap();
+        assert_eq!(exec.exec_allow, ["PATH", "LD_LIBRARY_PATH"]);
+        for (bad, says) in [
+            ("exec: [PATH]", "`exec` must be a mapping"),
+            ("exec: {alow: [PATH]}", "unknown key \"alow\""),
+            ("exec: {allow: {PATH: 1}}", "exec.allow: expected a list"),
+        ] {
+            let e = cfg(bad).unwrap_err().to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
         let bad_glob =
             cfg("recipients: {a: age1x}\nrules: [{path: 'a[', recipients: [a]}]\n").unwrap_err();
         assert!(bad_glob.to_string().contains("invalid glob"), "{bad_glob}");

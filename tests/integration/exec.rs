@@ -444,9 +444,13 @@ fn the_command_starts_like_a_shell_would_start_it() {
         &format!("PATH={}:/usr/bin:/bin\nA=1\n", bin.display()),
         &[&key],
     );
-    exec(&env, &key, &["path.env", "--", "only-here"])
-        .success()
-        .stdout("found 1");
+    exec(
+        &env,
+        &key,
+        &["--allow-var", "PATH", "path.env", "--", "only-here"],
+    )
+    .success()
+    .stdout("found 1");
     exec(&env, &key, &["base.env", "--", "only-here"])
         .code(127)
         .stderr(predicate::str::contains("command not found: only-here"));
@@ -454,14 +458,22 @@ fn the_command_starts_like_a_shell_would_start_it() {
     let plain = env.write("bin/no-shebang", "printf 'sh ran %s' \"$A\"\n");
     std::fs::set_permissions(&plain, std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .expect("chmod");
-    exec(&env, &key, &["path.env", "--", "no-shebang"])
-        .success()
-        .stdout("sh ran 1");
+    exec(
+        &env,
+        &key,
+        &["--allow-var", "PATH", "path.env", "--", "no-shebang"],
+    )
+    .success()
+    .stdout("sh ran 1");
     // Found but not executable: 126, like a shell.
     env.write("bin/not-exec", "#!/bin/sh\necho no\n");
-    exec(&env, &key, &["path.env", "--", "not-exec"])
-        .code(126)
-        .stderr(predicate::str::contains("permission denied"));
+    exec(
+        &env,
+        &key,
+        &["--allow-var", "PATH", "path.env", "--", "not-exec"],
+    )
+    .code(126)
+    .stderr(predicate::str::contains("permission denied"));
     // Variables seal does not set reach the command unchanged.
     env.seal()
         .args(["exec", "-i"])

@@ -619,3 +619,26 @@ fn output_file_is_private() {
     let names = env.files();
     assert!(!names.iter().any(|n| n.contains("seal-tmp")), "{names:?}");
 }
+
+#[test]
+fn variables_that_change_how_programs_start_are_refused_unless_allowed() {
+    let env = Env::new();
+    let key = env.keygen("k");
+    env.sealed_for("app.env", "LD_PRELOAD=/tmp/evil.so\nTOKEN=abc\n", &[&key]);
+    let a = export(&env, &key, &["--to", "json", "app.env"]).failure();
+    let err = stderr(&a);
+    assert!(
+        err.contains("LD_PRELOAD") && err.contains("app.env"),
+        "{err}"
+    );
+    assert!(err.contains("--allow-var LD_PRELOAD"), "{err}");
+    assert!(a.get_output().stdout.is_empty());
+    let out = export_ok(
+        &env,
+        &key,
+        &["--to", "json", "--allow-var", "LD_PRELOAD", "app.env"],
+    );
+    let got: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(got["LD_PRELOAD"], "/tmp/evil.so");
+    assert_eq!(got["TOKEN"], "abc");
+}
