@@ -26,7 +26,21 @@ pub(super) fn attach_metadata(body: &str, meta: &Metadata) -> Result<String, Edi
             entries,
             ..
         }) => entries,
-        _ => return Err(EditError::Unsupported(NEEDS_BLOCK_MAPPING.to_owned())),
+        // Say what the top level is, so a valid document refused here is
+        // not taken for a syntax error.
+        other => {
+            let found = match other {
+                Some(Kind::Map { .. }) => "a flow mapping (`{ … }`)",
+                Some(Kind::Seq { flow: true, .. }) => "a flow sequence (`[ … ]`)",
+                Some(Kind::Seq { .. }) => "a sequence",
+                Some(Kind::Alias { .. }) => "an alias",
+                Some(Kind::Scalar { .. }) => "a scalar",
+                Some(Kind::Empty { .. }) | None => "empty",
+            };
+            return Err(EditError::Unsupported(format!(
+                "{NEEDS_BLOCK_MAPPING}; here it is {found}"
+            )));
+        }
     };
     let first = entries
         .first()

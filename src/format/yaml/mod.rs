@@ -14,6 +14,8 @@
 //! * `edit`: `set` and `remove` on the tree, touching only the bytes of one
 //!   entry.
 //! * `typing`: what a scalar means as JSON, for `seal get`.
+//! * `view`: the values a loader sees (aliases followed, merge keys
+//!   resolved), for `get`, `exec` and `decrypt --extract`.
 //!
 //! This file ties them together: the [`Syntax`] impl, the walk over leaves
 //! and the quoting of scalars every stage writes.
@@ -25,6 +27,7 @@ mod spans;
 mod tests;
 mod tree;
 mod typing;
+mod view;
 
 use zeroize::Zeroizing;
 
@@ -94,19 +97,16 @@ fn scan(src: &str) -> Result<Scan, ParseError> {
     })
 }
 
+/// Values as a loader reads them: aliases followed and merge keys
+/// resolved (see `view`).
 fn values(src: &str) -> Result<Vec<(KeyPath, Zeroizing<String>)>, ParseError> {
     let analysis = analyze(src)?;
     let mut out = Vec::new();
-    for_each_leaf(&analysis, |path, node| match &node.kind {
+    view::for_each_value(src, &analysis, |path, node| match &node.kind {
         Kind::Scalar { value, .. } => out.push((path.clone(), value.clone())),
         Kind::Empty { .. } => out.push((path.clone(), Zeroizing::new(String::new()))),
-        Kind::Alias { id, .. } => {
-            if let Some(v) = analysis.tree.anchors.get(id) {
-                out.push((path.clone(), v.clone()));
-            }
-        }
-        Kind::Map { .. } | Kind::Seq { .. } => {}
-    });
+        Kind::Alias { .. } | Kind::Map { .. } | Kind::Seq { .. } => {}
+    })?;
     Ok(out)
 }
 

@@ -39,6 +39,19 @@ pub(super) fn skip_space(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// Skip space, comments and `...` document end markers from `i`.
+pub(super) fn skip_end_markers(b: &[u8], mut i: usize) -> usize {
+    loop {
+        i = skip_space(b, i);
+        let at_line_start = i == 0 || matches!(b.get(i - 1), Some(b'\n' | b'\r'));
+        let marker = b.get(i..i + 3) == Some(b"...") && b.get(i + 3).is_none_or(|&c| is_ws(c));
+        if !(at_line_start && marker) {
+            return i;
+        }
+        i += 3;
+    }
+}
+
 /// End of one anchor or tag starting at `i`.
 fn skip_prop(b: &[u8], mut i: usize, flow: bool) -> usize {
     if b.get(i) == Some(&b'!') && b.get(i + 1) == Some(&b'<') {

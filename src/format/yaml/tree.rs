@@ -4,7 +4,7 @@
 //! Anything whose position cannot be found exactly is refused rather than
 //! guessed, because a wrong span would seal or edit the wrong bytes.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::ops::Range;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError};
@@ -14,7 +14,8 @@ use crate::format::ParseError;
 
 use super::spans::{
     close_bracket, col_of, dash_before, explicit_key_mark, flow_indent_ok, last_dash,
-    props_end_from, scalar_span, tab_after_colon, trim_ws_end, value_indicator,
+    props_end_from, scalar_span, skip_end_markers, skip_space, tab_after_colon, trim_ws_end,
+    value_indicator,
 };
 
 /// Deepest collection nesting accepted; keeps every later walk shallow.
@@ -28,6 +29,8 @@ pub(super) struct Node {
     pub(super) end: usize,
     /// End of the properties, when there are any.
     pub(super) props_end: Option<usize>,
+    /// saphyr's id of the anchor on this node (`&name`), 0 for none.
+    pub(super) anchor: usize,
     pub(super) kind: Kind,
 }
 
@@ -87,14 +90,13 @@ pub(super) struct Doc {
 
 pub(super) struct Tree {
     pub(super) docs: Vec<Doc>,
-    /// Values of anchored scalars, by anchor id.
-    pub(super) anchors: HashMap<usize, Zeroizing<String>>,
 }
 
 pub(super) enum Frame {
     Map {
         start: usize,
         props_end: Option<usize>,
+        anchor: usize,
         flow: bool,
         pair: bool,
         open: usize,
@@ -107,6 +109,7 @@ pub(super) enum Frame {
     Seq {
         start: usize,
         props_end: Option<usize>,
+        anchor: usize,
         flow: bool,
         open: usize,
         items: Vec<Item>,
@@ -200,10 +203,7 @@ pub(super) fn build_tree(src: &str) -> Result<Tree, ParseError> {
             break;
         }
     }
-    Ok(Tree {
-        docs: builder.docs,
-        anchors: builder.anchors,
-    })
+    Ok(Tree { docs: builder.docs })
 }
 
 /// Where an event stands: its byte range as saphyr reports it, and what
@@ -225,7 +225,6 @@ struct Builder<'s> {
     doc: Option<Doc>,
     /// Collections opened and not yet closed, innermost last.
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Zeroizing<String>>,
     /// Source before this offset belongs to nodes already built: a node's
     /// text is only searched for after it.
     cursor: usize,
@@ -240,7 +239,6 @@ impl<'s> Builder<'s> {
             docs: Vec::new(),
             doc: None,
             stack: Vec::new(),
-            anchors: HashMap::new(),
             cursor: 0,
         }
     }
@@ -258,10 +256,10 @@ impl<'s> Builder<'s> {
                 self.scalar(at, value.into_owned(), style, anchor, tag.is_some())?;
             }
             Event::SequenceStart(anchor, ref tag) => {
-                self.open_collection(at, false, anchor != 0 || tag.is_some())?;
+                self.open_collection(at, false, anchor, tag.is_some())?;
             }
             Event::MappingStart(anchor, ref tag) => {
-                self.open_collection(at, true, anchor != 0 || tag.is_some())?;
+                self.open_collection(at, true, anchor, tag.is_some())?;
             }
             Event::SequenceEnd | Event::MappingEnd => self.close_collection(s)?,
         }
@@ -290,6 +288,13 @@ impl<'s> Builder<'s> {
     fn document_start(&mut self, explicit: bool, s: usize) {
         if explicit && self.b.get(s..s + 3) == Some(b"---") {
             self.cursor = self.cursor.max(s + 3);
+        } else {
+            // A bare document's text may follow `...` markers that closed
+            // no document (spec example 9.3), which saphyr reports no
+            // event for: nodes are searched for after them.
+            self.cursor = self
+                .cursor
+                .max(skip_end_markers(self.b, self.cursor).min(s));
         }
         self.doc = Some(Doc {
             root: None,
@@ -325,6 +330,7 @@ impl<'s> Builder<'s> {
             start: s,
             end,
             props_end: None,
+            anchor: 0,
             kind: Kind::Alias { span: s..end, id },
         })
     }
@@ -342,18 +348,12 @@ impl<'s> Builder<'s> {
         } else {
             None
         };
-        let node = if value.is_empty() && style == ScalarStyle::Plain {
+        let mut node = if value.is_empty() && style == ScalarStyle::Plain {
             self.empty_node(at, props_end)
         } else {
             self.scalar_node(at, props_end, value, style)?
         };
-        if anchor != 0 {
-            let value = match &node.kind {
-                Kind::Scalar { value, .. } => value.clone(),
-                _ => Zeroizing::new(String::new()),
-            };
-            self.anchors.insert(anchor, value);
-        }
+        node.anchor = anchor;
         self.deliver(node)
     }
 
@@ -377,6 +377,7 @@ impl<'s> Builder<'s> {
             start: if props_end.is_some() { at.s } else { pos },
             end: pos,
             props_end,
+            anchor: 0,
             kind: Kind::Empty {
                 pos,
                 bare,
@@ -428,6 +429,7 @@ impl<'s> Builder<'s> {
             start: if props_end.is_some() { s } else { span.start },
             end: span.end,
             props_end,
+            anchor: 0,
             kind: Kind::Scalar {
                 span,
                 value: Zeroizing::new(value),
@@ -435,8 +437,15 @@ impl<'s> Builder<'s> {
         })
     }
 
-    fn open_collection(&mut self, at: At, is_map: bool, has_props: bool) -> Result<(), ParseError> {
+    fn open_collection(
+        &mut self,
+        at: At,
+        is_map: bool,
+        anchor: usize,
+        has_tag: bool,
+    ) -> Result<(), ParseError> {
         let (src, b, s, e) = (self.src, self.b, at.s, at.e);
+        let has_props = anchor != 0 || has_tag;
         if matches!(at.role, Role::Key) {
             return Err(ParseError::at(
                 src,
@@ -451,19 +460,32 @@ impl<'s> Builder<'s> {
                 format!("nesting deeper than {MAX_DEPTH} levels"),
             ));
         }
+        // saphyr's span of a flow collection's start runs from its
+        // properties over its bracket and the space after it (`{ `,
+        // `!!seq\n  [ `), so the bracket is found after the properties
+        // rather than taken to be the span's last byte.
         let bracket = if is_map { b'{' } else { b'[' };
-        let flow = e > s && b.get(e - 1) == Some(&bracket);
+        let content = if has_props {
+            props_end_from(b, s, at.in_flow)
+        } else {
+            Some(s)
+        };
+        let bracket_at = content
+            .map(|c| skip_space(b, c))
+            .filter(|&i| i < e && b.get(i) == Some(&bracket));
+        let flow = bracket_at.is_some();
         let pair = is_map && !flow && at.in_flow;
         let props_end = if has_props && !pair {
-            Some(props_end_from(b, s, at.in_flow).ok_or_else(|| internal(src, s))?)
+            Some(content.ok_or_else(|| internal(src, s))?)
         } else {
             None
         };
-        let open = if flow {
-            self.cursor = self.cursor.max(e);
-            e - 1
-        } else {
-            s
+        let open = match bracket_at {
+            Some(at) => {
+                self.cursor = self.cursor.max(at + 1);
+                at
+            }
+            None => s,
         };
         // Unknown until the first entry or item for a block collection
         // without properties.
@@ -476,6 +498,7 @@ impl<'s> Builder<'s> {
             Frame::Map {
                 start,
                 props_end,
+                anchor,
                 flow: flow || pair,
                 pair,
                 open,
@@ -488,6 +511,7 @@ impl<'s> Builder<'s> {
             Frame::Seq {
                 start,
                 props_end,
+                anchor,
                 flow,
                 open,
                 items: Vec::new(),
@@ -503,6 +527,7 @@ impl<'s> Builder<'s> {
             Frame::Map {
                 start,
                 props_end,
+                anchor,
                 flow,
                 pair,
                 open,
@@ -516,6 +541,7 @@ impl<'s> Builder<'s> {
                     start: if start == usize::MAX { first } else { start },
                     end,
                     props_end,
+                    anchor,
                     kind: Kind::Map {
                         flow,
                         pair,
@@ -527,6 +553,7 @@ impl<'s> Builder<'s> {
             Frame::Seq {
                 start,
                 props_end,
+                anchor,
                 flow,
                 open,
                 items,
@@ -539,6 +566,7 @@ impl<'s> Builder<'s> {
                     start: if start == usize::MAX { first } else { start },
                     end,
                     props_end,
+                    anchor,
                     kind: Kind::Seq {
                         flow,
                         open: if flow { open } else { first },

@@ -9,11 +9,13 @@ use crate::path::{KeyPath, PathQuery};
 use super::for_each_leaf;
 use super::metadata::analyze;
 use super::tree::{Kind, Node};
+use super::view::for_each_value;
 
 pub(super) fn typed_values(src: &str) -> Result<Vec<(KeyPath, Typed)>, ParseError> {
     let analysis = analyze(src)?;
     let mut out = Vec::new();
-    for_each_leaf(&analysis, |path, node| {
+    // An alias's value is typed as the node it names.
+    for_each_value(src, &analysis, |path, node| {
         let typed = match &node.kind {
             Kind::Scalar { span, value } => scalar_type(
                 tag_of(src, node),
@@ -21,15 +23,12 @@ pub(super) fn typed_values(src: &str) -> Result<Vec<(KeyPath, Typed)>, ParseErro
                 value,
             ),
             Kind::Empty { .. } => Typed::literal("null"),
-            Kind::Alias { id, .. } => match analysis.tree.anchors.get(id) {
-                Some(v) => Typed::String(v.clone()),
-                None => return,
-            },
+            Kind::Alias { .. } => return,
             Kind::Map { .. } => Typed::literal("{}"),
             Kind::Seq { .. } => Typed::literal("[]"),
         };
         out.push((path.clone(), typed));
-    });
+    })?;
     Ok(out)
 }
 
