@@ -163,8 +163,13 @@ pub enum ExecError {
     },
     #[error("{origin}: the value contains a NUL byte, which an environment variable cannot hold")]
     NulInValue { origin: String },
-    #[error("{0}")]
-    Parse(String),
+    /// A file's values cannot be read (for YAML: a merge key or alias that
+    /// has no list of values).
+    #[error("{file}: {source}")]
+    Parse {
+        file: String,
+        source: crate::format::ParseError,
+    },
     #[error("{file}:{source}")]
     Expand {
         file: String,
@@ -328,9 +333,10 @@ fn file_values<'a>(
     opened: &'a Opened,
     defined: Option<&mut HashMap<String, Zeroizing<String>>>,
 ) -> Result<Vec<MarkedValue<'a>>, ExecError> {
-    let marked = opened
-        .marked_values()
-        .map_err(|e| ExecError::Parse(format!("{file}: {e}")))?;
+    let marked = opened.marked_values().map_err(|source| ExecError::Parse {
+        file: file.to_owned(),
+        source,
+    })?;
     match defined {
         Some(defined) if opened.format == Format::Dotenv => {
             let env = |name: &str| std::env::var(name).ok().map(Zeroizing::new);

@@ -519,6 +519,9 @@ pub fn parse_only(only: &[String]) -> Result<Vec<crate::path::PathQuery>, CliErr
 /// Describe a failure to name the values of `seal exec` and `seal export`.
 pub fn variables_error(e: crate::exec::ExecError) -> CliError {
     use crate::exec::ExecError;
+    if let ExecError::Parse { file, source } = e {
+        return CliError::doc(&file, source.into());
+    }
     let error = CliError::new(e.to_string());
     match &e {
         ExecError::Expand { .. } => error,

@@ -21,3 +21,4 @@ mod tamper;
 mod team;
 mod values;
 mod vectors;
+mod yaml_view;
