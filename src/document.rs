@@ -805,6 +805,19 @@ impl Opened {
         Ok(out)
     }
 
+    /// Key paths of the values that hold an unresolved conflict of seal's
+    /// merge driver: both candidates between conflict markers.
+    pub fn conflicted_paths(&self) -> Vec<&KeyPath> {
+        self.values
+            .iter()
+            .filter(|v| {
+                crate::merge::conflict_marker_line(&self.plaintext[v.plaintext(&self.sealed)])
+                    .is_some()
+            })
+            .map(|v| &v.path)
+            .collect()
+    }
+
     /// The sealed file this was opened from.
     pub fn sealed_text(&self) -> &str {
         &self.sealed

@@ -40,6 +40,8 @@ pub mod cli;
 #[doc(hidden)]
 pub mod config;
 #[doc(hidden)]
+pub mod conflict;
+#[doc(hidden)]
 pub mod crypto;
 #[doc(hidden)]
 pub mod document;

@@ -255,7 +255,10 @@ fn check_file<'i>(
     let scan = match format.scan(text) {
         Ok(s) => s,
         Err(e) => {
-            problems.push(format!("{name}: cannot be parsed: {e}"));
+            problems.push(match crate::conflict::git_conflicts(format, text) {
+                Some(c) => super::git_conflict_error(name, &c).message,
+                None => format!("{name}: cannot be parsed: {e}"),
+            });
             return false;
         }
     };
@@ -287,9 +290,12 @@ fn check_file<'i>(
     };
     match document::open(format, text, ids) {
         Ok(opened) => {
-            if let Some(line) = crate::merge::conflict_marker_line(&opened.plaintext) {
+            let conflicted = opened.conflicted_paths();
+            if !conflicted.is_empty() {
+                let paths: Vec<String> = conflicted.iter().map(|p| p.to_string()).collect();
                 problems.push(format!(
-                    "{name}: unresolved merge conflict (decrypted line {line}); resolve it with `seal edit {name}`"
+                    "{name}: unresolved merge conflict at {}; resolve it with `seal edit {name}`",
+                    paths.join(", ")
                 ));
             }
             true

@@ -7,8 +7,8 @@ use clap::Args;
 use zeroize::Zeroizing;
 
 use super::{
-    check_document, display, open_file, print_stdout, CliError, DocumentArg, FormatArg,
-    IdentityArgs,
+    check_document, display, open_file, print_stdout, refuse_value_conflicts, CliError,
+    DocumentArg, FormatArg, IdentityArgs,
 };
 use crate::document::Opened;
 use crate::format::Typed;
@@ -45,6 +45,7 @@ pub(crate) fn extract(
 ) -> Result<Zeroizing<Vec<u8>>, CliError> {
     let name = display(file);
     check_document(&name, query, opened.format)?;
+    refuse_value_conflicts(&name, opened, "")?;
     let values = opened
         .format
         .values(&opened.plaintext)

@@ -472,12 +472,76 @@ pub fn open_file(file: &Path, fmt: &FormatArg, ids: &IdentityArgs) -> Result<Ope
     let format = detect_format(file, fmt)?;
     let name = display(file);
     let text = read_input(file)?;
-    let sealed = document::parse_sealed_owned(format, text).map_err(|e| CliError::doc(&name, e))?;
+    // A file git left conflict markers in does not parse or fails its MAC:
+    // say it is an unfinished merge, not a syntax error in text the user
+    // never saw. Only a file that fails to open is taken for one.
+    let conflicts = crate::conflict::git_conflicts(format, &text);
+    let failed = |e: DocError| match &conflicts {
+        Some(c) => git_conflict_error(&name, c),
+        None => CliError::doc(&name, e),
+    };
+    let sealed = document::parse_sealed_owned(format, text).map_err(failed)?;
     // Identities are asked for only once the file is known to be sealed.
     let identities = load_identities(ids)?;
-    sealed
-        .open(&identities)
-        .map_err(|e| CliError::doc(&name, e))
+    sealed.open(&identities).map_err(failed)
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// A file with git's conflict markers in it: where, and how to finish.
+pub fn git_conflict_error(name: &str, c: &crate::conflict::GitConflicts) -> CliError {
+    let lines: Vec<String> = c
+        .hunks
+        .iter()
+        .map(|h| format!("{}-{}", h.start, h.end))
+        .collect();
+    let mut at = Vec::new();
+    match &c.paths {
+        Some(paths) if !paths.is_empty() => at.push(format!("at {}", and_list(paths))),
+        Some(_) => {}
+        None => at.push("(its key paths cannot be read: neither side's version parses)".into()),
+    }
+    if c.metadata {
+        at.push("in seal's metadata block".into());
+    }
+    CliError::new(format!(
+        "{name}: unresolved git merge conflict {}: git's conflict markers (`<<<<<<<`, `=======`, `>>>>>>>`) are on lines {}",
+        at.join(" and "),
+        and_list(&lines)
+    ))
+    .hint(format!(
+        "keep one side's file with `git checkout --ours {name}` or `git checkout --theirs {name}`; or merge it value by value with seal's merge driver: `seal git setup`, then `git checkout -m {name}`; then `git add {name}`"
+    ))
+}
+
+/// Refuse to hand out values while seal's merge driver has left a value
+/// holding both candidates. `what` ends the message (`; nothing was run`).
+pub fn refuse_value_conflicts(name: &str, opened: &Opened, what: &str) -> Result<(), CliError> {
+    let paths: Vec<String> = opened
+        .conflicted_paths()
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    if paths.is_empty() {
+        return Ok(());
+    }
+    Err(CliError::new(format!(
+        "{name}: unresolved merge conflict at {}: {} both sides' candidates between `{}` and `{}` lines{what}",
+        and_list(&paths),
+        if paths.len() == 1 { "it holds" } else { "each holds" },
+        crate::merge::OURS_MARKER,
+        crate::merge::THEIRS_MARKER,
+    ))
+    .hint(format!(
+        "run `seal edit {name}`, keep one candidate and delete the marker lines (or keep one side's file: `git checkout --ours {name}` or `--theirs`), then `git add {name}`"
+    )))
 }
 
 /// Open every file before anything is handed out (`seal exec`, `seal
@@ -495,12 +559,7 @@ pub fn open_all(
         let file = open_file(f, format, identity)?;
         // A merge conflict is stored as a value holding both candidates:
         // never hand that out.
-        if let Some(line) = crate::merge::conflict_marker_line(&file.plaintext) {
-            return Err(CliError::new(format!(
-                "{name}: unresolved merge conflict (decrypted line {line}); {outcome}"
-            ))
-            .hint(format!("resolve it with `seal edit {name}`")));
-        }
+        refuse_value_conflicts(&name, &file, &format!("; {outcome}"))?;
         opened.push((name, file));
     }
     Ok(opened)

@@ -1082,3 +1082,114 @@ fn a_plaintext_round_trip_keeps_the_tokens_of_unchanged_values() {
         token_of(&bobs, "k1")
     );
 }
+
+// ------------------------------------------------------ conflict messages
+
+/// A sealed file that git merged line by line (no `merge=seal` for it)
+/// holds git's conflict markers: every command that opens it says so,
+/// naming the key paths and the lines, and how to finish the merge, in
+/// every format; it is not reported as a syntax error. Following the hint
+/// (`seal git setup`'s attribute, `git checkout -m`) leaves a value-level
+/// conflict, which `get`, `decrypt --extract` and `exec` refuse by key path.
+#[test]
+fn a_git_conflict_in_a_sealed_file_is_named_with_its_key_paths_and_how_to_finish() {
+    let repo = Repo::new();
+    let me = repo.me.clone();
+    let files = [
+        ("plain/app.yaml", APP, "db.password"),
+        (
+            "plain/app.json",
+            "{\n  \"db\": {\n    \"password\": \"hunter2\",\n    \"port\": 5432\n  },\n  \"api\": \"abc123\"\n}\n",
+            "db.password",
+        ),
+        ("plain/app.env", "DB_PASSWORD=hunter2\nPORT=5432\nAPI=abc123\n", "DB_PASSWORD"),
+    ];
+    // Outside `secrets/**`: no `merge=seal` attribute covers these files.
+    for (file, text, _) in files {
+        repo.sealed_for(file, text, &[&me]);
+    }
+    repo.fork("base");
+    on(&repo, "theirs", || {
+        for (file, _, path) in files {
+            repo.set(file, path, "theirs-pw");
+        }
+    });
+    on(&repo, "ours", || {
+        for (file, _, path) in files {
+            repo.set(file, path, "ours-pw");
+        }
+    });
+    let out = repo.merge("theirs");
+    assert!(!out.status.success());
+    for (file, _, path) in files {
+        let text = repo.read(file);
+        assert!(text.contains("<<<<<<< "), "{file}: {text}");
+        let marker_line = text.lines().position(|l| l.starts_with("<<<<<<<")).unwrap() + 1;
+        for args in [
+            vec!["get", file, path],
+            vec!["decrypt", file],
+            vec!["exec", file, "--", "true"],
+        ] {
+            repo.seal_me()
+                .args(&args)
+                .assert()
+                .code(1)
+                .stderr(predicate::str::contains(format!(
+                    "{file}: unresolved git merge conflict at {path} and in seal's metadata block"
+                )))
+                .stderr(predicate::str::contains(format!("lines {marker_line}-")))
+                .stderr(predicate::str::contains(format!(
+                    "git checkout --ours {file}"
+                )))
+                .stderr(predicate::str::contains("seal git setup"))
+                .stderr(predicate::str::contains(format!("git checkout -m {file}")))
+                .stderr(predicate::str::contains("expect").not())
+                .stderr(predicate::str::contains("-pw").not());
+        }
+    }
+
+    // The hint's way: seal's merge driver for these files, merge again.
+    let attrs = repo.read(".gitattributes");
+    repo.write(
+        ".gitattributes",
+        &format!("{attrs}plain/** diff=seal merge=seal\n"),
+    );
+    for (file, _, path) in files {
+        let again = repo.git(&["checkout", "-m", file]);
+        assert!(
+            again.status.success(),
+            "{}",
+            String::from_utf8_lossy(&again.stderr)
+        );
+        let plain = repo.decrypt(file);
+        // Both candidates as source text (JSON: with their quotes).
+        assert!(
+            plain.contains("<<<<<<< ours\n")
+                && plain.contains("ours-pw")
+                && plain.contains("theirs-pw"),
+            "{plain}"
+        );
+        let other = if file.ends_with(".env") {
+            "PORT"
+        } else {
+            "db.port"
+        };
+        for args in [
+            vec!["get", file, path],
+            vec!["get", file, other],
+            vec!["decrypt", "--extract", other, file],
+            vec!["exec", file, "--", "true"],
+        ] {
+            repo.seal_me()
+                .args(&args)
+                .assert()
+                .code(1)
+                .stderr(predicate::str::contains(format!(
+                    "{file}: unresolved merge conflict at {path}: it holds both sides' candidates"
+                )))
+                .stderr(predicate::str::contains(format!("seal edit {file}")))
+                .stderr(predicate::str::contains("expect").not())
+                .stderr(predicate::str::contains("-pw").not());
+        }
+    }
+}
