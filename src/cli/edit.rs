@@ -10,8 +10,8 @@ use zeroize::Zeroizing;
 
 use super::encrypt::recipients_for;
 use super::{
-    detect_format, display, load_identities, lock_file, write_file, CliError, FormatArg,
-    IdentityArgs,
+    detect_format, display, doc_error_in, load_identities, lock_file, write_file, CliError,
+    FormatArg, IdentityArgs,
 };
 use crate::document::{self, DocError, Resealed};
 use crate::edit::{editor_command, Outcome, Session};
@@ -58,13 +58,13 @@ pub fn run(args: EditArgs) -> Result<ExitCode, CliError> {
             _lock = Some(lock_file(&args.file)?);
             let scan = format
                 .scan(&sealed)
-                .map_err(|e| CliError::doc(&name, e.into()))?;
+                .map_err(|e| doc_error_in(&name, format, &sealed, e.into()))?;
             if scan.metadata.is_none() {
                 return Err(CliError::doc(&name, DocError::NotSealed));
             }
             let ids = load_identities(&args.identity)?;
-            let opened =
-                document::open(format, &sealed, &ids).map_err(|e| CliError::doc(&name, e))?;
+            let opened = document::open(format, &sealed, &ids)
+                .map_err(|e| doc_error_in(&name, format, &sealed, e))?;
             let plaintext = opened.plaintext.clone();
             (
                 Target::Existing {

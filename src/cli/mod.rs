@@ -475,6 +475,7 @@ pub fn open_file(file: &Path, fmt: &FormatArg, ids: &IdentityArgs) -> Result<Ope
     // A file git left conflict markers in does not parse or fails its MAC:
     // say it is an unfinished merge, not a syntax error in text the user
     // never saw. Only a file that fails to open is taken for one.
+    // (Looked for before parsing: a refused text is wiped.)
     let conflicts = crate::conflict::git_conflicts(format, &text);
     let failed = |e: DocError| match &conflicts {
         Some(c) => git_conflict_error(&name, c),
@@ -484,6 +485,15 @@ pub fn open_file(file: &Path, fmt: &FormatArg, ids: &IdentityArgs) -> Result<Ope
     // Identities are asked for only once the file is known to be sealed.
     let identities = load_identities(ids)?;
     sealed.open(&identities).map_err(failed)
+}
+
+/// Describe a document error for `file`, whose text is `text`: a file
+/// holding git's conflict markers is reported as an unfinished merge.
+pub fn doc_error_in(file: &str, format: Format, text: &str, e: DocError) -> CliError {
+    match crate::conflict::git_conflicts(format, text) {
+        Some(c) => git_conflict_error(file, &c),
+        None => CliError::doc(file, e),
+    }
 }
 
 /// `a`, `a and b`, `a, b and c`.

@@ -1095,6 +1095,14 @@ fn a_plaintext_round_trip_keeps_the_tokens_of_unchanged_values() {
 fn a_git_conflict_in_a_sealed_file_is_named_with_its_key_paths_and_how_to_finish() {
     let repo = Repo::new();
     let me = repo.me.clone();
+    // A rule for `plain/**` added after `seal git setup`, so `seal check`
+    // covers these files but no `merge=seal` attribute does.
+    repo.write_policy(
+        &repo
+            .policy()
+            .rule("secrets/**", &["me"])
+            .rule("plain/**", &["me"]),
+    );
     let files = [
         ("plain/app.yaml", APP, "db.password"),
         (
@@ -1104,7 +1112,6 @@ fn a_git_conflict_in_a_sealed_file_is_named_with_its_key_paths_and_how_to_finish
         ),
         ("plain/app.env", "DB_PASSWORD=hunter2\nPORT=5432\nAPI=abc123\n", "DB_PASSWORD"),
     ];
-    // Outside `secrets/**`: no `merge=seal` attribute covers these files.
     for (file, text, _) in files {
         repo.sealed_for(file, text, &[&me]);
     }
@@ -1129,8 +1136,11 @@ fn a_git_conflict_in_a_sealed_file_is_named_with_its_key_paths_and_how_to_finish
             vec!["get", file, path],
             vec!["decrypt", file],
             vec!["exec", file, "--", "true"],
+            vec!["set", file, path, "x"],
+            vec!["edit", file],
         ] {
             repo.seal_me()
+                .env("SEAL_EDITOR", "true")
                 .args(&args)
                 .assert()
                 .code(1)
@@ -1146,6 +1156,13 @@ fn a_git_conflict_in_a_sealed_file_is_named_with_its_key_paths_and_how_to_finish
                 .stderr(predicate::str::contains("expect").not())
                 .stderr(predicate::str::contains("-pw").not());
         }
+        repo.seal_me()
+            .args(["check", file])
+            .assert()
+            .code(1)
+            .stdout(predicate::str::contains(format!(
+                "{file}: unresolved git merge conflict at {path} and in seal's metadata block"
+            )));
     }
 
     // The hint's way: seal's merge driver for these files, merge again.
