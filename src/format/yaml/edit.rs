@@ -102,7 +102,8 @@ pub(super) fn set_value(src: &str, path: &PathQuery, literal: &str) -> Result<St
                 };
                 return replace_to_eol(src, *pos, &text);
             }
-            Kind::Scalar { .. } | Kind::Alias { .. } => {
+            Kind::Alias { span, .. } => return Err(through_alias(src, span, &here())),
+            Kind::Scalar { .. } => {
                 return Err(EditError::NotAContainer(here(), path.to_string()));
             }
         }
@@ -119,6 +120,16 @@ pub(super) fn set_value(src: &str, path: &PathQuery, literal: &str) -> Result<St
     }
 }
 
+/// A path that goes through an alias: the values there are the anchored
+/// node's, which is where they are changed.
+fn through_alias(src: &str, span: &Range<usize>, here: &str) -> EditError {
+    let alias = src.get(span.clone()).unwrap_or("*");
+    let anchor = alias.trim_start_matches('*');
+    EditError::Unsupported(format!(
+        "{here} is an alias (`{alias}`): change the values where `&{anchor}` is written, or replace the alias itself by setting {here}"
+    ))
+}
+
 pub(super) fn remove_value(src: &str, path: &PathQuery) -> Result<String, EditError> {
     let tree = build_tree(src)?;
     let not_found = || EditError::NotFound(path.to_string());
@@ -132,10 +143,24 @@ pub(super) fn remove_value(src: &str, path: &PathQuery) -> Result<String, EditEr
     // indicator: used to turn an emptied block collection into `{}`/`[]`.
     let mut parent = root;
     let mut head: Option<usize> = None;
-    for seg in parents {
+    for (i, seg) in parents.iter().enumerate() {
+        if let Kind::Alias { span, .. } = &parent.kind {
+            let here = PathQuery {
+                doc: path.doc,
+                segments: parents[..i].to_vec(),
+            };
+            return Err(through_alias(src, span, &here.to_string()));
+        }
         let (next, next_head) = child(src, parent, seg).ok_or_else(not_found)?;
         parent = next;
         head = next_head;
+    }
+    if let Kind::Alias { span, .. } = &parent.kind {
+        let here = PathQuery {
+            doc: path.doc,
+            segments: parents.to_vec(),
+        };
+        return Err(through_alias(src, span, &here.to_string()));
     }
     let cut = |r: Range<usize>| checked_splice(src, r, "");
     match &parent.kind {

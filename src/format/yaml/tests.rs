@@ -379,6 +379,19 @@ fn aliases_give_the_values_of_what_they_name() {
     );
     assert_eq!(typed_at("f"), Some(Typed::literal("{}")));
     check_tokens(src);
+    // Values reached through an alias are changed where the anchor is.
+    for result in [
+        set_value(src, &q("ship-to.given"), "x"),
+        remove_value(src, &q("ship-to.given")),
+        remove_value(src, &q("ship-to.address.lines")),
+    ] {
+        match result {
+            Err(EditError::Unsupported(m)) => {
+                assert!(m.contains("ship-to is an alias (`*id001`)"), "{m}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
 
 /// What has no flat list of values is refused, naming where: a merge of
