@@ -521,9 +521,13 @@ pub fn git_conflict_error(name: &str, c: &crate::conflict::GitConflicts) -> CliE
     if c.metadata {
         at.push("in seal's metadata block".into());
     }
+    let at = if at.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", at.join(" and "))
+    };
     CliError::new(format!(
-        "{name}: unresolved git merge conflict {}: git's conflict markers (`<<<<<<<`, `=======`, `>>>>>>>`) are on lines {}",
-        at.join(" and "),
+        "{name}: unresolved git merge conflict{at}: git's conflict markers (`<<<<<<<`, `=======`, `>>>>>>>`) are on lines {}",
         and_list(&lines)
     ))
     .hint(format!(
@@ -648,4 +652,35 @@ pub fn print_stdout(text: &[u8]) -> Result<(), CliError> {
 /// Write a file atomically, naming it in the error.
 pub fn write_file(path: &Path, contents: &[u8], mode: fsio::Mode) -> Result<(), CliError> {
     fsio::write_atomic(path, contents, mode).map_err(|e| CliError::write(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conflict::git_conflicts;
+
+    /// The message names what can be known: key paths and the metadata
+    /// block, or only lines when neither side parses, or only lines when
+    /// the markers hold no value (a comment changed on both sides).
+    #[test]
+    fn git_conflict_messages_name_paths_or_lines() {
+        let message = |format, text| {
+            let c = git_conflicts(format, text).expect("a conflict");
+            git_conflict_error("f", &c).message
+        };
+        assert_eq!(
+            message(Format::Yaml, "a: 1\n<<<<<<< HEAD\nb: 2\nc: 3\n=======\nb: 4\n>>>>>>> x\n"),
+            "f: unresolved git merge conflict at b and c: git's conflict markers (`<<<<<<<`, `=======`, `>>>>>>>`) are on lines 2-7"
+        );
+        assert!(message(
+            Format::Json,
+            "{\n<<<<<<< HEAD\n\"a\": [\n=======\n\"a\": {\n>>>>>>> x\n}\n<<<<<<< HEAD\n=======\n>>>>>>> x\n"
+        )
+        .contains("conflict (its key paths cannot be read: neither side's version parses): git's conflict markers (`<<<<<<<`, `=======`, `>>>>>>>`) are on lines 2-6 and 8-10"));
+        assert!(message(
+            Format::Dotenv,
+            "A=1\n<<<<<<< HEAD\n# ours\n=======\n# theirs\n>>>>>>> x\n"
+        )
+        .starts_with("f: unresolved git merge conflict: git's conflict markers"));
+    }
 }
