@@ -418,6 +418,12 @@ fn views_that_cannot_be_built_are_refused_with_a_position() {
     }
     let err = values(&laughs).unwrap_err();
     assert!(err.message.contains("more than"), "{err}");
+    // A long chain of mappings each merging the one before.
+    let mut chain = String::from("m0: &m0 {k0: v}\n");
+    for i in 1..3000 {
+        chain.push_str(&format!("m{i}: &m{i} {{<<: *m{}, k{i}: v}}\n", i - 1));
+    }
+    assert!(values(&chain).is_err());
     // The stored layout still scans: only the view is refused.
     assert!(scan(&laughs).is_ok());
 }

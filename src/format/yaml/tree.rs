@@ -466,20 +466,15 @@ impl<'s> Builder<'s> {
         // rather than taken to be the span's last byte.
         let bracket = if is_map { b'{' } else { b'[' };
         let content = if has_props {
-            props_end_from(b, s, at.in_flow)
+            props_end_from(b, s, at.in_flow).ok_or_else(|| internal(src, s))?
         } else {
-            Some(s)
+            s
         };
-        let bracket_at = content
-            .map(|c| skip_space(b, c))
-            .filter(|&i| i < e && b.get(i) == Some(&bracket));
+        let bracket_at =
+            Some(skip_space(b, content)).filter(|&i| i < e && b.get(i) == Some(&bracket));
         let flow = bracket_at.is_some();
         let pair = is_map && !flow && at.in_flow;
-        let props_end = if has_props && !pair {
-            Some(content.ok_or_else(|| internal(src, s))?)
-        } else {
-            None
-        };
+        let props_end = (has_props && !pair).then_some(content);
         let open = match bracket_at {
             Some(at) => {
                 self.cursor = self.cursor.max(at + 1);

@@ -4,7 +4,7 @@
 //!
 //! This is a view only. Sealing, key-path binding (AAD), `encrypt`
 //! patterns and edits work on the tree as written, where `<<` is an
-//! ordinary key and an alias is a value of its own (spec/FORMAT.md 4.1).
+//! ordinary key and an alias is a value of its own (spec/FORMAT.md 4.2).
 //!
 //! PyYAML's rules, followed here:
 //!
@@ -233,6 +233,13 @@ impl<'t> View<'t> {
         let Kind::Map { entries, .. } = &map.kind else {
             return Ok(Vec::new());
         };
+        // Merges of merges recurse once per level: keep the stack shallow.
+        if self.expanding.len() > MAX_DEPTH {
+            return Err(self.error(
+                map.start,
+                format!("merge keys here nest deeper than {MAX_DEPTH} levels"),
+            ));
+        }
         let mut merged: Vec<(&'t str, &'t Node)> = Vec::new();
         let mut own: Vec<(&'t str, &'t Node)> = Vec::new();
         for e in entries {
