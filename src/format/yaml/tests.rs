@@ -418,6 +418,9 @@ fn views_that_cannot_be_built_are_refused_with_a_position() {
     }
     let err = values(&laughs).unwrap_err();
     assert!(err.message.contains("more than"), "{err}");
+    let err = scan("a: &a {x: 1}\nb:\n  <<: *a\n  <<: {y: 2}\n").unwrap_err();
+    assert_eq!((err.line, err.column), (4, 3), "{err}");
+    assert!(err.message.contains("<<: [*a, *b]"), "{err}");
     // A long chain of mappings each merging the one before.
     let mut chain = String::from("m0: &m0 {k0: v}\n");
     for i in 1..3000 {

@@ -620,7 +620,14 @@ impl<'s> Builder<'s> {
                         *col = Some(col_of(src, entry_start));
                     }
                     if !seen.insert(k.clone()) {
-                        return Err(ParseError::at(src, start, "duplicate mapping key"));
+                        // PyYAML takes several `<<` in one mapping; seal's key
+                        // paths must be unique, and a list says the same.
+                        let message = if k == "<<" {
+                            "a second merge key (`<<`) in one mapping is not supported: merge a list instead (`<<: [*a, *b]`)"
+                        } else {
+                            "duplicate mapping key"
+                        };
+                        return Err(ParseError::at(src, start, message));
                     }
                     *key = Some((k, entry_start, start, end));
                 }
