@@ -262,6 +262,13 @@ pub fn textconv(
     // it is.
     let sealed = match document::parse_sealed(format, text) {
         Ok(s) => s,
+        // Git's conflict markers, not damage (they break the metadata's
+        // layout when both sides rewrote the MAC).
+        Err(_) if crate::conflict::git_conflicts(format, text).is_some() => {
+            return comment(
+                "unresolved git merge conflict (showing the file with git's conflict markers)",
+            )
+        }
         // Metadata laid out other than seal writes it: changed by hand.
         Err(DocError::Parse(e)) if e.concerns_metadata() => {
             return comment(&format!(
@@ -310,6 +317,19 @@ mod tests {
 
     /// A revision whose metadata block was edited by hand is flagged, not
     /// shown as if it were a plain file.
+    /// A file git left conflict markers in is shown as such, not as
+    /// tampered or as a plain file.
+    #[test]
+    fn textconv_names_git_conflict_markers() {
+        let text = "a: seal.v1.x\nseal:\n  version: 1\n<<<<<<< HEAD\n  mac: \"a\"\n=======\n  mac: \"b\"\n>>>>>>> theirs\n";
+        let out = textconv(Some(Format::Yaml), text, || None);
+        assert!(
+            out.starts_with("# seal: unresolved git merge conflict"),
+            "{out}"
+        );
+        assert!(out.ends_with(text));
+    }
+
     #[test]
     fn textconv_flags_hand_edited_metadata() {
         let (_, public) = crate::envelope::generate_identity();
