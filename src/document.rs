@@ -785,16 +785,18 @@ impl Opened {
                     value: value?,
                     sealed,
                 }),
-                // YAML scalars need the parser.
+                // YAML scalars need the parser. A value shown through an
+                // alias or merge key is sealed when the text it shows is,
+                // so it is told by where that text starts, not by path.
                 None => {
-                    let sealed: std::collections::HashSet<&KeyPath> =
-                        self.values.iter().map(|v| &v.path).collect();
+                    let sealed: std::collections::HashSet<usize> =
+                        self.values.iter().map(|v| v.plaintext_start).collect();
                     return Ok(self
                         .format
-                        .values(&self.plaintext)?
+                        .located_values(&self.plaintext)?
                         .into_iter()
-                        .map(|(path, value)| MarkedValue {
-                            sealed: sealed.contains(&path),
+                        .map(|(path, at, value)| MarkedValue {
+                            sealed: sealed.contains(&at),
                             path: Cow::Owned(path),
                             value,
                         })

@@ -258,6 +258,18 @@ impl Format {
         self.syntax().values(src)
     }
 
+    /// [`Format::values`], each with the byte offset in `src` where the
+    /// source text of the value it shows starts (for a YAML value reached
+    /// through an alias or merge key: where that value is written).
+    #[allow(clippy::type_complexity)]
+    pub fn located_values(
+        self,
+        src: &str,
+    ) -> Result<Vec<(KeyPath, usize, Zeroizing<String>)>, ParseError> {
+        check_line_endings(src)?;
+        self.syntax().located_values(src)
+    }
+
     /// Every value with its JSON type, and every empty mapping and
     /// sequence, in document order: what `seal get` prints a subtree from.
     pub fn typed_values(self, src: &str) -> Result<Vec<(KeyPath, Typed)>, ParseError> {
@@ -351,6 +363,21 @@ pub trait Syntax: Sync {
 
     /// See [`Format::typed_values`].
     fn typed_values(&self, src: &str) -> Result<Vec<(KeyPath, Typed)>, ParseError>;
+
+    /// See [`Format::located_values`]. Formats whose values are found where
+    /// they are written (every one but YAML: opening reads them in place)
+    /// need not say where.
+    #[allow(clippy::type_complexity)]
+    fn located_values(
+        &self,
+        _src: &str,
+    ) -> Result<Vec<(KeyPath, usize, Zeroizing<String>)>, ParseError> {
+        Err(ParseError::new(
+            1,
+            1,
+            "internal error: this format does not locate its values (please report this)",
+        ))
+    }
 
     /// What [`Syntax::values`] reports for the value whose source text is
     /// `src[span]`, read from that text alone, and an error unless it is

@@ -1,5 +1,5 @@
-//! YAML values as loaders see them: `get`, `exec` and `decrypt --extract`
-//! follow aliases and resolve merge keys (`<<`) as PyYAML does, checked
+//! YAML values as loaders see them: `get`, `exec`, `export` and
+//! `decrypt --extract` follow aliases and resolve merge keys (`<<`) as PyYAML does, checked
 //! against PyYAML itself; and layouts from the YAML test suite
 //! (yaml/yaml-test-suite cases UGM3, CN3R, EHF6, F3CP, M7A3, written out
 //! here by hand) seal byte-exact or are refused by name.
@@ -104,13 +104,19 @@ fn sealed(env: &Env, name: &str, text: &str) -> Key {
     key
 }
 
-/// `exec`, `get` and `decrypt --extract` give what PyYAML gives for the
-/// same plaintext, for each top-level key.
+/// `exec`, `export`, `get` and `decrypt --extract` give what PyYAML gives
+/// for the same plaintext, for each top-level key.
 fn assert_like_pyyaml(env: &Env, key: &Key, file: &str, plaintext: &str) {
     assert_eq!(
         exec_env(env, key, file),
         pyyaml("env", plaintext),
         "exec of {file}"
+    );
+    let exported = seal_as(env, key, &["export", "--to", "json", file]).run_ok();
+    assert_eq!(
+        serde_json::from_str::<Value>(&exported).expect("export's JSON"),
+        pyyaml("env", plaintext),
+        "export of {file}"
     );
     let loaded = pyyaml("json", plaintext);
     for (top, want) in loaded.as_object().expect("a mapping") {
@@ -382,4 +388,39 @@ fn test_suite_layouts_seal_or_are_refused_by_name() {
         .assert()
         .success()
         .stdout("%!PS-Adobe-2.0 # Not the first line\n\n");
+}
+
+/// A value shown through a merge key or alias is as sealed as the value
+/// it shows: `--mask` masks it and warns about a short one, as it does
+/// where it is written (here only inside the merge, under `<<`).
+#[test]
+fn values_shown_through_merges_and_aliases_are_treated_as_sealed() {
+    let env = Env::new();
+    let key = sealed(
+        &env,
+        "m.yaml",
+        "db:\n  <<: {pin: \"1234\", password: long-secret-value}\n  host: &h db.internal\nother: *h\n",
+    );
+    let out = seal_as(
+        &env,
+        &key,
+        &[
+            "exec",
+            "--mask",
+            "m.yaml",
+            "--",
+            "sh",
+            "-c",
+            "echo \"$db_password $other\"",
+        ],
+    )
+    .output()
+    .expect("seal");
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "*** ***\n");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--mask leaves the value of m.yaml:db.pin visible"),
+        "{stderr}"
+    );
 }

@@ -15,7 +15,7 @@
 //!   entry.
 //! * `typing`: what a scalar means as JSON, for `seal get`.
 //! * `view`: the values a loader sees (aliases followed, merge keys
-//!   resolved), for `get`, `exec` and `decrypt --extract`.
+//!   resolved), for `get`, `exec`, `export` and `decrypt --extract`.
 //!
 //! This file ties them together: the [`Syntax`] impl, the walk over leaves
 //! and the quoting of scalars every stage writes.
@@ -56,6 +56,13 @@ impl Syntax for Yaml {
 
     fn typed_values(&self, src: &str) -> Result<Vec<(KeyPath, Typed)>, ParseError> {
         typed_values(src)
+    }
+
+    fn located_values(
+        &self,
+        src: &str,
+    ) -> Result<Vec<(KeyPath, usize, Zeroizing<String>)>, ParseError> {
+        located_values(src)
     }
 
     fn attach_metadata(&self, body: &str, meta: &Metadata) -> Result<String, EditError> {
@@ -100,11 +107,20 @@ fn scan(src: &str) -> Result<Scan, ParseError> {
 /// Values as a loader reads them: aliases followed and merge keys
 /// resolved (see `view`).
 fn values(src: &str) -> Result<Vec<(KeyPath, Zeroizing<String>)>, ParseError> {
+    Ok(located_values(src)?
+        .into_iter()
+        .map(|(path, _, value)| (path, value))
+        .collect())
+}
+
+/// [`values`], each with where the text it shows starts.
+#[allow(clippy::type_complexity)]
+fn located_values(src: &str) -> Result<Vec<(KeyPath, usize, Zeroizing<String>)>, ParseError> {
     let analysis = analyze(src)?;
     let mut out = Vec::new();
     view::for_each_value(src, &analysis, |path, node| match &node.kind {
-        Kind::Scalar { value, .. } => out.push((path.clone(), value.clone())),
-        Kind::Empty { .. } => out.push((path.clone(), Zeroizing::new(String::new()))),
+        Kind::Scalar { value, span } => out.push((path.clone(), span.start, value.clone())),
+        Kind::Empty { pos, .. } => out.push((path.clone(), *pos, Zeroizing::new(String::new()))),
         Kind::Alias { .. } | Kind::Map { .. } | Kind::Seq { .. } => {}
     })?;
     Ok(out)
