@@ -1,6 +1,7 @@
 //! The document as a YAML loader sees it, for reading values (`get`,
-//! `exec`, `decrypt --extract`): aliases give the values of the node they
-//! name, and merge keys (`<<`) are resolved as PyYAML's `safe_load` does.
+//! `exec`, `export`, `decrypt --extract`): aliases give the values of the
+//! node they name, and merge keys (`<<`) are resolved as PyYAML's
+//! `safe_load` does.
 //!
 //! This is a view only. Sealing, key-path binding (AAD), `encrypt`
 //! patterns and edits work on the tree as written, where `<<` is an
