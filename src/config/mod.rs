@@ -35,8 +35,8 @@ use saphyr::{LoadableYamlNode, Yaml};
 
 use crate::envelope::Recipient;
 
-pub use schema::{SchemaEntry, SchemaError, SchemaName, ValueFormat};
 pub use edit::{add_recipient, remove_recipient, valid_name, RecipientEditError, Removal};
+pub use schema::{SchemaEntry, SchemaError, SchemaName, ValueFormat};
 
 /// The config file name, looked up from a file's directory upwards.
 pub const FILE_NAME: &str = ".seal.yaml";

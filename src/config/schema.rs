@@ -118,7 +118,9 @@ pub(super) fn parse(text: &str) -> Result<Vec<SchemaEntry>, ConfigErrorKind> {
     let Some(YamlData::Mapping(root)) = docs.first().map(|d| &d.data) else {
         return Ok(Vec::new());
     };
-    let Some((key, node)) = root.iter().find(|(k, _)| text_of(k).as_deref() == Some("schema"))
+    let Some((key, node)) = root
+        .iter()
+        .find(|(k, _)| text_of(k).as_deref() == Some("schema"))
     else {
         return Ok(Vec::new());
     };
@@ -143,7 +145,11 @@ pub(super) fn parse(text: &str) -> Result<Vec<SchemaEntry>, ConfigErrorKind> {
 
 fn parse_entry(node: &MarkedYaml, at: &str) -> Result<SchemaEntry, SchemaError> {
     let YamlData::Mapping(map) = &node.data else {
-        return Err(error(node, at, "expected a mapping with path, required, optional"));
+        return Err(error(
+            node,
+            at,
+            "expected a mapping with path, required, optional",
+        ));
     };
     let mut path = None;
     let mut required = Vec::new();
@@ -195,9 +201,8 @@ fn parse_names(node: &MarkedYaml, at: &str) -> Result<Vec<SchemaName>, SchemaErr
     let mut out: Vec<SchemaName> = Vec::new();
     let mut add = |key: &MarkedYaml, rules: Option<&MarkedYaml>| -> Result<(), SchemaError> {
         let name = text_of(key).ok_or_else(|| error(key, at, "a name must be text"))?;
-        let query = PathQuery::parse(&name).map_err(|e| {
-            error(key, at, &format!("{name:?} is not a key path or name: {e}"))
-        })?;
+        let query = PathQuery::parse(&name)
+            .map_err(|e| error(key, at, &format!("{name:?} is not a key path or name: {e}")))?;
         if out.iter().any(|n| n.query == query) {
             return Err(error(key, at, &format!("{name:?} is listed twice")));
         }
@@ -362,7 +367,8 @@ mod tests {
     use super::*;
 
     fn cfg(schema: &str) -> Result<Config, super::super::ConfigError> {
-        let text = format!("recipients: {{a: age1x}}\nrules: [{{path: '**', recipients: [a]}}]\n{schema}");
+        let text =
+            format!("recipients: {{a: age1x}}\nrules: [{{path: '**', recipients: [a]}}]\n{schema}");
         Config::parse(&text, Path::new("/repo/.seal.yaml"), Path::new("/repo"))
     }
 
@@ -387,8 +393,14 @@ mod tests {
     #[test]
     fn mistakes_name_line_and_column() {
         for (bad, says) in [
-            ("schema: {a: 1}\n", "line 3, column 9: schema: expected a list"),
-            ("schema:\n  - required: [A]\n", "line 4, column 5: schema[0]: missing `path`"),
+            (
+                "schema: {a: 1}\n",
+                "line 3, column 9: schema: expected a list",
+            ),
+            (
+                "schema:\n  - required: [A]\n",
+                "line 4, column 5: schema[0]: missing `path`",
+            ),
             (
                 "schema:\n  - path: '**'\n    requird: [A]\n",
                 "line 5, column 5: schema[0]: unknown field \"requird\"",
