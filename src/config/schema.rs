@@ -323,6 +323,7 @@ fn parse_format(node: &MarkedYaml, at: &str) -> Result<ValueFormat, SchemaError>
                 // The regex error is several lines drawn under the pattern.
                 let reason = e.to_string();
                 let last = reason.lines().last().unwrap_or("").trim();
+                let last = last.strip_prefix("error: ").unwrap_or(last);
                 error(v, &here, &format!("invalid regex: {last}"))
             }),
         other => Err(error(
