@@ -225,6 +225,9 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, CliError> {
         if opened.is_some() {
             verified += 1;
         }
+        // Not sealed, damaged or tampered with: reported already, and no
+        // key would let its formats be checked.
+        let unopenable = problems.len() > before;
         if let Some(schema) = config.schema_for(&c.path) {
             let names = SchemaCheck {
                 name: &c.name,
@@ -238,6 +241,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, CliError> {
             {
                 match &opened {
                     Some(opened) => names.values(opened, &mut problems),
+                    None if unopenable => {}
                     None if args.require_key => problems.push(Problem::new(
                         &c.name,
                         "require-key",

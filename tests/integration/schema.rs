@@ -5,7 +5,7 @@
 
 use predicates::prelude::*;
 
-use crate::common::{Env, Key, RunOk};
+use crate::common::{Env, GitRepo, Key, RunOk};
 
 const API_KEY: &str = "sk-ant-api03-0123456789abcdefghijklmnopqrstuvwxyz";
 
@@ -357,4 +357,42 @@ fn get_and_decrypt_masked_show_prefix_and_length_only() {
         whole,
         "{\"k\": \"sk-ant…(108 chars)\", \"n\": \"…(hidden)\"}\n"
     );
+}
+
+/// The pre-commit hook (`seal check --staged`) applies the schema to what
+/// is staged; a plaintext file is reported as such, without a note that
+/// its formats went unchecked (no key would help).
+#[test]
+fn staged_files_are_checked_against_the_schema() {
+    let (env, alice) = setup(PROD_SCHEMA);
+    let repo = GitRepo::init(&env, env.dir.path());
+    env.write(".gitignore", "*.key\nhome/\nrun/\n");
+    env.sealed(
+        "prod.env",
+        &format!("API_KEY={API_KEY}\nDB_URL=postgres://x\n"),
+    );
+    repo.commit_all("prod");
+    env.seal().args(["check", "--staged"]).assert().success();
+    env.seal().arg("check").assert().success();
+
+    env.sealed("prod.env", &format!("API_KEY={API_KEY}\n"));
+    repo.git_ok(&["add", "prod.env"]);
+    env.seal()
+        .args(["check", "--staged"])
+        .assert()
+        .code(1)
+        .stdout("prod.env: DB_URL is missing: required by the schema for prod*.env\n");
+
+    env.write("prod.env", "API_KEY=sk-nope\nDB_URL=postgres://x\n");
+    repo.git_ok(&["add", "prod.env"]);
+    let out = env
+        .seal_as(&alice, &["check", "--staged", "--require-key"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stdout(&out),
+        "prod.env: API_KEY is not encrypted\nprod.env: DB_URL is not encrypted\nprod.env: not sealed (no seal metadata)\n"
+    );
+    assert!(!stderr(&out).contains("skipped"), "{}", stderr(&out));
 }
