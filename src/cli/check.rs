@@ -304,7 +304,9 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, CliError> {
         "{} problem(s) in {bad_files} file(s) that must be sealed",
         problems.len()
     ))
-    .hint(if to_update.is_empty() || args.fix_hint {
+    .hint(if problems.iter().all(|p| SCHEMA_RULES.contains(&p.rule)) {
+        "add a missing name with `seal set FILE NAME VALUE` and fix a value with `seal edit FILE`; the schema is in .seal.yaml"
+    } else if to_update.is_empty() || args.fix_hint {
         "seal a plaintext file with `seal encrypt --in-place FILE`; for a sealed one whose rule now selects more values or names other recipients, `seal updatekeys FILE`; restore a damaged one from git"
     } else {
         "seal a plaintext file with `seal encrypt --in-place FILE`; for a sealed one whose rule now selects more values or names other recipients, `seal updatekeys FILE` (`--fix-hint` prints the command); restore a damaged one from git"
@@ -451,6 +453,10 @@ fn check_file<'i>(
         }
     }
 }
+
+/// The `rule` of the problems a schema finds: fixed by changing names and
+/// values, not by sealing.
+const SCHEMA_RULES: [&str; 5] = ["required", "strict", "min_length", "format", "require-key"];
 
 /// One file against its `schema:` entry.
 struct SchemaCheck<'a> {

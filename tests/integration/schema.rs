@@ -54,6 +54,11 @@ fn check_names_missing_required_names_without_a_key() {
         stdout(&out),
         "prod.env: DB_URL is missing: required by the schema for prod*.env\n"
     );
+    assert!(
+        stderr(&out).contains("hint: add a missing name with `seal set FILE NAME VALUE`"),
+        "{}",
+        stderr(&out)
+    );
     // No key: the format checks are skipped, and said to be.
     assert!(
         stderr(&out)
