@@ -198,8 +198,7 @@ pub enum Command {
     /// Check that every file a .seal.yaml rule covers is sealed and fits its schema (pre-commit, CI).
     #[command(after_help = "Examples:
   seal check                # every tracked file under .seal.yaml
-  seal check --staged       # what is about to be committed
-  seal check --same-keys dev.env prod.env")]
+  seal check --staged       # what is about to be committed")]
     Check(check::CheckArgs),
     /// List, add or remove the recipients of .seal.yaml (or list a file's).
     Recipients(recipients::RecipientsArgs),
