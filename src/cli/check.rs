@@ -4,6 +4,11 @@
 //! identity opens the file, its MAC is verified too and an unresolved merge
 //! conflict is reported. Problems name the file and the key path, never a
 //! value.
+//!
+//! Where a `.seal.yaml` `schema:` entry covers a file, its names are checked
+//! without a key (required ones present; with `--strict`, no others), and
+//! value formats with one. A value in a message is only ever masked
+//! ([`crate::mask::mask`]). `--same-keys A B` compares the names of two files.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -13,8 +18,8 @@ use clap::Args;
 use zeroize::Zeroizing;
 
 use super::{CliError, IdentityArgs};
-use crate::config::Config;
-use crate::document::{self, DocError};
+use crate::config::{Config, SchemaEntry};
+use crate::document::{self, DocError, Opened};
 use crate::envelope::{Identities, IdentitySources};
 use crate::format::{Format, LeafKind};
 use crate::fsio::{self, ReadError};
@@ -31,6 +36,25 @@ pub struct CheckArgs {
     /// whose recipients differ from their rule in line.
     #[arg(long)]
     fix_hint: bool,
+    /// Also report names that the file's `schema:` entry does not list.
+    #[arg(long)]
+    strict: bool,
+    /// Fail when the schema's format checks cannot run because no
+    /// identity opens a file (they are skipped with a note otherwise).
+    #[arg(long)]
+    require_key: bool,
+    /// Print the result as JSON on standard output (see the README).
+    #[arg(long)]
+    json: bool,
+    /// List the names present in one of two files and missing in the
+    /// other (dev/prod parity); needs no key.
+    #[arg(
+        long,
+        num_args = 2,
+        value_names = ["A", "B"],
+        conflicts_with_all = ["paths", "staged", "strict", "require_key", "fix_hint"]
+    )]
+    same_keys: Option<Vec<PathBuf>>,
     #[command(flatten)]
     identity: IdentityArgs,
     /// Files or directories to check (default: every file under the
@@ -53,7 +77,51 @@ struct Candidate {
 /// rule covers the path.
 struct NotText;
 
+/// One problem: the file, the key path when there is one, the rule broken
+/// (a fixed word, for `--json`) and the message after the file name.
+#[derive(serde::Serialize)]
+struct Problem {
+    file: String,
+    path: Option<String>,
+    rule: &'static str,
+    message: String,
+}
+
+impl Problem {
+    fn new(file: &str, rule: &'static str, message: String) -> Problem {
+        Problem {
+            file: file.to_owned(),
+            path: None,
+            rule,
+            message,
+        }
+    }
+
+    fn at(file: &str, path: String, rule: &'static str, message: String) -> Problem {
+        Problem {
+            file: file.to_owned(),
+            path: Some(path),
+            rule,
+            message,
+        }
+    }
+}
+
+/// `seal check --json`: documented in the README.
+#[derive(serde::Serialize)]
+struct Report<'p> {
+    ok: bool,
+    checked: usize,
+    verified: usize,
+    problems: &'p [Problem],
+    format_checks_skipped: &'p [String],
+    fix_hint: Option<String>,
+}
+
 pub fn run(args: CheckArgs) -> Result<ExitCode, CliError> {
+    if let Some(pair) = &args.same_keys {
+        return same_keys(&pair[0], &pair[1], args.json);
+    }
     let cwd = std::env::current_dir()
         .map_err(|e| CliError::new(format!("cannot read the current directory: {e}")))?;
     let candidates = if args.staged {
@@ -90,7 +158,9 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, CliError> {
             .as_ref()
     };
     let mut configs: HashMap<PathBuf, Option<Config>> = HashMap::new();
-    let mut problems: Vec<String> = Vec::new();
+    let mut problems: Vec<Problem> = Vec::new();
+    // Files whose schema has format checks that no identity could run.
+    let mut skipped: Vec<String> = Vec::new();
     let (mut checked, mut verified) = (0usize, 0usize);
     let mut bad_files = 0usize;
     // Files whose recipients differ from their rule: `seal updatekeys`
@@ -131,9 +201,10 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, CliError> {
         let text = match c.staged {
             Some(Ok(t)) => t,
             Some(Err(NotText)) => {
-                problems.push(format!(
-                    "{}: the staged file is not UTF-8 text, so it is not sealed",
-                    c.name
+                problems.push(Problem::new(
+                    &c.name,
+                    "not-text",
+                    "the staged file is not UTF-8 text, so it is not sealed".to_owned(),
                 ));
                 bad_files += 1;
                 continue;
@@ -142,7 +213,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, CliError> {
                 Ok(t) => t,
                 Err(ReadError::NotFound) => continue,
                 Err(e) => {
-                    problems.push(format!("{}: {e}", c.name));
+                    problems.push(Problem::new(&c.name, "unreadable", e.to_string()));
                     bad_files += 1;
                     continue;
                 }
@@ -150,9 +221,40 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, CliError> {
         };
         checked += 1;
         let before = problems.len();
-        if check_file(&c.name, format, &text, &rule.encrypt, ids, &mut problems) {
+        let opened = check_file(&c.name, format, &text, &rule.encrypt, ids, &mut problems);
+        if opened.is_some() {
             verified += 1;
         }
+        // Not sealed, damaged or tampered with: reported already, and no
+        // key would let its formats be checked.
+        let unopenable = problems.len() > before;
+        if let Some(schema) = config.schema_for(&c.path) {
+            let names = SchemaCheck {
+                name: &c.name,
+                schema,
+                strict: args.strict,
+            };
+            names.names(format, &text, &mut problems);
+            if schema
+                .names()
+                .any(|n| n.format.is_some() || n.min_length.is_some())
+            {
+                match &opened {
+                    Some(opened) => names.values(opened, &mut problems),
+                    None if unopenable => {}
+                    None if args.require_key => problems.push(Problem::new(
+                        &c.name,
+                        "require-key",
+                        format!(
+                            "format checks of the schema for {} need a key that opens the file (--require-key)",
+                            schema.path
+                        ),
+                    )),
+                    None => skipped.push(c.name.clone()),
+                }
+            }
+        }
+        drop(opened);
         let recipient_problems = problems.len();
         check_recipients(&c.name, format, &text, &config, rule, &mut problems);
         if problems.len() > recipient_problems {
@@ -163,12 +265,29 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, CliError> {
         }
     }
 
-    for p in &problems {
-        // Key paths, names and keys come from the files checked.
-        println!("{}", super::printable(p));
+    let fix_hint = (args.fix_hint && !to_update.is_empty())
+        .then(|| format!("seal updatekeys {}", to_update.join(" ")));
+    if args.json {
+        print_json(&Report {
+            ok: problems.is_empty(),
+            checked,
+            verified,
+            problems: &problems,
+            format_checks_skipped: &skipped,
+            fix_hint,
+        })?;
+    } else {
+        print_problems(&problems);
+        if let Some(hint) = &fix_hint {
+            println!("{hint}");
+        }
     }
-    if args.fix_hint && !to_update.is_empty() {
-        println!("seal updatekeys {}", to_update.join(" "));
+    if !skipped.is_empty() {
+        eprintln!(
+            "seal: note: format checks were skipped for {} file(s) no identity opens ({}); pass -i FILE, and --require-key to fail instead",
+            skipped.len(),
+            super::printable(&skipped.join(", "))
+        );
     }
     if problems.is_empty() {
         eprintln!(
@@ -185,7 +304,9 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, CliError> {
         "{} problem(s) in {bad_files} file(s) that must be sealed",
         problems.len()
     ))
-    .hint(if to_update.is_empty() || args.fix_hint {
+    .hint(if problems.iter().all(|p| SCHEMA_RULES.contains(&p.rule)) {
+        "add a missing name with `seal set FILE NAME VALUE` and fix a value with `seal edit FILE`; the schema is in .seal.yaml"
+    } else if to_update.is_empty() || args.fix_hint {
         "seal a plaintext file with `seal encrypt --in-place FILE`; for a sealed one whose rule now selects more values or names other recipients, `seal updatekeys FILE`; restore a damaged one from git"
     } else {
         "seal a plaintext file with `seal encrypt --in-place FILE`; for a sealed one whose rule now selects more values or names other recipients, `seal updatekeys FILE` (`--fix-hint` prints the command); restore a damaged one from git"
@@ -202,7 +323,7 @@ fn check_recipients(
     text: &str,
     config: &Config,
     rule: &crate::config::Rule,
-    problems: &mut Vec<String>,
+    problems: &mut Vec<Problem>,
 ) {
     let Ok(info) = document::inspect(format, text) else {
         // Not sealed, or not readable: reported already.
@@ -211,7 +332,7 @@ fn check_recipients(
     let wanted = match config.resolve(&rule.recipients) {
         Ok(w) => w,
         Err(e) => {
-            problems.push(format!("{name}: {e}"));
+            problems.push(Problem::new(name, "config", e.to_string()));
             return;
         }
     };
@@ -223,10 +344,14 @@ fn check_recipients(
             .iter()
             .map(|k| crate::team::label(Some(config), k))
             .collect();
-        problems.push(format!(
-            "{name}: wrapped for {}, whom its rule ({}) does not name: they can still open it",
-            names.join(", "),
-            rule.path
+        problems.push(Problem::new(
+            name,
+            "recipients",
+            format!(
+                "wrapped for {}, whom its rule ({}) does not name: they can still open it",
+                names.join(", "),
+                rule.path
+            ),
         ));
     }
     if !d.added.is_empty() {
@@ -235,31 +360,41 @@ fn check_recipients(
             .iter()
             .map(|k| crate::team::label(Some(config), k))
             .collect();
-        problems.push(format!(
-            "{name}: not wrapped for {}, whom its rule ({}) names",
-            names.join(", "),
-            rule.path
+        problems.push(Problem::new(
+            name,
+            "recipients",
+            format!(
+                "not wrapped for {}, whom its rule ({}) names",
+                names.join(", "),
+                rule.path
+            ),
         ));
     }
 }
 
-/// Check one document; returns whether its MAC was verified.
+/// Check one document; returns it opened when its MAC was verified.
 fn check_file<'i>(
     name: &str,
     format: Format,
     text: &str,
     rule_encrypt: &[String],
     identities: impl FnOnce() -> Option<&'i Identities>,
-    problems: &mut Vec<String>,
-) -> bool {
+    problems: &mut Vec<Problem>,
+) -> Option<Opened> {
     let scan = match format.scan(text) {
         Ok(s) => s,
         Err(e) => {
             problems.push(match crate::conflict::git_conflicts(format, text) {
-                Some(c) => super::git_conflict_error(name, &c).message,
-                None => format!("{name}: cannot be parsed: {e}"),
+                Some(c) => {
+                    let message = super::git_conflict_error(name, &c).message;
+                    let message = message
+                        .strip_prefix(&format!("{name}: "))
+                        .map_or(message.clone(), str::to_owned);
+                    Problem::new(name, "merge-conflict", message)
+                }
+                None => Problem::new(name, "parse", format!("cannot be parsed: {e}")),
             });
-            return false;
+            return None;
         }
     };
     let file_encrypt: &[String] = scan
@@ -274,44 +409,243 @@ fn check_file<'i>(
         let should = select::selected(rule_encrypt, &leaf.path)
             || (!file_encrypt.is_empty() && select::selected(file_encrypt, &leaf.path));
         if should {
-            problems.push(format!("{name}: {} is not encrypted", leaf.path));
+            problems.push(Problem::at(
+                name,
+                leaf.path.to_string(),
+                "encrypted",
+                format!("{} is not encrypted", leaf.path),
+            ));
             plaintext_values = true;
         }
     }
     if scan.metadata.is_none() {
-        problems.push(format!("{name}: not sealed (no seal metadata)"));
-        return false;
+        problems.push(Problem::new(
+            name,
+            "sealed",
+            "not sealed (no seal metadata)".to_owned(),
+        ));
+        return None;
     }
     if plaintext_values {
-        return false;
+        return None;
     }
-    let Some(ids) = identities() else {
-        return false;
-    };
+    let ids = identities()?;
     match document::open(format, text, ids) {
         Ok(opened) => {
             let conflicted = opened.conflicted_paths();
             if !conflicted.is_empty() {
                 let paths: Vec<String> = conflicted.iter().map(|p| p.to_string()).collect();
-                problems.push(format!(
-                    "{name}: unresolved merge conflict at {}; resolve it with `seal edit {name}`",
-                    paths.join(", ")
+                problems.push(Problem::new(
+                    name,
+                    "merge-conflict",
+                    format!(
+                        "unresolved merge conflict at {}; resolve it with `seal edit {name}`",
+                        paths.join(", ")
+                    ),
                 ));
             }
-            true
+            Some(opened)
         }
-        Err(DocError::Unwrap(crate::envelope::UnwrapError::NoMatch { .. })) => false,
+        Err(DocError::Unwrap(crate::envelope::UnwrapError::NoMatch { .. })) => None,
         Err(DocError::Tampered) => {
-            problems.push(format!(
-                "{name}: the MAC does not match: the file was changed outside seal"
+            problems.push(Problem::new(
+                name,
+                "mac",
+                "the MAC does not match: the file was changed outside seal".to_owned(),
             ));
-            false
+            None
         }
         Err(e) => {
-            problems.push(format!("{name}: {e}"));
-            false
+            problems.push(Problem::new(name, "open", e.to_string()));
+            None
         }
     }
+}
+
+/// The `rule` of the problems a schema finds: fixed by changing names and
+/// values, not by sealing.
+const SCHEMA_RULES: [&str; 5] = ["required", "strict", "min_length", "format", "require-key"];
+
+/// One file against its `schema:` entry.
+struct SchemaCheck<'a> {
+    name: &'a str,
+    schema: &'a SchemaEntry,
+    strict: bool,
+}
+
+impl SchemaCheck<'_> {
+    /// `schema for prod/*.env`, and what needs the name.
+    fn rule(&self, required_for: &[String]) -> String {
+        let mut out = format!("the schema for {}", self.schema.path);
+        if !required_for.is_empty() {
+            out.push_str(&format!(", needed for {}", required_for.join(", ")));
+        }
+        out
+    }
+
+    /// Required names present and, with `--strict`, no others: needs no
+    /// key, as names are not encrypted.
+    fn names(&self, format: Format, text: &str, problems: &mut Vec<Problem>) {
+        // Unparsable files are reported already.
+        let Ok(scan) = format.scan(text) else { return };
+        for n in &self.schema.required {
+            if !scan.leaves.iter().any(|l| l.path.matches(&n.query)) {
+                let about = n
+                    .description
+                    .as_deref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default();
+                problems.push(Problem::at(
+                    self.name,
+                    n.name.clone(),
+                    "required",
+                    format!(
+                        "{}{about} is missing: required by {}",
+                        n.name,
+                        self.rule(&n.required_for)
+                    ),
+                ));
+            }
+        }
+        if self.strict {
+            let mut seen = std::collections::HashSet::new();
+            for leaf in &scan.leaves {
+                if self.schema.names().any(|n| leaf.path.matches(&n.query))
+                    || !seen.insert(&leaf.path)
+                {
+                    continue;
+                }
+                problems.push(Problem::at(
+                    self.name,
+                    leaf.path.to_string(),
+                    "strict",
+                    format!(
+                        "{} is not listed in the schema for {} (--strict)",
+                        leaf.path, self.schema.path
+                    ),
+                ));
+            }
+        }
+    }
+
+    /// `min_length` and `format` of each value the schema names, on the
+    /// decrypted values; a value is shown only masked.
+    fn values(&self, opened: &Opened, problems: &mut Vec<Problem>) {
+        let Ok(values) = opened.format.values(&opened.plaintext) else {
+            return;
+        };
+        for n in self.schema.names() {
+            if n.format.is_none() && n.min_length.is_none() {
+                continue;
+            }
+            // A dotenv name may repeat; the last one counts (spec 4.3).
+            let Some((path, value)) = values.iter().rev().find(|(p, _)| p.matches(&n.query)) else {
+                continue;
+            };
+            let length = value.chars().count();
+            let shown = crate::mask::mask(value);
+            if let Some(min) = n.min_length.filter(|&min| length < min) {
+                problems.push(Problem::at(
+                    self.name,
+                    path.to_string(),
+                    "min_length",
+                    format!(
+                        "{path}: the value {shown} is shorter than min_length {min} of {}",
+                        self.rule(&n.required_for)
+                    ),
+                ));
+            }
+            if let Some(f) = n.format.as_ref().filter(|f| !f.accepts(value)) {
+                problems.push(Problem::at(
+                    self.name,
+                    path.to_string(),
+                    "format",
+                    format!(
+                        "{path}: the value {shown} does not have the format ({}) of {}",
+                        f.describe(),
+                        self.rule(&n.required_for)
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+/// Problems as text, one per line: `FILE: MESSAGE`.
+fn print_problems(problems: &[Problem]) {
+    for p in problems {
+        // Key paths, names and keys come from the files checked.
+        println!(
+            "{}",
+            super::printable(&format!("{}: {}", p.file, p.message))
+        );
+    }
+}
+
+fn print_json(report: &Report) -> Result<(), CliError> {
+    let mut out = serde_json::to_vec_pretty(report)
+        .map_err(|e| CliError::new(format!("cannot write the report: {e}")))?;
+    out.push(b'\n');
+    super::print_stdout(&out)
+}
+
+/// `--same-keys A B`: the names (key paths) in one file and not the other,
+/// from either file sealed or not; values are never read.
+fn same_keys(a: &Path, b: &Path, json: bool) -> Result<ExitCode, CliError> {
+    let names = |file: &Path| -> Result<Vec<crate::path::KeyPath>, CliError> {
+        let shown = super::display(file);
+        let format = super::detect_format(file, &super::FormatArg::default())?;
+        let text = fsio::read_document(file).map_err(|e| CliError::read(&shown, e))?;
+        let scan = format
+            .scan(&text)
+            .map_err(|e| CliError::doc(&shown, DocError::Parse(e)))?;
+        let mut out: Vec<_> = Vec::new();
+        for leaf in scan.leaves {
+            if !out.contains(&leaf.path) {
+                out.push(leaf.path);
+            }
+        }
+        Ok(out)
+    };
+    let (in_a, in_b) = (names(a)?, names(b)?);
+    let (a, b) = (super::display(a), super::display(b));
+    let mut problems = Vec::new();
+    for (from, to, present, other) in [(&a, &b, &in_a, &in_b), (&b, &a, &in_b, &in_a)] {
+        for p in present.iter().filter(|p| !other.contains(p)) {
+            problems.push(Problem::at(
+                to,
+                p.to_string(),
+                "same-keys",
+                format!("{p} is missing (present in {from})"),
+            ));
+        }
+    }
+    if json {
+        print_json(&Report {
+            ok: problems.is_empty(),
+            checked: 2,
+            verified: 0,
+            problems: &problems,
+            format_checks_skipped: &[],
+            fix_hint: None,
+        })?;
+    } else {
+        print_problems(&problems);
+    }
+    if problems.is_empty() {
+        eprintln!(
+            "seal: {} and {} hold the same {} name(s)",
+            super::printable(&a),
+            super::printable(&b),
+            in_a.len()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    Err(CliError::new(format!(
+        "{} name(s) present in one file and missing in the other",
+        problems.len()
+    ))
+    .hint("add the missing names (`seal set FILE NAME VALUE`), or remove those no longer used"))
 }
 
 /// Staged files (added, copied, modified, renamed) with their staged text.

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
+use zeroize::Zeroizing;
 
 use super::get::extract;
 use super::{open_file, print_stdout, write_file, CliError, DocumentArg, FormatArg, IdentityArgs};
@@ -21,6 +22,10 @@ pub struct DecryptArgs {
     /// (`db.password`) or a JSON Pointer (`/db/password`).
     #[arg(long, value_name = "PATH")]
     extract: Option<String>,
+    /// Print every value masked (`sk-ant…(108 chars)`; nothing of a value
+    /// under 12 characters), keys and layout as they are.
+    #[arg(long, conflicts_with_all = ["in_place", "output"])]
+    masked: bool,
     #[command(flatten)]
     identity: IdentityArgs,
     #[command(flatten)]
@@ -47,7 +52,12 @@ pub fn run(args: DecryptArgs) -> Result<ExitCode, CliError> {
         .transpose()?;
     let opened = open_file(&args.file, &args.format, &args.identity)?;
     let extracted = match &query {
-        Some(query) => Some(extract(&opened, &args.file, query)?),
+        Some(query) => Some(extract(&opened, &args.file, query, args.masked)?),
+        None if args.masked => Some(Zeroizing::new(
+            crate::mask::mask_document(opened.format, &opened.plaintext)
+                .map_err(|e| CliError::doc(&super::display(&args.file), e.into()))?
+                .into_bytes(),
+        )),
         None => None,
     };
     let output = extracted

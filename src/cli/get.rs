@@ -22,6 +22,10 @@ pub struct GetArgs {
     format: FormatArg,
     #[command(flatten)]
     document: DocumentArg,
+    /// Print the value masked (`sk-ant…(108 chars)`): its first 6
+    /// characters and its length; nothing of a value under 12 characters.
+    #[arg(long)]
+    masked: bool,
     /// The sealed file.
     file: PathBuf,
     /// Dotted path (`db.password`, `keys.0.id`) or JSON Pointer (`/db/password`).
@@ -31,17 +35,19 @@ pub struct GetArgs {
 pub fn run(args: GetArgs) -> Result<ExitCode, CliError> {
     let query = args.document.query(&args.path)?;
     let opened = open_file(&args.file, &args.format, &args.identity)?;
-    let out = extract(&opened, &args.file, &query)?;
+    let out = extract(&opened, &args.file, &query, args.masked)?;
     print_stdout(&out)?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// The value at `query` followed by a newline; a mapping or sequence is
-/// printed as JSON, numbers, booleans and nulls as such.
+/// printed as JSON, numbers, booleans and nulls as such. `masked`: each
+/// value as [`crate::mask::mask`] shows it (in a subtree, as a string).
 pub(crate) fn extract(
     opened: &Opened,
     file: &Path,
     query: &PathQuery,
+    masked: bool,
 ) -> Result<Zeroizing<Vec<u8>>, CliError> {
     let name = display(file);
     check_document(&name, query, opened.format)?;
@@ -53,15 +59,32 @@ pub(crate) fn extract(
     // A dotenv NAME may repeat and the last one counts (spec 4.3), as for
     // `set` and `exec`; YAML and JSON refuse duplicate keys.
     if let Some((_, v)) = values.iter().rev().find(|(p, _)| p.matches(query)) {
+        let masked_value;
+        let v = if masked {
+            masked_value = crate::mask::mask(v);
+            &masked_value
+        } else {
+            v
+        };
         let mut out = Zeroizing::new(Vec::with_capacity(v.len() + 1));
         out.extend_from_slice(v.as_bytes());
         out.push(b'\n');
         return Ok(out);
     }
-    let typed = opened
+    let mut typed = opened
         .format
         .typed_values(&opened.plaintext)
         .map_err(|e| CliError::doc(&name, e.into()))?;
+    if masked {
+        for (_, v) in typed.iter_mut() {
+            let shown = match v {
+                // Empty mappings and sequences are shape, not values.
+                Typed::Literal(l) if matches!(l.as_str(), "[]" | "{}") => continue,
+                Typed::Literal(t) | Typed::String(t) => crate::mask::mask(t),
+            };
+            *v = Typed::String(Zeroizing::new(shown));
+        }
+    }
     let below: Vec<_> = typed.iter().filter(|(p, _)| p.starts_with(query)).collect();
     if below.is_empty() {
         // In a YAML stream the path may be in another document.

@@ -195,7 +195,7 @@ pub enum Command {
   seal git setup --hook
   seal git setup --print")]
     Git(git_setup::GitArgs),
-    /// Check that every file a .seal.yaml rule covers is sealed (pre-commit, CI).
+    /// Check that every file a .seal.yaml rule covers is sealed and fits its schema (pre-commit, CI).
     #[command(after_help = "Examples:
   seal check                # every tracked file under .seal.yaml
   seal check --staged       # what is about to be committed")]

@@ -17,12 +17,16 @@
 //!     recipients: [alice, ci]
 //! exec:
 //!   allow: [PATH]   # variables `seal exec` may set although they change how programs start
+//! schema:           # names sealed files must hold (see schema.rs)
+//!   - path: "prod/*.env"
+//!     required: {API_KEY: {format: sk-ant-}}
 //! ```
 //!
 //! Rule paths are globs relative to the directory holding `.seal.yaml`; `*`
 //! stays within one directory, `**` crosses directories.
 
 mod edit;
+mod schema;
 
 use std::path::{Path, PathBuf};
 
@@ -32,6 +36,7 @@ use saphyr::{LoadableYamlNode, Yaml};
 use crate::envelope::Recipient;
 
 pub use edit::{add_recipient, remove_recipient, valid_name, RecipientEditError, Removal};
+pub use schema::{SchemaEntry, SchemaError, SchemaName, ValueFormat};
 
 /// The config file name, looked up from a file's directory upwards.
 pub const FILE_NAME: &str = ".seal.yaml";
@@ -63,6 +68,8 @@ pub struct Config {
     /// `exec.allow`: variable names `seal exec` may set from files this
     /// config covers although they change how programs start.
     pub exec_allow: Vec<String>,
+    /// `schema:`: the names sealed files must hold, per file glob.
+    pub schema: Vec<SchemaEntry>,
 }
 
 /// A problem with `.seal.yaml`, naming the file; `kind` says what and
@@ -92,7 +99,7 @@ pub enum ConfigErrorKind {
     SeveralDocuments,
     #[error("the top level must be a mapping with `recipients`, `groups` and `rules`")]
     TopLevelNotMapping,
-    #[error("unknown top-level key {0:?} (expected recipients, groups, rules, exec)")]
+    #[error("unknown top-level key {0:?} (expected recipients, groups, rules, exec, schema)")]
     UnknownTopLevelKey(String),
     #[error("`exec` must be a mapping with `allow`")]
     ExecNotMapping,
@@ -155,6 +162,8 @@ pub enum ConfigErrorKind {
     },
     #[error("unknown recipient or group {0:?}")]
     UnknownName(String),
+    #[error(transparent)]
+    Schema(SchemaError),
     #[error("group {0:?} contains itself")]
     GroupCycle(String),
     /// The rest are refused edits (`seal recipients add/remove`).
@@ -231,6 +240,7 @@ impl Config {
             groups: Vec::new(),
             rules: Vec::new(),
             exec_allow: Vec::new(),
+            schema: Vec::new(),
         };
         for (k, v) in map {
             let key = scalar_text(k).unwrap_or_default();
@@ -257,6 +267,7 @@ impl Config {
                     }
                 }
                 "exec" => cfg.exec_allow = parse_exec(v).map_err(err)?,
+                "schema" => cfg.schema = schema::parse(text).map_err(err)?,
                 other => return Err(err(ConfigErrorKind::UnknownTopLevelKey(other.to_owned()))),
             }
         }

@@ -16,6 +16,7 @@ mod library;
 mod plugin;
 mod props;
 mod roundtrip;
+mod schema;
 mod shell;
 mod tamper;
 mod team;
