@@ -15,3 +15,6 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 age --version >/dev/null
+# The pre-commit framework, for the test of .pre-commit-hooks.yaml.
+command -v pre-commit >/dev/null || python3 -m pip install --quiet pre-commit
+pre-commit --version >/dev/null

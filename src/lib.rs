@@ -17,6 +17,7 @@ pub mod merge;
 pub mod metadata;
 pub mod passphrase;
 pub mod path;
+pub mod scan;
 pub mod select;
 pub mod team;
 pub mod token;

@@ -16,6 +16,7 @@ mod keygen;
 mod merge_driver;
 mod recipients;
 mod rotate;
+mod scan;
 mod set;
 mod textconv;
 mod updatekeys;
@@ -154,6 +155,8 @@ pub enum Command {
     Updatekeys(updatekeys::UpdatekeysArgs),
     /// Give files a new data key and re-encrypt every value (same recipients).
     Rotate(rotate::RotateArgs),
+    /// Find plaintext secrets that should have been sealed (files, staged, history).
+    Scan(scan::ScanArgs),
     /// What a recipient could decrypt in the git history, and what is unchanged.
     Exposure(exposure::ExposureArgs),
 }
@@ -178,6 +181,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Updatekeys(a) => updatekeys::run(a),
         Command::Rotate(a) => rotate::run(a),
         Command::Exposure(a) => exposure::run(a),
+        Command::Scan(a) => scan::run(a),
     };
     match result {
         Ok(code) => code,

@@ -12,6 +12,7 @@ mod keygen;
 mod plugin;
 mod props;
 mod roundtrip;
+mod scan;
 mod tamper;
 mod team;
 mod values;
