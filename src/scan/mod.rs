@@ -118,7 +118,7 @@ impl Scanner {
             assignment: re(concat!(
                 r#"(?:^|[^A-Za-z0-9_.\-])["'`]?([A-Za-z_][A-Za-z0-9_.\-]*)["'`]?\]?[ \t]*"#,
                 r#"(:=|=>|==|!=|=|:)[ \t]*"#,
-                r#"(?:"((?:[^"\\\n]|\\.)*)"|'([^'\n]*)'|`([^`\n]*)`|([^\s"'`,;#}\])]+))"#,
+                r#"(?:"((?:[^"\\\n]|\\.)*)"|'([^'\n]*)'|`([^`\n]*)`|([^\s"'`,;#}\])\\]+))"#,
             ))?,
         })
     }
@@ -268,10 +268,18 @@ impl Scanner {
     }
 }
 
-/// A value that looks generated, not a reference, path, placeholder or
-/// seal token.
+/// A value that looks generated, not a reference, path, placeholder, code
+/// or seal token.
 fn secret_value(v: &[u8]) -> bool {
     if v.len() < 8 || v.len() > 1024 || v.starts_with(b"seal.v") {
+        return false;
+    }
+    // Code: `TokenError::NotAToken`, `&[TokenRule]`, a YAML tag or anchor,
+    // a CamelCase name (`SecretString`).
+    if v.first().is_some_and(|b| b":&[*|>!{@".contains(b))
+        || memchr::memmem::find(v, b"::").is_some()
+        || camel_case(v)
+    {
         return false;
     }
     let reference = [&b"${"[..], b"{{", b"$(", b"%(", b"#{", b"("]
@@ -284,6 +292,20 @@ fn secret_value(v: &[u8]) -> bool {
         || v.starts_with(b"~/")
         || dotted_identifier(v);
     !reference && !entropy::is_placeholder(v) && entropy::random_enough(v)
+}
+
+/// Letters only, with the case changing at most every third letter:
+/// `SecretString`, `AuthTokenProvider` (random mixed-case letters change
+/// case about every other letter).
+fn camel_case(v: &[u8]) -> bool {
+    if !v.iter().all(|b| b.is_ascii_alphabetic() || *b == b'_') {
+        return false;
+    }
+    let changes = v
+        .windows(2)
+        .filter(|p| p[0].is_ascii_uppercase() != p[1].is_ascii_uppercase())
+        .count();
+    changes * 3 <= v.len()
 }
 
 /// `config.api_key`, `process.env.TOKEN`: code, not a value.

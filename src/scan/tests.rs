@@ -121,6 +121,12 @@ fn assignments_in_each_syntax() {
     ] {
         assert_eq!(rules_of(&text), ["secret-assignment"], "{text}");
     }
+    // Random letters without a digit still change case too often to be
+    // a CamelCase name.
+    assert_eq!(
+        rules_of("token: qWeRtyUIoPaSdfGHjKlZ\n"),
+        ["secret-assignment"]
+    );
     let found = scan(&format!("x: 1\npassword: \"{v}\"\n"));
     assert_eq!((found[0].line, found[0].column), (2, 12));
 }
@@ -138,6 +144,12 @@ fn no_findings_for_decoys() {
         "password_file: /run/secrets/db_password_2\n".to_owned(),
         "if password == \"Zx81kQ2mP0aa\":\n".to_owned(),
         "token: hunter2\n".to_owned(),
+        "\"TOKEN=s3cret\\n\",\n".to_owned(),
+        "Err(TokenError::NotAToken)\n".to_owned(),
+        "secret: age::secrecy::SecretString,\n".to_owned(),
+        "pub const TOKEN_RULES: &[TokenRule] = &[\n".to_owned(),
+        "struct A { api_key: SecretString }\n".to_owned(),
+        "password: !vault |\n".to_owned(),
         "id: 550e8400-e29b-41d4-a716-446655440000\n".to_owned(),
         format!("\"integrity\": \"sha512-{}==\"\n", random(50, 86, B62)),
         format!("image: data:image/png;base64,{}\n", random(51, 400, B62)),
