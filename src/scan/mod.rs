@@ -118,7 +118,7 @@ impl Scanner {
             assignment: re(concat!(
                 r#"(?:^|[^A-Za-z0-9_.\-])["'`]?([A-Za-z_][A-Za-z0-9_.\-]*)["'`]?\]?[ \t]*"#,
                 r#"(:=|=>|==|!=|=|:)[ \t]*"#,
-                r#"(?:"((?:[^"\\\n]|\\.)*)"|'([^'\n]*)'|`([^`\n]*)`|([^\s"'`,;#}\])\\]+))"#,
+                r#"(?:"((?:[^"\\\n]|\\.)*)"|'([^'\n]*)'|`([^`\n]*)`|([^\s"'`,;}\])\\]+))"#,
             ))?,
         })
     }
@@ -274,9 +274,9 @@ fn secret_value(v: &[u8]) -> bool {
     if v.len() < 8 || v.len() > 1024 || v.starts_with(b"seal.v") {
         return false;
     }
-    // Code: `TokenError::NotAToken`, `&[TokenRule]`, a YAML tag or anchor,
-    // a CamelCase name (`SecretString`).
-    if v.first().is_some_and(|b| b":&[*|>!{@".contains(b))
+    // Code: `TokenError::NotAToken`, `&[TokenRule]`, a YAML alias or block
+    // scalar, a CamelCase name (`SecretString`).
+    if v.first().is_some_and(|b| b":&[*|>{".contains(b))
         || memchr::memmem::find(v, b"::").is_some()
         || camel_case(v)
     {

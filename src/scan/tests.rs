@@ -118,6 +118,7 @@ fn assignments_in_each_syntax() {
         format!("client_secret := \"{v}\"\n"),
         format!("settings[\"secret_key\"] = '{v}'\n"),
         format!("{{ token => '{v}' }}\n"),
+        format!("DB_PASSWORD=!Jk#{v}\n"),
     ] {
         assert_eq!(rules_of(&text), ["secret-assignment"], "{text}");
     }
