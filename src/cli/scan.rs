@@ -351,6 +351,11 @@ fn scan_staged(run: &mut Run) -> Result<(), CliError> {
     let mut files: Vec<(String, String)> = Vec::new();
     for rel in list.split(|&b| b == 0).filter(|s| !s.is_empty()) {
         let rel = String::from_utf8_lossy(rel).into_owned();
+        // `git cat-file --batch` reads one name per line.
+        if rel.contains('\n') {
+            run.unreadable(&rel, "a newline in the file name");
+            continue;
+        }
         if run.allowed(&root.join(&rel))? {
             continue;
         }

@@ -15,6 +15,8 @@
 //!     encrypt: ["stringData.*", "data.*"]
 //!   - path: "**"
 //!     recipients: [alice, ci]
+//! scan:
+//!   allow: ["tests/fixtures/**"]   # paths `seal scan` skips
 //! ```
 //!
 //! Rule paths are globs relative to the directory holding `.seal.yaml`; `*`

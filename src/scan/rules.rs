@@ -48,6 +48,13 @@ pub const TOKEN_RULES: &[TokenRule] = &[
         0,
         false,
     ),
+    // seal's own keys: an age identity in plaintext is the worst leak here.
+    rule(
+        "age-secret-key",
+        r"AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}",
+        16,
+        true,
+    ),
     rule(
         "jwt",
         r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{16,}",

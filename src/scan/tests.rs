@@ -75,6 +75,19 @@ fn every_token_kind_is_found() {
 }
 
 #[test]
+fn age_identities_are_found() {
+    // The file `seal keygen` writes: a created line, the public key, the key.
+    let (identity, _public) = crate::envelope::generate_identity();
+    let found = scan(&identity);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(
+        (found[0].rule, found[0].line, found[0].column),
+        ("age-secret-key", 3, 1)
+    );
+    assert_eq!(found[0].masked, "AGE-SE… [74 chars]");
+}
+
+#[test]
 fn aws_key_id_needs_its_secret_nearby() {
     let id = format!("AKIA{}", random(20, 16, UPPER_DIGITS));
     let secret = random(

@@ -182,14 +182,26 @@ fn scan_skips_placeholders_sealed_binary_allowed_and_large_files() {
     big.push_str(&"x".repeat(3 * 1024 * 1024));
     env.write("dump.sql", &big);
 
+    // The one finding: the identity `seal keygen` wrote for this test.
     let out = env.seal().arg("scan").output().unwrap();
     let all = all_output(&out);
-    assert_eq!(out.status.code(), Some(0), "{all}");
-    assert_eq!(stdout_of(&out), "", "{all}");
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        stdout_of(&out).starts_with("me.key:3:1: age-secret-key: AGE-SE… [74 chars]\n")
+            && stdout_of(&out).lines().count() == 1,
+        "{all}"
+    );
     assert!(
         all.contains("seal: note: dump.sql: skipped: ") && all.contains("over the 2 MiB limit"),
         "{all}"
     );
+    std::fs::remove_file(&key.identity).unwrap();
+    env.seal()
+        .arg("scan")
+        .assert()
+        .success()
+        .stdout("")
+        .stderr(predicate::str::contains("no secrets found"));
 }
 
 #[test]
@@ -295,6 +307,42 @@ fn scan_staged_reads_the_index_and_the_hook_runs_it() {
     assert!(!said.contains(&key[6..]), "{said}");
     repo.git_ok(&["add", "web/main.js"]);
     repo.git_ok(&["commit", "-q", "-m", "maps from the environment"]);
+
+    // A name git cat-file cannot take is named, not silently passed.
+    repo.write("odd\nname.env", "A=1\n");
+    repo.git_ok(&["add", "-A"]);
+    let odd = env
+        .seal()
+        .current_dir(&repo.root)
+        .args(["scan", "--staged"])
+        .output()
+        .unwrap();
+    assert_eq!(odd.status.code(), Some(1));
+    assert!(
+        all_output(&odd).contains("a newline in the file name; not scanned"),
+        "{}",
+        all_output(&odd)
+    );
+}
+
+/// A hook written by an older seal (check only) is brought up to date.
+#[test]
+fn git_setup_hook_upgrades_a_check_only_hook() {
+    let env = Env::new();
+    let repo = GitRepo::init(&env, &env.path("repo"));
+    let old = "#!/bin/sh\n# seal: pre-commit hook (written by `seal git setup --hook`)\nexec seal check --staged\n";
+    repo.write(".git/hooks/pre-commit", old);
+    env.seal()
+        .current_dir(&repo.root)
+        .args(["git", "setup", "--hook"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("installed"));
+    let hook = repo.read(".git/hooks/pre-commit");
+    assert!(
+        hook.ends_with("seal check --staged || exit 1\nexec seal scan --staged\n"),
+        "{hook}"
+    );
 }
 
 #[test]
