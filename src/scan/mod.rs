@@ -271,7 +271,8 @@ impl Scanner {
 /// A value that looks generated, not a reference, path, placeholder, code
 /// or seal token.
 fn secret_value(v: &[u8]) -> bool {
-    if v.len() < 8 || v.len() > 1024 || v.starts_with(b"seal.v") {
+    // Sealed by seal, or encrypted by SOPS (`ENC[AES256_GCM,data:…]`).
+    if v.len() < 8 || v.len() > 1024 || v.starts_with(b"seal.v") || v.starts_with(b"ENC[") {
         return false;
     }
     // Code: `TokenError::NotAToken`, `&[TokenRule]`, a YAML alias or block

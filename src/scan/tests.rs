@@ -138,7 +138,7 @@ fn assignments_in_each_syntax() {
     // Random letters without a digit still change case too often to be
     // a CamelCase name.
     assert_eq!(
-        rules_of("token: qWeRtyUIoPaSdfGHjKlZ\n"),
+        rules_of("token: qWeRtyUIoPaSdfGHjKlZ\n"), // seal:allow (a test value)
         ["secret-assignment"]
     );
     let found = scan(&format!("x: 1\npassword: \"{v}\"\n"));
@@ -164,6 +164,7 @@ fn no_findings_for_decoys() {
         "pub const TOKEN_RULES: &[TokenRule] = &[\n".to_owned(),
         "struct A { api_key: SecretString }\n".to_owned(),
         "password: !vault |\n".to_owned(),
+        "password: ENC[AES256_GCM,data:Tr0ub4dor3x,iv:q8Zr2LmX9vTb4NcW,type:str]\n".to_owned(),
         "id: 550e8400-e29b-41d4-a716-446655440000\n".to_owned(),
         format!("\"integrity\": \"sha512-{}==\"\n", random(50, 86, B62)),
         format!("image: data:image/png;base64,{}\n", random(51, 400, B62)),
