@@ -68,7 +68,9 @@ const PLACEHOLDER_WORDS: &[&str] = &[
 /// A value written to stand for a secret: `your_api_key_here`, `sk-ant-...`,
 /// `<token>`, `changeme`, `xxxxxxxx`, or one character repeated six times.
 pub fn is_placeholder(bytes: &[u8]) -> bool {
-    let lower: Vec<u8> = bytes.iter().map(u8::to_ascii_lowercase).collect();
+    // A copy of what may be a secret: wiped when dropped.
+    let lower: zeroize::Zeroizing<Vec<u8>> =
+        zeroize::Zeroizing::new(bytes.iter().map(u8::to_ascii_lowercase).collect());
     if PLACEHOLDER_WORDS
         .iter()
         .any(|w| memchr::memmem::find(&lower, w.as_bytes()).is_some())

@@ -58,7 +58,7 @@ pub struct Outcome {
 /// `matched` as it may be shown: at most its first 6 characters and its
 /// length, and nothing of it under 12 characters.
 pub fn mask(matched: &[u8]) -> String {
-    let text = String::from_utf8_lossy(matched);
+    let text = zeroize::Zeroizing::new(String::from_utf8_lossy(matched).into_owned());
     let n = text.chars().count();
     if n < 12 {
         return format!("[{n} chars]");
