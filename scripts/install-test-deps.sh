@@ -33,3 +33,6 @@ age --version >/dev/null
 direnv version >/dev/null
 dotenvx --version >/dev/null
 python3 -c 'import dotenv, yaml'
+# The pre-commit framework, for the test of .pre-commit-hooks.yaml.
+command -v pre-commit >/dev/null || python3 -m pip install --quiet pre-commit
+pre-commit --version >/dev/null

@@ -236,12 +236,12 @@ pub fn shell_quote(word: &str) -> String {
     }
 }
 
-/// The pre-commit hook: `seal check --staged` on what is about to be
-/// committed.
+/// The pre-commit hook: `seal check --staged` and `seal scan --staged` on
+/// what is about to be committed.
 pub fn hook_script(program: &str) -> String {
+    let program = shell_quote(program);
     format!(
-        "#!/bin/sh\n{HOOK_MARKER}\n# Refuses a commit that would add a plaintext value to a file a\n# .seal.yaml rule covers. Bypass once with `git commit --no-verify`.\nexec {} check --staged\n",
-        shell_quote(program)
+        "#!/bin/sh\n{HOOK_MARKER}\n# Refuses a commit that would add a plaintext value to a file a\n# .seal.yaml rule covers, or a plaintext secret to any file.\n# Bypass once with `git commit --no-verify`.\n{program} check --staged || exit 1\nexec {program} scan --staged\n"
     )
 }
 

@@ -74,6 +74,8 @@ pub mod passphrase;
 #[doc(hidden)]
 pub mod path;
 #[doc(hidden)]
+pub mod scan;
+#[doc(hidden)]
 pub mod select;
 #[doc(hidden)]
 pub mod team;

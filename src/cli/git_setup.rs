@@ -4,8 +4,8 @@
 //! config (or the global one), makes sure `diff.seal.cachetextconv` is off
 //! (it would store decrypted text in git notes), adds `.gitattributes`
 //! lines for the paths the `.seal.yaml` rules cover, and with `--hook`
-//! installs a pre-commit hook running `seal check --staged`. Running it
-//! again changes nothing.
+//! installs a pre-commit hook running `seal check --staged` and `seal scan
+//! --staged`. Running it again changes nothing.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -42,7 +42,8 @@ pub struct SetupArgs {
     /// repository's .gitattributes (the git config is still written).
     #[arg(long)]
     print: bool,
-    /// Also install a pre-commit hook that runs `seal check --staged`.
+    /// Also install a pre-commit hook that runs `seal check --staged` and
+    /// `seal scan --staged`.
     #[arg(long)]
     hook: bool,
     /// The seal command git should run (default: `seal` from PATH).
@@ -200,7 +201,7 @@ fn hook(args: &SetupArgs, cwd: &Path, changed: &mut Vec<String>) -> Result<(), C
                 file.display()
             ))
             .hint(format!(
-                "add this line to it: {} check --staged || exit 1",
+                "add these lines to it: {0} check --staged || exit 1; {0} scan --staged || exit 1",
                 git::shell_quote(&args.program)
             )))
         }

@@ -19,6 +19,7 @@ mod man;
 mod merge_driver;
 mod recipients;
 mod rotate;
+mod scan;
 mod set;
 mod textconv;
 mod updatekeys;
@@ -211,6 +212,8 @@ pub enum Command {
     #[command(after_help = "Example:
   seal rotate prod/secrets.yaml prod/app.env")]
     Rotate(rotate::RotateArgs),
+    /// Find plaintext secrets that should have been sealed (files, staged, history).
+    Scan(scan::ScanArgs),
     /// What a recipient could decrypt in the git history, and what is unchanged.
     #[command(after_help = "Examples:
   seal exposure bob
@@ -257,6 +260,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Exposure(a) => exposure::run(a),
         Command::Completions(a) => completions::run(a),
         Command::Man(a) => man::run(a),
+        Command::Scan(a) => scan::run(a),
     };
     match result {
         Ok(code) => code,

@@ -20,6 +20,8 @@
 //! schema:           # names sealed files must hold (see schema.rs)
 //!   - path: "prod/*.env"
 //!     required: {API_KEY: {format: sk-ant-}}
+//! scan:
+//!   allow: ["tests/fixtures/**"]   # paths `seal scan` skips
 //! ```
 //!
 //! Rule paths are globs relative to the directory holding `.seal.yaml`; `*`
@@ -70,6 +72,9 @@ pub struct Config {
     pub exec_allow: Vec<String>,
     /// `schema:`: the names sealed files must hold, per file glob.
     pub schema: Vec<SchemaEntry>,
+    /// `scan.allow`: globs (relative to the directory) `seal scan` skips.
+    pub scan_allow: Vec<String>,
+    scan_allow_set: globset::GlobSet,
 }
 
 /// A problem with `.seal.yaml`, naming the file; `kind` says what and
@@ -99,7 +104,9 @@ pub enum ConfigErrorKind {
     SeveralDocuments,
     #[error("the top level must be a mapping with `recipients`, `groups` and `rules`")]
     TopLevelNotMapping,
-    #[error("unknown top-level key {0:?} (expected recipients, groups, rules, exec, schema)")]
+    #[error(
+        "unknown top-level key {0:?} (expected recipients, groups, rules, exec, schema, scan)"
+    )]
     UnknownTopLevelKey(String),
     #[error("`exec` must be a mapping with `allow`")]
     ExecNotMapping,
@@ -140,6 +147,14 @@ pub enum ConfigErrorKind {
     RuleMissingPath { index: usize },
     #[error("rules[{index}].path: invalid glob: {error}")]
     RuleGlob { index: usize, error: globset::Error },
+    #[error("`scan` must be a mapping with `allow: [GLOB, ...]`")]
+    ScanNotMapping,
+    #[error("scan: unknown key {0:?} (expected allow)")]
+    ScanUnknownKey(String),
+    #[error("scan.allow: expected a list of globs")]
+    ScanAllowNotList,
+    #[error("scan.allow: invalid glob: {0}")]
+    ScanAllowGlob(globset::Error),
     #[error("recipients {first:?} and {second:?} have the same key; keep one name per key, so that removing a name removes the key")]
     SameKey { first: String, second: String },
     #[error("the name {0:?} is used twice (recipient and group names share one namespace)")]
@@ -241,6 +256,8 @@ impl Config {
             rules: Vec::new(),
             exec_allow: Vec::new(),
             schema: Vec::new(),
+            scan_allow: Vec::new(),
+            scan_allow_set: globset::GlobSet::empty(),
         };
         for (k, v) in map {
             let key = scalar_text(k).unwrap_or_default();
@@ -268,6 +285,9 @@ impl Config {
                 }
                 "exec" => cfg.exec_allow = parse_exec(v).map_err(err)?,
                 "schema" => cfg.schema = schema::parse(text).map_err(err)?,
+                "scan" => {
+                    (cfg.scan_allow, cfg.scan_allow_set) = parse_scan(v).map_err(err)?;
+                }
                 other => return Err(err(ConfigErrorKind::UnknownTopLevelKey(other.to_owned()))),
             }
         }
@@ -348,6 +368,14 @@ impl Config {
     pub fn rule_for(&self, file: &Path) -> Option<&Rule> {
         let relative = self.relative(file)?;
         self.rules.iter().find(|r| r.matcher.is_match(&relative))
+    }
+
+    /// Whether `seal scan` skips `file` (a `scan.allow` glob matches it).
+    pub fn scan_allows(&self, file: &Path) -> bool {
+        !self.scan_allow.is_empty()
+            && self
+                .relative(file)
+                .is_some_and(|r| self.scan_allow_set.is_match(&r))
     }
 
     /// `file` relative to the config directory, with `/` separators.
@@ -438,6 +466,29 @@ fn parse_recipients(node: &Yaml) -> Result<Vec<(String, String)>, ConfigErrorKin
         out.push((name, key.trim().to_owned()));
     }
     Ok(out)
+}
+
+/// The `scan:` section: `allow:` globs for `seal scan` to skip.
+fn parse_scan(node: &Yaml) -> Result<(Vec<String>, globset::GlobSet), ConfigErrorKind> {
+    let map = node.as_mapping().ok_or(ConfigErrorKind::ScanNotMapping)?;
+    let mut allow = Vec::new();
+    for (k, v) in map {
+        match scalar_text(k).unwrap_or_default().as_str() {
+            "allow" => allow = string_list(v).ok_or(ConfigErrorKind::ScanAllowNotList)?,
+            other => return Err(ConfigErrorKind::ScanUnknownKey(other.to_owned())),
+        }
+    }
+    let mut set = globset::GlobSetBuilder::new();
+    for glob in &allow {
+        set.add(
+            GlobBuilder::new(glob)
+                .literal_separator(true)
+                .build()
+                .map_err(ConfigErrorKind::ScanAllowGlob)?,
+        );
+    }
+    let set = set.build().map_err(ConfigErrorKind::ScanAllowGlob)?;
+    Ok((allow, set))
 }
 
 fn parse_rule(node: &Yaml, index: usize) -> Result<Rule, ConfigErrorKind> {
@@ -571,6 +622,19 @@ rules:
         ] {
             let e = cfg(bad).unwrap_err().to_string();
             assert!(e.contains(says), "{bad}: {e}");
+        }
+        let allow = cfg("scan:\n  allow: ['fixtures/**', '*.md']\n").unwrap();
+        assert!(allow.scan_allows(Path::new("/repo/fixtures/a/b.env")));
+        assert!(allow.scan_allows(Path::new("/repo/README.md")));
+        assert!(!allow.scan_allows(Path::new("/repo/docs/README.md")));
+        assert!(!allow.scan_allows(Path::new("/repo/.env")));
+        for bad in [
+            "scan: [a]",
+            "scan: {deny: [a]}",
+            "scan: {allow: {a: 1}}",
+            "scan: {allow: ['a[']}",
+        ] {
+            assert!(cfg(bad).is_err(), "{bad}");
         }
         let bad_glob =
             cfg("recipients: {a: age1x}\nrules: [{path: 'a[', recipients: [a]}]\n").unwrap_err();

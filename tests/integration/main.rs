@@ -16,6 +16,7 @@ mod library;
 mod plugin;
 mod props;
 mod roundtrip;
+mod scan;
 mod schema;
 mod shell;
 mod tamper;
