@@ -46,6 +46,26 @@ pub fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>, GitError> {
     Ok(out.stdout)
 }
 
+/// The paths, relative to `root`, of every file staged as added, copied,
+/// modified or renamed: what a pre-commit check reads from the index.
+pub fn staged_paths(root: &Path) -> Result<Vec<String>, GitError> {
+    let list = git(
+        root,
+        &[
+            "diff",
+            "--cached",
+            "--name-only",
+            "-z",
+            "--diff-filter=ACMR",
+        ],
+    )?;
+    Ok(list
+        .split(|&b| b == 0)
+        .filter(|s| !s.is_empty())
+        .map(|rel| String::from_utf8_lossy(rel).into_owned())
+        .collect())
+}
+
 /// Run `git ARGS` and return trimmed text output.
 pub fn git_text(dir: &Path, args: &[&str]) -> Result<String, GitError> {
     git(dir, args).map(|o| {

@@ -338,9 +338,19 @@ fn check_recipients(
     };
     let keys: Vec<String> = wanted.iter().map(|(_, k)| k.clone()).collect();
     let d = crate::team::diff(&info.metadata.recipients, &keys);
-    if !d.removed.is_empty() {
-        let names: Vec<String> = d
-            .removed
+    let drift = [
+        (
+            &d.removed,
+            "wrapped for",
+            "does not name: they can still open it",
+        ),
+        (&d.added, "not wrapped for", "names"),
+    ];
+    for (keys, wrapped, rule_says) in drift {
+        if keys.is_empty() {
+            continue;
+        }
+        let names: Vec<String> = keys
             .iter()
             .map(|k| crate::team::label(Some(config), k))
             .collect();
@@ -348,23 +358,7 @@ fn check_recipients(
             name,
             "recipients",
             format!(
-                "wrapped for {}, whom its rule ({}) does not name: they can still open it",
-                names.join(", "),
-                rule.path
-            ),
-        ));
-    }
-    if !d.added.is_empty() {
-        let names: Vec<String> = d
-            .added
-            .iter()
-            .map(|k| crate::team::label(Some(config), k))
-            .collect();
-        problems.push(Problem::new(
-            name,
-            "recipients",
-            format!(
-                "not wrapped for {}, whom its rule ({}) names",
+                "{wrapped} {}, whom its rule ({}) {rule_says}",
                 names.join(", "),
                 rule.path
             ),
@@ -653,20 +647,9 @@ fn staged_files(cwd: &Path) -> Result<Vec<Candidate>, CliError> {
     let root = git::toplevel(cwd).ok_or_else(|| {
         CliError::new("--staged: not in a git repository").hint("name the files to check instead")
     })?;
-    let list = git(
-        &root,
-        &[
-            "diff",
-            "--cached",
-            "--name-only",
-            "-z",
-            "--diff-filter=ACMR",
-        ],
-    )
-    .map_err(|e| CliError::new(e.to_string()))?;
+    let staged = crate::git::staged_paths(&root).map_err(|e| CliError::new(e.to_string()))?;
     let mut out = Vec::new();
-    for rel in list.split(|&b| b == 0).filter(|s| !s.is_empty()) {
-        let rel = String::from_utf8_lossy(rel).into_owned();
+    for rel in staged {
         let path = root.join(&rel);
         if Format::from_path(&path).is_none() {
             continue;

@@ -6,26 +6,13 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::{
-    allowed_names, open_all, parse_only, variables_error, CliError, FormatArg, IdentityArgs,
-};
-use crate::exec::{self, ExecError, NameOptions, RunOptions};
+use super::{open_all, variables_error, CliError, FormatArg, IdentityArgs, NameArgs};
+use crate::exec::{self, ExecError, RunOptions};
 
 #[derive(Args, Debug)]
 pub struct ExecArgs {
-    /// Upper-case variable names (`database.password` → `DATABASE_PASSWORD`).
-    #[arg(long)]
-    upper: bool,
-    /// Prefix for every variable name.
-    #[arg(long, value_name = "PREFIX", default_value = "")]
-    prefix: String,
-    /// Only inject values at or below PATH; repeatable.
-    #[arg(long, value_name = "PATH")]
-    only: Vec<String>,
-    /// Pass `$NAME` and `${NAME}` in dotenv values through as written,
-    /// instead of expanding them as dotenv loaders do.
-    #[arg(long)]
-    no_expand: bool,
+    #[command(flatten)]
+    names: NameArgs,
     /// Keep an existing environment variable rather than override it.
     #[arg(long)]
     no_override: bool,
@@ -38,11 +25,6 @@ pub struct ExecArgs {
     /// under 6 characters (a warning names each sealed one left visible).
     #[arg(long)]
     mask: bool,
-    /// Let the files set NAME although it changes how programs start
-    /// (PATH, LD_PRELOAD, BASH_ENV, NODE_OPTIONS, …); repeatable. Also
-    /// `exec: {allow: [NAME]}` in .seal.yaml.
-    #[arg(long = "allow-var", value_name = "NAME")]
-    allow_var: Vec<String>,
     #[command(flatten)]
     identity: IdentityArgs,
     #[command(flatten)]
@@ -56,21 +38,13 @@ pub struct ExecArgs {
 }
 
 pub fn run(args: ExecArgs) -> Result<ExitCode, CliError> {
-    let only = parse_only(&args.only)?;
+    let options = args.names.options(&args.sealed_files, args.files)?;
     let opened = open_all(
         &args.sealed_files,
         &args.format,
         &args.identity,
         "nothing was run",
     )?;
-    let options = NameOptions {
-        upper: args.upper,
-        prefix: args.prefix.clone(),
-        only,
-        expand: !args.no_expand,
-        file_names: args.files,
-        allowed: allowed_names(&args.sealed_files, &args.allow_var)?,
-    };
     let vars = exec::variables(&opened, &options).map_err(variables_error)?;
     drop(opened);
     if args.mask {

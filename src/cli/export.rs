@@ -7,10 +7,10 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 
 use super::{
-    allowed_names, open_all, parse_only, print_stdout, variables_error, write_file, CliError,
-    FormatArg, IdentityArgs,
+    open_all, print_stdout, variables_error, write_file, CliError, FormatArg, IdentityArgs,
+    NameArgs,
 };
-use crate::exec::{self, NameOptions};
+use crate::exec;
 use crate::export::{self, ExportError, K8sSecret, Target};
 use crate::fsio::Mode;
 
@@ -46,24 +46,8 @@ pub struct ExportArgs {
     /// compose-secrets, the compose snippet.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Upper-case names (`database.password` → `DATABASE_PASSWORD`).
-    #[arg(long)]
-    upper: bool,
-    /// Prefix for every name.
-    #[arg(long, value_name = "PREFIX", default_value = "")]
-    prefix: String,
-    /// Only export values at or below PATH; repeatable.
-    #[arg(long, value_name = "PATH")]
-    only: Vec<String>,
-    /// Pass `$NAME` and `${NAME}` in dotenv values through as written,
-    /// instead of expanding them as dotenv loaders do.
-    #[arg(long)]
-    no_expand: bool,
-    /// Let the files set NAME although it changes how programs start
-    /// (PATH, LD_PRELOAD, NODE_OPTIONS, …), as for `seal exec`;
-    /// repeatable. Also `exec: {allow: [NAME]}` in .seal.yaml.
-    #[arg(long = "allow-var", value_name = "NAME")]
-    allow_var: Vec<String>,
+    #[command(flatten)]
+    names: NameArgs,
     /// k8s-secret: the Secret's metadata.name.
     #[arg(long, value_name = "NAME")]
     name: Option<String>,
@@ -155,14 +139,7 @@ fn target(args: &ExportArgs) -> Result<Option<Target>, CliError> {
 
 pub fn run(args: ExportArgs) -> Result<ExitCode, CliError> {
     let target = target(&args)?;
-    let options = NameOptions {
-        upper: args.upper,
-        prefix: args.prefix.clone(),
-        only: parse_only(&args.only)?,
-        expand: !args.no_expand,
-        file_names: false,
-        allowed: allowed_names(&args.sealed_files, &args.allow_var)?,
-    };
+    let options = args.names.options(&args.sealed_files, false)?;
     let opened = open_all(
         &args.sealed_files,
         &args.format,

@@ -609,14 +609,53 @@ pub fn variables_error(e: crate::exec::ExecError) -> CliError {
     }
 }
 
+/// How sealed values become variable names, shared by `exec` and `export`.
+#[derive(clap::Args, Debug)]
+pub struct NameArgs {
+    /// Upper-case variable names (`database.password` → `DATABASE_PASSWORD`).
+    #[arg(long)]
+    upper: bool,
+    /// Prefix for every variable name.
+    #[arg(long, value_name = "PREFIX", default_value = "")]
+    prefix: String,
+    /// Only values at or below PATH; repeatable.
+    #[arg(long, value_name = "PATH")]
+    only: Vec<String>,
+    /// Pass `$NAME` and `${NAME}` in dotenv values through as written,
+    /// instead of expanding them as dotenv loaders do.
+    #[arg(long)]
+    no_expand: bool,
+    /// Let the files set NAME although it changes how programs start
+    /// (PATH, LD_PRELOAD, BASH_ENV, NODE_OPTIONS, …); repeatable. Also
+    /// `exec: {allow: [NAME]}` in .seal.yaml.
+    #[arg(long = "allow-var", value_name = "NAME")]
+    allow_var: Vec<String>,
+}
+
+impl NameArgs {
+    /// The naming options for `files`; `file_names` when the command gets
+    /// `NAME_FILE` (`exec --files`), which the startup check looks at.
+    pub fn options(
+        &self,
+        files: &[PathBuf],
+        file_names: bool,
+    ) -> Result<crate::exec::NameOptions, CliError> {
+        Ok(crate::exec::NameOptions {
+            upper: self.upper,
+            prefix: self.prefix.clone(),
+            only: parse_only(&self.only)?,
+            expand: !self.no_expand,
+            file_names,
+            allowed: allowed_names(files, &self.allow_var)?,
+        })
+    }
+}
+
 /// Per sealed file, the names it may set although they change how programs
 /// start: `--allow-var` plus `exec.allow` of the `.seal.yaml` that covers
 /// it (for standard input, the working directory's). A sealed value can
 /// change unseen; `.seal.yaml` is reviewed in plain text.
-pub fn allowed_names(
-    files: &[PathBuf],
-    allow_var: &[String],
-) -> Result<Vec<Vec<String>>, CliError> {
+fn allowed_names(files: &[PathBuf], allow_var: &[String]) -> Result<Vec<Vec<String>>, CliError> {
     files
         .iter()
         .map(|file| {

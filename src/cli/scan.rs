@@ -337,20 +337,9 @@ fn repository(cwd: &Path, flag: &str) -> Result<PathBuf, CliError> {
 /// Every staged file (added, copied, modified, renamed), as staged.
 fn scan_staged(run: &mut Run) -> Result<(), CliError> {
     let root = repository(run.cwd, "--staged")?;
-    let list = git(
-        &root,
-        &[
-            "diff",
-            "--cached",
-            "--name-only",
-            "-z",
-            "--diff-filter=ACMR",
-        ],
-    )
-    .map_err(|e| CliError::new(e.to_string()))?;
+    let staged = crate::git::staged_paths(&root).map_err(|e| CliError::new(e.to_string()))?;
     let mut files: Vec<(String, String)> = Vec::new();
-    for rel in list.split(|&b| b == 0).filter(|s| !s.is_empty()) {
-        let rel = String::from_utf8_lossy(rel).into_owned();
+    for rel in staged {
         // `git cat-file --batch` reads one name per line.
         if rel.contains('\n') {
             run.unreadable(&rel, "a newline in the file name");
