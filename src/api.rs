@@ -68,6 +68,8 @@ pub enum FileFormat {
     Json,
     /// dotenv (`.env`, `*.env`, `.env.*`).
     Dotenv,
+    /// TOML (`.toml`).
+    Toml,
 }
 
 impl FileFormat {
@@ -81,6 +83,7 @@ impl FileFormat {
             FileFormat::Yaml => Format::Yaml,
             FileFormat::Json => Format::Json,
             FileFormat::Dotenv => Format::Dotenv,
+            FileFormat::Toml => Format::Toml,
         }
     }
 }
@@ -91,6 +94,7 @@ impl From<Format> for FileFormat {
             Format::Yaml => FileFormat::Yaml,
             Format::Json => FileFormat::Json,
             Format::Dotenv => FileFormat::Dotenv,
+            Format::Toml => FileFormat::Toml,
         }
     }
 }
@@ -441,7 +445,7 @@ impl std::error::Error for Error {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("cannot tell the format from the file name (.yaml/.yml, .json, .env, *.env, .env.*)")]
+#[error("cannot tell the format from the file name (.yaml/.yml, .json, .toml, .env, *.env, .env.*)")]
 struct UnknownFormat;
 
 #[derive(Debug, thiserror::Error)]

@@ -187,8 +187,8 @@ pub enum ExecError {
     Internal(&'static str),
 }
 
-/// The variable name for a value: dotenv names as they are; YAML/JSON
-/// paths joined with `_`.
+/// The variable name for a value: dotenv names as they are; YAML, JSON
+/// and TOML paths joined with `_`.
 pub fn variable_name(path: &KeyPath, options: &NameOptions) -> String {
     use std::fmt::Write as _;
     let mut name = String::with_capacity(options.prefix.len() + 32);

@@ -472,7 +472,7 @@ pub fn readable_now(
     Ok(out)
 }
 
-/// Every committed version of every YAML/JSON/dotenv file under `under`
+/// Every committed version of every YAML/JSON/TOML/dotenv file under `under`
 /// (a directory inside the repository at `root`), newest first.
 pub fn history(root: &Path, under: &Path) -> Result<Vec<Version>, ExposureError> {
     if !has_commits(root) {

@@ -1,5 +1,5 @@
-//! seal: keep secrets in git by encrypting only the values of YAML, JSON and
-//! dotenv files. See `spec/FORMAT.md` for the file format.
+//! seal: keep secrets in git by encrypting only the values of YAML, JSON,
+//! TOML and dotenv files. See `spec/FORMAT.md` for the file format.
 //!
 //! The library opens sealed files in memory: [`SealedFile`] reads one with
 //! [`Identities`] from the default places or given ones, gets one value or

@@ -7,7 +7,7 @@
 /// The only format version this implementation reads and writes.
 pub const VERSION: u64 = 1;
 
-/// The reserved top-level key (YAML, JSON) that holds the metadata.
+/// The reserved top-level key (YAML, JSON, TOML) that holds the metadata.
 pub const RESERVED_KEY: &str = "seal";
 
 /// One recipient and the data key wrapped for it.

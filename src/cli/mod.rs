@@ -36,8 +36,8 @@ use crate::envelope::{Identities, IdentityError, IdentitySources, UnwrapError};
 use crate::format::Format;
 use crate::fsio::{self, ReadError};
 
-/// Keep secrets in git: encrypt only the values of YAML, JSON and dotenv
-/// files, so sealed files still read, diff and merge like config.
+/// Keep secrets in git: encrypt only the values of YAML, JSON, TOML and
+/// dotenv files, so sealed files still read, diff and merge like config.
 #[derive(Parser, Debug)]
 #[command(
     name = "seal",
@@ -94,7 +94,7 @@ pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
 /// How to read the file.
 #[derive(Args, Debug, Clone, Default)]
 pub struct FormatArg {
-    /// File format: yaml, json or dotenv (default: from the file name).
+    /// File format: yaml, json, toml or dotenv (default: from the file name).
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<String>,
 }
@@ -385,7 +385,7 @@ impl CliError {
         let err = CliError::new(format!("{file}: {e}"));
         match e {
             ReadError::NotFound => err.hint("check the path"),
-            ReadError::NotText(_) => err.hint("seal works on YAML, JSON and dotenv text files"),
+            ReadError::NotText(_) => err.hint("seal works on YAML, JSON, TOML and dotenv text files"),
             ReadError::Empty => {
                 err.hint("add some values first (or use `seal set FILE PATH VALUE`)")
             }
@@ -423,7 +423,7 @@ pub fn detect_format(file: &Path, arg: &FormatArg) -> Result<Format, CliError> {
     }
     Format::from_path(file).ok_or_else(|| {
         CliError::usage(format!("cannot tell the format of {}", file.display())).hint(
-            "name it .yaml/.yml, .json, .env, *.env or .env.*, or pass --format yaml|json|dotenv",
+            "name it .yaml/.yml, .json, .toml, .env, *.env or .env.*, or pass --format yaml|json|toml|dotenv",
         )
     })
 }

@@ -94,8 +94,8 @@ fn skip_reason(file: &Path, skip: Skip) -> (String, Option<String>) {
     let from = |e: CliError| (e.message, e.hint);
     match skip {
         Skip::UnknownFormat => (
-            "not a YAML, JSON or dotenv file name".to_owned(),
-            Some("seal recognises .yaml/.yml, .json, .env, *.env and .env.*".to_owned()),
+            "not a YAML, JSON, TOML or dotenv file name".to_owned(),
+            Some("seal recognises .yaml/.yml, .json, .toml, .env, *.env and .env.*".to_owned()),
         ),
         Skip::Read(e) => (CliError::read(name, e).message, None),
         Skip::Doc(e) => from(CliError::doc(name, e)),

@@ -25,6 +25,7 @@
 mod common;
 pub mod dotenv;
 pub mod json;
+pub mod toml;
 pub mod yaml;
 
 use std::ops::Range;
@@ -44,6 +45,7 @@ pub enum Format {
     Yaml,
     Json,
     Dotenv,
+    Toml,
 }
 
 /// What kind of value a [`Leaf`] is.
@@ -177,6 +179,8 @@ impl Format {
             Some(Format::Yaml)
         } else if lower.ends_with(".json") {
             Some(Format::Json)
+        } else if lower.ends_with(".toml") {
+            Some(Format::Toml)
         } else if lower == ".env" || lower.ends_with(".env") || lower.starts_with(".env.") {
             Some(Format::Dotenv)
         } else {
@@ -190,6 +194,7 @@ impl Format {
             "yaml" | "yml" => Some(Format::Yaml),
             "json" => Some(Format::Json),
             "dotenv" | "env" => Some(Format::Dotenv),
+            "toml" => Some(Format::Toml),
             _ => None,
         }
     }
@@ -199,6 +204,7 @@ impl Format {
             Format::Yaml => "yaml",
             Format::Json => "json",
             Format::Dotenv => "dotenv",
+            Format::Toml => "toml",
         }
     }
 
@@ -209,6 +215,7 @@ impl Format {
             Format::Yaml => "yaml",
             Format::Json => "json",
             Format::Dotenv => "env",
+            Format::Toml => "toml",
         }
     }
 
@@ -219,6 +226,7 @@ impl Format {
             Format::Yaml => &yaml::Yaml,
             Format::Json => &json::Json,
             Format::Dotenv => &dotenv::Dotenv,
+            Format::Toml => &toml::Toml,
         }
     }
 
@@ -248,6 +256,7 @@ impl Format {
             Format::Yaml => text.lines().any(|l| l.starts_with("seal:")),
             Format::Json => text.contains("\"seal\""),
             Format::Dotenv => text.contains("# seal: version="),
+            Format::Toml => text.lines().any(|l| l.starts_with("[seal]")),
         }
     }
 

@@ -88,7 +88,7 @@ pub fn diff(current: &[WrappedKey], wanted: &[String]) -> Diff {
 }
 
 /// Every file under `root` (recursively, not following symlinks, skipping
-/// `.git`) whose name is a YAML, JSON or dotenv file and that looks sealed,
+/// `.git`) whose name is a YAML, JSON, TOML or dotenv file and that looks sealed,
 /// sorted.
 pub fn find_sealed_files(root: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();

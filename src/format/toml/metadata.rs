@@ -1,0 +1,242 @@
+//! The `[seal]` table: read field by field, checked to be laid out exactly
+//! as seal writes it (spec/FORMAT.md, sections 6.5 and 9), written and
+//! attached at the end of the file.
+
+use toml_edit::{Item, Table, Value};
+
+use crate::format::{common, line_ending, EditError, MetadataBlock, ParseError};
+use crate::metadata::{Metadata, WrappedKey, RESERVED_KEY, VERSION};
+
+use super::quote;
+use super::tree::{parse, Doc};
+
+/// The `[seal]` table with the region to delete to get the body back.
+pub(super) fn find_metadata(src: &str, doc: &Doc<'_>) -> Result<Option<MetadataBlock>, ParseError> {
+    let root = doc.as_table();
+    let Some((key, item)) = root.get_key_value(RESERVED_KEY) else {
+        return Ok(None);
+    };
+    let key_at = key.span().map_or(0, |s| s.start);
+    let table = match item {
+        Item::Table(t) if !t.is_implicit() && !t.is_dotted() => t,
+        _ => {
+            return Err(ParseError::at(
+                src,
+                key_at,
+                "the reserved key seal is for seal metadata, which is a [seal] table at the end of the file; rename this key",
+            ))
+        }
+    };
+    let header = table.span().unwrap_or(key_at..key_at);
+    let metadata = read_metadata(src, table, header.start)?;
+    let start = block_start(src, header.start).ok_or_else(|| misplaced(src, header.start))?;
+    let region = start..src.len();
+    if metadata.version == VERSION {
+        let written = block_text(&metadata, &src[..start], "\n");
+        common::check_block_layout(src, region.clone(), &written)?;
+    }
+    Ok(Some(MetadataBlock { region, metadata }))
+}
+
+fn misplaced(src: &str, at: usize) -> ParseError {
+    ParseError::at(
+        src,
+        at,
+        "the seal metadata is not laid out as seal writes it (changed by hand or by another tool); restore the file from version control",
+    )
+}
+
+/// Where the block that has its `[seal]` header at `header` starts: the
+/// header itself at the start of the file, else the empty line before it
+/// and, when the file does not end with a line break, the line break
+/// before that too (spec 6.5).
+fn block_start(src: &str, header: usize) -> Option<usize> {
+    if header == 0 {
+        return Some(0);
+    }
+    let breaks = if src.ends_with('\n') { 1 } else { 2 };
+    let mut at = header;
+    for _ in 0..breaks {
+        let before = src.get(..at)?;
+        at -= if before.ends_with("\r\n") {
+            2
+        } else if before.ends_with('\n') {
+            1
+        } else {
+            return None;
+        };
+    }
+    Some(at)
+}
+
+/// The text a writer appends to `body` for `meta`, lines ending in `le`.
+pub(super) fn block_text(meta: &Metadata, body: &str, le: &str) -> String {
+    let ends_with_break = body.ends_with('\n');
+    let mut out = String::new();
+    if !body.is_empty() {
+        out.push_str(le);
+        if !ends_with_break {
+            out.push_str(le);
+        }
+    }
+    let mut lines = vec![
+        format!("[{RESERVED_KEY}]"),
+        format!("version = {}", meta.version),
+        format!("modified = {}", quote(&meta.modified)),
+    ];
+    if !meta.encrypt.is_empty() {
+        let patterns: Vec<String> = meta.encrypt.iter().map(|p| quote(p)).collect();
+        lines.push(format!("encrypt = [{}]", patterns.join(", ")));
+    }
+    lines.push("recipients = [".to_owned());
+    for r in &meta.recipients {
+        lines.push(format!(
+            "  {{ recipient = {}, data_key = {} }},",
+            quote(&r.recipient),
+            quote(&r.data_key)
+        ));
+    }
+    lines.push("]".to_owned());
+    lines.push(format!("mac = {}", quote(&meta.mac)));
+    out.push_str(&lines.join(le));
+    if body.is_empty() || ends_with_break {
+        out.push_str(le);
+    }
+    out
+}
+
+pub(super) fn attach_metadata(body: &str, meta: &Metadata) -> Result<String, EditError> {
+    let doc = parse(body)?;
+    if doc.as_table().contains_key(RESERVED_KEY) {
+        return Err(EditError::Unsupported(format!(
+            "the top-level key \"{RESERVED_KEY}\" is reserved for seal metadata"
+        )));
+    }
+    let mut out = body.to_owned();
+    out.push_str(&block_text(meta, body, line_ending(body)));
+    Ok(out)
+}
+
+fn read_metadata(src: &str, table: &Table, at: usize) -> Result<Metadata, ParseError> {
+    let version = match table.get("version") {
+        Some(Item::Value(Value::Integer(v))) => u64::try_from(*v.value()).ok(),
+        _ => None,
+    };
+    fields(src, table, at).map_err(|e| match version {
+        Some(v) if v != VERSION => ParseError::at(
+            src,
+            at,
+            format!("sealed with format version {v}; this seal reads version {VERSION}"),
+        ),
+        _ => e,
+    })
+}
+
+fn fields(src: &str, table: &Table, at: usize) -> Result<Metadata, ParseError> {
+    let (mut version, mut modified, mut encrypt, mut recipients, mut mac) =
+        (None, None, Vec::new(), None, None);
+    for (name, item) in table.iter() {
+        let pos = table.key(name).and_then(|k| k.span()).map_or(at, |s| s.start);
+        let value = match item {
+            Item::Value(v) => v,
+            _ => return Err(ParseError::at(src, pos, "unknown seal metadata field")),
+        };
+        match name {
+            "version" => {
+                version = Some(match value {
+                    Value::Integer(v) => u64::try_from(*v.value()).ok(),
+                    _ => None,
+                }
+                .ok_or_else(|| {
+                    ParseError::at(src, pos, "seal metadata field version must be an integer")
+                })?)
+            }
+            "modified" => modified = Some(string(src, value, "modified")?),
+            "mac" => mac = Some(string(src, value, "mac")?),
+            "encrypt" => {
+                encrypt = array(src, value, "encrypt")?
+                    .iter()
+                    .map(|v| string(src, v, "encrypt"))
+                    .collect::<Result<_, _>>()?
+            }
+            "recipients" => {
+                recipients = Some(
+                    array(src, value, "recipients")?
+                        .iter()
+                        .map(|v| wrapped_key(src, v))
+                        .collect::<Result<Vec<_>, _>>()?,
+                )
+            }
+            _ => return Err(ParseError::at(src, pos, "unknown seal metadata field")),
+        }
+    }
+    let missing = |field: &str| ParseError::at(src, at, format!("seal metadata has no {field} field"));
+    Ok(Metadata {
+        version: version.ok_or_else(|| missing("version"))?,
+        modified: modified.ok_or_else(|| missing("modified"))?,
+        encrypt,
+        recipients: recipients.ok_or_else(|| missing("recipients"))?,
+        mac: mac.ok_or_else(|| missing("mac"))?,
+    })
+}
+
+fn value_pos(v: &Value) -> usize {
+    v.span().map_or(0, |s| s.start)
+}
+
+fn string(src: &str, v: &Value, field: &str) -> Result<String, ParseError> {
+    match v {
+        Value::String(s) => Ok(s.value().clone()),
+        _ => Err(ParseError::at(
+            src,
+            value_pos(v),
+            format!("seal metadata field {field} must be a string"),
+        )),
+    }
+}
+
+fn array<'v>(src: &str, v: &'v Value, field: &str) -> Result<Vec<&'v Value>, ParseError> {
+    match v {
+        Value::Array(a) => Ok(a.iter().collect()),
+        _ => Err(ParseError::at(
+            src,
+            value_pos(v),
+            format!("seal metadata field {field} must be an array"),
+        )),
+    }
+}
+
+fn wrapped_key(src: &str, v: &Value) -> Result<WrappedKey, ParseError> {
+    let Value::InlineTable(t) = v else {
+        return Err(ParseError::at(
+            src,
+            value_pos(v),
+            "each seal recipient must be an inline table",
+        ));
+    };
+    let (mut recipient, mut data_key) = (None, None);
+    for (name, value) in t.iter() {
+        match name {
+            "recipient" => recipient = Some(string(src, value, "recipient")?),
+            "data_key" => data_key = Some(string(src, value, "data_key")?),
+            _ => {
+                return Err(ParseError::at(
+                    src,
+                    value_pos(value),
+                    "unknown field in a seal recipient",
+                ))
+            }
+        }
+    }
+    match (recipient, data_key) {
+        (Some(recipient), Some(data_key)) => Ok(WrappedKey {
+            recipient,
+            data_key,
+        }),
+        _ => Err(ParseError::at(
+            src,
+            value_pos(v),
+            "a seal recipient needs both recipient and data_key",
+        )),
+    }
+}
