@@ -53,6 +53,23 @@ grep -v '^API_KEY=' "$v/app.sealed.env" > "$i/removed-line.env"
 # A comment added inside the metadata block: no field changes, so the MAC
 # still holds; the block layout check (section 9) refuses it.
 sed 's/^seal:$/seal:\n  # a comment someone added to the block/' "$v/config.sealed.yaml" > "$i/comment-in-metadata-block.yaml"
+# TOML: the construct tour and a selective file; invalid cases from it.
+cp testdata/roundtrip/tricky.toml "$v/config.plain.toml"
+printf '[package]\nname = "svc"\n\n[database]\nurl = "postgres://u:hunter2@db/app"\nport = 5432\n' > "$v/selective.plain.toml"
+"$seal" encrypt -r "$pub" -o "$v/config.sealed.toml" "$v/config.plain.toml"
+"$seal" encrypt -r "$pub" --encrypt 'database.*' -o "$v/selective.sealed.toml" "$v/selective.plain.toml"
+src="$v/config.sealed.toml"
+t1=$(tok 1); t2=$(tok 2)
+sed "s/${t1}/${t1:0:20}A${t1:21}/" "$src" > "$i/edited-token.toml"
+sed "s/${t1}/@@/; s/${t2}/${t1}/; s/@@/${t2}/" "$src" > "$i/swapped-tokens.toml"
+grep -v '^octal = ' "$src" > "$i/removed-value.toml"
+sed 's/{ recipient = "age1/{ recipient = "age1x/' "$src" > "$i/edited-recipient.toml"
+sed 's/# trailing comment/# trailing c0mment/' "$src" > "$i/edited-comment.toml"
+head -c $(( $(wc -c < "$src") / 2 )) "$src" > "$i/truncated.toml"
+# A version far in the future (2 is the next one).
+sed 's/^version = 1$/version = 9/' "$src" > "$i/unknown-version.toml"
+sed 's/^\[seal\]$/[seal]\n# a comment someone added to the block/' "$src" > "$i/comment-in-metadata-block.toml"
+sed 's/^name = "svc"/name = "evil"/' "$v/selective.sealed.toml" > "$i/edited-plain-value.toml"
 for f in "$i"/*; do
   if "$seal" decrypt "$f" >/dev/null 2>&1; then echo "invalid vector $f was accepted" >&2; exit 1; fi
 done

@@ -38,10 +38,69 @@ fn still_valid(name: &str, sealed: &str) {
     } else if name.ends_with(".json") {
         serde_json::from_str::<serde_json::Value>(sealed)
             .unwrap_or_else(|e| panic!("{name}: sealed JSON does not parse: {e}\n{sealed}"));
+    } else if name.ends_with(".toml") {
+        tomllib_reads(name, sealed);
     } else {
         for item in dotenvy::from_read_iter(sealed.as_bytes()) {
             item.unwrap_or_else(|e| panic!("{name}: sealed dotenv does not parse: {e}\n{sealed}"));
         }
+    }
+}
+
+/// Python's tomllib (TOML 1.0, independent of seal's parser) reads `text`.
+fn tomllib_reads(name: &str, text: &str) {
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys, tomllib; tomllib.loads(sys.stdin.read())",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write as _;
+            child.stdin.take().map(|mut s| s.write_all(text.as_bytes()));
+            child.wait_with_output()
+        })
+        .expect("python3 runs (scripts/install-test-deps.sh installs it)");
+    assert!(
+        out.status.success(),
+        "{name}: tomllib refuses the sealed file: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn tricky_toml() {
+    let sealed = round_trip(
+        "tricky.toml",
+        &fixture("tricky.toml"),
+        &[
+            "payments",
+            "s3cr3t-p@ss",
+            "postgres://user:pw@replica/db",
+            "Roses are red",
+            "C:\\Users",
+            "DEAD_BEEF",
+            "10.0.0.1",
+            "/health",
+        ],
+    );
+    for kept in [
+        "# Service configuration",
+        "   # trailing comment",
+        "\"quoted key\" = \"seal.v1.",
+        "site.\"google.com\" = \"seal.v1.",
+        "\tpassword = \"seal.v1.",
+        "\tconnection.timeout = \"seal.v1.",
+        "  { x = \"seal.v1.",
+        "empty_array = []\nempty_table = {}\n",
+        "[[servers.checks]]\npath = \"seal.v1.",
+        "[empty]\n\n[a.b.c]\n",
+        "\n\n[seal]\nversion = ",
+    ] {
+        assert!(sealed.contains(kept), "{kept:?} lost:\n{sealed}");
     }
 }
 
@@ -122,6 +181,8 @@ fn crlf_and_missing_final_newline() {
         ("crlf.yaml", fixture("tricky.yaml").replace('\n', "\r\n")),
         ("crlf.json", fixture("pretty.json").replace('\n', "\r\n")),
         ("crlf.env", fixture("app.env").replace('\n', "\r\n")),
+        ("crlf.toml", fixture("tricky.toml").replace('\n', "\r\n")),
+        ("nofinal.toml", "a = 1\nb = 'two'".to_owned()),
         ("nofinal.yaml", "a: 1\nb: two".to_owned()),
         ("nofinal.json", "{\"a\": 1}".to_owned()),
         ("nofinal.env", "A=1\nB=two".to_owned()),
