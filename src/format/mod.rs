@@ -443,6 +443,7 @@ mod tests {
             (Format::Yaml, "a: 1\nseal: [\n"),
             (Format::Json, "{\"a\": 1, \"seal\": \n"),
             (Format::Dotenv, "A=1\n# seal: version=x\n"),
+            (Format::Toml, "a = 1\n\n[seal]\nversion = \"x\"\n"),
         ] {
             assert!(format.looks_sealed(damaged), "{format:?}");
             assert!(!format.is_sealed(damaged), "{format:?}");
@@ -456,6 +457,8 @@ mod tests {
             ("a.yaml", Some(Format::Yaml)),
             ("a.YML", Some(Format::Yaml)),
             ("x.json", Some(Format::Json)),
+            ("Cargo.toml", Some(Format::Toml)),
+            ("pyproject.TOML", Some(Format::Toml)),
             (".env", Some(Format::Dotenv)),
             ("prod.env", Some(Format::Dotenv)),
             (".env.local", Some(Format::Dotenv)),
@@ -471,6 +474,7 @@ mod tests {
             (Format::Yaml, ":\r"),
             (Format::Yaml, "a: 1\r"),
             (Format::Dotenv, "A=1\r\nB=2\r"),
+            (Format::Toml, "a = 1\rb = 2\n"),
         ] {
             let err = format.scan(text).unwrap_err();
             assert!(err.message.contains("carriage return"), "{err}");
@@ -497,6 +501,8 @@ mod tests {
             ),
             (Format::Dotenv, format!("A=1\n{block}# seal: bogus=2\n")),
             (Format::Dotenv, format!("A=1\n{block}B=2\n")),
+            (Format::Toml, "seal = 1\n".to_owned()),
+            (Format::Toml, "[seal]\nversion = 1\n\n[after]\n".to_owned()),
         ];
         for (format, text) in &about_metadata {
             let err = format.scan(text).unwrap_err();
@@ -509,6 +515,8 @@ mod tests {
             (Format::Json, "{\"a\": 1,}"),
             (Format::Dotenv, "A=\"x\n"),
             (Format::Dotenv, "not a line\n"),
+            (Format::Toml, "a = 1\na = 2\n"),
+            (Format::Toml, "a = [1\n"),
         ];
         for (format, text) in syntax {
             let err = format.scan(text).unwrap_err();

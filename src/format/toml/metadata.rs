@@ -1,5 +1,5 @@
 //! The `[seal]` table: read field by field, checked to be laid out exactly
-//! as seal writes it (spec/FORMAT.md, sections 6.5 and 9), written and
+//! as seal writes it (spec/FORMAT.md, sections 6.6 and 9), written and
 //! attached at the end of the file.
 
 use toml_edit::{Item, Table, Value};
@@ -49,7 +49,7 @@ fn misplaced(src: &str, at: usize) -> ParseError {
 /// Where the block that has its `[seal]` header at `header` starts: the
 /// header itself at the start of the file, else the empty line before it
 /// and, when the file does not end with a line break, the line break
-/// before that too (spec 6.5).
+/// before that too (spec 6.6).
 fn block_start(src: &str, header: usize) -> Option<usize> {
     if header == 0 {
         return Some(0);

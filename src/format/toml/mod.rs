@@ -3,7 +3,7 @@
 //! place, so comments, order, quoting and layout survive byte for byte.
 //!
 //! The metadata is a `[seal]` table at the end of the file
-//! (spec/FORMAT.md, section 6.5). A token is written as a basic string.
+//! (spec/FORMAT.md, section 6.6). A token is written as a basic string.
 //!
 //! Files: `tree` parses and walks the tables into values with spans;
 //! `metadata` reads, checks, writes and attaches the `[seal]` table;
@@ -159,7 +159,7 @@ fn value_at(src: &str, span: Range<usize>) -> Result<Zeroizing<String>, ParseErr
 }
 
 /// A TOML basic string: `"`, `\` and control characters escaped (the
-/// metadata block is written with exactly these escapes, spec 6.5).
+/// metadata block is written with exactly these escapes, spec 6.6).
 pub(super) fn quote(s: &str) -> String {
     common::double_quoted(s, |c, out| {
         match c {
