@@ -17,6 +17,7 @@ fn main() {
         ("yaml_scan", Format::Yaml),
         ("json_scan", Format::Json),
         ("dotenv_scan", Format::Dotenv),
+        ("toml_scan", Format::Toml),
     ] {
         let mut names: Vec<_> = fs::read_dir(seeds.join(dir))
             .expect("read scan seeds")

@@ -33,7 +33,7 @@ use seal::metadata::{Metadata, WrappedKey};
 use seal::path::KeyPath;
 use seal::token::{looks_like_token, Token, TokenError, PREFIX_V1};
 
-pub const FORMATS: [Format; 3] = [Format::Yaml, Format::Json, Format::Dotenv];
+pub const FORMATS: [Format; 4] = [Format::Yaml, Format::Json, Format::Dotenv, Format::Toml];
 
 /// The fixed data key of the fuzz targets.
 pub const KEY_BYTES: [u8; 32] = [7; 32];
@@ -192,7 +192,8 @@ struct Sealer {
 }
 
 fn sealer(format: Format) -> &'static Sealer {
-    static SEALERS: [OnceLock<Sealer>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    static SEALERS: [OnceLock<Sealer>; 4] =
+        [OnceLock::new(), OnceLock::new(), OnceLock::new(), OnceLock::new()];
     let i = FORMATS.iter().position(|&f| f == format).expect("known format");
     SEALERS[i].get_or_init(|| {
         let name = format.name();
@@ -200,6 +201,7 @@ fn sealer(format: Format) -> &'static Sealer {
             Format::Yaml => "setup: 1\n",
             Format::Json => "{\"setup\": 1}\n",
             Format::Dotenv => "SETUP=1\n",
+            Format::Toml => "setup = 1\n",
         };
         // A throwaway age identity, to seal and open the example.
         let (secret, public) = generate_identity();

@@ -1210,3 +1210,31 @@ fn a_git_conflict_in_a_sealed_file_is_named_with_its_key_paths_and_how_to_finish
         }
     }
 }
+
+#[test]
+fn toml_files_diff_and_merge_decrypted() {
+    let repo = Repo::new();
+    let base = "# service\n[database]\nhost = \"localhost\"\npassword = \"hunter2\"\nport = 5432\n\n[api]\nkey = 'abc123'\n";
+    branches(&repo, "secrets/app.toml", base);
+    // .gitattributes from `seal git setup` covers TOML files.
+    assert!(repo.read(".gitattributes").contains("secrets/**/*.toml"));
+    on(&repo, "theirs", || {
+        repo.set("secrets/app.toml", "database.password", "s3cret");
+    });
+    repo.git_ok(&["checkout", "-q", "ours"]);
+    repo.set("secrets/app.toml", "api.key", "xyz789");
+    repo.seal_me()
+        .args(["set", "--raw", "secrets/app.toml", "database.pool", "10"])
+        .run_ok();
+    let diff = repo.git_ok(&["diff"]);
+    assert!(diff.contains("-key = 'abc123'") && diff.contains("+key = \"xyz789\""), "{diff}");
+    assert!(diff.contains("+pool = 10"), "{diff}");
+    assert!(!diff.contains("seal.v1."), "{diff}");
+    repo.commit_all("ours");
+    repo.merge_ok("theirs");
+    assert_eq!(
+        repo.decrypt("secrets/app.toml"),
+        "# service\n[database]\nhost = \"localhost\"\npassword = \"s3cret\"\nport = 5432\npool = 10\n\n[api]\nkey = \"xyz789\"\n"
+    );
+    repo.seal_me().args(["check"]).run_ok();
+}

@@ -21,6 +21,7 @@ mod schema;
 mod shell;
 mod tamper;
 mod team;
+mod toml_cli;
 mod toml_files;
 mod values;
 mod vectors;
