@@ -123,6 +123,70 @@ fn dotenv_doc() -> impl Strategy<Value = String> {
     })
 }
 
+fn toml_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[ -!#-\\[\\]-~]{0,16}".prop_map(|s| format!("\"{s}\"")),
+        "[ -&(-~]{0,16}".prop_map(|s| format!("'{s}'")),
+        "[a-z ]{0,8}\n[a-z ]{0,8}".prop_map(|s| format!("\"\"\"\n{s}\"\"\"")),
+        any::<i64>().prop_map(|n| n.to_string()),
+        (-1.0e6f64..1.0e6).prop_map(|f| format!("{f:?}")),
+        Just("true".to_owned()),
+        Just("0xBEEF".to_owned()),
+        Just("1979-05-27T07:32:00Z".to_owned()),
+        Just("[]".to_owned()),
+        ("[a-z]{1,6}", any::<u8>()).prop_map(|(k, n)| format!("{{ {k} = {n}, x.y = 'z' }}")),
+        proptest::collection::vec(any::<u16>(), 1..4).prop_map(|v| format!("{v:?}")),
+    ]
+}
+
+/// Tables with `key = value` lines (some keys dotted or quoted, some
+/// lines commented), LF or CRLF, with or without a final line break.
+fn toml_doc() -> impl Strategy<Value = String> {
+    let entry = (
+        key_name(),
+        proptest::option::of(key_name()),
+        toml_value(),
+        proptest::option::of("[a-z ]{0,10}"),
+    );
+    let table = (proptest::option::of(key_name()), proptest::collection::vec(entry, 1..5));
+    (proptest::collection::vec(table, 1..4), any::<bool>(), any::<bool>()).prop_map(
+        |(tables, crlf, final_nl)| {
+            let mut out = String::new();
+            let mut headers = std::collections::HashSet::new();
+            for (i, (header, entries)) in tables.into_iter().enumerate() {
+                if i > 0 {
+                    let name = header.unwrap_or_else(|| format!("t{i}"));
+                    if !headers.insert(name.clone()) || name == "seal" {
+                        continue;
+                    }
+                    out.push_str(&format!("\n[\"{name}\"]\n"));
+                }
+                let mut seen = std::collections::HashSet::new();
+                for (k, sub, v, comment) in entries {
+                    if !seen.insert(k.clone()) || (i == 0 && k == "seal") {
+                        continue;
+                    }
+                    match sub {
+                        Some(sub) => out.push_str(&format!("{k}.{sub} = {v}")),
+                        None => out.push_str(&format!("{k} = {v}")),
+                    }
+                    if let Some(c) = comment {
+                        out.push_str(&format!(" # {c}"));
+                    }
+                    out.push('\n');
+                }
+            }
+            if !final_nl {
+                out.pop();
+            }
+            if crlf {
+                out = out.replace('\n', "\r\n");
+            }
+            out
+        },
+    )
+}
+
 fn seal_open(format: Format, text: &str) -> (String, DataKey) {
     let (secret, public) = generate_identity();
     let sealed = seal::document::seal(format, text, &[Recipient::parse(&public).unwrap()], &[])
@@ -182,6 +246,12 @@ proptest! {
     }
 
     #[test]
+    fn toml_round_trips_and_flips_are_caught(doc in toml_doc(), pos in any::<usize>(), xor in 1u8..=255) {
+        let (sealed, key) = seal_open(Format::Toml, &doc);
+        check_flip(Format::Toml, &sealed, &key, pos, xor)?;
+    }
+
+    #[test]
     fn dotenv_round_trips_and_flips_are_caught(doc in dotenv_doc(), pos in any::<usize>(), xor in 1u8..=255) {
         let (sealed, key) = seal_open(Format::Dotenv, &doc);
         check_flip(Format::Dotenv, &sealed, &key, pos, xor)?;
@@ -195,6 +265,7 @@ fn every_single_byte_flip_is_caught() {
         (Format::Yaml, "# c\na: 1\nb: [x, 'y']\n"),
         (Format::Json, "{\"a\": 1, \"b\": [\"x\"]}\n"),
         (Format::Dotenv, "A=1\nexport B='x' # c\n"),
+        (Format::Toml, "# c\na = 1\n[t]\nb = ['x', 2]\n"),
     ] {
         let (sealed, key) = seal_open(format, doc);
         for pos in 0..sealed.len() {
