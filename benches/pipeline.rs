@@ -120,6 +120,41 @@ fn generate(format: Format, n: usize) -> String {
             }
             out
         }
+        Format::Toml => {
+            // Services as `[service_N.section]` tables, tags as an array.
+            let mut out = String::from("# generated for the pipeline benchmark\n");
+            let mut count = 0;
+            let mut i = 0;
+            while count < n {
+                let mut tags = Vec::new();
+                let mut open = "";
+                for &(section, key, kind) in TEMPLATE {
+                    if count == n {
+                        break;
+                    }
+                    let v = json_scalar(&value(&mut rng, kind));
+                    count += 1;
+                    if key == "-" {
+                        tags.push(v);
+                        continue;
+                    }
+                    let section = if section.is_empty() { "main" } else { section };
+                    if section != open {
+                        out.push_str(&format!("\n[service_{i:05}.{section}]\n"));
+                        open = section;
+                    }
+                    out.push_str(&format!("{key} = {v}\n"));
+                }
+                if !tags.is_empty() {
+                    out.push_str(&format!(
+                        "\n[service_{i:05}.meta]\ntags = [{}]\n",
+                        tags.join(", ")
+                    ));
+                }
+                i += 1;
+            }
+            out
+        }
         Format::Yaml | Format::Json => {
             // Services as (name, [(section, key, value)]).
             let mut services: Vec<Vec<(&str, &str, Value)>> = Vec::new();
@@ -261,7 +296,7 @@ fn main() {
             (1000, true) => 5,
             _ => 7,
         };
-        for format in [Format::Yaml, Format::Json, Format::Dotenv] {
+        for format in [Format::Yaml, Format::Json, Format::Dotenv, Format::Toml] {
             let plain = generate(format, n);
             if format == Format::Json {
                 serde_json::from_str::<serde_json::Value>(&plain).expect("generated JSON is valid");

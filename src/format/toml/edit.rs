@@ -65,7 +65,10 @@ fn key_text(key: &str) -> String {
 }
 
 fn dotted(keys: &[String]) -> String {
-    keys.iter().map(|k| key_text(k)).collect::<Vec<_>>().join(".")
+    keys.iter()
+        .map(|k| key_text(k))
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 fn check_path(path: &PathQuery) -> Result<(), EditError> {
@@ -233,8 +236,9 @@ fn container_span(at: &At<'_>) -> Option<Range<usize>> {
 /// Append `entry` to an inline table or array: after its last entry, on
 /// a line of its own when the array's items are on lines of their own.
 fn add_entry(src: &str, at: &At<'_>, entry: &str) -> Result<(Range<usize>, String), EditError> {
-    let span = container_span(at)
-        .ok_or_else(|| EditError::Unsupported("internal error: a container without a span".into()))?;
+    let span = container_span(at).ok_or_else(|| {
+        EditError::Unsupported("internal error: a container without a span".into())
+    })?;
     Ok(match last_end(at) {
         Some(end) => {
             let multiline = matches!(at, At::Array(_)) && src[span.start..end].contains('\n');
@@ -283,12 +287,14 @@ pub(super) fn set_value(src: &str, path: &PathQuery, literal: &str) -> Result<St
             At::Table {
                 section, prefix, ..
             } => {
-                let keys: Vec<String> = prefix.iter().cloned().chain(rest.iter().cloned()).collect();
+                let keys: Vec<String> =
+                    prefix.iter().cloned().chain(rest.iter().cloned()).collect();
                 let line = format!("{} = {literal}", dotted(&keys));
                 add_line(src, &doc, end, section.clone(), &walked, &line)
             }
             At::Inline { prefix, .. } => {
-                let keys: Vec<String> = prefix.iter().cloned().chain(rest.iter().cloned()).collect();
+                let keys: Vec<String> =
+                    prefix.iter().cloned().chain(rest.iter().cloned()).collect();
                 add_entry(src, &at, &format!("{} = {literal}", dotted(&keys)))?
             }
             At::Array(a) if parse_index(seg) == Some(a.len()) => {
@@ -305,18 +311,16 @@ pub(super) fn set_value(src: &str, path: &PathQuery, literal: &str) -> Result<St
                     name(path, i)
                 )))
             }
-            At::Scalar(_) => {
-                return Err(EditError::NotAContainer(name(path, i), path.to_string()))
-            }
+            At::Scalar(_) => return Err(EditError::NotAContainer(name(path, i), path.to_string())),
             _ => return Err(EditError::NotFound(path.to_string())),
         };
         return finish_set(src, range, &text, path, literal);
     }
     match at {
         At::Scalar(v) => {
-            let span = v
-                .span()
-                .ok_or_else(|| EditError::Unsupported("internal error: a value without a span".into()))?;
+            let span = v.span().ok_or_else(|| {
+                EditError::Unsupported("internal error: a value without a span".into())
+            })?;
             finish_set(src, span, literal, path, literal)
         }
         _ => Err(EditError::NotALeaf(path.to_string())),
@@ -358,7 +362,11 @@ fn list_removal(src: &str, span: &Range<usize>, ends: &[usize], j: usize) -> Ran
     }
     // From this entry's start to the next one's: past the comma after
     // this entry's value, and the blanks and comments after it.
-    let start = entry_start(src, if j == 0 { span.start + 1 } else { ends[j - 1] }, j > 0);
+    let start = entry_start(
+        src,
+        if j == 0 { span.start + 1 } else { ends[j - 1] },
+        j > 0,
+    );
     let next = entry_start(src, ends[j], true);
     start..next
 }
@@ -431,17 +439,14 @@ pub(super) fn remove_value(src: &str, path: &PathQuery) -> Result<String, EditEr
             list_removal(src, &outer.span().ok_or_else(table_err)?, &ends, j)
         }
         At::Array(a) => {
-            let j = parse_index(seg).filter(|&j| j < a.len()).ok_or_else(not_found)?;
+            let j = parse_index(seg)
+                .filter(|&j| j < a.len())
+                .ok_or_else(not_found)?;
             let ends: Vec<usize> = a.iter().filter_map(Value::span).map(|s| s.end).collect();
             list_removal(src, &a.span().ok_or_else(table_err)?, &ends, j)
         }
         At::Aot(_) => return Err(table_err()),
-        At::Scalar(_) => {
-            return Err(EditError::NotAContainer(
-                name(path, last),
-                path.to_string(),
-            ))
-        }
+        At::Scalar(_) => return Err(EditError::NotAContainer(name(path, last), path.to_string())),
     };
     let out = splice(src, range, "");
     // Exactly the values under `path` are gone (indices after it shift).

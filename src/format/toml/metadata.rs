@@ -136,20 +136,25 @@ fn fields(src: &str, table: &Table, at: usize) -> Result<Metadata, ParseError> {
     let (mut version, mut modified, mut encrypt, mut recipients, mut mac) =
         (None, None, Vec::new(), None, None);
     for (name, item) in table.iter() {
-        let pos = table.key(name).and_then(|k| k.span()).map_or(at, |s| s.start);
+        let pos = table
+            .key(name)
+            .and_then(|k| k.span())
+            .map_or(at, |s| s.start);
         let value = match item {
             Item::Value(v) => v,
             _ => return Err(ParseError::at(src, pos, "unknown seal metadata field")),
         };
         match name {
             "version" => {
-                version = Some(match value {
-                    Value::Integer(v) => u64::try_from(*v.value()).ok(),
-                    _ => None,
-                }
-                .ok_or_else(|| {
-                    ParseError::at(src, pos, "seal metadata field version must be an integer")
-                })?)
+                version = Some(
+                    match value {
+                        Value::Integer(v) => u64::try_from(*v.value()).ok(),
+                        _ => None,
+                    }
+                    .ok_or_else(|| {
+                        ParseError::at(src, pos, "seal metadata field version must be an integer")
+                    })?,
+                )
             }
             "modified" => modified = Some(string(src, value, "modified")?),
             "mac" => mac = Some(string(src, value, "mac")?),
@@ -170,7 +175,8 @@ fn fields(src: &str, table: &Table, at: usize) -> Result<Metadata, ParseError> {
             _ => return Err(ParseError::at(src, pos, "unknown seal metadata field")),
         }
     }
-    let missing = |field: &str| ParseError::at(src, at, format!("seal metadata has no {field} field"));
+    let missing =
+        |field: &str| ParseError::at(src, at, format!("seal metadata has no {field} field"));
     Ok(Metadata {
         version: version.ok_or_else(|| missing("version"))?,
         modified: modified.ok_or_else(|| missing("modified"))?,

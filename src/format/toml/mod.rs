@@ -12,9 +12,9 @@
 
 mod edit;
 mod metadata;
-mod tree;
 #[cfg(test)]
 mod tests;
+mod tree;
 
 use std::ops::Range;
 

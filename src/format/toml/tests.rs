@@ -18,8 +18,9 @@ fn meta() -> Metadata {
         encrypt: vec!["db.*".into()],
         recipients: vec![WrappedKey {
             recipient: "age1abc".into(),
-            data_key: "-----BEGIN AGE ENCRYPTED FILE-----\nAAAA\n-----END AGE ENCRYPTED FILE-----\n"
-                .into(),
+            data_key:
+                "-----BEGIN AGE ENCRYPTED FILE-----\nAAAA\n-----END AGE ENCRYPTED FILE-----\n"
+                    .into(),
         }],
         mac: "bWFj".into(),
     }
@@ -122,7 +123,10 @@ fn value_at_reads_exactly_one_scalar() {
     assert!(value_at(src, 4..8).is_err());
     assert!(value_at(src, 13..16).is_err());
     assert!(value_at("1 # c", 0..5).is_err());
-    assert_eq!(value_at("1979-05-27", 0..10).unwrap().as_str(), "1979-05-27");
+    assert_eq!(
+        value_at("1979-05-27", 0..10).unwrap().as_str(),
+        "1979-05-27"
+    );
 }
 
 #[test]
@@ -136,7 +140,10 @@ fn the_block_is_a_seal_table_at_the_end() {
         ("[t]\nx = 'y' # c\n", "# c\n\n[seal]\n"),
     ] {
         let sealed = Toml.attach_metadata(body, &m).unwrap();
-        assert!(sealed.starts_with(want_tail) || sealed.contains(want_tail), "{sealed}");
+        assert!(
+            sealed.starts_with(want_tail) || sealed.contains(want_tail),
+            "{sealed}"
+        );
         let found = scan(&sealed).unwrap();
         let block = found.metadata.unwrap();
         assert_eq!(block.metadata, m);
@@ -216,7 +223,10 @@ fn set_replaces_values_in_place() {
         "# c\na = 1 # keep\n[t]\nb = { c = 'x' }\nl = [1, 3]\n"
     );
     assert!(matches!(set(src, "t", "1"), Err(EditError::NotALeaf(_))));
-    assert!(matches!(set(src, "a.x", "1"), Err(EditError::NotAContainer(..))));
+    assert!(matches!(
+        set(src, "a.x", "1"),
+        Err(EditError::NotAContainer(..))
+    ));
     assert!(set(src, "a", "not toml").is_err());
     assert!(set(src, "seal", "1").is_err());
 }
@@ -224,12 +234,18 @@ fn set_replaces_values_in_place() {
 #[test]
 fn set_adds_keys_where_they_belong() {
     let src = "a = 1\n\n[t]\n  b = 2\n\n# next\n[u]\n";
-    assert_eq!(set(src, "z", "3").unwrap(), "a = 1\nz = 3\n\n[t]\n  b = 2\n\n# next\n[u]\n");
+    assert_eq!(
+        set(src, "z", "3").unwrap(),
+        "a = 1\nz = 3\n\n[t]\n  b = 2\n\n# next\n[u]\n"
+    );
     assert_eq!(
         set(src, "t.c", "3").unwrap(),
         "a = 1\n\n[t]\n  b = 2\n  c = 3\n\n# next\n[u]\n"
     );
-    assert_eq!(set(src, "u.c", "3").unwrap(), "a = 1\n\n[t]\n  b = 2\n\n# next\n[u]\nc = 3\n");
+    assert_eq!(
+        set(src, "u.c", "3").unwrap(),
+        "a = 1\n\n[t]\n  b = 2\n\n# next\n[u]\nc = 3\n"
+    );
     assert_eq!(
         set(src, "new.deep.key", "\"v\"").unwrap(),
         "a = 1\nnew.deep.key = \"v\"\n\n[t]\n  b = 2\n\n# next\n[u]\n"
@@ -237,8 +253,14 @@ fn set_adds_keys_where_they_belong() {
     assert_eq!(set("[t]\nx = 1", "t.y", "2").unwrap(), "[t]\nx = 1\ny = 2");
     assert_eq!(set("[t]\n", "a", "2").unwrap(), "a = 2\n[t]\n");
     assert_eq!(set("", "a", "2").unwrap(), "a = 2\n");
-    assert_eq!(set("a.b = 1\nc = 2\n", "a.d", "3").unwrap(), "a.b = 1\na.d = 3\nc = 2\n");
-    assert_eq!(set("x = {a = 1}\n", "x.b", "2").unwrap(), "x = {a = 1, b = 2}\n");
+    assert_eq!(
+        set("a.b = 1\nc = 2\n", "a.d", "3").unwrap(),
+        "a.b = 1\na.d = 3\nc = 2\n"
+    );
+    assert_eq!(
+        set("x = {a = 1}\n", "x.b", "2").unwrap(),
+        "x = {a = 1, b = 2}\n"
+    );
     assert_eq!(set("x = {}\n", "x.b", "2").unwrap(), "x = { b = 2 }\n");
     assert_eq!(set("x = [1]\n", "x.1", "2").unwrap(), "x = [1, 2]\n");
     assert_eq!(set("x = []\n", "x.0", "2").unwrap(), "x = [2]\n");
@@ -246,7 +268,10 @@ fn set_adds_keys_where_they_belong() {
         set("x = [\n  1,\n]\n", "x.1", "2").unwrap(),
         "x = [\n  1,\n  2,\n]\n"
     );
-    assert_eq!(set("x = [1]\n", "x.1.k", "2").unwrap(), "x = [1, { k = 2 }]\n");
+    assert_eq!(
+        set("x = [1]\n", "x.1.k", "2").unwrap(),
+        "x = [1, { k = 2 }]\n"
+    );
     assert_eq!(
         set("[a.b]\nx = 1\n", "a.c", "2").unwrap(),
         "a.c = 2\n[a.b]\nx = 1\n"
@@ -256,7 +281,10 @@ fn set_adds_keys_where_they_belong() {
         "[[p]]\nx = 1\n[[p]]\nx = 2\ny = 3\n"
     );
     assert!(set("[[p]]\nx = 1\n", "p.1.y", "3").is_err());
-    assert!(matches!(set("x = [1]\n", "x.5", "2"), Err(EditError::NotFound(_))));
+    assert!(matches!(
+        set("x = [1]\n", "x.5", "2"),
+        Err(EditError::NotFound(_))
+    ));
     assert_eq!(
         set("a = 1\n", "/k.with.dots", "2").unwrap(),
         "a = 1\n\"k.with.dots\" = 2\n"
@@ -270,9 +298,15 @@ fn unset_removes_one_line_or_entry() {
         unset(src, "a").unwrap(),
         "b = 2\n[t]\nx = { p = 1, q.r = 2, s = 3 }\nl = [\n  1, # one\n  2,\n]\n"
     );
-    assert!(unset(src, "t.x.p").unwrap().contains("x = { q.r = 2, s = 3 }"));
-    assert!(unset(src, "t.x.q.r").unwrap().contains("x = { p = 1, s = 3 }"));
-    assert!(unset(src, "t.x.s").unwrap().contains("x = { p = 1, q.r = 2 }"));
+    assert!(unset(src, "t.x.p")
+        .unwrap()
+        .contains("x = { q.r = 2, s = 3 }"));
+    assert!(unset(src, "t.x.q.r")
+        .unwrap()
+        .contains("x = { p = 1, s = 3 }"));
+    assert!(unset(src, "t.x.s")
+        .unwrap()
+        .contains("x = { p = 1, q.r = 2 }"));
     assert!(unset(src, "t.l.0").unwrap().contains("l = [\n  2,\n]"));
     assert!(unset(src, "t.l.1").unwrap().contains("l = [\n  1,\n]"));
     assert_eq!(unset("a = 1\nb = 2", "b").unwrap(), "a = 1");
@@ -280,7 +314,10 @@ fn unset_removes_one_line_or_entry() {
     assert_eq!(unset("a.b = 1\na.c = 2\n", "a.c").unwrap(), "a.b = 1\n");
     assert!(matches!(unset(src, "nope"), Err(EditError::NotFound(_))));
     assert!(unset(src, "t").is_err());
-    assert!(matches!(unset(src, "a.b"), Err(EditError::NotAContainer(..))));
+    assert!(matches!(
+        unset(src, "a.b"),
+        Err(EditError::NotAContainer(..))
+    ));
 }
 
 #[test]
@@ -288,7 +325,13 @@ fn tokens_are_basic_strings() {
     let mut out = String::new();
     Toml.push_token(&mut out, "seal.v1.abc");
     assert_eq!(out, "\"seal.v1.abc\"");
-    assert_eq!(Format::Toml.token_in("\"seal.v1.abc\""), Some("seal.v1.abc"));
-    assert_eq!(Toml.string_literal("a\"b\\\n\u{7f}"), "\"a\\\"b\\\\\\n\\u007F\"");
+    assert_eq!(
+        Format::Toml.token_in("\"seal.v1.abc\""),
+        Some("seal.v1.abc")
+    );
+    assert_eq!(
+        Toml.string_literal("a\"b\\\n\u{7f}"),
+        "\"a\\\"b\\\\\\n\\u007F\""
+    );
     assert_eq!(value_at("\"a\\u007F\"", 0..9).unwrap().as_str(), "a\u{7f}");
 }

@@ -184,7 +184,11 @@ pub(super) fn line_values(root: &Table) -> Vec<(Vec<Segment>, Range<usize>)> {
 /// even though it makes a table `a`: each one's key path below the table
 /// and its value's span, in file order.
 pub(super) fn inline_entries(t: &toml_edit::InlineTable) -> Vec<(Vec<String>, Range<usize>)> {
-    fn walk(t: &toml_edit::InlineTable, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, Range<usize>)>) {
+    fn walk(
+        t: &toml_edit::InlineTable,
+        path: &mut Vec<String>,
+        out: &mut Vec<(Vec<String>, Range<usize>)>,
+    ) {
         for (key, v) in t.iter() {
             path.push(key.to_owned());
             match v {
