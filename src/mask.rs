@@ -119,6 +119,11 @@ mod tests {
                 format!("# c\nKEY={key}\nPIN=\"1234\"\nKEY=abcdefghijklmnop\n"),
                 "",
             ),
+            (
+                Format::Toml,
+                format!("# c\n[api]\nkey = '{key}' # note\npin = 1234\nlist = [\"{key}\", true]\n"),
+                "# c\n[api]\nkey = \"sk-ant…(108 chars)\" # note\npin = \"…(hidden)\"\nlist = [\"sk-ant…(108 chars)\", \"…(hidden)\"]\n",
+            ),
         ] {
             let masked = mask_document(format, &src).unwrap();
             if !want.is_empty() {
