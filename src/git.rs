@@ -380,6 +380,7 @@ mod tests {
                 "secrets/**/*.yaml",
                 "secrets/**/*.yml",
                 "secrets/**/*.json",
+                "secrets/**/*.toml",
                 "secrets/**/*.env",
                 "secrets/**/.env",
                 "secrets/**/.env.*"

@@ -2,7 +2,8 @@
 //!
 //! This is the format-independent model. Each format module reads it from
 //! and writes it to its own syntax: a reserved top-level `seal` key in YAML
-//! and JSON, `# seal: ` comment lines in dotenv.
+//! and JSON, a `[seal]` table at the end in TOML, `# seal: ` comment lines
+//! in dotenv.
 
 /// The only format version this implementation reads and writes.
 pub const VERSION: u64 = 1;

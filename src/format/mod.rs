@@ -12,8 +12,8 @@
 //!   file name or `--format`, runs the checks every format shares (line
 //!   endings) and hands the rest to the format's [`Syntax`].
 //! * [`Syntax`] is the contract a format implements; its docs list the
-//!   guarantees the pipeline relies on. [`yaml`], [`json`] and [`dotenv`]
-//!   each implement it on a zero-sized type.
+//!   guarantees the pipeline relies on. [`yaml`], [`json`], [`toml`] and
+//!   [`dotenv`] each implement it on a zero-sized type.
 //! * `common` holds helpers that must behave the same in every format
 //!   (splicing edits, array indices, double-quoted escapes, the metadata
 //!   layout check).
@@ -170,8 +170,8 @@ pub enum EditError {
 }
 
 impl Format {
-    /// The format a file name implies: `.yaml`/`.yml`, `.json`, `.env`,
-    /// `*.env` and `.env.*`.
+    /// The format a file name implies: `.yaml`/`.yml`, `.json`, `.toml`,
+    /// `.env`, `*.env` and `.env.*`.
     pub fn from_path(path: &Path) -> Option<Format> {
         let name = path.file_name()?.to_str()?;
         let lower = name.to_ascii_lowercase();
@@ -340,7 +340,8 @@ impl Format {
 }
 
 /// What a format implements: one zero-sized type per format ([`yaml::Yaml`],
-/// [`json::Json`], [`dotenv::Dotenv`]), reached through [`Format::syntax`].
+/// [`json::Json`], [`toml::Toml`], [`dotenv::Dotenv`]), reached through
+/// [`Format::syntax`].
 ///
 /// The contract every implementation keeps, which the sealing pipeline
 /// relies on:
