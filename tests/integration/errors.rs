@@ -131,7 +131,7 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
     fails(&env, &["frobnicate"], 2, &[]);
     fails(
         &env,
-        &["encrypt", "--format", "toml", "-r", r, "ok.yaml"],
+        &["encrypt", "--format", "ini", "-r", r, "ok.yaml"],
         2,
         &["unknown format"],
     );
