@@ -140,6 +140,7 @@ pub struct Scratch {
 
 impl ValueCipher {
     /// Encrypt a value's source text for `path`, with a fresh random nonce.
+    #[cfg(any(test, feature = "internals"))]
     pub fn encrypt(&self, path: &KeyPath, plaintext: &[u8]) -> String {
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
         self.encrypt_with_nonce(path, plaintext, nonce.into())
@@ -147,6 +148,7 @@ impl ValueCipher {
 
     /// Encrypt with a nonce the caller drew from the CSPRNG (many at once
     /// saves a system call per value). Never reuse a nonce.
+    #[cfg(any(test, feature = "internals"))]
     pub fn encrypt_with_nonce(
         &self,
         path: &KeyPath,
@@ -196,6 +198,7 @@ impl ValueCipher {
     }
 
     /// Decrypt the token found at `path`.
+    #[cfg(any(test, feature = "internals"))]
     pub fn decrypt(&self, path: &KeyPath, token: &str) -> Result<Zeroizing<Vec<u8>>, ValueError> {
         let mut scratch = Scratch::default();
         let plaintext = self.decrypt_with(path, token, &mut scratch)?;
@@ -253,6 +256,7 @@ impl MacBuilder {
 
     /// A text field with every CRLF read as LF, so a checkout that converts
     /// line endings (git's `core.autocrlf`) does not break the MAC.
+    #[cfg(test)]
     pub fn text_field(&mut self, text: &str) -> &mut Self {
         self.text_field_parts(&[text])
     }

@@ -712,7 +712,8 @@ impl Masker {
         (out, emit_to)
     }
 
-    /// Mask a whole buffer (for tests and small outputs).
+    /// Mask a whole buffer.
+    #[cfg(test)]
     pub fn mask_all(&self, buf: &[u8]) -> Vec<u8> {
         self.mask_prefix(buf, true).0
     }

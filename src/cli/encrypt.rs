@@ -179,9 +179,17 @@ pub fn run(args: EncryptArgs) -> Result<ExitCode, CliError> {
             .seal_next_version(&text, &recipients, &patterns)
             .map_err(|e| CliError::doc(&name, e))?
         {
-            NextVersion::Sealed { text, .. } => {
+            NextVersion::Sealed { text, added } => {
+                let wrapped = if added.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; the key is now also wrapped for {}",
+                        super::printable(&added.join(", "))
+                    )
+                };
                 eprintln!(
-                    "seal: {}: sealed with the data key of its committed version (HEAD): unchanged values keep their tokens (--fresh for a new key)",
+                    "seal: {}: sealed with the data key of its committed version (HEAD): unchanged values keep their tokens (--fresh for a new key){wrapped}",
                     display(target)
                 );
                 text

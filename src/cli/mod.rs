@@ -51,6 +51,7 @@ Examples:
   seal exec secrets.yaml -- ./deploy.sh"
 )]
 pub struct Cli {
+    /// The command to run.
     #[command(subcommand)]
     pub command: Command,
 }

@@ -37,8 +37,8 @@ use saphyr::{LoadableYamlNode, Yaml};
 
 use crate::envelope::Recipient;
 
-pub use edit::{add_recipient, remove_recipient, valid_name, RecipientEditError, Removal};
-pub use schema::{SchemaEntry, SchemaError, SchemaName, ValueFormat};
+pub use edit::{add_recipient, remove_recipient, RecipientEditError};
+pub use schema::{SchemaEntry, SchemaError};
 
 /// The config file name, looked up from a file's directory upwards.
 pub const FILE_NAME: &str = ".seal.yaml";

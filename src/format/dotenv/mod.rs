@@ -20,7 +20,7 @@
 use std::ops::Range;
 
 mod expand;
-pub use expand::{expanded_values, ExpandError, Fallback};
+pub use expand::{expanded_values, ExpandError};
 
 use zeroize::Zeroizing;
 
