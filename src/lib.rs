@@ -38,6 +38,8 @@ pub use zeroize::Zeroizing;
 #[doc(hidden)]
 pub mod cli;
 #[doc(hidden)]
+pub mod clock;
+#[doc(hidden)]
 pub mod config;
 #[doc(hidden)]
 pub mod conflict;

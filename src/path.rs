@@ -75,6 +75,33 @@ impl KeyPath {
         }
     }
 
+    /// The key path as written in the metadata's `changed` field
+    /// (spec/FORMAT.md, section 6.1): a JSON Pointer (RFC 6901: each
+    /// segment after `/`, `~` as `~0` and `/` as `~1`, indices in decimal),
+    /// preceded by the document number when it is not 0 (`1/a/b`).
+    pub fn pointer(&self) -> String {
+        let mut out = String::new();
+        if self.doc > 0 {
+            out.push_str(&self.doc.to_string());
+        }
+        for seg in &self.segments {
+            out.push('/');
+            match seg {
+                Segment::Key(k) => {
+                    for c in k.chars() {
+                        match c {
+                            '~' => out.push_str("~0"),
+                            '/' => out.push_str("~1"),
+                            c => out.push(c),
+                        }
+                    }
+                }
+                Segment::Index(i) => out.push_str(&i.to_string()),
+            }
+        }
+        out
+    }
+
     /// Whether this path is what `query` names (document 0 unless the
     /// query says otherwise).
     pub fn matches(&self, query: &PathQuery) -> bool {

@@ -336,7 +336,7 @@ impl CliError {
             ))
             .hint("change values with `seal set` or `seal edit`; see the plaintext with `seal decrypt`"),
             DocError::UnsupportedVersion(v) => {
-                CliError::new(format!("{file}: sealed with format version {v}; this seal reads version 1"))
+                CliError::new(format!("{file}: {}", crate::metadata::unsupported_version(v)))
                     .hint("upgrade seal")
             }
             DocError::Unwrap(UnwrapError::NoMatch { sources, recipients }) => CliError::new(format!(
@@ -357,6 +357,8 @@ impl CliError {
                 .hint("check the recipient; `seal keygen -y IDENTITY` prints the public key of an identity"),
             DocError::NoRecipients => CliError::new(format!("{file}: no recipients to seal for"))
                 .hint("pass -r RECIPIENT / -R FILE, or add a rule to .seal.yaml"),
+            DocError::Changed(_) => CliError::new(format!("{file}: {e}"))
+                .hint("the metadata was changed outside seal; restore the file from version control"),
             other => CliError::new(format!("{file}: {other}")),
         }
     }
