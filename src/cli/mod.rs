@@ -21,6 +21,7 @@ mod recipients;
 mod rotate;
 mod scan;
 mod set;
+mod status;
 mod textconv;
 mod updatekeys;
 
@@ -201,6 +202,12 @@ pub enum Command {
   seal check                # every tracked file under .seal.yaml
   seal check --staged       # what is about to be committed")]
     Check(check::CheckArgs),
+    /// The secret inventory: owner, last change, rotation due date and state of each value (no key needed).
+    #[command(after_help = "Examples:
+  seal status               # every value a policy covers, under .seal.yaml
+  seal status --check       # exit 1 when a value is overdue (scheduled CI)
+  seal status --all --json prod/")]
+    Status(status::StatusArgs),
     /// List, add or remove the recipients of .seal.yaml (or list a file's).
     Recipients(recipients::RecipientsArgs),
     /// Re-wrap sealed files for the recipients their rule names now.
@@ -254,6 +261,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::MergeDriver(a) => merge_driver::run(a),
         Command::Git(a) => git_setup::run(a),
         Command::Check(a) => check::run(a),
+        Command::Status(a) => status::run(a),
         Command::Recipients(a) => recipients::run(a),
         Command::Updatekeys(a) => updatekeys::run(a),
         Command::Rotate(a) => rotate::run(a),
