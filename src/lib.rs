@@ -62,6 +62,8 @@ pub mod format;
 #[doc(hidden)]
 pub mod fsio;
 #[doc(hidden)]
+pub mod generate;
+#[doc(hidden)]
 pub mod git;
 #[doc(hidden)]
 pub mod hardening;
