@@ -112,7 +112,9 @@ mod tests {
     fn kinds_have_their_length_and_alphabet() {
         let hex = generate(parse("hex:32").unwrap());
         assert_eq!(hex.len(), 64);
-        assert!(hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert!(hex
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
         let b64 = generate(parse("base64:32").unwrap());
         assert_eq!(b64.len(), 44);
         let decoded = base64::engine::general_purpose::STANDARD

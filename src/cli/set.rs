@@ -87,9 +87,10 @@ pub fn run_set(args: SetArgs) -> Result<ExitCode, CliError> {
         ));
     }
     let generated = match &args.generate {
-        Some(kind) => Some(crate::generate::parse(kind).map_err(|e| {
-            CliError::usage(format!("--generate: {e}"))
-        })?),
+        Some(kind) => Some(
+            crate::generate::parse(kind)
+                .map_err(|e| CliError::usage(format!("--generate: {e}")))?,
+        ),
         None => None,
     };
     let typed = args.value.as_deref().unwrap_or_default();
