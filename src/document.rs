@@ -162,7 +162,6 @@ fn walk_changed(
     // Only dotenv repeats a key path; its first occurrence places it.
     let mut seen = std::collections::HashSet::new();
     let mut next = 0;
-    let mut all = Vec::new();
     for leaf in leaves {
         let sealed =
             leaf.kind == LeafKind::Scalar && format.token_in(&src[leaf.span.clone()]).is_some();
@@ -181,11 +180,17 @@ fn walk_changed(
             }
             _ => each(&leaf.path, None),
         }
-        all.push(pointer);
     }
+    let sealed_here = |pointer: &str| {
+        leaves.iter().any(|l| {
+            l.kind == LeafKind::Scalar
+                && format.token_in(&src[l.span.clone()]).is_some()
+                && l.path.pointer() == pointer
+        })
+    };
     match entries.get(next) {
         None => Ok(()),
-        Some(c) if all.contains(&c.path) => Err(DocError::Changed(format!(
+        Some(c) if sealed_here(&c.path) => Err(DocError::Changed(format!(
             "`changed` lists {} twice or out of document order",
             c.path
         ))),

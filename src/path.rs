@@ -286,4 +286,24 @@ mod tests {
         let q = KeyPath::new(0, vec![Segment::Key("a.b".into())]);
         assert_eq!(q.to_string(), "/a.b");
     }
+
+    /// The `changed` keys (spec section 6.1.1): JSON Pointer escapes, the
+    /// document number only after the first document.
+    #[test]
+    fn pointers_for_changed() {
+        let p = KeyPath::new(
+            0,
+            vec![
+                Segment::Key("a/b~c".into()),
+                Segment::Index(3),
+                Segment::Key("".into()),
+            ],
+        );
+        assert_eq!(p.pointer(), "/a~1b~0c/3/");
+        assert_eq!(KeyPath::key("DB_PASSWORD").pointer(), "/DB_PASSWORD");
+        let later = KeyPath::new(2, vec![Segment::Key("x".into())]);
+        assert_eq!(later.pointer(), "2/x");
+        assert_eq!(KeyPath::new(0, vec![]).pointer(), "");
+        assert_eq!(KeyPath::new(1, vec![]).pointer(), "1");
+    }
 }
