@@ -286,9 +286,7 @@ fn check_sealed(format: Format, src: &str) -> Result<(Scan, Metadata), DocError>
     if block.metadata.recipients.is_empty() {
         return Err(DocError::NoWrappedKeys);
     }
-    if !block.metadata.changed.is_empty() {
-        walk_changed(format, src, &scan.leaves, &block.metadata, |_, _| {})?;
-    }
+
     let metadata = block.metadata.clone();
     scan.metadata = Some(block);
     Ok((scan, metadata))
@@ -381,6 +379,11 @@ fn open_scanned(
     // Nothing is decrypted from a file whose MAC does not hold.
     if !compute_mac(&key, format, &metadata, &body).verify(&metadata.mac) {
         return Err(DocError::Tampered);
+    }
+    // A MAC that holds over a `changed` that does not fit the values was
+    // made so (spec section 6.1.1): refused all the same.
+    if !metadata.changed.is_empty() {
+        walk_changed(format, src, &scan.leaves, &metadata, |_, _| {})?;
     }
     let (plaintext, values, plain_values) = decrypt_values(format, src, scan.leaves, region, &key)?;
     Ok(Opened {

@@ -62,11 +62,11 @@ pub fn run(args: InfoArgs) -> Result<ExitCode, CliError> {
             info.plain_values,
         );
         s.push_str(&plaintext_lines(&info.plaintext));
-        s.push_str(&changed_lines(&info.dates));
         s.push_str(&format!("recipients:  {}\n", recipients.len()));
         for r in recipients {
             s.push_str(&format!("  {r}\n"));
         }
+        s.push_str(&changed_lines(&info.dates));
         // Recipients, `modified` and patterns are the file's text.
         super::printable(&s).into_owned()
     };

@@ -321,7 +321,10 @@ fn merge_keeps_each_sides_dates() {
         repo.seal_me().env("SEAL_TEST_NOW", now).args(args).run_ok();
     };
     repo.write("secrets/s.env", "A=1\nB=2\nC=3\n");
-    at("2026-01-01T00:00:00Z", &["encrypt", "--in-place", "secrets/s.env"]);
+    at(
+        "2026-01-01T00:00:00Z",
+        &["encrypt", "--in-place", "secrets/s.env"],
+    );
     repo.fork("base");
     on(&repo, "theirs", || {
         at("2026-02-01T00:00:00Z", &["set", "secrets/s.env", "C", "30"])
