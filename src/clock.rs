@@ -31,6 +31,24 @@ pub fn now_or_system() -> SystemTime {
 }
 
 /// `t` as `modified` and `changed` write it: RFC 3339 UTC with seconds.
+/// Times outside 1970 to 9999 (a due date far ahead) are written as the
+/// nearest end of that range, which is all the format can hold.
 pub fn rfc3339(t: SystemTime) -> String {
+    use std::time::Duration;
+    let last = SystemTime::UNIX_EPOCH + Duration::from_secs(253_402_300_799);
+    let t = t.clamp(SystemTime::UNIX_EPOCH, last);
     humantime::format_rfc3339_seconds(t).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn far_times_are_clamped_not_a_panic() {
+        let far = humantime::parse_rfc3339("9999-12-01T00:00:00Z").unwrap()
+            + std::time::Duration::from_secs(1000 * 365 * 86_400);
+        assert_eq!(rfc3339(far), "9999-12-31T23:59:59Z");
+        assert_eq!(rfc3339(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00Z");
+    }
 }

@@ -144,7 +144,9 @@ pub fn dates(
         if let Some(header) = line.strip_prefix('\u{1}') {
             let (hash, at) = header.split_once(' ').unwrap_or((header, "0"));
             commit = hash.to_owned();
-            time = SystemTime::UNIX_EPOCH + Duration::from_secs(at.parse().unwrap_or(0));
+            time = SystemTime::UNIX_EPOCH
+                .checked_add(Duration::from_secs(at.parse().unwrap_or(0)))
+                .unwrap_or(SystemTime::UNIX_EPOCH);
         } else if let Some(&i) = index.get(line) {
             commits.push((i, commit.clone(), time));
         }

@@ -76,14 +76,19 @@ pub fn assess(
     let Some(last) = last_changed else {
         return (State::NoDate, None);
     };
-    let due = last + Duration::from_secs(every.seconds);
+    let Some(due) = last.checked_add(Duration::from_secs(every.seconds)) else {
+        return (State::Ok, None);
+    };
     let warn = policy
         .and_then(|p| p.warn_before.clone())
         .or_else(|| crate::config::parse_interval(crate::config::DEFAULT_WARN_BEFORE).ok())
         .map_or(0, |w: Interval| w.seconds);
     let state = if now >= due {
         State::Overdue
-    } else if now + Duration::from_secs(warn) >= due {
+    } else if now
+        .checked_add(Duration::from_secs(warn))
+        .is_none_or(|t| t >= due)
+    {
         State::DueSoon
     } else {
         State::Ok
