@@ -159,20 +159,29 @@ fn walk_changed(
             bad.path
         )));
     }
-    // Only dotenv repeats a key path; its first occurrence places it.
-    let mut seen = std::collections::HashSet::new();
+    // Only dotenv repeats a key path (a name); its first occurrence places it.
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
     let mut next = 0;
+    let mut pointer = String::new();
     for leaf in leaves {
         let sealed =
             leaf.kind == LeafKind::Scalar && format.token_in(&src[leaf.span.clone()]).is_some();
-        if !sealed || (format == Format::Dotenv && !seen.insert(&leaf.path)) {
+        if !sealed {
             continue;
+        }
+        if let (Format::Dotenv, [crate::path::Segment::Key(name)]) =
+            (format, leaf.path.segments.as_slice())
+        {
+            if !seen.insert(name) {
+                continue;
+            }
         }
         if entries.is_empty() {
             each(&leaf.path, None);
             continue;
         }
-        let pointer = leaf.path.pointer();
+        pointer.clear();
+        leaf.path.pointer_into(&mut pointer);
         match entries.get(next) {
             Some(c) if c.path == pointer => {
                 each(&leaf.path, Some(&c.date));

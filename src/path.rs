@@ -81,6 +81,12 @@ impl KeyPath {
     /// preceded by the document number when it is not 0 (`1/a/b`).
     pub fn pointer(&self) -> String {
         let mut out = String::new();
+        self.pointer_into(&mut out);
+        out
+    }
+
+    /// [`KeyPath::pointer`] appended to `out` (to reuse one buffer).
+    pub fn pointer_into(&self, out: &mut String) {
         if self.doc > 0 {
             out.push_str(&self.doc.to_string());
         }
@@ -96,10 +102,12 @@ impl KeyPath {
                         }
                     }
                 }
-                Segment::Index(i) => out.push_str(&i.to_string()),
+                Segment::Index(i) => {
+                    use std::fmt::Write;
+                    let _ = write!(out, "{i}");
+                }
             }
         }
-        out
     }
 
     /// Whether this path is what `query` names (document 0 unless the
