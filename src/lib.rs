@@ -53,6 +53,7 @@ pub use zeroize::Zeroizing;
 #[doc(hidden)]
 pub use cli::{run as run_cli, Cli};
 
+internal_mod!(clock);
 internal_mod!(config);
 internal_mod!(conflict);
 internal_mod!(crypto);
@@ -64,6 +65,7 @@ internal_mod!(export);
 internal_mod!(exposure);
 internal_mod!(format);
 internal_mod!(fsio);
+internal_mod!(generate);
 internal_mod!(git);
 internal_mod!(hardening);
 internal_mod!(mask);
@@ -73,5 +75,6 @@ internal_mod!(passphrase);
 internal_mod!(path);
 internal_mod!(scan);
 internal_mod!(select);
+internal_mod!(status);
 internal_mod!(team);
 internal_mod!(token);
