@@ -2,11 +2,62 @@
 # Regenerate testdata/vectors (spec/FORMAT.md section 11). Vectors are
 # meant to be stable: only run this when the format version changes, and
 # commit the result. The test identity is public; never use it for real.
+#
+#   scripts/make-vectors.sh          the version-2 vectors (v2-*), with this seal
+#   SEAL_V1=PATH scripts/make-vectors.sh --v1
+#                                    the version-1 vectors, with a seal 0.1 binary
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --quiet
-seal="$PWD/target/debug/seal"
 v=testdata/vectors
+if [ "${1:-}" != --v1 ]; then
+  cargo build --quiet
+  seal="${CARGO_TARGET_DIR:-$PWD/target}/debug/seal"
+  pub=$("$seal" keygen -y "$v/identity.txt")
+  export SEAL_IDENTITY_FILE="$PWD/$v/identity.txt"
+  i="$v/invalid"
+  rm -f "$v"/v2-* "$i"/v2-* "$i"/valid-mac-v2-*
+  # Values sealed on one day, one of them changed a month later: the
+  # other dates are kept.
+  printf '# dates per value\nDB_PASSWORD=hunter2\nAPI_KEY=sk-live-0123\nAPI_KEY=sk-live-4567\nEMPTY=\n' > "$v/v2-app.plain.env"
+  printf 'db:\n  password: "p@ss"\n  port: 5432\nkeys:\n  - id: a/b~c\n---\nother: 1\n' > "$v/v2-config.plain.yaml"
+  printf '{\n  "api": {"key": "sk-1", "url": "https://x"},\n  "list": [1, 2]\n}\n' > "$v/v2-api.plain.json"
+  printf '# TOML\n[db]\npassword = "p@ss"\nport = 5432\n\n[[keys]]\nid = "a/b~c"\n' > "$v/v2-config.plain.toml"
+  for f in v2-app.env v2-config.yaml v2-api.json v2-config.toml; do
+    sealed="$v/${f%%.*}.sealed.${f#*.}"
+    SEAL_TEST_NOW=2026-01-15T09:00:00Z "$seal" encrypt -r "$pub" -o "$sealed" "$v/${f%%.*}.plain.${f#*.}"
+  done
+  SEAL_TEST_NOW=2026-02-15T09:30:00Z "$seal" set "$v/v2-app.sealed.env" DB_PASSWORD 'hunter3'
+  SEAL_TEST_NOW=2026-02-15T09:30:00Z "$seal" set "$v/v2-config.sealed.yaml" db.password 'n3w'
+  SEAL_TEST_NOW=2026-02-15T09:30:00Z "$seal" set "$v/v2-api.sealed.json" /api/key 'sk-2'
+  SEAL_TEST_NOW=2026-02-15T09:30:00Z "$seal" set "$v/v2-config.sealed.toml" db.password 'n3w'
+  for f in v2-app.env v2-config.yaml v2-api.json v2-config.toml; do
+    "$seal" decrypt -o "$v/${f%%.*}.plain.${f#*.}" "$v/${f%%.*}.sealed.${f#*.}"
+  done
+  # A date edited: the MAC covers `changed`.
+  sed 's/"\/db\/port": "2026-01-15/"\/db\/port": "2026-02-15/' "$v/v2-config.sealed.yaml" > "$i/v2-edited-changed-date.yaml"
+  sed 's/"\/api\/url": "2026-01-15/"\/api\/url": "2026-03-15/' "$v/v2-api.sealed.json" > "$i/v2-edited-changed-date.json"
+  sed 's/{ path = "\/db\/port", date = "2026-01-15/{ path = "\/db\/port", date = "2026-02-15/' "$v/v2-config.sealed.toml" > "$i/v2-edited-changed-date.toml"
+  # A version-2 block passed off as version 1 (the MAC label differs).
+  sed 's/^# seal: version=2$/# seal: version=1/' "$v/v2-app.sealed.env" > "$i/v2-as-version-1.env"
+  # An unknown future version.
+  sed 's/^# seal: version=2$/# seal: version=3/' "$v/v2-app.sealed.env" > "$i/v2-unknown-version-3.env"
+  # valid-mac-v2-*: `changed` broken, the MAC recomputed by scripts/remac.py
+  # (an implementation of spec section 9 independent of seal's).
+  src="$v/v2-app.sealed.env"
+  edit() { sed "$2" "$src" > "$i/valid-mac-v2-$1.env"; python3 scripts/remac.py "$v/identity.txt" "$i/valid-mac-v2-$1.env"; }
+  edit changed-unknown-path 's/^# seal: changed=\/API_KEY /# seal: changed=\/API_SECRET /'
+  edit changed-out-of-order '/^# seal: changed=\/DB_PASSWORD /{h;d}; /^# seal: changed=\/API_KEY /G'
+  edit changed-duplicate '/^# seal: changed=\/API_KEY /p'
+  edit changed-bad-date 's/^\(# seal: changed=\/API_KEY \)2026-01-15T09:00:00Z/\12026-01-15 09:00:00/'
+  edit changed-empty-value 's/^# seal: changed=\/API_KEY /# seal: changed=\/EMPTY /'
+  edit changed-in-version-1 's/^# seal: version=2$/# seal: version=1/'
+  for f in "$i"/v2-* "$i"/valid-mac-v2-*; do
+    if "$seal" decrypt "$f" >/dev/null 2>&1; then echo "invalid vector $f was accepted" >&2; exit 1; fi
+  done
+  ls -1 "$v" "$i"
+  exit 0
+fi
+seal="${SEAL_V1:?SEAL_V1 must name a seal 0.1 binary (version-1 writer)}"
 [ -f "$v/identity.txt" ] || "$seal" keygen -o "$v/identity.txt" >/dev/null 2>&1
 pub=$("$seal" keygen -y "$v/identity.txt")
 export SEAL_IDENTITY_FILE="$PWD/$v/identity.txt"
@@ -26,7 +77,7 @@ i="$v/invalid"
 # valid-mac-*: files whose MAC was recomputed after the edit (by an
 # independent implementation of spec section 9), so that only the check
 # they name can refuse them. They cannot be made here, and are kept.
-find "$i" -type f ! -name 'valid-mac-*' -delete
+find "$i" -type f ! -name 'valid-mac-*' ! -name 'v2-*' -delete
 src="$v/api.sealed.json"
 tok() { grep -o 'seal\.v1\.[A-Za-z0-9_-]*' "$src" | sed -n "${1}p"; }
 t1=$(tok 1); t2=$(tok 2)
@@ -43,7 +94,7 @@ sed 's/"modified": "2/"modified": "1/' "$src" > "$i/edited-modified.json"
 # Truncated in the middle.
 head -c $(( $(wc -c < "$src") / 2 )) "$src" > "$i/truncated.json"
 # An unknown future version.
-sed 's/"version": 1/"version": 2/' "$src" > "$i/unknown-version.json"
+sed 's/"version": 1/"version": 3/' "$src" > "$i/unknown-version.json"
 # A comment changed in a sealed YAML file (the MAC covers the whole body).
 sed 's/# inline comment/# inline c0mment/' "$v/config.sealed.yaml" > "$i/edited-comment.yaml"
 # A plaintext (unselected) value changed in a selective file.
@@ -54,6 +105,8 @@ grep -v '^API_KEY=' "$v/app.sealed.env" > "$i/removed-line.env"
 # still holds; the block layout check (section 9) refuses it.
 sed 's/^seal:$/seal:\n  # a comment someone added to the block/' "$v/config.sealed.yaml" > "$i/comment-in-metadata-block.yaml"
 # TOML: the construct tour and a selective file; invalid cases from it.
+# (seal 0.1 had no TOML: these version-1 files were written by the TOML
+# branch before format 2, and are kept like the valid-mac-* files.)
 cp testdata/roundtrip/tricky.toml "$v/config.plain.toml"
 printf '[package]\nname = "svc"\n\n[database]\nurl = "postgres://u:hunter2@db/app"\nport = 5432\n' > "$v/selective.plain.toml"
 "$seal" encrypt -r "$pub" -o "$v/config.sealed.toml" "$v/config.plain.toml"
@@ -70,7 +123,7 @@ head -c $(( $(wc -c < "$src") / 2 )) "$src" > "$i/truncated.toml"
 sed 's/^version = 1$/version = 9/' "$src" > "$i/unknown-version.toml"
 sed 's/^\[seal\]$/[seal]\n# a comment someone added to the block/' "$src" > "$i/comment-in-metadata-block.toml"
 sed 's/^name = "svc"/name = "evil"/' "$v/selective.sealed.toml" > "$i/edited-plain-value.toml"
-for f in "$i"/*; do
+for f in "$i"/[!v]* "$i"/valid-mac-[!v]*; do
   if "$seal" decrypt "$f" >/dev/null 2>&1; then echo "invalid vector $f was accepted" >&2; exit 1; fi
 done
 ls -1 "$v" "$i"

@@ -408,9 +408,10 @@ impl Error {
             DocError::NotSealed | DocError::NoWrappedKeys => ErrorKind::NotSealed,
             DocError::UnsupportedVersion(_) => ErrorKind::UnsupportedVersion,
             DocError::Unwrap(UnwrapError::NoMatch { .. }) => ErrorKind::NoMatchingIdentity,
-            DocError::Unwrap(_) | DocError::Tampered | DocError::Value { .. } => {
-                ErrorKind::Tampered
-            }
+            DocError::Unwrap(_)
+            | DocError::Tampered
+            | DocError::Value { .. }
+            | DocError::Changed(_) => ErrorKind::Tampered,
             DocError::Edit(EditError::Parse(_)) => ErrorKind::Syntax,
             DocError::Edit(_) => ErrorKind::Path,
             _ => ErrorKind::Other,

@@ -27,8 +27,9 @@ const VALUE_KEY_INFO: &[u8] = b"seal.v1 value key";
 const MAC_KEY_INFO: &[u8] = b"seal.v1 mac key";
 /// Prefix of the associated data of every value.
 const VALUE_AAD_PREFIX: &[u8] = b"seal.v1 value\0";
-/// First field of the MAC input.
-const MAC_DOMAIN: &[u8] = b"seal.v1 mac";
+/// First field of the MAC input, per metadata version (spec/FORMAT.md, section 9).
+const MAC_DOMAIN_V1: &[u8] = b"seal.v1 mac";
+const MAC_DOMAIN_V2: &[u8] = b"seal.v2 mac";
 
 /// A file's random 256-bit data key. Never printed, zeroized on drop.
 #[derive(Clone)]
@@ -72,12 +73,21 @@ impl DataKey {
         }
     }
 
-    /// Start computing this file's MAC.
-    pub fn mac(&self) -> MacBuilder {
+    /// Start computing the MAC of a file of metadata version `version`
+    /// (1 or 2: the label differs, so a version-2 block cannot pass for a
+    /// version-1 one).
+    pub fn mac(&self, version: u64) -> MacBuilder {
         let key = self.derive(MAC_KEY_INFO);
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.as_slice())
             .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
-        put_field(&mut mac, MAC_DOMAIN);
+        put_field(
+            &mut mac,
+            if version == 1 {
+                MAC_DOMAIN_V1
+            } else {
+                MAC_DOMAIN_V2
+            },
+        );
         MacBuilder { mac }
     }
 }
@@ -140,6 +150,7 @@ pub struct Scratch {
 
 impl ValueCipher {
     /// Encrypt a value's source text for `path`, with a fresh random nonce.
+    #[cfg(any(test, feature = "internals"))]
     pub fn encrypt(&self, path: &KeyPath, plaintext: &[u8]) -> String {
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
         self.encrypt_with_nonce(path, plaintext, nonce.into())
@@ -147,6 +158,7 @@ impl ValueCipher {
 
     /// Encrypt with a nonce the caller drew from the CSPRNG (many at once
     /// saves a system call per value). Never reuse a nonce.
+    #[cfg(any(test, feature = "internals"))]
     pub fn encrypt_with_nonce(
         &self,
         path: &KeyPath,
@@ -196,6 +208,7 @@ impl ValueCipher {
     }
 
     /// Decrypt the token found at `path`.
+    #[cfg(any(test, feature = "internals"))]
     pub fn decrypt(&self, path: &KeyPath, token: &str) -> Result<Zeroizing<Vec<u8>>, ValueError> {
         let mut scratch = Scratch::default();
         let plaintext = self.decrypt_with(path, token, &mut scratch)?;
@@ -253,6 +266,7 @@ impl MacBuilder {
 
     /// A text field with every CRLF read as LF, so a checkout that converts
     /// line endings (git's `core.autocrlf`) does not break the MAC.
+    #[cfg(test)]
     pub fn text_field(&mut self, text: &str) -> &mut Self {
         self.text_field_parts(&[text])
     }
@@ -409,7 +423,7 @@ mod tests {
     fn mac_depends_on_every_field() {
         let key = DataKey::generate();
         let mac = |a: &[u8], n: usize, text: &str| {
-            let mut m = key.mac();
+            let mut m = key.mac(1);
             m.field(a).count(n).text_field(text);
             m.finish()
         };
@@ -419,10 +433,10 @@ mod tests {
         assert_ne!(base, mac(b"yaml", 1, "a: 2\n"));
         // Field boundaries are unambiguous.
         assert_ne!(mac(b"ab", 1, "c"), mac(b"a", 1, "bc"));
-        let mut m = key.mac();
+        let mut m = key.mac(1);
         m.field(b"yaml").count(1).text_field("a: 1\n");
         assert!(m.verify(&base));
-        let mut m = key.mac();
+        let mut m = key.mac(1);
         m.field(b"yaml").count(1).text_field("a: 1\n");
         assert!(!m.verify("not base64!"));
     }
@@ -431,7 +445,7 @@ mod tests {
     fn mac_reads_crlf_as_lf() {
         let key = DataKey::generate();
         let mac = |text: &str| {
-            let mut m = key.mac();
+            let mut m = key.mac(1);
             m.text_field(text);
             m.finish()
         };
@@ -447,9 +461,9 @@ mod tests {
         for a in texts {
             for b in texts {
                 for c in texts {
-                    let mut joined = key.mac();
+                    let mut joined = key.mac(1);
                     joined.field([a, b, c].concat().replace("\r\n", "\n").as_bytes());
-                    let mut parts = key.mac();
+                    let mut parts = key.mac(1);
                     parts.text_field_parts(&[a, b, c]);
                     assert_eq!(joined.finish(), parts.finish(), "{a:?} {b:?} {c:?}");
                 }

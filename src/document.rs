@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 use crate::crypto::{DataKey, ValueError};
 use crate::envelope::{unwrap_data_key, Identities, Recipient, RecipientError, UnwrapError};
 use crate::format::{EditError, Format, LeafKind, ParseError, Scan};
-use crate::metadata::{Metadata, WrappedKey, VERSION};
+use crate::metadata::{readable, Changed, Metadata, WrappedKey, VERSION};
 use crate::path::KeyPath;
 use crate::select;
 
@@ -33,8 +33,11 @@ pub enum DocError {
     NotSealed,
     #[error("the file is already sealed{}", at.as_ref().map(|p| format!(" (a sealed value is at {p})")).unwrap_or_default())]
     AlreadySealed { at: Option<String> },
-    #[error("the file was sealed with format version {0}; this seal reads version {VERSION}")]
+    #[error("the file was {}", crate::metadata::unsupported_version(*.0))]
     UnsupportedVersion(u64),
+    /// The metadata's `changed` field does not fit the file's values.
+    #[error("seal metadata: {0}")]
+    Changed(String),
     #[error("{0}")]
     Unwrap(#[from] UnwrapError),
     #[error("the file's MAC does not match: a value, a key path or the metadata was changed outside seal")]
@@ -63,6 +66,10 @@ pub struct Inspection {
     pub plain_values: usize,
     /// Each value held in plaintext, in document order, and why.
     pub plaintext: Vec<(KeyPath, PlainReason)>,
+    /// Each sealed value's key path, once, in document order, with the
+    /// date `changed` gives it (none for version 1 files, and for values
+    /// unchanged since the file was last written by a version-1 seal).
+    pub dates: Vec<(KeyPath, Option<String>)>,
 }
 
 /// Why a sealed file holds a value in plaintext.
@@ -96,9 +103,13 @@ pub fn inspect(format: Format, src: &str) -> Result<Inspection, DocError> {
     let scan = format.scan(src)?;
     let block = scan.metadata.ok_or(DocError::NotSealed)?;
     // Another version's layout and counting rules are not these (spec 6.1).
-    if block.metadata.version != VERSION {
+    if !readable(block.metadata.version) {
         return Err(DocError::UnsupportedVersion(block.metadata.version));
     }
+    let mut dates = Vec::new();
+    walk_changed(format, src, &scan.leaves, &block.metadata, |path, date| {
+        dates.push((path.clone(), date.map(str::to_owned)))
+    })?;
     let mut plaintext = Vec::new();
     for leaf in scan.leaves.iter() {
         let reason = match leaf.kind {
@@ -117,7 +128,86 @@ pub fn inspect(format: Format, src: &str) -> Result<Inspection, DocError> {
         encrypted_values: scan.leaves.len() - plaintext.len(),
         plain_values: plaintext.len(),
         plaintext,
+        dates,
     })
+}
+
+/// Check the metadata's `changed` field against the sealed values (spec
+/// section 6.1) and call `each` for every sealed value's key path, once
+/// and in document order, with its date if `changed` has one. `changed`
+/// must name sealed values only, each once, in that order, with dates
+/// written as `modified` is.
+fn walk_changed(
+    format: Format,
+    src: &str,
+    leaves: &[crate::format::Leaf],
+    meta: &Metadata,
+    mut each: impl FnMut(&KeyPath, Option<&str>),
+) -> Result<(), DocError> {
+    let entries = &meta.changed;
+    if meta.version == 1 && !entries.is_empty() {
+        return Err(DocError::Changed(
+            "`changed` is not a field of format version 1".into(),
+        ));
+    }
+    if let Some(bad) = entries
+        .iter()
+        .find(|c| !crate::metadata::valid_date(&c.date))
+    {
+        return Err(DocError::Changed(format!(
+            "`changed` gives {} a date that is not RFC 3339 UTC with seconds (YYYY-MM-DDTHH:MM:SSZ)",
+            bad.path
+        )));
+    }
+    // Only dotenv repeats a key path (a name); its first occurrence places it.
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    let mut next = 0;
+    let mut pointer = String::new();
+    for leaf in leaves {
+        let sealed =
+            leaf.kind == LeafKind::Scalar && format.token_in(&src[leaf.span.clone()]).is_some();
+        if !sealed {
+            continue;
+        }
+        if let (Format::Dotenv, [crate::path::Segment::Key(name)]) =
+            (format, leaf.path.segments.as_slice())
+        {
+            if !seen.insert(name) {
+                continue;
+            }
+        }
+        if entries.is_empty() {
+            each(&leaf.path, None);
+            continue;
+        }
+        pointer.clear();
+        leaf.path.pointer_into(&mut pointer);
+        match entries.get(next) {
+            Some(c) if c.path == pointer => {
+                each(&leaf.path, Some(&c.date));
+                next += 1;
+            }
+            _ => each(&leaf.path, None),
+        }
+    }
+    let sealed_here = |pointer: &str| {
+        leaves.iter().any(|l| {
+            l.kind == LeafKind::Scalar
+                && format.token_in(&src[l.span.clone()]).is_some()
+                && l.path.pointer() == pointer
+        })
+    };
+    match entries.get(next) {
+        None => Ok(()),
+        Some(c) if sealed_here(&c.path) => Err(DocError::Changed(format!(
+            "`changed` lists {} twice or out of document order",
+            c.path
+        ))),
+        Some(c) => Err(DocError::Changed(format!(
+            "`changed` names {}, which holds no sealed value",
+            c.path
+        ))),
+    }
 }
 
 /// A decrypted value: where its token stood in the sealed file and where
@@ -199,12 +289,13 @@ pub fn parse_sealed_owned(
 fn check_sealed(format: Format, src: &str) -> Result<(Scan, Metadata), DocError> {
     let mut scan = format.scan(src)?;
     let block = scan.metadata.take().ok_or(DocError::NotSealed)?;
-    if block.metadata.version != VERSION {
+    if !readable(block.metadata.version) {
         return Err(DocError::UnsupportedVersion(block.metadata.version));
     }
     if block.metadata.recipients.is_empty() {
         return Err(DocError::NoWrappedKeys);
     }
+
     let metadata = block.metadata.clone();
     scan.metadata = Some(block);
     Ok((scan, metadata))
@@ -251,7 +342,7 @@ fn compute_mac(
     meta: &Metadata,
     body: &[&str],
 ) -> crate::crypto::MacBuilder {
-    let mut mac = key.mac();
+    let mut mac = key.mac(meta.version);
     mac.field(format.name().as_bytes())
         .count(meta.version as usize)
         .field(meta.modified.as_bytes());
@@ -264,8 +355,22 @@ fn compute_mac(
         mac.field(r.recipient.as_bytes())
             .field(r.data_key.as_bytes());
     }
+    if meta.version >= 2 {
+        mac_optional_fields(&mut mac, meta);
+    }
     mac.text_field_parts(body);
     mac
+}
+
+/// Version 2's optional fields, each present one as `lp(name) || content`
+/// in block order (spec section 9).
+fn mac_optional_fields(mac: &mut crate::crypto::MacBuilder, meta: &Metadata) {
+    if !meta.changed.is_empty() {
+        mac.field(b"changed").count(meta.changed.len());
+        for c in &meta.changed {
+            mac.field(c.path.as_bytes()).field(c.date.as_bytes());
+        }
+    }
 }
 
 /// The last steps of opening: check the MAC over the sealed text, then
@@ -283,6 +388,11 @@ fn open_scanned(
     // Nothing is decrypted from a file whose MAC does not hold.
     if !compute_mac(&key, format, &metadata, &body).verify(&metadata.mac) {
         return Err(DocError::Tampered);
+    }
+    // A MAC that holds over a `changed` that does not fit the values was
+    // made so (spec section 6.1.1): refused all the same.
+    if !metadata.changed.is_empty() {
+        walk_changed(format, src, &scan.leaves, &metadata, |_, _| {})?;
     }
     let (plaintext, values, plain_values) = decrypt_values(format, src, scan.leaves, region, &key)?;
     Ok(Opened {
@@ -380,8 +490,68 @@ pub struct SealPlan<'a> {
     pub key: &'a DataKey,
     pub recipients: Vec<WrappedKey>,
     pub encrypt: Vec<String>,
-    /// RFC 3339 UTC time written as `modified`.
+    /// RFC 3339 UTC time written as `modified`, and in `changed` for every
+    /// value that changed.
     pub modified: String,
+    /// Earlier versions of the document, for the `changed` dates of the
+    /// values that did not change.
+    pub prior: &'a dyn PriorDates,
+}
+
+/// Where sealing finds the last-changed date of a value: an earlier
+/// version of the document (or several, for a merge).
+pub trait PriorDates {
+    /// `None` when this version does not hold the same value at `path`
+    /// (`texts`: the source text of each occurrence, in document order):
+    /// the value changed. `Some(date)` when it does, with the date it
+    /// recorded, if any.
+    fn prior(&self, path: &KeyPath, texts: &[&str]) -> Option<Option<String>>;
+}
+
+/// No earlier version: every value is new.
+pub struct NoPrior;
+
+impl PriorDates for NoPrior {
+    fn prior(&self, _: &KeyPath, _: &[&str]) -> Option<Option<String>> {
+        None
+    }
+}
+
+/// Several versions (a merge's sides): the first that holds the value.
+impl<T: PriorDates, const N: usize> PriorDates for [T; N] {
+    fn prior(&self, path: &KeyPath, texts: &[&str]) -> Option<Option<String>> {
+        self.iter().find_map(|v| v.prior(path, texts))
+    }
+}
+
+/// An opened version's values and dates, indexed by key path.
+pub struct OpenedDates<'a> {
+    opened: &'a Opened,
+    values: HashMap<&'a KeyPath, Vec<&'a DecryptedValue>>,
+    dates: HashMap<&'a str, &'a str>,
+}
+
+impl PriorDates for OpenedDates<'_> {
+    fn prior(&self, path: &KeyPath, texts: &[&str]) -> Option<Option<String>> {
+        let before = self.values.get(path)?;
+        let o = self.opened;
+        let same = before.len() == texts.len()
+            && before
+                .iter()
+                .zip(texts)
+                .all(|(v, t)| &o.plaintext[v.plaintext(&o.sealed)] == *t);
+        if !same {
+            return None;
+        }
+        if self.dates.is_empty() {
+            return Some(None);
+        }
+        Some(
+            self.dates
+                .get(path.pointer().as_str())
+                .map(|d| d.to_string()),
+        )
+    }
 }
 
 /// Wrap `key` for every recipient, in order, without duplicates.
@@ -399,7 +569,7 @@ pub fn wrap_for(key: &DataKey, recipients: &[Recipient]) -> Result<Vec<WrappedKe
 
 /// The current time as written in `modified`.
 pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+    crate::clock::rfc3339(crate::clock::now_or_system())
 }
 
 /// A plaintext document parsed for sealing: it has no metadata block and
@@ -452,6 +622,17 @@ impl Plain<'_> {
 
     /// Seal for `recipients` with a fresh data key.
     pub fn seal(&self, recipients: &[Recipient], encrypt: &[String]) -> Result<String, DocError> {
+        self.seal_after(recipients, encrypt, &NoPrior)
+    }
+
+    /// [`Plain::seal`] keeping the `changed` dates of the values `prior`
+    /// holds unchanged (a new data key for the next version of a file).
+    pub fn seal_after(
+        &self,
+        recipients: &[Recipient],
+        encrypt: &[String],
+        prior: &dyn PriorDates,
+    ) -> Result<String, DocError> {
         validate_patterns(encrypt)?;
         let key = DataKey::generate();
         let plan = SealPlan {
@@ -459,6 +640,7 @@ impl Plain<'_> {
             recipients: wrap_for(&key, recipients)?,
             encrypt: encrypt.to_vec(),
             modified: now_rfc3339(),
+            prior,
         };
         seal_plain(self, &plan, |_, _| None, &Replacements::new())
     }
@@ -538,18 +720,68 @@ fn seal_plain<'p>(
     replace: &Replacements,
 ) -> Result<String, DocError> {
     let (body, placed) = splice_tokens(doc, plan, reuse, replace)?;
-    let meta = metadata_for(doc.format, plan, &body);
+    let changed = changed_dates(doc, plan, replace, &placed);
+    let meta = metadata_for(doc.format, plan, changed, &body);
     let sealed = doc.format.attach_metadata(&body, &meta)?;
     check_sealed_output(doc, plan.key, replace, &meta, &body, &placed, &sealed)?;
     Ok(sealed)
 }
 
+/// `changed` for the sealed values: each key path once, in document order,
+/// with the date `plan.prior` has for it when its value did not change, and
+/// `plan.modified` when it did. A value unchanged since a version that
+/// recorded no date (format version 1) gets no entry.
+fn changed_dates(
+    doc: &Plain<'_>,
+    plan: &SealPlan<'_>,
+    replace: &Replacements,
+    placed: &[Placed],
+) -> Vec<Changed> {
+    let mut order: Vec<&KeyPath> = Vec::new();
+    let mut texts: HashMap<&KeyPath, Vec<&str>> = HashMap::with_capacity(placed.len());
+    for p in placed {
+        let leaf = &doc.scan.leaves[p.leaf];
+        let text = match replace.get(&leaf.path) {
+            Some(r) => r.as_str(),
+            None => &doc.src[leaf.span.clone()],
+        };
+        let entry = texts.entry(&leaf.path).or_default();
+        if entry.is_empty() {
+            order.push(&leaf.path);
+        }
+        entry.push(text);
+    }
+    order
+        .into_iter()
+        .filter_map(|path| {
+            let date = if replace.contains_key(path) {
+                Some(plan.modified.clone())
+            } else {
+                match plan.prior.prior(path, &texts[path]) {
+                    None => Some(plan.modified.clone()),
+                    Some(kept) => kept,
+                }
+            };
+            date.map(|date| Changed {
+                path: path.pointer(),
+                date,
+            })
+        })
+        .collect()
+}
+
 /// The metadata block for `body` sealed under `plan`, MAC included.
-fn metadata_for(format: Format, plan: &SealPlan<'_>, body: &str) -> Metadata {
+fn metadata_for(
+    format: Format,
+    plan: &SealPlan<'_>,
+    changed: Vec<Changed>,
+    body: &str,
+) -> Metadata {
     let mut meta = Metadata {
         version: VERSION,
         modified: plan.modified.clone(),
         encrypt: plan.encrypt.clone(),
+        changed,
         recipients: plan.recipients.clone(),
         mac: String::new(),
     };
@@ -825,6 +1057,21 @@ impl Opened {
         &self.sealed
     }
 
+    /// This version's values and `changed` dates, for keeping the dates
+    /// of the values a new version leaves unchanged.
+    pub fn prior_dates(&self) -> OpenedDates<'_> {
+        OpenedDates {
+            opened: self,
+            values: self.previous_tokens(),
+            dates: self
+                .metadata
+                .changed
+                .iter()
+                .map(|c| (c.path.as_str(), c.date.as_str()))
+                .collect(),
+        }
+    }
+
     /// Tokens of the opened file by key path, for keeping unchanged values'
     /// tokens when resealing.
     fn previous_tokens(&self) -> HashMap<&KeyPath, Vec<&DecryptedValue>> {
@@ -926,11 +1173,13 @@ impl Opened {
         if unchanged_meta && plaintext == self.plaintext.as_str() {
             return Ok(Resealed::Unchanged);
         }
+        let prior = self.prior_dates();
         let plan = SealPlan {
             key,
             recipients,
             encrypt: encrypt.to_vec(),
             modified: now_rfc3339(),
+            prior: &prior,
         };
         let sealed = if same_key {
             let previous = self.previous_tokens();
@@ -963,6 +1212,7 @@ mod tests {
             recipients: wrap_for(key, &[Recipient::parse(&public).unwrap()]).unwrap(),
             encrypt,
             modified: now_rfc3339(),
+            prior: &NoPrior,
         }
     }
 
@@ -998,7 +1248,12 @@ mod tests {
         let plan = plan_for_new_identity(key, vec![]);
         let doc = parse_plain(format, src).unwrap();
         let (body, placed) = splice_tokens(&doc, &plan, |_, _| None, &Replacements::new()).unwrap();
-        let meta = metadata_for(format, &plan, &body);
+        let meta = metadata_for(
+            format,
+            &plan,
+            changed_dates(&doc, &plan, &Replacements::new(), &placed),
+            &body,
+        );
         let sealed = format.attach_metadata(&body, &meta).unwrap();
         Spliced {
             doc_src: src,

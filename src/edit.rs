@@ -70,10 +70,6 @@ impl Session {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.file
-    }
-
     /// The signal (TERM or HUP) that asked seal to stop, if one came.
     fn stop_signal(&self) -> Option<i32> {
         if self.term.load(Ordering::SeqCst) {

@@ -590,9 +590,6 @@ impl Identities {
         Ok(())
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.list.is_empty()
-    }
 }
 
 /// Why the data key could not be unwrapped.

@@ -422,6 +422,15 @@ pub fn run(
 ) -> Result<i32, ExecError> {
     let mut cmd = Command::new(program);
     cmd.args(args);
+    let spawns = options.files || options.mask;
+    // Signals are caught before the secrets directory exists and before
+    // the child starts: a TERM in between would otherwise kill seal by
+    // default, leaving the directory on disk or the child running alone.
+    let pid = Arc::new(AtomicI32::new(NO_CHILD));
+    let stopped_by = Arc::new(AtomicI32::new(0));
+    let forwarder = spawns
+        .then(|| forward_signals(pid.clone(), stopped_by.clone()))
+        .flatten();
     let secrets_dir = if options.files {
         Some(private_dir(".seal-exec-").map_err(ExecError::SecretsDir)?)
     } else {
@@ -447,7 +456,7 @@ pub fn run(
             }
         }
     }
-    if !options.files && !options.mask {
+    if !spawns {
         // Nothing to clean up afterwards: become the command, so signals,
         // the terminal and the exit status are simply the child's. (std
         // restores SIGPIPE and the signal mask, and searches the child's
@@ -471,14 +480,22 @@ pub fn run(
     if options.mask {
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     }
+    // Stopped before the child started: it never runs (the secrets
+    // directory goes with `secrets_dir`).
+    let early = stopped_by.load(Ordering::SeqCst);
+    if early != 0 {
+        return Ok(128 + early);
+    }
     // The child inherits the core limit seal was started with.
     let limit = crate::hardening::ChildCoreLimit::restore();
     let spawned = cmd.spawn();
     drop(limit);
     let mut child = spawned.map_err(|e| spawn_error(program, e))?;
-    let pid = Arc::new(AtomicI32::new(child.id() as i32));
-    let stopped_by = Arc::new(AtomicI32::new(0));
-    let forwarder = forward_signals(pid.clone(), stopped_by.clone());
+    let child_pid = child.id() as i32;
+    pid.store(child_pid, Ordering::SeqCst);
+    // A signal that came while the child was starting is the child's now
+    // (the forwarder hands it over itself if it sees the pid first).
+    forward_pending(&stopped_by, child_pid);
 
     let mut copiers = Vec::new();
     if options.mask {
@@ -493,7 +510,7 @@ pub fn run(
         }
     }
     let status = child.wait();
-    pid.store(0, Ordering::SeqCst);
+    pid.store(NO_CHILD, Ordering::SeqCst);
     // The masked output ends when every writer has closed it, which may be
     // after the child exits (a background process it started). A signal
     // to seal meanwhile has no child to go to: it ends the wait, and seal.
@@ -546,8 +563,25 @@ struct Forwarder {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-/// Once the child is gone (`pid` 0), a signal, from the terminal too, is
-/// recorded in `stopped_by` for seal to stop on.
+/// What `pid` holds while there is no child to forward to.
+const NO_CHILD: i32 = 0;
+
+/// Send the signal recorded in `stopped_by`, if any, to `child`, once:
+/// both seal's main thread and the forwarder call this, and `swap` gives
+/// it to one of them.
+fn forward_pending(stopped_by: &AtomicI32, child: i32) {
+    let signal = stopped_by.swap(0, Ordering::SeqCst);
+    if signal == 0 {
+        return;
+    }
+    if let Ok(sig) = nix::sys::signal::Signal::try_from(signal) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(child), sig);
+    }
+}
+
+/// While there is no child (`pid` is [`NO_CHILD`]: before it starts and
+/// after it is gone), a signal, from the terminal too, is recorded in
+/// `stopped_by` for seal to stop on.
 fn forward_signals(pid: Arc<AtomicI32>, stopped_by: Arc<AtomicI32>) -> Option<Forwarder> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
     use signal_hook::iterator::exfiltrator::WithOrigin;
@@ -559,8 +593,14 @@ fn forward_signals(pid: Arc<AtomicI32>, stopped_by: Arc<AtomicI32>) -> Option<Fo
             let from_terminal =
                 origin.process.is_none() && matches!(origin.signal, SIGINT | SIGQUIT);
             let target = pid.load(Ordering::SeqCst);
-            if target <= 0 {
+            if target == NO_CHILD {
                 stopped_by.store(origin.signal, Ordering::SeqCst);
+                // The child may have started meanwhile, its pid stored
+                // after this thread read it: then hand the signal over.
+                let started = pid.load(Ordering::SeqCst);
+                if started != NO_CHILD {
+                    forward_pending(&stopped_by, started);
+                }
                 continue;
             }
             if from_terminal {
@@ -672,7 +712,8 @@ impl Masker {
         (out, emit_to)
     }
 
-    /// Mask a whole buffer (for tests and small outputs).
+    /// Mask a whole buffer.
+    #[cfg(test)]
     pub fn mask_all(&self, buf: &[u8]) -> Vec<u8> {
         self.mask_prefix(buf, true).0
     }

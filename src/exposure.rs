@@ -294,7 +294,7 @@ pub enum ExposureError {
 }
 
 /// Run git; its stdout, or why it failed.
-fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>, ExposureError> {
+pub(crate) fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>, ExposureError> {
     let out = Command::new("git")
         .arg("-C")
         .arg(dir)
@@ -325,7 +325,10 @@ fn has_commits(root: &Path) -> bool {
 }
 
 /// Read many `REV:PATH` blobs with one `git cat-file --batch`.
-fn cat_files(root: &Path, specs: &[String]) -> Result<Vec<Option<Vec<u8>>>, ExposureError> {
+pub(crate) fn cat_files(
+    root: &Path,
+    specs: &[String],
+) -> Result<Vec<Option<Vec<u8>>>, ExposureError> {
     if specs.is_empty() {
         return Ok(Vec::new());
     }

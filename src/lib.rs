@@ -30,54 +30,51 @@
 #![deny(missing_docs)]
 
 mod api;
+mod cli;
+
+/// Modules the `seal` binary, the fuzz targets and the test suite reach
+/// into: public with the `internals` feature (no stability promise),
+/// private otherwise, so the library's surface is the API above.
+macro_rules! internal_mod {
+    ($name:ident) => {
+        #[cfg(feature = "internals")]
+        #[doc(hidden)]
+        pub mod $name;
+        #[cfg(not(feature = "internals"))]
+        mod $name;
+    };
+}
 
 pub use api::{Error, ErrorKind, FileFormat, Identities, SealedFile, Value};
 pub use hardening::{disable_core_dumps, HardeningError};
 pub use zeroize::Zeroizing;
 
+/// The command line, for the `seal` binary (src/main.rs); not an API.
 #[doc(hidden)]
-pub mod cli;
-#[doc(hidden)]
-pub mod config;
-#[doc(hidden)]
-pub mod conflict;
-#[doc(hidden)]
-pub mod crypto;
-#[doc(hidden)]
-pub mod document;
-#[doc(hidden)]
-pub mod edit;
-#[doc(hidden)]
-pub mod envelope;
-#[doc(hidden)]
-pub mod exec;
-#[doc(hidden)]
-pub mod export;
-#[doc(hidden)]
-pub mod exposure;
-#[doc(hidden)]
-pub mod format;
-#[doc(hidden)]
-pub mod fsio;
-#[doc(hidden)]
-pub mod git;
-#[doc(hidden)]
-pub mod hardening;
-#[doc(hidden)]
-pub mod mask;
-#[doc(hidden)]
-pub mod merge;
-#[doc(hidden)]
-pub mod metadata;
-#[doc(hidden)]
-pub mod passphrase;
-#[doc(hidden)]
-pub mod path;
-#[doc(hidden)]
-pub mod scan;
-#[doc(hidden)]
-pub mod select;
-#[doc(hidden)]
-pub mod team;
-#[doc(hidden)]
-pub mod token;
+pub use cli::{run as run_cli, Cli};
+
+internal_mod!(clock);
+internal_mod!(config);
+internal_mod!(conflict);
+internal_mod!(crypto);
+internal_mod!(document);
+internal_mod!(edit);
+internal_mod!(envelope);
+internal_mod!(exec);
+internal_mod!(export);
+internal_mod!(exposure);
+internal_mod!(format);
+internal_mod!(fsio);
+internal_mod!(generate);
+internal_mod!(git);
+internal_mod!(hardening);
+internal_mod!(mask);
+internal_mod!(merge);
+internal_mod!(metadata);
+internal_mod!(passphrase);
+internal_mod!(path);
+internal_mod!(scan);
+internal_mod!(select);
+internal_mod!(status);
+internal_mod!(team);
+internal_mod!(token);

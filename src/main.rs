@@ -3,5 +3,5 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    seal::cli::run(seal::cli::Cli::parse())
+    seal::run_cli(seal::Cli::parse())
 }

@@ -670,11 +670,14 @@ pub fn merge(
         }
     }
 
+    // Each value keeps the date of the side it came from.
+    let prior = [o.prior_dates(), t.prior_dates()];
     let plan = SealPlan {
         key,
         recipients: wrapped,
         encrypt,
         modified: document::now_rfc3339(),
+        prior: &prior,
     };
     let sealed = document::seal_replacing(
         format,

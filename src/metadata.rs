@@ -5,11 +5,29 @@
 //! and JSON, a `[seal]` table at the end in TOML, `# seal: ` comment lines
 //! in dotenv.
 
-/// The only format version this implementation reads and writes.
-pub const VERSION: u64 = 1;
+/// The format version this implementation writes.
+pub const VERSION: u64 = 2;
+
+/// The versions this implementation reads: 1 (no optional fields) and 2.
+pub const READABLE: std::ops::RangeInclusive<u64> = 1..=2;
 
 /// The reserved top-level key (YAML, JSON, TOML) that holds the metadata.
 pub const RESERVED_KEY: &str = "seal";
+
+/// Whether this implementation reads format version `v`.
+pub fn readable(v: u64) -> bool {
+    READABLE.contains(&v)
+}
+
+/// The refusal of a version this seal does not read, naming the release
+/// that does (spec/FORMAT.md, section 10).
+pub fn unsupported_version(v: u64) -> String {
+    format!(
+        "sealed with format version {v}; needs seal 0.{v} or later (this seal reads versions {} to {})",
+        READABLE.start(),
+        READABLE.end()
+    )
+}
 
 /// One recipient and the data key wrapped for it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,6 +40,16 @@ pub struct WrappedKey {
     pub data_key: String,
 }
 
+/// One entry of `changed` (version 2): when the value at a key path last
+/// changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Changed {
+    /// The key path as [`crate::path::KeyPath::pointer`] writes it.
+    pub path: String,
+    /// RFC 3339 UTC with seconds, as `modified`.
+    pub date: String,
+}
+
 /// Everything the metadata block holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Metadata {
@@ -31,8 +59,26 @@ pub struct Metadata {
     pub modified: String,
     /// Key-path patterns selecting which values are encrypted; empty means all.
     pub encrypt: Vec<String>,
+    /// Version 2: when each sealed value last changed, in document order;
+    /// empty when absent (version 1 files, or no dates known).
+    pub changed: Vec<Changed>,
     /// Recipients in file order, each with its wrapped data key.
     pub recipients: Vec<WrappedKey>,
     /// The file MAC, base64url without padding (spec/FORMAT.md, "MAC").
     pub mac: String,
+}
+
+/// Whether `s` is a date as `modified` and `changed` write it:
+/// `YYYY-MM-DDTHH:MM:SSZ`, a real UTC time.
+pub fn valid_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 20
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 | 16 => *c == b':',
+            19 => *c == b'Z',
+            _ => c.is_ascii_digit(),
+        })
+        && humantime::parse_rfc3339(s).is_ok()
 }

@@ -75,6 +75,41 @@ impl KeyPath {
         }
     }
 
+    /// The key path as written in the metadata's `changed` field
+    /// (spec/FORMAT.md, section 6.1): a JSON Pointer (RFC 6901: each
+    /// segment after `/`, `~` as `~0` and `/` as `~1`, indices in decimal),
+    /// preceded by the document number when it is not 0 (`1/a/b`).
+    pub fn pointer(&self) -> String {
+        let mut out = String::new();
+        self.pointer_into(&mut out);
+        out
+    }
+
+    /// [`KeyPath::pointer`] appended to `out` (to reuse one buffer).
+    pub fn pointer_into(&self, out: &mut String) {
+        if self.doc > 0 {
+            out.push_str(&self.doc.to_string());
+        }
+        for seg in &self.segments {
+            out.push('/');
+            match seg {
+                Segment::Key(k) => {
+                    for c in k.chars() {
+                        match c {
+                            '~' => out.push_str("~0"),
+                            '/' => out.push_str("~1"),
+                            c => out.push(c),
+                        }
+                    }
+                }
+                Segment::Index(i) => {
+                    use std::fmt::Write;
+                    let _ = write!(out, "{i}");
+                }
+            }
+        }
+    }
+
     /// Whether this path is what `query` names (document 0 unless the
     /// query says otherwise).
     pub fn matches(&self, query: &PathQuery) -> bool {
@@ -258,5 +293,25 @@ mod tests {
         assert_eq!(p.to_string(), "db.2");
         let q = KeyPath::new(0, vec![Segment::Key("a.b".into())]);
         assert_eq!(q.to_string(), "/a.b");
+    }
+
+    /// The `changed` keys (spec section 6.1.1): JSON Pointer escapes, the
+    /// document number only after the first document.
+    #[test]
+    fn pointers_for_changed() {
+        let p = KeyPath::new(
+            0,
+            vec![
+                Segment::Key("a/b~c".into()),
+                Segment::Index(3),
+                Segment::Key("".into()),
+            ],
+        );
+        assert_eq!(p.pointer(), "/a~1b~0c/3/");
+        assert_eq!(KeyPath::key("DB_PASSWORD").pointer(), "/DB_PASSWORD");
+        let later = KeyPath::new(2, vec![Segment::Key("x".into())]);
+        assert_eq!(later.pointer(), "2/x");
+        assert_eq!(KeyPath::new(0, vec![]).pointer(), "");
+        assert_eq!(KeyPath::new(1, vec![]).pointer(), "1");
     }
 }

@@ -75,6 +75,7 @@ pub fn plaintext_len(token: &str) -> usize {
 }
 
 impl Token {
+    #[cfg(any(test, feature = "internals"))]
     pub fn encode(&self) -> String {
         let mut raw = Vec::with_capacity(NONCE_LEN + self.ciphertext.len());
         raw.extend_from_slice(&self.nonce);

@@ -252,7 +252,14 @@ pub fn mac(format: Format, meta: &Metadata, body: &str) -> String {
         m.update(&(b.len() as u64).to_be_bytes());
         m.update(b);
     }
-    lp(&mut m, b"seal.v1 mac");
+    lp(
+        &mut m,
+        if meta.version == 1 {
+            b"seal.v1 mac"
+        } else {
+            b"seal.v2 mac"
+        },
+    );
     lp(&mut m, format.name().as_bytes());
     m.update(&meta.version.to_be_bytes());
     lp(&mut m, meta.modified.as_bytes());
@@ -264,6 +271,14 @@ pub fn mac(format: Format, meta: &Metadata, body: &str) -> String {
     for r in &meta.recipients {
         lp(&mut m, r.recipient.as_bytes());
         lp(&mut m, r.data_key.as_bytes());
+    }
+    if meta.version >= 2 && !meta.changed.is_empty() {
+        lp(&mut m, b"changed");
+        m.update(&(meta.changed.len() as u64).to_be_bytes());
+        for c in &meta.changed {
+            lp(&mut m, c.path.as_bytes());
+            lp(&mut m, c.date.as_bytes());
+        }
     }
     lp(&mut m, body.replace("\r\n", "\n").as_bytes());
     URL_SAFE_NO_PAD.encode(m.finalize().into_bytes())

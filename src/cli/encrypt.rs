@@ -163,25 +163,40 @@ pub fn run(args: EncryptArgs) -> Result<ExitCode, CliError> {
     )?;
     // The file being replaced: the output file, else the input.
     let target = args.output.as_deref().unwrap_or(&args.file);
-    let previous = if args.fresh || target == Path::new("-") {
+    // The committed version lends its key, and its `changed` dates even
+    // under --fresh: a new key does not change a value.
+    let previous = if target == Path::new("-") {
         None
     } else {
-        committed_version(target, format, &args.identity)
+        committed_version(target, format, &args.identity, !args.fresh)
     };
+    let prior = previous.as_ref().map(Opened::prior_dates);
     let fresh = || {
+        let prior: &dyn document::PriorDates = match &prior {
+            Some(p) => p,
+            None => &document::NoPrior,
+        };
         plain
-            .seal(&recipients, &patterns)
+            .seal_after(&recipients, &patterns, prior)
             .map_err(|e| CliError::doc(&name, e))
     };
-    let sealed = match previous {
+    let sealed = match previous.as_ref().filter(|_| !args.fresh) {
         None => fresh()?,
         Some(previous) => match previous
             .seal_next_version(&text, &recipients, &patterns)
             .map_err(|e| CliError::doc(&name, e))?
         {
-            NextVersion::Sealed { text, .. } => {
+            NextVersion::Sealed { text, added } => {
+                let wrapped = if added.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; the key is now also wrapped for {}",
+                        super::printable(&added.join(", "))
+                    )
+                };
                 eprintln!(
-                    "seal: {}: sealed with the data key of its committed version (HEAD): unchanged values keep their tokens (--fresh for a new key)",
+                    "seal: {}: sealed with the data key of its committed version (HEAD): unchanged values keep their tokens (--fresh for a new key){wrapped}",
                     display(target)
                 );
                 text
@@ -221,7 +236,12 @@ fn dir_of(file: &Path) -> PathBuf {
 /// the caller can open: its data key can then seal the new version so that
 /// unchanged values keep their tokens. When it is sealed but cannot be
 /// opened, a note says why every token will change.
-fn committed_version(file: &Path, format: Format, identity: &IdentityArgs) -> Option<Opened> {
+fn committed_version(
+    file: &Path,
+    format: Format,
+    identity: &IdentityArgs,
+    explain: bool,
+) -> Option<Opened> {
     let text = crate::git::committed_text(file)?;
     let sealed = document::parse_sealed_owned(format, text).ok()?;
     let why = match load_identities(identity) {
@@ -234,6 +254,9 @@ fn committed_version(file: &Path, format: Format, identity: &IdentityArgs) -> Op
         },
         Err(e) => e.message,
     };
+    if !explain {
+        return None;
+    }
     eprintln!(
         "seal: {}: new data key, every value gets a new token: its committed version (HEAD) cannot lend its key: {}",
         display(file),

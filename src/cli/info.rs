@@ -41,6 +41,10 @@ pub fn run(args: InfoArgs) -> Result<ExitCode, CliError> {
                 "path": path.to_string(),
                 "reason": why.name(),
             })).collect::<Vec<_>>(),
+            "changed": info.dates.iter().map(|(path, date)| serde_json::json!({
+                "path": path.to_string(),
+                "date": date,
+            })).collect::<Vec<_>>(),
         });
         format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default())
     } else {
@@ -62,11 +66,27 @@ pub fn run(args: InfoArgs) -> Result<ExitCode, CliError> {
         for r in recipients {
             s.push_str(&format!("  {r}\n"));
         }
+        s.push_str(&changed_lines(&info.dates));
         // Recipients, `modified` and patterns are the file's text.
         super::printable(&s).into_owned()
     };
     print_stdout(out.as_bytes())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `changed:` lines: when each sealed value last changed (spec
+/// section 6.1); values with no recorded date say so (`seal status` looks
+/// them up in git history).
+fn changed_lines(dates: &[(KeyPath, Option<String>)]) -> String {
+    dates
+        .iter()
+        .enumerate()
+        .map(|(i, (path, date))| {
+            let label = if i == 0 { "changed:" } else { "" };
+            let date = date.as_deref().unwrap_or("no date recorded");
+            format!("{label:<13}{date:<20}  {path}\n")
+        })
+        .collect()
 }
 
 /// The `plaintext:` lines: each value left in plaintext by key path and

@@ -21,6 +21,7 @@ mod recipients;
 mod rotate;
 mod scan;
 mod set;
+mod status;
 mod textconv;
 mod updatekeys;
 
@@ -51,6 +52,7 @@ Examples:
   seal exec secrets.yaml -- ./deploy.sh"
 )]
 pub struct Cli {
+    /// The command to run.
     #[command(subcommand)]
     pub command: Command,
 }
@@ -201,6 +203,12 @@ pub enum Command {
   seal check                # every tracked file under .seal.yaml
   seal check --staged       # what is about to be committed")]
     Check(check::CheckArgs),
+    /// The secret inventory: owner, last change, rotation due date and state of each value (no key needed).
+    #[command(after_help = "Examples:
+  seal status               # every value a policy covers, under .seal.yaml
+  seal status --check       # exit 1 when a value is overdue (scheduled CI)
+  seal status --all --json prod/")]
+    Status(status::StatusArgs),
     /// List, add or remove the recipients of .seal.yaml (or list a file's).
     Recipients(recipients::RecipientsArgs),
     /// Re-wrap sealed files for the recipients their rule names now.
@@ -254,6 +262,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::MergeDriver(a) => merge_driver::run(a),
         Command::Git(a) => git_setup::run(a),
         Command::Check(a) => check::run(a),
+        Command::Status(a) => status::run(a),
         Command::Recipients(a) => recipients::run(a),
         Command::Updatekeys(a) => updatekeys::run(a),
         Command::Rotate(a) => rotate::run(a),
@@ -336,7 +345,7 @@ impl CliError {
             ))
             .hint("change values with `seal set` or `seal edit`; see the plaintext with `seal decrypt`"),
             DocError::UnsupportedVersion(v) => {
-                CliError::new(format!("{file}: sealed with format version {v}; this seal reads version 1"))
+                CliError::new(format!("{file}: {}", crate::metadata::unsupported_version(v)))
                     .hint("upgrade seal")
             }
             DocError::Unwrap(UnwrapError::NoMatch { sources, recipients }) => CliError::new(format!(
@@ -357,6 +366,8 @@ impl CliError {
                 .hint("check the recipient; `seal keygen -y IDENTITY` prints the public key of an identity"),
             DocError::NoRecipients => CliError::new(format!("{file}: no recipients to seal for"))
                 .hint("pass -r RECIPIENT / -R FILE, or add a rule to .seal.yaml"),
+            DocError::Changed(_) => CliError::new(format!("{file}: {e}"))
+                .hint("the metadata was changed outside seal; restore the file from version control"),
             other => CliError::new(format!("{file}: {other}")),
         }
     }

@@ -20,8 +20,16 @@ use crate::fsio::Mode;
 pub struct SetArgs {
     /// Write VALUE as source text of the file's format (a number, `true`,
     /// a quoted string) instead of as a string.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "generate")]
     raw: bool,
+    /// Set a new random value instead of VALUE: hex:N or base64:N (N random
+    /// bytes), alnum:N (N characters of A-Z a-z 0-9), uuid. Drawn from the
+    /// OS random source; not printed unless --print.
+    #[arg(long, value_name = "KIND", conflicts_with = "value")]
+    generate: Option<String>,
+    /// With --generate: print the generated value on standard output.
+    #[arg(long, requires = "generate")]
+    print: bool,
     #[command(flatten)]
     identity: IdentityArgs,
     #[command(flatten)]
@@ -32,8 +40,10 @@ pub struct SetArgs {
     file: PathBuf,
     /// Dotted path or JSON Pointer; a new key is added at the end of its mapping.
     path: String,
-    /// The new value; `-` reads it from standard input (one trailing newline removed).
-    value: String,
+    /// The new value; `-` reads it from standard input (one trailing newline
+    /// removed). Not with --generate.
+    #[arg(required_unless_present = "generate")]
+    value: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -71,7 +81,22 @@ pub fn run_set(args: SetArgs) -> Result<ExitCode, CliError> {
         ));
     }
     let query = args.document.query(&args.path)?;
-    let value = if args.value == "-" {
+    if args.print && args.generate.is_none() {
+        return Err(CliError::usage(
+            "--print shows a value made by --generate; give --generate KIND",
+        ));
+    }
+    let generated = match &args.generate {
+        Some(kind) => Some(
+            crate::generate::parse(kind)
+                .map_err(|e| CliError::usage(format!("--generate: {e}")))?,
+        ),
+        None => None,
+    };
+    let typed = args.value.as_deref().unwrap_or_default();
+    let value = if let Some(kind) = generated {
+        crate::generate::generate(kind)
+    } else if typed == "-" {
         let mut v = Zeroizing::new(String::new());
         std::io::stdin().read_to_string(&mut v).map_err(|e| {
             CliError::new(format!("cannot read the value from standard input: {e}"))
@@ -82,14 +107,14 @@ pub fn run_set(args: SetArgs) -> Result<ExitCode, CliError> {
             .unwrap_or(&v);
         Zeroizing::new(trimmed.to_owned())
     } else {
-        Zeroizing::new(args.value.clone())
+        Zeroizing::new(typed.to_owned())
     };
     let _lock = lock_file(&args.file)?;
     let opened = open_file(&args.file, &args.format, &args.identity)?;
     let name = display(&args.file);
     check_document(&name, &query, opened.format)?;
     let literal = if args.raw {
-        value
+        value.clone()
     } else {
         Zeroizing::new(opened.format.string_literal(&value))
     };
@@ -124,7 +149,17 @@ pub fn run_set(args: SetArgs) -> Result<ExitCode, CliError> {
             .hint("nothing was written"));
         }
     }
-    finish(&opened, &args.file, &edited)
+    finish(&opened, &args.file, &edited)?;
+    if let Some(kind) = &args.generate {
+        if args.print {
+            let mut line = Zeroizing::new(value.to_string());
+            line.push('\n');
+            super::print_stdout(line.as_bytes())?;
+        } else {
+            eprintln!("seal: {name}: {query} set to a new {kind} value (not shown; `seal get` or --print shows it)");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn run_unset(args: UnsetArgs) -> Result<ExitCode, CliError> {

@@ -20,6 +20,10 @@
 //! schema:           # names sealed files must hold (see schema.rs)
 //!   - path: "prod/*.env"
 //!     required: {API_KEY: {format: sk-ant-}}
+//! policy:          # owners and rotation schedules (see policy.rs)
+//!   - path: "prod/*.env"
+//!     keys: ["STRIPE_*"]
+//!     rotate_every: 90d
 //! scan:
 //!   allow: ["tests/fixtures/**"]   # paths `seal scan` skips
 //! ```
@@ -28,6 +32,7 @@
 //! stays within one directory, `**` crosses directories.
 
 mod edit;
+mod policy;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -37,8 +42,11 @@ use saphyr::{LoadableYamlNode, Yaml};
 
 use crate::envelope::Recipient;
 
-pub use edit::{add_recipient, remove_recipient, valid_name, RecipientEditError, Removal};
-pub use schema::{SchemaEntry, SchemaError, SchemaName, ValueFormat};
+pub use edit::{add_recipient, remove_recipient, RecipientEditError};
+pub use policy::{
+    parse_interval, Applied, Interval, PolicyEntry, PolicyError, DEFAULT_WARN_BEFORE,
+};
+pub use schema::{SchemaEntry, SchemaError};
 
 /// The config file name, looked up from a file's directory upwards.
 pub const FILE_NAME: &str = ".seal.yaml";
@@ -72,6 +80,8 @@ pub struct Config {
     pub exec_allow: Vec<String>,
     /// `schema:`: the names sealed files must hold, per file glob.
     pub schema: Vec<SchemaEntry>,
+    /// `policy:`: owners, tiers and rotation schedules of values.
+    pub policy: Vec<PolicyEntry>,
     /// `scan.allow`: globs (relative to the directory) `seal scan` skips.
     pub scan_allow: Vec<String>,
     scan_allow_set: globset::GlobSet,
@@ -105,7 +115,7 @@ pub enum ConfigErrorKind {
     #[error("the top level must be a mapping with `recipients`, `groups` and `rules`")]
     TopLevelNotMapping,
     #[error(
-        "unknown top-level key {0:?} (expected recipients, groups, rules, exec, schema, scan)"
+        "unknown top-level key {0:?} (expected recipients, groups, rules, exec, schema, policy, scan)"
     )]
     UnknownTopLevelKey(String),
     #[error("`exec` must be a mapping with `allow`")]
@@ -179,6 +189,8 @@ pub enum ConfigErrorKind {
     UnknownName(String),
     #[error(transparent)]
     Schema(SchemaError),
+    #[error(transparent)]
+    Policy(PolicyError),
     #[error("group {0:?} contains itself")]
     GroupCycle(String),
     /// The rest are refused edits (`seal recipients add/remove`).
@@ -256,6 +268,7 @@ impl Config {
             rules: Vec::new(),
             exec_allow: Vec::new(),
             schema: Vec::new(),
+            policy: Vec::new(),
             scan_allow: Vec::new(),
             scan_allow_set: globset::GlobSet::empty(),
         };
@@ -285,6 +298,7 @@ impl Config {
                 }
                 "exec" => cfg.exec_allow = parse_exec(v).map_err(err)?,
                 "schema" => cfg.schema = schema::parse(text).map_err(err)?,
+                "policy" => cfg.policy = policy::parse(text).map_err(err)?,
                 "scan" => {
                     (cfg.scan_allow, cfg.scan_allow_set) = parse_scan(v).map_err(err)?;
                 }

@@ -275,6 +275,11 @@ fn secret_value(v: &[u8]) -> bool {
     if v.len() < 8 || v.len() > 1024 || v.starts_with(b"seal.v") || v.starts_with(b"ENC[") {
         return false;
     }
+    // A time (`2026-11-23T11:30:00Z`: the dates of seal's `changed`
+    // metadata, a `password_changed_at`) is no secret.
+    if std::str::from_utf8(v).is_ok_and(crate::metadata::valid_date) {
+        return false;
+    }
     // Code: `TokenError::NotAToken`, `&[TokenRule]`, a YAML alias or block
     // scalar, a CamelCase name (`SecretString`).
     if v.first().is_some_and(|b| b":&[*|>{".contains(b))

@@ -154,6 +154,7 @@ impl Reconciler {
     }
 
     /// Both steps for `file` with identities at hand.
+    #[cfg(test)]
     pub fn reconcile(&mut self, file: &Path, ids: &Identities) -> Result<Outcome, TeamError> {
         Ok(match self.prepare(file)? {
             Step::Done(outcome) => outcome,

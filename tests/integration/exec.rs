@@ -196,6 +196,72 @@ fn sigterm_to_seal_reaches_the_child() {
     }
 }
 
+/// A TERM at any moment of seal's start, before or while the child starts,
+/// either stops seal before the child runs or reaches the child: no
+/// secrets directory is left behind and no child outlives seal.
+#[test]
+fn sigterm_during_start_leaves_no_secrets_dir_and_no_orphan() {
+    let (env, key) = setup();
+    let run = env.runtime_dir();
+    for round in 0..24u64 {
+        let pidfile = env.path(&format!("child-{round}"));
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("seal"));
+        cmd.current_dir(env.dir.path())
+            .env("XDG_RUNTIME_DIR", &run)
+            .args(["exec", "-i"])
+            .arg(&key.identity)
+            .args(["--files", "base.env", "--", "sh", "-c"])
+            .arg(format!(
+                "echo $$ > {}; trap 'exit 3' TERM; while :; do sleep 0.05; done",
+                pidfile.display()
+            ))
+            .stdout(Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(round % 12));
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "round {round}: seal did not exit after TERM"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        // Killed before its handlers existed, or 143, or the child's 3.
+        assert!(
+            matches!(status.code(), Some(3 | 143) | None),
+            "round {round}: {status:?}"
+        );
+        let left: Vec<_> = std::fs::read_dir(&run)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".seal-exec-"))
+            .collect();
+        assert!(left.is_empty(), "round {round}: {left:?} left behind");
+        if let Ok(text) = std::fs::read_to_string(&pidfile) {
+            if let Ok(pid) = text.trim().parse::<i32>() {
+                // The shell may take a moment to run its trap and exit.
+                let gone = (0..200).any(|_| {
+                    let alive =
+                        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
+                    if alive {
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    !alive
+                });
+                assert!(gone, "round {round}: the child {pid} outlived seal");
+            }
+        }
+    }
+}
+
 /// With --mask, output ends when every writer closes it, which a process
 /// the child left in the background may put off. A signal to seal then
 /// has no child to go to: it stops seal, which does not hang on.

@@ -312,6 +312,46 @@ fn merge_of_different_keys_is_clean_and_keeps_tokens_and_comments() {
     repo.seal_me().arg("check").assert().success();
 }
 
+/// The merge driver keeps each side's `changed` dates for the values it
+/// took from that side; the merge itself dates nothing.
+#[test]
+fn merge_keeps_each_sides_dates() {
+    let repo = Repo::new();
+    let at = |now: &str, args: &[&str]| {
+        repo.seal_me().env("SEAL_TEST_NOW", now).args(args).run_ok();
+    };
+    repo.write("secrets/s.env", "A=1\nB=2\nC=3\n");
+    at(
+        "2026-01-01T00:00:00Z",
+        &["encrypt", "--in-place", "secrets/s.env"],
+    );
+    repo.fork("base");
+    on(&repo, "theirs", || {
+        at("2026-02-01T00:00:00Z", &["set", "secrets/s.env", "C", "30"])
+    });
+    on(&repo, "ours", || {
+        at("2026-03-01T00:00:00Z", &["set", "secrets/s.env", "A", "10"])
+    });
+    repo.git_command(Some(&repo.me), &["merge", "--no-edit", "-q", "theirs"])
+        .env("SEAL_TEST_NOW", "2026-04-01T00:00:00Z")
+        .run_ok();
+    assert_eq!(repo.decrypt("secrets/s.env"), "A=10\nB=2\nC=30\n");
+    let merged = repo.read("secrets/s.env");
+    let dates: Vec<&str> = merged
+        .lines()
+        .filter(|l| l.starts_with("# seal: changed="))
+        .collect();
+    assert_eq!(
+        dates,
+        [
+            "# seal: changed=/A 2026-03-01T00:00:00Z",
+            "# seal: changed=/B 2026-01-01T00:00:00Z",
+            "# seal: changed=/C 2026-02-01T00:00:00Z"
+        ]
+    );
+    assert!(merged.contains("# seal: modified=2026-04-01T00:00:00Z"));
+}
+
 #[test]
 fn merge_of_the_same_change_on_both_sides_is_clean() {
     let repo = Repo::new();

@@ -19,6 +19,7 @@ mod roundtrip;
 mod scan;
 mod schema;
 mod shell;
+mod status;
 mod tamper;
 mod team;
 mod toml_cli;

@@ -406,7 +406,8 @@ fn large_files_round_trip() {
             .zip(after.lines())
             .filter(|(a, b)| a != b)
             .count();
-        assert!(changed <= 3, "{name}: {changed} lines changed");
+        // The token, `modified`, the value's `changed` date and `mac`.
+        assert!(changed <= 4, "{name}: {changed} lines changed");
         assert!(sealed.matches("seal.v1.").count() >= 2 * n, "{name}");
     }
 }

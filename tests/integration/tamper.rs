@@ -96,6 +96,21 @@ fn tampering_is_detected_before_any_plaintext_is_shown() {
         &sealed.replace("modified: \"20", "modified: \"19"),
         "MAC",
     );
+    // A value's last-changed date edited, or passed off as version 1.
+    assert_refused(
+        &env,
+        &key,
+        "s.yaml",
+        &sealed.replace("\"/api\": \"20", "\"/api\": \"19"),
+        "MAC",
+    );
+    assert_refused(
+        &env,
+        &key,
+        "s.yaml",
+        &sealed.replace("version: 2", "version: 1"),
+        "MAC",
+    );
     let two = sealed.replace(
         "  recipients:\n",
         &format!("  recipients:\n    - recipient: \"{}\"\n      data_key: |\n        -----BEGIN AGE ENCRYPTED FILE-----\n        YWdl\n        -----END AGE ENCRYPTED FILE-----\n", other.public),
@@ -114,8 +129,8 @@ fn tampering_is_detected_before_any_plaintext_is_shown() {
         &env,
         &key,
         "s.yaml",
-        &sealed.replace("version: 1", "version: 2"),
-        "version 2",
+        &sealed.replace("version: 2", "version: 3"),
+        "version 3; needs seal 0.3 or later",
     );
 }
 

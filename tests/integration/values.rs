@@ -206,7 +206,7 @@ fn values_in_later_yaml_documents_are_reached_with_document() {
 }
 
 #[test]
-fn set_changes_one_value_line_and_two_metadata_lines() {
+fn set_changes_one_value_line_and_the_metadata_lines() {
     for (name, text, path, line_has) in [
         (
             "s.yaml",
@@ -239,12 +239,16 @@ fn set_changes_one_value_line_and_two_metadata_lines() {
             .filter(|(a, b)| a != b)
             .map(|(_, b)| b)
             .collect();
-        // The value, the MAC and (unless within the same second) `modified`.
-        assert!((2..=3).contains(&changed.len()), "{name}: {changed:#?}");
+        // The value, the MAC and (unless within the same second)
+        // `modified` and the value's `changed` date.
+        assert!((2..=4).contains(&changed.len()), "{name}: {changed:#?}");
         assert!(changed[0].contains(line_has), "{name}: {changed:#?}");
-        let metadata_only = changed[1..]
-            .iter()
-            .all(|l| l.contains("modified") || l.contains("mac"));
+        let metadata_only = changed[1..].iter().all(|l| {
+            l.contains("modified")
+                || l.contains("mac")
+                || (l.contains("changed") || l.contains("\"/")) && l.contains("password")
+                || l.contains("changed=/API_KEY ")
+        });
         assert!(metadata_only, "{name}: {changed:#?}");
         assert!(
             changed.iter().any(|l| l.contains("mac")),
@@ -373,7 +377,7 @@ fn info_needs_no_key() {
         .success()
         .stdout(predicate::str::contains(&key.public))
         .stdout(predicate::str::contains("2 encrypted, 0 plaintext"))
-        .stdout(predicate::str::contains("seal format version 1"));
+        .stdout(predicate::str::contains("seal format version 2"));
     let out = env
         .seal()
         .args(["info", "--json", "a.yaml"])
@@ -415,7 +419,7 @@ fn info_needs_no_key() {
     );
 
     // A format version this seal does not read is refused, not described.
-    env.write("v7.yaml", &sealed.replacen("version: 1", "version: 7", 1));
+    env.write("v7.yaml", &sealed.replacen("version: 2", "version: 7", 1));
     env.seal()
         .args(["info", "v7.yaml"])
         .assert()

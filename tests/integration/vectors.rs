@@ -34,7 +34,48 @@ fn valid_vectors_open_to_their_plaintext() {
         assert_eq!(opened.plaintext.as_str(), plain, "{name}");
         count += 1;
     }
-    assert!(count >= 3, "expected a vector per format, found {count}");
+    assert!(
+        count >= 8,
+        "expected a vector per format and version, found {count}"
+    );
+}
+
+/// The version-2 vectors' dates: read without a key, one per sealed key
+/// path in document order (a repeated dotenv name once), the changed
+/// value's a month after the others.
+#[test]
+fn version_2_vectors_carry_their_dates() {
+    for (name, changed) in [
+        ("v2-app.sealed.env", "DB_PASSWORD"),
+        ("v2-config.sealed.yaml", "db.password"),
+        ("v2-api.sealed.json", "api.key"),
+    ] {
+        let text = std::fs::read_to_string(dir().join(name)).unwrap();
+        let format = Format::from_path(Path::new(name)).unwrap();
+        let info = seal::document::inspect(format, &text).unwrap();
+        assert_eq!(info.metadata.version, 2, "{name}");
+        assert!(!info.dates.is_empty(), "{name}");
+        for (path, date) in &info.dates {
+            let want = if path.to_string() == changed {
+                "2026-02-15T09:30:00Z"
+            } else {
+                "2026-01-15T09:00:00Z"
+            };
+            assert_eq!(date.as_deref(), Some(want), "{name} {path}");
+        }
+    }
+    let env = std::fs::read_to_string(dir().join("v2-app.sealed.env")).unwrap();
+    let info = seal::document::inspect(Format::Dotenv, &env).unwrap();
+    assert_eq!(info.dates.len(), 2, "API_KEY twice, counted once");
+}
+
+/// Version-1 vectors still open, record no dates, and say version 1.
+#[test]
+fn version_1_vectors_have_no_dates() {
+    let text = std::fs::read_to_string(dir().join("config.sealed.yaml")).unwrap();
+    let info = seal::document::inspect(Format::Yaml, &text).unwrap();
+    assert_eq!(info.metadata.version, 1);
+    assert!(info.dates.iter().all(|(_, d)| d.is_none()));
 }
 
 #[test]
@@ -59,9 +100,21 @@ fn invalid_vectors_are_refused() {
             "comment-in-metadata-block.yaml" | "comment-in-metadata-block.toml" => {
                 assert!(matches!(error, DocError::Parse(_)), "{name}: {error:?}")
             }
+            n if n.starts_with("valid-mac-v2-changed-") => {
+                assert!(matches!(error, DocError::Changed(_)), "{name}: {error:?}")
+            }
+            "v2-edited-changed-date.yaml" | "v2-edited-changed-date.json" => {
+                assert!(matches!(error, DocError::Tampered), "{name}: {error:?}")
+            }
+            "v2-unknown-version-3.env" | "unknown-version.json" => {
+                assert!(
+                    matches!(error, DocError::UnsupportedVersion(3)),
+                    "{name}: {error:?}"
+                )
+            }
             _ => {}
         }
         count += 1;
     }
-    assert!(count >= 13, "expected the invalid vectors, found {count}");
+    assert!(count >= 23, "expected the invalid vectors, found {count}");
 }

@@ -20,7 +20,7 @@
 use std::ops::Range;
 
 mod expand;
-pub use expand::{expanded_values, ExpandError, Fallback};
+pub use expand::{expanded_values, ExpandError};
 
 use zeroize::Zeroizing;
 
@@ -28,7 +28,7 @@ use crate::format::common::{self, splice};
 use crate::format::{
     line_ending, EditError, Leaf, LeafKind, MetadataBlock, ParseError, Scan, Syntax, Typed,
 };
-use crate::metadata::{Metadata, WrappedKey, VERSION};
+use crate::metadata::{readable, unsupported_version, Changed, Metadata, WrappedKey};
 use crate::path::{KeyPath, PathQuery};
 
 const META_PREFIX: &str = "# seal: ";
@@ -328,11 +328,7 @@ fn parse_metadata(src: &str, start: usize) -> Result<MetadataBlock, ParseError> 
         .map_or(src.len(), |n| start + n);
     let version = src[start + META_START.len()..first_end].parse::<u64>().ok();
     let metadata = metadata_lines(src, start).map_err(|e| match version {
-        Some(v) if v != VERSION => ParseError::at(
-            src,
-            start,
-            format!("sealed with format version {v}; this seal reads version {VERSION}"),
-        ),
+        Some(v) if !readable(v) => ParseError::at(src, start, unsupported_version(v)),
         _ => e,
     })?;
     let region_start = if src.ends_with('\n') {
@@ -358,7 +354,7 @@ fn parse_metadata(src: &str, start: usize) -> Result<MetadataBlock, ParseError> 
     } else {
         lines.iter().map(|l| format!("{l}\n")).collect()
     };
-    if metadata.version == VERSION {
+    if readable(metadata.version) {
         common::check_block_layout(src, region_start..src.len(), &written)?;
     }
     Ok(MetadataBlock {
@@ -370,6 +366,7 @@ fn parse_metadata(src: &str, start: usize) -> Result<MetadataBlock, ParseError> 
 fn metadata_lines(src: &str, start: usize) -> Result<Metadata, ParseError> {
     let (mut version, mut modified, mut mac) = (None, None, None);
     let mut encrypt = Vec::new();
+    let mut changed = Vec::new();
     let mut recipients: Vec<WrappedKey> = Vec::new();
     let mut pos = start;
     while pos < src.len() {
@@ -425,6 +422,20 @@ fn metadata_lines(src: &str, start: usize) -> Result<Metadata, ParseError> {
             "modified" => modified = once(&modified)?,
             "mac" => mac = once(&mac)?,
             "encrypt" => encrypt.push(value.to_owned()),
+            // `changed=POINTER DATE`: a date holds no space.
+            "changed" => match value.rsplit_once(' ') {
+                Some((path, date)) => changed.push(Changed {
+                    path: path.to_owned(),
+                    date: date.to_owned(),
+                }),
+                None => {
+                    return Err(ParseError::at(
+                        src,
+                        field_at,
+                        "seal metadata field changed must be a key path, a space and a date",
+                    ))
+                }
+            },
             "recipient" => recipients.push(WrappedKey {
                 recipient: value.to_owned(),
                 data_key: String::new(),
@@ -453,6 +464,7 @@ fn metadata_lines(src: &str, start: usize) -> Result<Metadata, ParseError> {
         version: version.ok_or_else(|| missing("version"))?,
         modified: modified.ok_or_else(|| missing("modified"))?,
         encrypt,
+        changed,
         recipients,
         mac: mac.ok_or_else(|| missing("mac"))?,
     })
@@ -612,6 +624,10 @@ fn attach_metadata(body: &str, meta: &Metadata) -> Result<String, EditError> {
     let fields_ok = one_line(&meta.modified)
         && one_line(&meta.mac)
         && meta.encrypt.iter().all(|p| one_line(p))
+        && meta
+            .changed
+            .iter()
+            .all(|c| one_line(&c.path) && one_line(&c.date))
         && meta.recipients.iter().all(|r| {
             one_line(&r.recipient) && !r.data_key.is_empty() && !r.data_key.contains('\r')
         });
@@ -646,6 +662,11 @@ fn render_metadata_lines(meta: &Metadata) -> Vec<String> {
         meta.encrypt
             .iter()
             .map(|p| format!("{META_PREFIX}encrypt={p}")),
+    );
+    lines.extend(
+        meta.changed
+            .iter()
+            .map(|c| format!("{META_PREFIX}changed={} {}", c.path, c.date)),
     );
     for r in &meta.recipients {
         lines.push(format!("{META_PREFIX}recipient={}", r.recipient));

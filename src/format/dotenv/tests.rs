@@ -28,6 +28,7 @@ fn meta() -> Metadata {
         version: 1,
         modified: "2026-11-23T11:30:00Z".into(),
         encrypt: vec!["DB_*".into(), "API=x".into()],
+        changed: vec![],
         recipients: vec![
             WrappedKey {
                 recipient: "age1xyz".into(),
@@ -219,10 +220,10 @@ fn metadata_errors() {
     );
     assert_eq!(
         err(&sealed
-            .replace("version=1", "version=2")
+            .replace("version=1", "version=3")
             .replace("mac=", "max="))
         .2,
-        "sealed with format version 2; this seal reads version 1"
+        "sealed with format version 3; needs seal 0.3 or later (this seal reads versions 1 to 2)"
     );
     assert_eq!(
         err("# seal: version=1\n# seal: data_key=x\n").2,

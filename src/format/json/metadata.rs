@@ -4,7 +4,7 @@
 
 use crate::format::common::splice;
 use crate::format::{common, line_ending, EditError, MetadataBlock, ParseError};
-use crate::metadata::{Metadata, WrappedKey, RESERVED_KEY, VERSION};
+use crate::metadata::{readable, unsupported_version, Changed, Metadata, WrappedKey, RESERVED_KEY};
 
 use super::parse::{parse, unescape_into, Kind, Member, Node};
 use super::quote;
@@ -41,7 +41,7 @@ pub(super) fn find_metadata(src: &str, root: &Node) -> Result<Option<MetadataBlo
         has_break.then_some((indent, unit)),
         "\n",
     );
-    if metadata.version == crate::metadata::VERSION {
+    if readable(metadata.version) {
         common::check_block_layout(src, region.clone(), &written)?;
     }
     Ok(Some(MetadataBlock { region, metadata }))
@@ -92,11 +92,7 @@ fn read_metadata(src: &str, node: &Node) -> Result<Metadata, ParseError> {
         .find(|m| m.key == "version")
         .and_then(|m| integer(src, &m.value));
     metadata_fields(src, node, members).map_err(|e| match version {
-        Some(v) if v != VERSION => ParseError::at(
-            src,
-            node.span.start,
-            format!("sealed with format version {v}; this seal reads version {VERSION}"),
-        ),
+        Some(v) if !readable(v) => ParseError::at(src, node.span.start, unsupported_version(v)),
         _ => e,
     })
 }
@@ -147,6 +143,7 @@ fn metadata_fields(src: &str, node: &Node, members: &[Member]) -> Result<Metadat
     };
     let (mut version, mut modified, mut encrypt, mut recipients, mut mac) =
         (None, None, Vec::new(), None, None);
+    let mut changed = Vec::new();
     for m in members {
         match m.key.as_str() {
             "version" => {
@@ -167,6 +164,7 @@ fn metadata_fields(src: &str, node: &Node, members: &[Member]) -> Result<Metadat
                     .map(|item| string_field(src, item, "encrypt"))
                     .collect::<Result<_, _>>()?;
             }
+            "changed" => changed = changed_field(src, &m.value)?,
             "recipients" => {
                 let items = array_field(src, &m.value, "recipients")?;
                 recipients = Some(
@@ -189,9 +187,30 @@ fn metadata_fields(src: &str, node: &Node, members: &[Member]) -> Result<Metadat
         version: version.ok_or_else(|| missing("version"))?,
         modified: modified.ok_or_else(|| missing("modified"))?,
         encrypt,
+        changed,
         recipients: recipients.ok_or_else(|| missing("recipients"))?,
         mac: mac.ok_or_else(|| missing("mac"))?,
     })
+}
+
+/// `changed` (version 2): an object from key path to date.
+fn changed_field(src: &str, node: &Node) -> Result<Vec<Changed>, ParseError> {
+    let Kind::Object(members) = &node.kind else {
+        return Err(ParseError::at(
+            src,
+            node.span.start,
+            "seal metadata field changed must be an object",
+        ));
+    };
+    members
+        .iter()
+        .map(|m| {
+            Ok(Changed {
+                path: m.key.to_string(),
+                date: string_field(src, &m.value, "changed")?,
+            })
+        })
+        .collect()
 }
 
 fn wrapped_key(src: &str, node: &Node) -> Result<WrappedKey, ParseError> {
@@ -234,7 +253,7 @@ enum Out<'a> {
     Num(u64),
     Str(&'a str),
     Arr(Vec<Out<'a>>),
-    Obj(Vec<(&'static str, Out<'a>)>),
+    Obj(Vec<(&'a str, Out<'a>)>),
 }
 
 /// Indentation settings of a pretty document.
@@ -289,6 +308,17 @@ fn metadata_out(meta: &Metadata) -> Out<'_> {
         fields.push((
             "encrypt",
             Out::Arr(meta.encrypt.iter().map(|p| Out::Str(p)).collect()),
+        ));
+    }
+    if !meta.changed.is_empty() {
+        fields.push((
+            "changed",
+            Out::Obj(
+                meta.changed
+                    .iter()
+                    .map(|c| (c.path.as_str(), Out::Str(&c.date)))
+                    .collect(),
+            ),
         ));
     }
     let recipients = meta

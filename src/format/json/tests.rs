@@ -13,6 +13,7 @@ fn meta() -> Metadata {
         version: 1,
         modified: "2026-11-23T11:30:00Z".into(),
         encrypt: vec!["db.*".into()],
+        changed: vec![],
         recipients: vec![WrappedKey {
             recipient: "age1xyz".into(),
             data_key:
@@ -194,8 +195,8 @@ fn metadata_errors() {
         "the seal metadata must be the last member of the top-level object"
     );
     assert_eq!(
-        err("{\"seal\": {\"version\": 2, \"x\": 1}}").2,
-        "sealed with format version 2; this seal reads version 1"
+        err("{\"seal\": {\"version\": 3, \"x\": 1}}").2,
+        "sealed with format version 3; needs seal 0.3 or later (this seal reads versions 1 to 2)"
     );
     assert_eq!(
         err("{\"seal\": {\"version\": 1, \"x\": 1}}"),

@@ -5,7 +5,7 @@
 use toml_edit::{Item, Table, Value};
 
 use crate::format::{common, line_ending, EditError, MetadataBlock, ParseError};
-use crate::metadata::{Metadata, WrappedKey, RESERVED_KEY, VERSION};
+use crate::metadata::{readable, unsupported_version, Changed, Metadata, WrappedKey, RESERVED_KEY};
 
 use super::quote;
 use super::tree::{parse, Doc};
@@ -31,7 +31,7 @@ pub(super) fn find_metadata(src: &str, doc: &Doc<'_>) -> Result<Option<MetadataB
     let metadata = read_metadata(src, table, header.start)?;
     let start = block_start(src, header.start).ok_or_else(|| misplaced(src, header.start))?;
     let region = start..src.len();
-    if metadata.version == VERSION {
+    if readable(metadata.version) {
         let written = block_text(&metadata, &src[..start], "\n");
         common::check_block_layout(src, region.clone(), &written)?;
     }
@@ -88,6 +88,7 @@ pub(super) fn block_text(meta: &Metadata, body: &str, le: &str) -> String {
         let patterns: Vec<String> = meta.encrypt.iter().map(|p| quote(p)).collect();
         lines.push(format!("encrypt = [{}]", patterns.join(", ")));
     }
+    changed_lines(meta, &mut lines);
     lines.push("recipients = [".to_owned());
     for r in &meta.recipients {
         lines.push(format!(
@@ -103,6 +104,61 @@ pub(super) fn block_text(meta: &Metadata, body: &str, le: &str) -> String {
         out.push_str(le);
     }
     out
+}
+
+/// `changed` (version 2), when it has entries: one line per sealed value,
+/// laid out as `recipients` is.
+fn changed_lines(meta: &Metadata, lines: &mut Vec<String>) {
+    if meta.changed.is_empty() {
+        return;
+    }
+    lines.push("changed = [".to_owned());
+    for c in &meta.changed {
+        lines.push(format!(
+            "  {{ path = {}, date = {} }},",
+            quote(&c.path),
+            quote(&c.date)
+        ));
+    }
+    lines.push("]".to_owned());
+}
+
+/// Read `changed`: an array of `{ path, date }` inline tables.
+fn changed_field(src: &str, value: &Value) -> Result<Vec<Changed>, ParseError> {
+    array(src, value, "changed")?
+        .into_iter()
+        .map(|v| {
+            let Value::InlineTable(t) = v else {
+                return Err(ParseError::at(
+                    src,
+                    value_pos(v),
+                    "each seal metadata changed entry must be an inline table",
+                ));
+            };
+            let (mut path, mut date) = (None, None);
+            for (name, field) in t.iter() {
+                match name {
+                    "path" => path = Some(string(src, field, "changed")?),
+                    "date" => date = Some(string(src, field, "changed")?),
+                    _ => {
+                        return Err(ParseError::at(
+                            src,
+                            value_pos(field),
+                            "unknown field in a seal metadata changed entry",
+                        ))
+                    }
+                }
+            }
+            match (path, date) {
+                (Some(path), Some(date)) => Ok(Changed { path, date }),
+                _ => Err(ParseError::at(
+                    src,
+                    value_pos(v),
+                    "a seal metadata changed entry needs both path and date",
+                )),
+            }
+        })
+        .collect()
 }
 
 pub(super) fn attach_metadata(body: &str, meta: &Metadata) -> Result<String, EditError> {
@@ -123,11 +179,7 @@ fn read_metadata(src: &str, table: &Table, at: usize) -> Result<Metadata, ParseE
         _ => None,
     };
     fields(src, table, at).map_err(|e| match version {
-        Some(v) if v != VERSION => ParseError::at(
-            src,
-            at,
-            format!("sealed with format version {v}; this seal reads version {VERSION}"),
-        ),
+        Some(v) if !readable(v) => ParseError::at(src, at, unsupported_version(v)),
         _ => e,
     })
 }
@@ -135,6 +187,7 @@ fn read_metadata(src: &str, table: &Table, at: usize) -> Result<Metadata, ParseE
 fn fields(src: &str, table: &Table, at: usize) -> Result<Metadata, ParseError> {
     let (mut version, mut modified, mut encrypt, mut recipients, mut mac) =
         (None, None, Vec::new(), None, None);
+    let mut changed = Vec::new();
     for (name, item) in table.iter() {
         let pos = table
             .key(name)
@@ -164,6 +217,7 @@ fn fields(src: &str, table: &Table, at: usize) -> Result<Metadata, ParseError> {
                     .map(|v| string(src, v, "encrypt"))
                     .collect::<Result<_, _>>()?
             }
+            "changed" => changed = changed_field(src, value)?,
             "recipients" => {
                 recipients = Some(
                     array(src, value, "recipients")?
@@ -181,6 +235,7 @@ fn fields(src: &str, table: &Table, at: usize) -> Result<Metadata, ParseError> {
         version: version.ok_or_else(|| missing("version"))?,
         modified: modified.ok_or_else(|| missing("modified"))?,
         encrypt,
+        changed,
         recipients: recipients.ok_or_else(|| missing("recipients"))?,
         mac: mac.ok_or_else(|| missing("mac"))?,
     })

@@ -16,6 +16,10 @@ fn meta() -> Metadata {
         version: crate::metadata::VERSION,
         modified: "2026-11-23T11:30:00Z".into(),
         encrypt: vec!["db.*".into()],
+        changed: vec![crate::metadata::Changed {
+            path: "/db/x".into(),
+            date: "2026-11-23T11:30:00Z".into(),
+        }],
         recipients: vec![WrappedKey {
             recipient: "age1abc".into(),
             data_key:
@@ -156,7 +160,7 @@ fn the_block_is_a_seal_table_at_the_end() {
     let sealed = Toml.attach_metadata("a = 1\n", &m).unwrap();
     assert_eq!(
         sealed,
-        "a = 1\n\n[seal]\nversion = 1\nmodified = \"2026-11-23T11:30:00Z\"\nencrypt = [\"db.*\"]\nrecipients = [\n  { recipient = \"age1abc\", data_key = \"-----BEGIN AGE ENCRYPTED FILE-----\\nAAAA\\n-----END AGE ENCRYPTED FILE-----\\n\" },\n]\nmac = \"bWFj\"\n"
+        "a = 1\n\n[seal]\nversion = 2\nmodified = \"2026-11-23T11:30:00Z\"\nencrypt = [\"db.*\"]\nchanged = [\n  { path = \"/db/x\", date = \"2026-11-23T11:30:00Z\" },\n]\nrecipients = [\n  { recipient = \"age1abc\", data_key = \"-----BEGIN AGE ENCRYPTED FILE-----\\nAAAA\\n-----END AGE ENCRYPTED FILE-----\\n\" },\n]\nmac = \"bWFj\"\n"
     );
 }
 
@@ -164,7 +168,7 @@ fn the_block_is_a_seal_table_at_the_end() {
 fn a_block_laid_out_otherwise_is_refused() {
     let sealed = Toml.attach_metadata("a = 1\n", &meta()).unwrap();
     for bad in [
-        sealed.replace("version = 1", "version=1"),
+        sealed.replace("version = 2", "version=2"),
         sealed.replace("\n[seal]", "[seal]"),
         sealed.replace("mac = ", "# x\nmac = "),
         format!("{sealed}# trailing\n"),

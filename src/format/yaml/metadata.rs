@@ -3,7 +3,7 @@
 //! [`render_metadata`] writes it, and attached to plaintext documents.
 
 use crate::format::{common, line_ending, EditError, MetadataBlock, ParseError};
-use crate::metadata::{Metadata, WrappedKey, RESERVED_KEY, VERSION};
+use crate::metadata::{readable, unsupported_version, Changed, Metadata, WrappedKey, RESERVED_KEY};
 
 use super::edit::part;
 use super::spans::{after_break, break_before, line_start};
@@ -150,7 +150,7 @@ pub(super) fn analyze(src: &str) -> Result<Analysis, ParseError> {
                 before => (start - before..src.len(), format!("\n{block}")),
             },
         };
-        if meta.version == crate::metadata::VERSION {
+        if readable(meta.version) {
             common::check_block_layout(src, region.clone(), &written)?;
         }
         metadata = Some(MetadataBlock {
@@ -217,10 +217,11 @@ fn parse_metadata(src: &str, seal: &Entry) -> Result<Metadata, ParseError> {
         },
     };
     match (metadata_fields(src, seal, fields), version) {
-        (Ok((modified, encrypt, recipients, mac)), Some(version)) => Ok(Metadata {
+        (Ok((modified, encrypt, changed, recipients, mac)), Some(version)) => Ok(Metadata {
             version,
             modified,
             encrypt,
+            changed,
             recipients,
             mac,
         }),
@@ -229,19 +230,18 @@ fn parse_metadata(src: &str, seal: &Entry) -> Result<Metadata, ParseError> {
             seal.key_start,
             "seal metadata: missing `version`",
         )),
-        (Err(e), Some(v)) if v != VERSION => Err(ParseError::new(
-            e.line,
-            e.column,
-            format!("sealed with format version {v}; this seal reads version {VERSION}"),
-        )),
+        (Err(e), Some(v)) if !readable(v) => {
+            Err(ParseError::new(e.line, e.column, unsupported_version(v)))
+        }
         (Err(e), _) => Err(e),
     }
 }
 
-type Fields = (String, Vec<String>, Vec<WrappedKey>, String);
+type Fields = (String, Vec<String>, Vec<Changed>, Vec<WrappedKey>, String);
 
 fn metadata_fields(src: &str, seal: &Entry, fields: &[Entry]) -> Result<Fields, ParseError> {
     let (mut modified, mut encrypt, mut recipients, mut mac) = (None, Vec::new(), None, None);
+    let mut changed = Vec::new();
     for f in fields {
         match f.key.as_str() {
             "version" => {}
@@ -252,6 +252,7 @@ fn metadata_fields(src: &str, seal: &Entry, fields: &[Entry]) -> Result<Fields, 
                     encrypt.push(meta_string(src, &item.node, "encrypt")?);
                 }
             }
+            "changed" => changed = changed_field(src, &f.value)?,
             "recipients" => {
                 let mut list = Vec::new();
                 for item in meta_items(src, &f.value, "recipients")? {
@@ -300,9 +301,36 @@ fn metadata_fields(src: &str, seal: &Entry, fields: &[Entry]) -> Result<Fields, 
     Ok((
         modified.ok_or_else(|| missing("modified"))?,
         encrypt,
+        changed,
         recipients.ok_or_else(|| missing("recipients"))?,
         mac.ok_or_else(|| missing("mac"))?,
     ))
+}
+
+/// `changed` (version 2): a mapping from key path to date.
+fn changed_field(src: &str, node: &Node) -> Result<Vec<Changed>, ParseError> {
+    meta_entries(src, node, "`changed`")?
+        .iter()
+        .map(|e| {
+            Ok(Changed {
+                path: e.key.to_string(),
+                date: meta_string(src, &e.value, "changed")?,
+            })
+        })
+        .collect()
+}
+
+/// The `changed` lines (version 2), in block order after `encrypt`.
+fn render_changed(meta: &Metadata, lines: &mut Vec<String>) {
+    if meta.changed.is_empty() {
+        return;
+    }
+    lines.push("  changed:".to_owned());
+    lines.extend(
+        meta.changed
+            .iter()
+            .map(|c| format!("    {}: {}", quote(&c.path), quote(&c.date))),
+    );
 }
 
 /// The block `attach_metadata` writes, without a final line break.
@@ -316,6 +344,7 @@ fn render_metadata(meta: &Metadata, le: &str) -> String {
         lines.push("  encrypt:".to_owned());
         lines.extend(meta.encrypt.iter().map(|p| format!("    - {}", quote(p))));
     }
+    render_changed(meta, &mut lines);
     if meta.recipients.is_empty() {
         lines.push("  recipients: []".to_owned());
     } else {
