@@ -13,8 +13,9 @@
 use chacha20poly1305::aead::{AeadCore, AeadInPlace, KeyInit, OsRng};
 use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
 use hkdf::Hkdf;
+use hmac::digest::{FixedOutput, Update};
 use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use sha2::{Sha256, Sha512};
 use zeroize::Zeroizing;
 
 use crate::path::KeyPath;
@@ -27,8 +28,14 @@ const VALUE_KEY_INFO: &[u8] = b"seal.v1 value key";
 const MAC_KEY_INFO: &[u8] = b"seal.v1 mac key";
 /// Prefix of the associated data of every value.
 const VALUE_AAD_PREFIX: &[u8] = b"seal.v1 value\0";
-/// First field of the MAC input.
-const MAC_DOMAIN: &[u8] = b"seal.v1 mac";
+/// First field of the MAC input, per format version (spec section 9).
+pub fn mac_label(version: u64) -> &'static [u8] {
+    if version >= 2 {
+        b"seal.v2 mac"
+    } else {
+        b"seal.v1 mac"
+    }
+}
 
 /// A file's random 256-bit data key. Never printed, zeroized on drop.
 #[derive(Clone)]
@@ -72,12 +79,11 @@ impl DataKey {
         }
     }
 
-    /// Start computing this file's MAC.
+    /// Start computing this file's MAC (the caller writes the label first).
     pub fn mac(&self) -> MacBuilder {
         let key = self.derive(MAC_KEY_INFO);
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.as_slice())
+        let mac = <Hmac<Sha256> as Mac>::new_from_slice(key.as_slice())
             .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
-        put_field(&mut mac, MAC_DOMAIN);
         MacBuilder { mac }
     }
 }
@@ -231,18 +237,38 @@ impl ValueCipher {
 
 /// Incremental HMAC-SHA256 over length-prefixed fields. Each field is
 /// `u64be(len) || bytes`; counts are `u64be(n)`.
-pub struct MacBuilder {
-    mac: Hmac<Sha256>,
+/// The MAC input (spec section 9) fed to HMAC-SHA256, or to SHA-512 for
+/// the signature over the same bytes (spec section 12), never built whole.
+pub struct MacBuilder<D: Update = Hmac<Sha256>> {
+    mac: D,
 }
 
-fn put_field(mac: &mut Hmac<Sha256>, bytes: &[u8]) {
-    mac.update(&(bytes.len() as u64).to_be_bytes());
-    mac.update(bytes);
+impl MacBuilder<Sha512> {
+    /// The SHA-512 of a MAC input, which signatures sign (no key needed).
+    pub fn for_signature() -> Self {
+        MacBuilder {
+            mac: Sha512::default(),
+        }
+    }
+
+    pub fn digest(self) -> [u8; 64] {
+        self.mac.finalize_fixed().into()
+    }
 }
 
-impl MacBuilder {
+impl<D: Update> MacBuilder<D> {
+    /// The MAC input written to any sink (`seal verify --signed-data`).
+    pub fn collecting(sink: D) -> Self {
+        MacBuilder { mac: sink }
+    }
+
+    pub fn into_inner(self) -> D {
+        self.mac
+    }
+
     pub fn field(&mut self, bytes: &[u8]) -> &mut Self {
-        put_field(&mut self.mac, bytes);
+        self.mac.update(&(bytes.len() as u64).to_be_bytes());
+        self.mac.update(bytes);
         self
     }
 
@@ -300,7 +326,9 @@ impl MacBuilder {
         }
         self
     }
+}
 
+impl MacBuilder {
     /// The MAC as base64url without padding.
     pub fn finish(self) -> String {
         use base64::Engine;

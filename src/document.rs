@@ -33,8 +33,10 @@ pub enum DocError {
     NotSealed,
     #[error("the file is already sealed{}", at.as_ref().map(|p| format!(" (a sealed value is at {p})")).unwrap_or_default())]
     AlreadySealed { at: Option<String> },
-    #[error("the file was sealed with format version {0}; this seal reads version {VERSION}")]
+    #[error("the file was sealed with format version {0}; it needs seal 0.{0} or later")]
     UnsupportedVersion(u64),
+    #[error("{0}")]
+    Sign(#[from] crate::signing::SignError),
     #[error("{0}")]
     Unwrap(#[from] UnwrapError),
     #[error("the file's MAC does not match: a value, a key path or the metadata was changed outside seal")]
@@ -96,7 +98,7 @@ pub fn inspect(format: Format, src: &str) -> Result<Inspection, DocError> {
     let scan = format.scan(src)?;
     let block = scan.metadata.ok_or(DocError::NotSealed)?;
     // Another version's layout and counting rules are not these (spec 6.1).
-    if block.metadata.version != VERSION {
+    if !crate::metadata::readable(block.metadata.version) {
         return Err(DocError::UnsupportedVersion(block.metadata.version));
     }
     let mut plaintext = Vec::new();
@@ -199,7 +201,7 @@ pub fn parse_sealed_owned(
 fn check_sealed(format: Format, src: &str) -> Result<(Scan, Metadata), DocError> {
     let mut scan = format.scan(src)?;
     let block = scan.metadata.take().ok_or(DocError::NotSealed)?;
-    if block.metadata.version != VERSION {
+    if !crate::metadata::readable(block.metadata.version) {
         return Err(DocError::UnsupportedVersion(block.metadata.version));
     }
     if block.metadata.recipients.is_empty() {
@@ -211,6 +213,27 @@ fn check_sealed(format: Format, src: &str) -> Result<(Scan, Metadata), DocError>
 }
 
 impl Sealed<'_> {
+    /// Whether the file is signed, by whom, and whether the signature
+    /// covers its current content (spec section 12). Needs no key.
+    pub fn verification(&self) -> crate::signing::Verification {
+        crate::signing::verify(self.format, &self.metadata, &self.body())
+    }
+
+    /// The bytes the signature covers (the MAC input), for OpenSSH.
+    pub fn signed_message(&self) -> Vec<u8> {
+        signed_message(self.format, &self.metadata, &self.body())
+    }
+
+    /// The sealed text without its metadata block, in two parts.
+    fn body(&self) -> [&str; 2] {
+        let region = self
+            .scan
+            .metadata
+            .as_ref()
+            .map_or(self.src.len()..self.src.len(), |b| b.region.clone());
+        [&self.src[..region.start], &self.src[region.end..]]
+    }
+
     pub fn metadata(&self) -> &Metadata {
         &self.metadata
     }
@@ -252,7 +275,20 @@ fn compute_mac(
     body: &[&str],
 ) -> crate::crypto::MacBuilder {
     let mut mac = key.mac();
-    mac.field(format.name().as_bytes())
+    mac_input(&mut mac, format, meta, body);
+    mac
+}
+
+/// Feed the MAC input of section 9 to `mac`: HMAC for the MAC, SHA-512 for
+/// the signature, which signs these same bytes (section 12).
+fn mac_input<D: hmac::digest::Update>(
+    mac: &mut crate::crypto::MacBuilder<D>,
+    format: Format,
+    meta: &Metadata,
+    body: &[&str],
+) {
+    mac.field(crate::crypto::mac_label(meta.version))
+        .field(format.name().as_bytes())
         .count(meta.version as usize)
         .field(meta.modified.as_bytes());
     mac.count(meta.encrypt.len());
@@ -265,7 +301,28 @@ fn compute_mac(
             .field(r.data_key.as_bytes());
     }
     mac.text_field_parts(body);
-    mac
+}
+
+/// The SHA-512 of the MAC input (section 12): what a signature signs. It
+/// needs no key, so anyone can verify a signature.
+pub fn signed_digest(format: Format, meta: &Metadata, body: &[&str]) -> [u8; 64] {
+    let mut hash = crate::crypto::MacBuilder::for_signature();
+    mac_input(&mut hash, format, meta, body);
+    hash.digest()
+}
+
+/// The MAC input itself, for `seal verify --signed-data` (what
+/// `ssh-keygen -Y verify` reads as the message).
+pub fn signed_message(format: Format, meta: &Metadata, body: &[&str]) -> Vec<u8> {
+    struct Collect(Vec<u8>);
+    impl hmac::digest::Update for Collect {
+        fn update(&mut self, data: &[u8]) {
+            self.0.extend_from_slice(data);
+        }
+    }
+    let mut out = crate::crypto::MacBuilder::collecting(Collect(Vec::new()));
+    mac_input(&mut out, format, meta, body);
+    out.into_inner().0
 }
 
 /// The last steps of opening: check the MAC over the sealed text, then
@@ -538,23 +595,26 @@ fn seal_plain<'p>(
     replace: &Replacements,
 ) -> Result<String, DocError> {
     let (body, placed) = splice_tokens(doc, plan, reuse, replace)?;
-    let meta = metadata_for(doc.format, plan, &body);
+    let meta = metadata_for(doc.format, plan, &body)?;
     let sealed = doc.format.attach_metadata(&body, &meta)?;
     check_sealed_output(doc, plan.key, replace, &meta, &body, &placed, &sealed)?;
     Ok(sealed)
 }
 
-/// The metadata block for `body` sealed under `plan`, MAC included.
-fn metadata_for(format: Format, plan: &SealPlan<'_>, body: &str) -> Metadata {
+/// The metadata block for `body` sealed under `plan`, MAC included, and
+/// signed when this process has a signing key: every write comes here.
+fn metadata_for(format: Format, plan: &SealPlan<'_>, body: &str) -> Result<Metadata, DocError> {
     let mut meta = Metadata {
         version: VERSION,
         modified: plan.modified.clone(),
         encrypt: plan.encrypt.clone(),
         recipients: plan.recipients.clone(),
         mac: String::new(),
+        signed: None,
     };
     meta.mac = compute_mac(plan.key, format, &meta, &[body]).finish();
-    meta
+    meta.signed = crate::signing::sign(&signed_digest(format, &meta, &[body]))?;
+    Ok(meta)
 }
 
 /// The plaintext with a token spliced over each value that `plan` selects
@@ -998,7 +1058,7 @@ mod tests {
         let plan = plan_for_new_identity(key, vec![]);
         let doc = parse_plain(format, src).unwrap();
         let (body, placed) = splice_tokens(&doc, &plan, |_, _| None, &Replacements::new()).unwrap();
-        let meta = metadata_for(format, &plan, &body);
+        let meta = metadata_for(format, &plan, &body).unwrap();
         let sealed = format.attach_metadata(&body, &meta).unwrap();
         Spliced {
             doc_src: src,

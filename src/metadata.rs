@@ -4,8 +4,16 @@
 //! and writes it to its own syntax: a reserved top-level `seal` key in YAML
 //! and JSON, `# seal: ` comment lines in dotenv.
 
-/// The only format version this implementation reads and writes.
-pub const VERSION: u64 = 1;
+/// The format version this implementation writes.
+pub const VERSION: u64 = 2;
+
+/// The oldest format version this implementation reads.
+pub const MIN_VERSION: u64 = 1;
+
+/// Whether this implementation reads (and checks the layout of) `version`.
+pub fn readable(version: u64) -> bool {
+    (MIN_VERSION..=VERSION).contains(&version)
+}
 
 /// The reserved top-level key (YAML, JSON) that holds the metadata.
 pub const RESERVED_KEY: &str = "seal";
@@ -21,6 +29,17 @@ pub struct WrappedKey {
     pub data_key: String,
 }
 
+/// Who signed the file and the signature (spec/FORMAT.md, "Signatures").
+/// Both fields or neither, after `mac`, from format version 2.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Signed {
+    /// The signer's OpenSSH public key line (`ssh-ed25519 AAAA… comment`).
+    pub signer: String,
+    /// The armored SSHSIG (`-----BEGIN SSH SIGNATURE-----` …
+    /// `-----END SSH SIGNATURE-----\n`), namespace `seal`.
+    pub signature: String,
+}
+
 /// Everything the metadata block holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Metadata {
@@ -34,4 +53,6 @@ pub struct Metadata {
     pub recipients: Vec<WrappedKey>,
     /// The file MAC, base64url without padding (spec/FORMAT.md, "MAC").
     pub mac: String,
+    /// The signature over the MAC input, when the writer had a signing key.
+    pub signed: Option<Signed>,
 }

@@ -65,9 +65,9 @@ pub struct CheckArgs {
 
 /// One file to check: how it is named, where it is (for rule matching),
 /// and how to get its contents.
-struct Candidate {
-    name: String,
-    path: PathBuf,
+pub(super) struct Candidate {
+    pub(super) name: String,
+    pub(super) path: PathBuf,
     /// Contents from the index (`--staged`), else read from `path`; `Err`
     /// for staged bytes that are not UTF-8 text.
     staged: Option<Result<Zeroizing<String>, NotText>>,
@@ -677,7 +677,7 @@ fn shown(path: &Path, cwd: &Path) -> String {
 
 /// Every file under `dir`: tracked files in a git repository, else all
 /// files (skipping `.git`).
-fn files_under(dir: &Path, cwd: &Path) -> Result<Vec<Candidate>, CliError> {
+pub(super) fn files_under(dir: &Path, cwd: &Path) -> Result<Vec<Candidate>, CliError> {
     let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
     let mut paths: Vec<PathBuf> = Vec::new();
     if git::toplevel(&dir).is_some() {

@@ -328,13 +328,10 @@ fn parse_metadata(src: &str, start: usize) -> Result<MetadataBlock, ParseError> 
         .map_or(src.len(), |n| start + n);
     let version = src[start + META_START.len()..first_end].parse::<u64>().ok();
     let metadata = metadata_lines(src, start).map_err(|e| match version {
-        Some(v) if v != VERSION => ParseError::at(
-            src,
-            start,
-            format!("sealed with format version {v}; this seal reads version {VERSION}"),
-        ),
+        Some(v) if v > VERSION => ParseError::at(src, start, common::newer_version(v)),
         _ => e,
     })?;
+    common::check_version_fields(src, start, metadata.version, &metadata.signed)?;
     let region_start = if src.ends_with('\n') {
         start
     } else {
@@ -358,7 +355,7 @@ fn parse_metadata(src: &str, start: usize) -> Result<MetadataBlock, ParseError> 
     } else {
         lines.iter().map(|l| format!("{l}\n")).collect()
     };
-    if metadata.version == VERSION {
+    if crate::metadata::readable(metadata.version) {
         common::check_block_layout(src, region_start..src.len(), &written)?;
     }
     Ok(MetadataBlock {
@@ -369,6 +366,7 @@ fn parse_metadata(src: &str, start: usize) -> Result<MetadataBlock, ParseError> 
 
 fn metadata_lines(src: &str, start: usize) -> Result<Metadata, ParseError> {
     let (mut version, mut modified, mut mac) = (None, None, None);
+    let (mut signer, mut signature): (Option<String>, Option<String>) = (None, None);
     let mut encrypt = Vec::new();
     let mut recipients: Vec<WrappedKey> = Vec::new();
     let mut pos = start;
@@ -424,6 +422,13 @@ fn metadata_lines(src: &str, start: usize) -> Result<Metadata, ParseError> {
             }
             "modified" => modified = once(&modified)?,
             "mac" => mac = once(&mac)?,
+            "signer" => signer = once(&signer)?,
+            // One line per armored line, like `data_key`.
+            "signature" => {
+                let text = signature.get_or_insert_with(String::new);
+                text.push_str(value);
+                text.push('\n');
+            }
             "encrypt" => encrypt.push(value.to_owned()),
             "recipient" => recipients.push(WrappedKey {
                 recipient: value.to_owned(),
@@ -449,12 +454,15 @@ fn metadata_lines(src: &str, start: usize) -> Result<Metadata, ParseError> {
     if recipients.iter().any(|r| r.data_key.is_empty()) {
         return Err(missing("data_key"));
     }
+    let signed = common::signed_pair(signer, signature)
+        .map_err(|what| ParseError::at(src, start, format!("seal metadata: {what}")))?;
     Ok(Metadata {
         version: version.ok_or_else(|| missing("version"))?,
         modified: modified.ok_or_else(|| missing("modified"))?,
         encrypt,
         recipients,
         mac: mac.ok_or_else(|| missing("mac"))?,
+        signed,
     })
 }
 
@@ -611,6 +619,9 @@ fn attach_metadata(body: &str, meta: &Metadata) -> Result<String, EditError> {
         && meta.encrypt.iter().all(|p| one_line(p))
         && meta.recipients.iter().all(|r| {
             one_line(&r.recipient) && !r.data_key.is_empty() && !r.data_key.contains('\r')
+        })
+        && meta.signed.as_ref().is_none_or(|s| {
+            one_line(&s.signer) && s.signature.ends_with('\n') && !s.signature.contains('\r')
         });
     if !fields_ok {
         return Err(EditError::Unsupported(
@@ -655,6 +666,15 @@ fn render_metadata_lines(meta: &Metadata) -> Vec<String> {
         );
     }
     lines.push(format!("{META_PREFIX}mac={}", meta.mac));
+    if let Some(signed) = &meta.signed {
+        lines.push(format!("{META_PREFIX}signer={}", signed.signer));
+        let armored = signed.signature.strip_suffix('\n').unwrap_or(&signed.signature);
+        lines.extend(
+            armored
+                .split('\n')
+                .map(|l| format!("{META_PREFIX}signature={l}")),
+        );
+    }
     lines
 }
 

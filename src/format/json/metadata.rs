@@ -41,7 +41,7 @@ pub(super) fn find_metadata(src: &str, root: &Node) -> Result<Option<MetadataBlo
         has_break.then_some((indent, unit)),
         "\n",
     );
-    if metadata.version == crate::metadata::VERSION {
+    if crate::metadata::readable(metadata.version) {
         common::check_block_layout(src, region.clone(), &written)?;
     }
     Ok(Some(MetadataBlock { region, metadata }))
@@ -91,14 +91,12 @@ fn read_metadata(src: &str, node: &Node) -> Result<Metadata, ParseError> {
         .iter()
         .find(|m| m.key == "version")
         .and_then(|m| integer(src, &m.value));
-    metadata_fields(src, node, members).map_err(|e| match version {
-        Some(v) if v != VERSION => ParseError::at(
-            src,
-            node.span.start,
-            format!("sealed with format version {v}; this seal reads version {VERSION}"),
-        ),
+    let meta = metadata_fields(src, node, members).map_err(|e| match version {
+        Some(v) if v > VERSION => ParseError::at(src, node.span.start, common::newer_version(v)),
         _ => e,
-    })
+    })?;
+    common::check_version_fields(src, node.span.start, meta.version, &meta.signed)?;
+    Ok(meta)
 }
 
 fn integer(src: &str, node: &Node) -> Option<u64> {
@@ -147,8 +145,11 @@ fn metadata_fields(src: &str, node: &Node, members: &[Member]) -> Result<Metadat
     };
     let (mut version, mut modified, mut encrypt, mut recipients, mut mac) =
         (None, None, Vec::new(), None, None);
+    let (mut signer, mut signature) = (None, None);
     for m in members {
         match m.key.as_str() {
+            "signer" => signer = Some(string_field(src, &m.value, "signer")?),
+            "signature" => signature = Some(string_field(src, &m.value, "signature")?),
             "version" => {
                 let v = integer(src, &m.value).ok_or_else(|| {
                     ParseError::at(
@@ -185,12 +186,16 @@ fn metadata_fields(src: &str, node: &Node, members: &[Member]) -> Result<Metadat
             }
         }
     }
+    let signed = common::signed_pair(signer, signature).map_err(|what| {
+        ParseError::at(src, node.span.start, format!("seal metadata: {what}"))
+    })?;
     Ok(Metadata {
         version: version.ok_or_else(|| missing("version"))?,
         modified: modified.ok_or_else(|| missing("modified"))?,
         encrypt,
         recipients: recipients.ok_or_else(|| missing("recipients"))?,
         mac: mac.ok_or_else(|| missing("mac"))?,
+        signed,
     })
 }
 
@@ -303,6 +308,10 @@ fn metadata_out(meta: &Metadata) -> Out<'_> {
         .collect();
     fields.push(("recipients", Out::Arr(recipients)));
     fields.push(("mac", Out::Str(&meta.mac)));
+    if let Some(signed) = &meta.signed {
+        fields.push(("signer", Out::Str(&signed.signer)));
+        fields.push(("signature", Out::Str(&signed.signature)));
+    }
     Out::Obj(fields)
 }
 
