@@ -64,6 +64,8 @@ pub mod git;
 #[doc(hidden)]
 pub mod hardening;
 #[doc(hidden)]
+pub mod history;
+#[doc(hidden)]
 pub mod mask;
 #[doc(hidden)]
 pub mod merge;

@@ -15,6 +15,7 @@ mod get;
 mod git_setup;
 mod info;
 mod keygen;
+mod log;
 mod man;
 mod merge_driver;
 mod recipients;
@@ -250,6 +251,12 @@ pub enum Command {
   seal verify --json prod/
   seal verify --signed-data f.yaml | ssh-keygen -Y verify -f allowed_signers -I alice -n seal -s sig")]
     Verify(verify::VerifyArgs),
+    /// Key-level history from git: who added, changed or removed which key path (no key needed).
+    #[command(after_help = "Examples:
+  seal log secrets.yaml
+  seal log secrets.yaml database.password --since 2026-11-01
+  seal log --json")]
+    Log(log::LogArgs),
     /// Print a shell completion script for bash, zsh or fish.
     #[command(after_help = "Examples:
   seal completions bash > ~/.local/share/bash-completion/completions/seal
@@ -294,6 +301,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Man(a) => man::run(a),
         Command::Scan(a) => scan::run(a),
         Command::Verify(a) => verify::run(a),
+        Command::Log(a) => log::run(a),
     };
     match result {
         Ok(code) => code,
