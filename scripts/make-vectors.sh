@@ -43,7 +43,7 @@ sed 's/"modified": "2/"modified": "1/' "$src" > "$i/edited-modified.json"
 # Truncated in the middle.
 head -c $(( $(wc -c < "$src") / 2 )) "$src" > "$i/truncated.json"
 # An unknown future version.
-sed 's/"version": 1/"version": 2/' "$src" > "$i/unknown-version.json"
+sed 's/"version": 1/"version": 3/' "$src" > "$i/unknown-version.json"
 # A comment changed in a sealed YAML file (the MAC covers the whole body).
 sed 's/# inline comment/# inline c0mment/' "$v/config.sealed.yaml" > "$i/edited-comment.yaml"
 # A plaintext (unselected) value changed in a selective file.

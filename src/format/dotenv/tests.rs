@@ -41,6 +41,7 @@ fn meta() -> Metadata {
             },
         ],
         mac: "bWFj".into(),
+        signed: None,
     }
 }
 
@@ -219,10 +220,10 @@ fn metadata_errors() {
     );
     assert_eq!(
         err(&sealed
-            .replace("version=1", "version=2")
+            .replace("version=1", "version=3")
             .replace("mac=", "max="))
         .2,
-        "sealed with format version 2; this seal reads version 1"
+        "sealed with format version 3; it needs seal 0.3 or later"
     );
     assert_eq!(
         err("# seal: version=1\n# seal: data_key=x\n").2,

@@ -20,6 +20,7 @@ fn meta() -> Metadata {
                     .into(),
         }],
         mac: "bWFj".into(),
+        signed: None,
     }
 }
 
@@ -194,8 +195,8 @@ fn metadata_errors() {
         "the seal metadata must be the last member of the top-level object"
     );
     assert_eq!(
-        err("{\"seal\": {\"version\": 2, \"x\": 1}}").2,
-        "sealed with format version 2; this seal reads version 1"
+        err("{\"seal\": {\"version\": 3, \"x\": 1}}").2,
+        "sealed with format version 3; it needs seal 0.3 or later"
     );
     assert_eq!(
         err("{\"seal\": {\"version\": 1, \"x\": 1}}"),

@@ -79,6 +79,7 @@ fn indented_root_with_an_empty_key_cannot_hold_metadata() {
         encrypt: vec![],
         recipients: vec![],
         mac: "m".into(),
+        signed: None,
     };
     for body in ["\n   :", "   :\n", "  a: 1\n"] {
         assert!(
@@ -629,6 +630,7 @@ fn meta(encrypt: Vec<String>, n: usize) -> Metadata {
                 })
                 .collect(),
             mac: "bWFj".into(),
+            signed: None,
         }
 }
 
@@ -747,10 +749,10 @@ fn metadata_errors() {
     assert_eq!((e.line, e.message.contains("unknown")), (6, true));
     assert!(scan("seal:\n  version: one\n  modified: x\n  recipients: []\n  mac: m\n").is_err());
     assert!(scan("seal:\n  version: 1\n  modified: [x]\n  recipients: []\n  mac: m\n").is_err());
-    let v2 = scan("seal:\n  version: 2\n  modified: x\n  recipients: []\n  mac: m\n").unwrap();
-    assert_eq!(v2.metadata.unwrap().metadata.version, 2);
-    let e = scan("seal:\n  version: 2\n  format: new\n").unwrap_err();
-    assert!(e.message.contains("sealed with format version 2"), "{e}");
+    let v3 = scan("seal:\n  version: 3\n  modified: x\n  recipients: []\n  mac: m\n").unwrap();
+    assert_eq!(v3.metadata.unwrap().metadata.version, 3);
+    let e = scan("seal:\n  version: 3\n  format: new\n").unwrap_err();
+    assert!(e.message.contains("sealed with format version 3; it needs seal 0.3"), "{e}");
 }
 
 #[test]
