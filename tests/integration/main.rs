@@ -19,6 +19,7 @@ mod roundtrip;
 mod scan;
 mod schema;
 mod shell;
+mod signing;
 mod tamper;
 mod team;
 mod values;
