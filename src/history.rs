@@ -126,6 +126,10 @@ fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>, LogError> {
 
 /// The history, newest first.
 pub fn log(query: &LogQuery<'_>) -> Result<Vec<Entry>, LogError> {
+    // A repository without commits has no history yet.
+    if git(query.dir, &["rev-parse", "--verify", "-q", "HEAD"]).is_err() {
+        return Ok(Vec::new());
+    }
     let mut args = vec![
         "-c",
         "core.quotePath=false",
@@ -156,12 +160,9 @@ pub fn log(query: &LogQuery<'_>) -> Result<Vec<Entry>, LogError> {
     }
     let shown: Option<HashSet<String>> = match query.since {
         Some(date) => {
+            // Every commit since DATE: the history above picks the files.
             let since = format!("--since={date}");
-            let mut a = vec!["log", since.as_str(), "--format=%H"];
-            if let Some(f) = &file {
-                a.extend(["--follow", "--", f.as_str()]);
-            }
-            let out = git(query.dir, &a)?;
+            let out = git(query.dir, &["log", since.as_str(), "--format=%H"])?;
             Some(
                 String::from_utf8_lossy(&out)
                     .lines()

@@ -13,6 +13,7 @@ mod hardening;
 mod interop;
 mod keygen;
 mod library;
+mod log;
 mod plugin;
 mod props;
 mod roundtrip;
