@@ -250,7 +250,13 @@ pub fn mac(format: Format, meta: &Metadata, body: &str) -> String {
         m.update(&(b.len() as u64).to_be_bytes());
         m.update(b);
     }
-    lp(&mut m, b"seal.v1 mac");
+    // The label names the metadata version (spec section 9).
+    let label: &[u8] = if meta.version >= 2 {
+        b"seal.v2 mac"
+    } else {
+        b"seal.v1 mac"
+    };
+    lp(&mut m, label);
     lp(&mut m, format.name().as_bytes());
     m.update(&meta.version.to_be_bytes());
     lp(&mut m, meta.modified.as_bytes());

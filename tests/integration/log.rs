@@ -98,7 +98,14 @@ fn log_across_a_rename_a_merge_a_rotation_and_a_rollback() {
         .args(["unset", "secrets/prod.yaml", "db.user"])
         .run_ok();
     r.commit("main removes the user");
-    g.git_ok(&["merge", "--no-edit", "-q", "side"]);
+    // The merge driver signs the file it writes, with the key git's
+    // environment gives it.
+    let merge = g
+        .git_command(Some(&r.me), &["merge", "--no-edit", "-q", "side"])
+        .env("SEAL_SIGNING_KEY", &r.alice.identity)
+        .output()
+        .unwrap();
+    assert!(merge.status.success(), "{}", String::from_utf8_lossy(&merge.stderr));
     let merged = g.git_ok(&["rev-parse", "HEAD"]).trim().to_owned();
     r.seal(Some(&r.alice))
         .args(["rotate", "secrets/prod.yaml"])
@@ -151,6 +158,7 @@ fn log_across_a_rename_a_merge_a_rotation_and_a_rollback() {
     // Against its first parent (main): what the side branch brought.
     assert_eq!(strings(&e["added"]), ["db.host"]);
     assert!(strings(&e["removed"]).is_empty());
+    assert_eq!(e["signature"]["signer_name"], "alice");
 
     let e = entry(&rotated);
     assert_eq!(e["rotated"], true);

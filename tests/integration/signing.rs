@@ -441,3 +441,41 @@ fn bad_signers_and_require_signed_are_config_errors() {
     t.sealed("y.yaml", "a: 1\n", Some(&t.alice));
     assert_eq!(t.verify_json("y.yaml")["signer_name"], "alice");
 }
+
+/// A version-1 file (the spec's vectors) opens as it is, stays
+/// byte-identical while only read, and its next write makes it version 2,
+/// signed when there is a key.
+#[test]
+fn a_version_1_file_becomes_version_2_when_written() {
+    let t = Team::new();
+    let vectors = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/vectors");
+    let v1 = std::fs::read_to_string(vectors.join("app.sealed.env")).unwrap();
+    assert!(v1.contains("# seal: version=1\n"));
+    t.env.write("app.env", &v1);
+    let id = vectors.join("identity.txt");
+    let seal = |args: &[&str]| {
+        let mut cmd = t.env.seal();
+        cmd.env("SEAL_IDENTITY_FILE", &id).args(args);
+        cmd
+    };
+    let plain = std::fs::read_to_string(vectors.join("app.plain.env")).unwrap();
+    assert_eq!(seal(&["decrypt", "app.env"]).run_ok(), plain);
+    seal(&["verify", "app.env"]).run_ok();
+    seal(&["info", "app.env"]).run_ok();
+    assert_eq!(t.env.read("app.env"), v1);
+    seal(&["set", "app.env", "NEW", "x", "--sign-key"])
+        .arg(&t.alice.identity)
+        .run_ok();
+    let v2 = t.env.read("app.env");
+    assert!(v2.contains("# seal: version=2\n"), "{v2}");
+    assert!(v2.contains("# seal: signer="));
+    assert_eq!(t.verify_json("app.env")["trusted"], true);
+    // Unchanged values kept their tokens across the version change.
+    let line = |text: &str, name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(line(&v1, "API_KEY="), line(&v2, "API_KEY="));
+}

@@ -373,7 +373,7 @@ fn info_needs_no_key() {
         .success()
         .stdout(predicate::str::contains(&key.public))
         .stdout(predicate::str::contains("2 encrypted, 0 plaintext"))
-        .stdout(predicate::str::contains("seal format version 1"));
+        .stdout(predicate::str::contains("seal format version 2"));
     let out = env
         .seal()
         .args(["info", "--json", "a.yaml"])
@@ -415,10 +415,10 @@ fn info_needs_no_key() {
     );
 
     // A format version this seal does not read is refused, not described.
-    env.write("v7.yaml", &sealed.replacen("version: 1", "version: 7", 1));
+    env.write("v7.yaml", &sealed.replacen("version: 2", "version: 7", 1));
     env.seal()
         .args(["info", "v7.yaml"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("format version 7"));
+        .stderr(predicate::str::contains("format version 7; it needs seal 0.7 or later"));
 }
