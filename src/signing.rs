@@ -29,6 +29,10 @@ pub enum SignError {
     Key { path: String, reason: String },
     #[error("ssh-agent ({socket}): {reason}")]
     Agent { socket: String, reason: String },
+    #[error("cannot encode the signature: {0}")]
+    Encode(String),
+    #[error("the signature made does not verify ({0})")]
+    SelfCheck(&'static str),
 }
 
 /// Where this run's signing key comes from.
@@ -54,7 +58,7 @@ pub enum KeySource {
 }
 
 enum Key {
-    Local(PrivateKey),
+    Local { path: PathBuf, private: PrivateKey },
     Agent { socket: PathBuf, public: PublicKey },
 }
 
@@ -86,12 +90,15 @@ pub fn sign(digest: &[u8; 64]) -> Result<Option<Signed>, SignError> {
         return Ok(None);
     };
     let data = signed_data(digest);
+    let key_err = |path: &Path, what: &str, e: ssh_key::Error| SignError::Key {
+        path: path.display().to_string(),
+        reason: format!("{what}: {e}"),
+    };
     let (public, signature) = match key {
-        Key::Local(private) => {
-            let sig = private.try_sign(&data).map_err(|e| SignError::Key {
-                path: "(loaded)".into(),
-                reason: format!("cannot sign: {e}"),
-            })?;
+        Key::Local { path, private } => {
+            let sig = private
+                .try_sign(&data)
+                .map_err(|e| key_err(path, "cannot sign", e.into()))?;
             (private.public_key().clone(), sig)
         }
         Key::Agent { socket, public } => {
@@ -114,27 +121,16 @@ pub fn sign(digest: &[u8; 64]) -> Result<Option<Signed>, SignError> {
         signature,
     )
     .and_then(|s| s.to_pem(LineEnding::LF))
-    .map_err(|e| SignError::Key {
-        path: "(signature)".into(),
-        reason: e.to_string(),
-    })?;
-    let signer = public.to_openssh().map_err(|e| SignError::Key {
-        path: "(public key)".into(),
-        reason: e.to_string(),
-    })?;
+    .and_then(|armored| Ok((armored, public.to_openssh()?)));
+    let (armored, signer) = armored.map_err(|e| SignError::Encode(e.to_string()))?;
     let signed = Signed {
         signer,
         signature: armored,
     };
     // An agent could answer with anything: never write a signature that
     // does not verify.
-    match check(&signed, digest) {
-        Ok(_) => Ok(Some(signed)),
-        Err(reason) => Err(SignError::Agent {
-            socket: "signature check".into(),
-            reason: reason.to_owned(),
-        }),
-    }
+    check(&signed, digest).map_err(SignError::SelfCheck)?;
+    Ok(Some(signed))
 }
 
 /// The SSHSIG signed-data blob (OpenSSH PROTOCOL.sshsig) for a SHA-512
@@ -193,7 +189,10 @@ fn key_from_file(path: &Path, agent: Option<&Path>) -> Result<Key, SignError> {
         )));
     }
     match private {
-        Some(private) if !private.is_encrypted() => Ok(Key::Local(private)),
+        Some(private) if !private.is_encrypted() => Ok(Key::Local {
+            path: path.to_path_buf(),
+            private,
+        }),
         _ => {
             let what = if text.contains("PRIVATE KEY") {
                 "passphrase-protected"
