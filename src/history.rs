@@ -206,7 +206,9 @@ pub fn log(query: &LogQuery<'_>) -> Result<Vec<Entry>, LogError> {
                 .then(|| first_commit_of.get(new.as_str()).map(|s| s.to_string()))
                 .flatten();
             if !is_none(new) {
-                first_commit_of.entry(new.as_str()).or_insert(c.hash.as_str());
+                first_commit_of
+                    .entry(new.as_str())
+                    .or_insert(c.hash.as_str());
             }
             let sealed = |s: Option<&Summary>| s.is_some_and(|s| s.sealed);
             if !sealed(before) && !sealed(after) {
@@ -220,8 +222,8 @@ pub fn log(query: &LogQuery<'_>) -> Result<Vec<Entry>, LogError> {
                 entry.change = "unsealed";
             }
             entry.file = if is_none(new) { old_path } else { new_path }.clone();
-            entry.renamed_from = (old_path != new_path && !is_none(old) && !is_none(new))
-                .then(|| old_path.clone());
+            entry.renamed_from =
+                (old_path != new_path && !is_none(old) && !is_none(new)).then(|| old_path.clone());
             entry.restores = restores;
             if let Some(q) = query.path {
                 if !entry_concerns(&entry, q, after, &paths) {
@@ -236,7 +238,12 @@ pub fn log(query: &LogQuery<'_>) -> Result<Vec<Entry>, LogError> {
 }
 
 /// Whether `entry` changes something at or below `query`.
-fn entry_concerns(entry: &Entry, query: &PathQuery, after: Option<&Summary>, paths: &Interner) -> bool {
+fn entry_concerns(
+    entry: &Entry,
+    query: &PathQuery,
+    after: Option<&Summary>,
+    paths: &Interner,
+) -> bool {
     let below = |p: &String| paths.by_text(p).is_some_and(|k| k.starts_with(query));
     entry.added.iter().any(below)
         || entry.changed.iter().any(below)
@@ -249,7 +256,12 @@ fn entry_concerns(entry: &Entry, query: &PathQuery, after: Option<&Summary>, pat
             }))
 }
 
-fn compare(c: &Commit, before: Option<&Summary>, after: Option<&Summary>, paths: &Interner) -> Entry {
+fn compare(
+    c: &Commit,
+    before: Option<&Summary>,
+    after: Option<&Summary>,
+    paths: &Interner,
+) -> Entry {
     let empty = Summary {
         sealed: false,
         values: Vec::new(),
@@ -264,7 +276,10 @@ fn compare(c: &Commit, before: Option<&Summary>, after: Option<&Summary>, paths:
     };
     let rotated = b.sealed
         && a.sealed
-        && !a.recipients.iter().any(|(_, k)| b.recipients.iter().any(|(_, o)| o == k));
+        && !a
+            .recipients
+            .iter()
+            .any(|(_, k)| b.recipients.iter().any(|(_, o)| o == k));
     let group = |s: &Summary| {
         let mut m: HashMap<u32, Vec<u128>> = HashMap::new();
         for (p, v) in &s.values {
@@ -294,7 +309,12 @@ fn compare(c: &Commit, before: Option<&Summary>, after: Option<&Summary>, paths:
             removed.push(name(id));
         }
     }
-    let keys = |s: &Summary| s.recipients.iter().map(|(r, _)| r.clone()).collect::<Vec<_>>();
+    let keys = |s: &Summary| {
+        s.recipients
+            .iter()
+            .map(|(r, _)| r.clone())
+            .collect::<Vec<_>>()
+    };
     let (old_keys, new_keys) = (keys(b), keys(a));
     let missing = |from: &[String], other: &[String]| {
         from.iter()
@@ -442,12 +462,20 @@ fn parse_log(raw: &[u8]) -> Vec<Commit> {
                 old_path.clone()
             };
             i += if two { 2 } else { 1 };
-            let old = if status.starts_with('C') { NO_BLOB } else { old };
+            let old = if status.starts_with('C') {
+                NO_BLOB
+            } else {
+                old
+            };
             files.push((old.to_string(), new.to_string(), old_path, new_path));
         }
         out.push(Commit {
             hash,
-            parents: parents.split(' ').filter(|p| !p.is_empty()).map(str::to_owned).collect(),
+            parents: parents
+                .split(' ')
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned)
+                .collect(),
             author_name,
             author_email,
             date,

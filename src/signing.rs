@@ -58,8 +58,14 @@ pub enum KeySource {
 }
 
 enum Key {
-    Local { path: PathBuf, private: PrivateKey },
-    Agent { socket: PathBuf, public: PublicKey },
+    Local {
+        path: PathBuf,
+        private: Box<PrivateKey>,
+    },
+    Agent {
+        socket: PathBuf,
+        public: PublicKey,
+    },
 }
 
 struct State {
@@ -173,7 +179,10 @@ fn key_from_file(path: &Path, agent: Option<&Path>) -> Result<Key, SignError> {
     let text = Zeroizing::new(
         std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?,
     );
-    let (public, private) = if text.trim_start().starts_with("-----BEGIN OPENSSH PRIVATE KEY") {
+    let (public, private) = if text
+        .trim_start()
+        .starts_with("-----BEGIN OPENSSH PRIVATE KEY")
+    {
         let private = PrivateKey::from_openssh(text.as_bytes())
             .map_err(|e| err(format!("not an OpenSSH private key: {e}")))?;
         (private.public_key().clone(), Some(private))
@@ -191,7 +200,7 @@ fn key_from_file(path: &Path, agent: Option<&Path>) -> Result<Key, SignError> {
     match private {
         Some(private) if !private.is_encrypted() => Ok(Key::Local {
             path: path.to_path_buf(),
-            private,
+            private: Box::new(private),
         }),
         _ => {
             let what = if text.contains("PRIVATE KEY") {
@@ -235,15 +244,11 @@ fn agent_keys(socket: &Path) -> Result<Vec<PublicKey>, String> {
 fn agent_key(socket: &Path, preferred: &[String]) -> Option<Key> {
     let keys = agent_keys(socket).ok()?;
     let listed = |k: &PublicKey| {
-        preferred.iter().any(|p| {
-            PublicKey::from_openssh(p).is_ok_and(|p| p.key_data() == k.key_data())
-        })
+        preferred
+            .iter()
+            .any(|p| PublicKey::from_openssh(p).is_ok_and(|p| p.key_data() == k.key_data()))
     };
-    let public = keys
-        .iter()
-        .find(|k| listed(k))
-        .or(keys.first())?
-        .clone();
+    let public = keys.iter().find(|k| listed(k)).or(keys.first())?.clone();
     Some(Key::Agent {
         socket: socket.to_path_buf(),
         public,
@@ -304,7 +309,9 @@ fn check(signed: &Signed, digest: &[u8; 64]) -> Result<(), &'static str> {
     if sig.to_pem(LineEnding::LF).ok().as_deref() != Some(signed.signature.as_str()) {
         return Err("the signature field is not armored as OpenSSH writes it");
     }
-    if sig.namespace() != NAMESPACE || sig.hash_alg() != HashAlg::Sha512 || !sig.reserved().is_empty()
+    if sig.namespace() != NAMESPACE
+        || sig.hash_alg() != HashAlg::Sha512
+        || !sig.reserved().is_empty()
     {
         return Err("the signature is not a seal signature (namespace seal, sha512)");
     }
@@ -319,7 +326,10 @@ fn check(signed: &Signed, digest: &[u8; 64]) -> Result<(), &'static str> {
 
 /// Whether two OpenSSH public key lines are the same key (comments ignored).
 pub fn same_key(a: &str, b: &str) -> bool {
-    match (PublicKey::from_openssh(a.trim()), PublicKey::from_openssh(b.trim())) {
+    match (
+        PublicKey::from_openssh(a.trim()),
+        PublicKey::from_openssh(b.trim()),
+    ) {
         (Ok(a), Ok(b)) => a.key_data() == b.key_data(),
         _ => false,
     }
@@ -390,7 +400,12 @@ mod tests {
             ..good.clone()
         };
         assert!(check(&rewrapped, &digest).is_err());
-        let bare = good.signer.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+        let bare = good
+            .signer
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ");
         assert!(same_key(&good.signer, &format!("{bare} other-comment")));
         assert!(!same_key(&good.signer, &forged.signer));
     }

@@ -7,8 +7,8 @@ use clap::Args;
 use zeroize::Zeroizing;
 
 use super::{
-    check_document, display, print_stdout, refuse_value_conflicts, CliError,
-    DocumentArg, FormatArg, IdentityArgs,
+    check_document, display, print_stdout, refuse_value_conflicts, CliError, DocumentArg,
+    FormatArg, IdentityArgs,
 };
 use crate::document::Opened;
 use crate::format::Typed;

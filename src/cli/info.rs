@@ -65,7 +65,10 @@ pub fn run(args: InfoArgs) -> Result<ExitCode, CliError> {
         }
         // Who the file says signed it; `seal verify` checks the signature.
         if let Some(signed) = &m.signed {
-            s.push_str(&format!("signer:      {} (see `seal verify`)\n", signed.signer));
+            s.push_str(&format!(
+                "signer:      {} (see `seal verify`)\n",
+                signed.signer
+            ));
         }
         // Recipients, `modified` and patterns are the file's text.
         super::printable(&s).into_owned()

@@ -29,8 +29,10 @@ pub fn run(args: LogArgs) -> Result<ExitCode, CliError> {
     let cwd = std::env::current_dir()
         .map_err(|e| CliError::new(format!("cannot read the current directory: {e}")))?;
     if crate::git::toplevel(&cwd).is_none() {
-        return Err(CliError::new("seal log reads git history: this is not a git repository")
-            .hint("run it inside the repository that holds the sealed files"));
+        return Err(
+            CliError::new("seal log reads git history: this is not a git repository")
+                .hint("run it inside the repository that holds the sealed files"),
+        );
     }
     let query = args
         .path
@@ -54,7 +56,10 @@ pub fn run(args: LogArgs) -> Result<ExitCode, CliError> {
     };
     let out = if args.json {
         let list: Vec<serde_json::Value> = entries.iter().map(|e| json(e, &names)).collect();
-        format!("{}\n", serde_json::to_string_pretty(&list).unwrap_or_default())
+        format!(
+            "{}\n",
+            serde_json::to_string_pretty(&list).unwrap_or_default()
+        )
     } else {
         text(&entries, &names)
     };
@@ -75,13 +80,17 @@ impl Names<'_> {
     }
 
     fn signer(&self, key: &str) -> Option<String> {
-        self.config.and_then(|c| c.signer_name(key)).map(str::to_owned)
+        self.config
+            .and_then(|c| c.signer_name(key))
+            .map(str::to_owned)
     }
 
     fn requires_signature(&self, file: &str) -> bool {
         self.config.is_some_and(|c| {
-            c.rule_for(&c.dir.join(file)).is_some_and(|r| r.require_signed)
-                || c.rule_for(Path::new(file)).is_some_and(|r| r.require_signed)
+            c.rule_for(&c.dir.join(file))
+                .is_some_and(|r| r.require_signed)
+                || c.rule_for(Path::new(file))
+                    .is_some_and(|r| r.require_signed)
         })
     }
 }
@@ -160,7 +169,11 @@ fn text(entries: &[Entry], names: &Names<'_>) -> String {
             .as_ref()
             .map(|r| format!(", renamed from {}", printable(r)))
             .unwrap_or_default();
-        out.push_str(&format!("  {}: {}{renamed}\n", printable(&e.file), e.change));
+        out.push_str(&format!(
+            "  {}: {}{renamed}\n",
+            printable(&e.file),
+            e.change
+        ));
         for (mark, list) in [("+", &e.added), ("~", &e.changed), ("-", &e.removed)] {
             for p in list {
                 out.push_str(&format!("    {mark} {}\n", printable(p)));
@@ -196,7 +209,9 @@ fn json(e: &Entry, names: &Names<'_>) -> serde_json::Value {
     let (status, signer, reason) = match &e.signature {
         Verification::Unsigned => ("unsigned", None, None),
         Verification::Valid { signer } => ("valid", Some(signer.as_str()), None),
-        Verification::Invalid { signer, reason } => ("invalid", Some(signer.as_str()), Some(*reason)),
+        Verification::Invalid { signer, reason } => {
+            ("invalid", Some(signer.as_str()), Some(*reason))
+        }
     };
     let signer_name = signer.and_then(|s| names.signer(s));
     let recipients = |list: &[String]| {

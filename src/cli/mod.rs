@@ -59,7 +59,12 @@ pub struct Cli {
     /// private key, or a public key (or passphrase-protected key) whose
     /// private half ssh-agent holds. Without it (and SEAL_SIGNING_KEY), a
     /// running ssh-agent's ed25519 key signs, preferring one `signers` lists.
-    #[arg(long = "sign-key", global = true, value_name = "FILE", env = "SEAL_SIGNING_KEY")]
+    #[arg(
+        long = "sign-key",
+        global = true,
+        value_name = "FILE",
+        env = "SEAL_SIGNING_KEY"
+    )]
     pub sign_key: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,

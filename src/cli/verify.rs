@@ -93,8 +93,9 @@ fn config_for(file: &Path) -> Result<Option<Config>, CliError> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    Config::find(dir)
-        .map_err(|e| CliError::new(e.to_string()).hint("fix .seal.yaml, then run the command again"))
+    Config::find(dir).map_err(|e| {
+        CliError::new(e.to_string()).hint("fix .seal.yaml, then run the command again")
+    })
 }
 
 /// A signer as people read it: its `signers` name, else its fingerprint.
@@ -167,7 +168,11 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode, CliError> {
 }
 
 fn line(r: &Report) -> String {
-    let required = if r.required { " (its rule requires a trusted signature)" } else { "" };
+    let required = if r.required {
+        " (its rule requires a trusted signature)"
+    } else {
+        ""
+    };
     match &r.verification {
         Verification::Unsigned => format!("{}: unsigned{required}", r.file),
         Verification::Valid { signer } => match &r.signer_name {
@@ -239,7 +244,11 @@ fn targets(paths: &[PathBuf]) -> Result<Vec<(PathBuf, String)>, CliError> {
         candidates
             .into_iter()
             .filter(|c| crate::format::Format::from_path(&c.path).is_some())
-            .filter(|c| c.path.file_name().is_none_or(|n| n != crate::config::FILE_NAME))
+            .filter(|c| {
+                c.path
+                    .file_name()
+                    .is_none_or(|n| n != crate::config::FILE_NAME)
+            })
             .filter(|c| covered.is_none_or(|cfg| cfg.rule_for(&c.path).is_some()))
             .filter(|c| {
                 crate::fsio::read_document(&c.path).is_ok_and(|t| {

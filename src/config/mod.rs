@@ -147,7 +147,9 @@ pub enum ConfigErrorKind {
         index: usize,
         error: crate::select::PatternError,
     },
-    #[error("rules[{index}]: unknown key {key:?} (expected path, recipients, encrypt, require_signed)")]
+    #[error(
+        "rules[{index}]: unknown key {key:?} (expected path, recipients, encrypt, require_signed)"
+    )]
     RuleUnknownKey { index: usize, key: String },
     #[error("rules[{index}].require_signed: expected true or false")]
     RuleRequireSignedNotBool { index: usize },

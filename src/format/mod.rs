@@ -474,11 +474,21 @@ mod tests {
             half.signed = None;
             let unsigned = format.attach_metadata(body, &half).unwrap();
             let signer_only = match format {
-                Format::Dotenv => unsigned.clone() + &format!("# seal: signer={}\n", meta.signed.as_ref().unwrap().signer),
+                Format::Dotenv => {
+                    unsigned.clone()
+                        + &format!("# seal: signer={}\n", meta.signed.as_ref().unwrap().signer)
+                }
                 Format::Yaml => unsigned.clone() + "  signer: \"x\"\n",
-                Format::Json => unsigned.replacen("\"mac\": \"bWFj\"", "\"mac\": \"bWFj\",\n    \"signer\": \"x\"", 1),
+                Format::Json => unsigned.replacen(
+                    "\"mac\": \"bWFj\"",
+                    "\"mac\": \"bWFj\",\n    \"signer\": \"x\"",
+                    1,
+                ),
             };
-            assert!(format.scan(&signer_only).is_err(), "{format:?}: {signer_only}");
+            assert!(
+                format.scan(&signer_only).is_err(),
+                "{format:?}: {signer_only}"
+            );
         }
     }
 

@@ -80,7 +80,14 @@ fn log_across_a_rename_a_merge_a_rotation_and_a_rollback() {
         .args(["encrypt", "--in-place", "secrets/app.yaml"])
         .run_ok();
     g.git_ok(&["add", "-A"]);
-    g.git_ok(&["commit", "-q", "-m", "create", "--author", "alice <alice@example.com>"]);
+    g.git_ok(&[
+        "commit",
+        "-q",
+        "-m",
+        "create",
+        "--author",
+        "alice <alice@example.com>",
+    ]);
     let created = g.git_ok(&["rev-parse", "HEAD"]).trim().to_owned();
     r.seal(Some(&r.mallory))
         .args(["set", "secrets/app.yaml", "db.password", "two"])
@@ -105,7 +112,11 @@ fn log_across_a_rename_a_merge_a_rotation_and_a_rollback() {
         .env("SEAL_SIGNING_KEY", &r.alice.identity)
         .output()
         .unwrap();
-    assert!(merge.status.success(), "{}", String::from_utf8_lossy(&merge.stderr));
+    assert!(
+        merge.status.success(),
+        "{}",
+        String::from_utf8_lossy(&merge.stderr)
+    );
     let merged = g.git_ok(&["rev-parse", "HEAD"]).trim().to_owned();
     r.seal(Some(&r.alice))
         .args(["rotate", "secrets/prod.yaml"])
@@ -197,16 +208,27 @@ fn log_across_a_rename_a_merge_a_rotation_and_a_rollback() {
 
     // One key path: the commits that touched it (and rotations).
     let password = r.log_json(&["secrets/prod.yaml", "db.password"]);
-    let touched: Vec<&str> = password.iter().map(|e| e["commit"].as_str().unwrap()).collect();
+    let touched: Vec<&str> = password
+        .iter()
+        .map(|e| e["commit"].as_str().unwrap())
+        .collect();
     assert!(touched.contains(&created.as_str()) && touched.contains(&changed.as_str()));
     assert!(touched.contains(&rotated.as_str()));
     assert!(!touched.contains(&merged.as_str()) && !touched.contains(&renamed.as_str()));
 
-    assert!(r.log_json(&["--since", "2090-01-01", "secrets/prod.yaml"]).is_empty());
-    assert_eq!(r.log_json(&["--since", "2000-01-01", "secrets/prod.yaml"]).len(), 9);
+    assert!(r
+        .log_json(&["--since", "2090-01-01", "secrets/prod.yaml"])
+        .is_empty());
+    assert_eq!(
+        r.log_json(&["--since", "2000-01-01", "secrets/prod.yaml"])
+            .len(),
+        9
+    );
     // Without FILE: every sealed file, under the path it had.
     let all = r.log_json(&[]);
-    assert!(all.iter().any(|e| e["file"] == "secrets/app.yaml" && e["commit"] == changed.as_str()));
+    assert!(all
+        .iter()
+        .any(|e| e["file"] == "secrets/app.yaml" && e["commit"] == changed.as_str()));
     assert!(all.iter().all(|e| e["file"] != ".seal.yaml"));
 }
 
@@ -220,5 +242,10 @@ fn log_outside_git_and_bad_paths_fail_clearly() {
     let r = Repo::new();
     assert!(r.log_json(&[]).is_empty());
     let out = r.seal(None).args(["log", "x.yaml", ""]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -89,7 +89,10 @@ fn a_change_signed_by_a_trusted_key_verifies_and_opens() {
     assert!(text.contains("# seal: version=2\n"), "{text}");
     assert!(text.contains(&format!("# seal: signer={}\n", t.alice.public)));
     let out = t.seal(&["verify", "prod/app.env"]).run_ok();
-    assert_eq!(out, "prod/app.env: signed by alice (trusted), signature valid\n");
+    assert_eq!(
+        out,
+        "prod/app.env: signed by alice (trusted), signature valid\n"
+    );
     let v = t.verify_json("prod/app.env");
     assert_eq!(v["signed"], true);
     assert_eq!(v["valid"], true);
@@ -102,7 +105,10 @@ fn a_change_signed_by_a_trusted_key_verifies_and_opens() {
     t.sealed("other.yaml", "a: 1\n", None);
     let all = t.seal(&["verify"]).run_ok();
     assert!(all.contains("other.yaml: unsigned\n"), "{all}");
-    assert!(all.contains("prod/app.env: signed by alice (trusted)"), "{all}");
+    assert!(
+        all.contains("prod/app.env: signed by alice (trusted)"),
+        "{all}"
+    );
 }
 
 /// `ssh-keygen -Y verify` accepts seal's signature over the bytes
@@ -120,9 +126,15 @@ fn ssh_keygen_verifies_seals_signatures() {
         ("s.env", "PASSWORD=hunter2\n"),
     ] {
         t.sealed(name, text, Some(&t.alice));
-        let message = t.seal(&["verify", "--signed-data", name]).output_ok().stdout;
+        let message = t
+            .seal(&["verify", "--signed-data", name])
+            .output_ok()
+            .stdout;
         let signature = t.seal(&["verify", "--signature", name]).run_ok();
-        assert!(signature.starts_with("-----BEGIN SSH SIGNATURE-----\n"), "{signature}");
+        assert!(
+            signature.starts_with("-----BEGIN SSH SIGNATURE-----\n"),
+            "{signature}"
+        );
         let sig = t.env.write("sig", &signature);
         let run = |message: &[u8]| {
             use std::io::Write;
@@ -147,11 +159,17 @@ fn ssh_keygen_verifies_seals_signatures() {
         );
         let mut other = message.clone();
         *other.last_mut().unwrap() ^= 1;
-        assert!(!run(&other).status.success(), "{name}: other content verified");
+        assert!(
+            !run(&other).status.success(),
+            "{name}: other content verified"
+        );
     }
     // An unsigned file has no signature to hand out.
     t.sealed("u.yaml", "a: 1\n", None);
-    let out = t.seal(&["verify", "--signature", "u.yaml"]).output().unwrap();
+    let out = t
+        .seal(&["verify", "--signature", "u.yaml"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("u.yaml: the file is not signed"));
 }
@@ -164,9 +182,15 @@ fn a_change_by_an_untrusted_key_is_reported_and_refused_where_required() {
     let out = t.seal(&["verify", "prod/app.env"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("which `signers` does not list: untrusted, signature valid"), "{text}");
+    assert!(
+        text.contains("which `signers` does not list: untrusted, signature valid"),
+        "{text}"
+    );
     let v = t.verify_json("prod/app.env");
-    assert_eq!((v["valid"].clone(), v["trusted"].clone()), (true.into(), false.into()));
+    assert_eq!(
+        (v["valid"].clone(), v["trusted"].clone()),
+        (true.into(), false.into())
+    );
     let out = t.seal(&["get", "prod/app.env", "TOKEN"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -175,7 +199,9 @@ fn a_change_by_an_untrusted_key_is_reported_and_refused_where_required() {
         stderr(&out)
     );
     assert!(out.stdout.is_empty());
-    let ok = t.seal(&["get", "--allow-unsigned", "prod/app.env", "TOKEN"]).run_ok();
+    let ok = t
+        .seal(&["get", "--allow-unsigned", "prod/app.env", "TOKEN"])
+        .run_ok();
     assert_eq!(ok, "abc\n");
     // Outside a require_signed rule an untrusted signature is reported only.
     t.sealed("dev.env", "TOKEN=x\n", Some(&t.mallory));
@@ -195,7 +221,10 @@ fn unsigned_files_under_require_signed_are_refused_by_every_reader() {
     let cases: [(&[&str], &str); 4] = [
         (&["decrypt", "prod/app.env"], "nothing was decrypted"),
         (&["get", "prod/app.env", "TOKEN"], "nothing was decrypted"),
-        (&["exec", "prod/app.env", "--", "touch", "ran"], "nothing was run"),
+        (
+            &["exec", "prod/app.env", "--", "touch", "ran"],
+            "nothing was run",
+        ),
         (&["edit", "prod/app.env"], "no editor was started"),
     ];
     for (args, outcome) in cases {
@@ -239,35 +268,72 @@ fn tampering_with_each_signature_field() {
         assert_eq!(v["ok"], false);
         let out = t.seal(&["get", "prod/s.yaml", "a"]).output().unwrap();
         assert_eq!(out.status.code(), Some(1));
-        assert!(stderr(&out).contains(&format!("its signature is invalid: {reason}")), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!("its signature is invalid: {reason}")),
+            "{}",
+            stderr(&out)
+        );
         // The MAC does not cover these fields: the values still open.
-        t.seal(&["get", "--allow-unsigned", "prod/s.yaml", "a"]).run_ok();
+        t.seal(&["get", "--allow-unsigned", "prod/s.yaml", "a"])
+            .run_ok();
     };
     // The signer field names another key.
     let forged = good.replace(&t.alice.public, &t.mallory.public);
-    refuse(&forged, "the signature was made by another key than the signer field names");
+    refuse(
+        &forged,
+        "the signature was made by another key than the signer field names",
+    );
     // The signature changed: one character of its last line.
     let lines: Vec<&str> = good.lines().collect();
-    let end = lines.iter().position(|l| l.contains("-----END SSH SIGNATURE")).unwrap();
+    let end = lines
+        .iter()
+        .position(|l| l.contains("-----END SSH SIGNATURE"))
+        .unwrap();
     let last = lines[end - 1];
-    let flipped = format!("{}{}{}", &last[..8], if &last[8..9] == "A" { "B" } else { "A" }, &last[9..]);
-    refuse(&good.replacen(last, &flipped, 1), "the signature does not match the file's content");
+    let flipped = format!(
+        "{}{}{}",
+        &last[..8],
+        if &last[8..9] == "A" { "B" } else { "A" },
+        &last[9..]
+    );
+    refuse(
+        &good.replacen(last, &flipped, 1),
+        "the signature does not match the file's content",
+    );
     // The signature's armor rewrapped: one encoding per signature.
-    let rewrapped = good.replacen("-----BEGIN SSH SIGNATURE-----\n", "-----BEGIN SSH SIGNATURE-----\n\n", 1);
-    refuse(&rewrapped, "the signature field is not an armored SSH signature");
+    let rewrapped = good.replacen(
+        "-----BEGIN SSH SIGNATURE-----\n",
+        "-----BEGIN SSH SIGNATURE-----\n\n",
+        1,
+    );
+    refuse(
+        &rewrapped,
+        "the signature field is not an armored SSH signature",
+    );
     // Both fields removed: unsigned, which only `require_signed` refuses.
     let start = good.find("  signer:").unwrap();
-    let stripped = format!("{}", &good[..start]);
+    let stripped = good[..start].to_owned();
     t.env.write("prod/s.yaml", &stripped);
     assert_eq!(t.verify_json("prod/s.yaml")["signed"], false);
     let out = t.seal(&["get", "prod/s.yaml", "a"]).output().unwrap();
-    assert!(stderr(&out).contains("and it is not signed"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("and it is not signed"),
+        "{}",
+        stderr(&out)
+    );
     // One field without the other is no seal metadata at all.
     let end_of_signer = good[start..].find('\n').unwrap() + start + 1;
     t.env.write("prod/s.yaml", &good[..end_of_signer]);
-    let out = t.seal(&["get", "--allow-unsigned", "prod/s.yaml", "a"]).output().unwrap();
+    let out = t
+        .seal(&["get", "--allow-unsigned", "prod/s.yaml", "a"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("`signer` without `signature`"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`signer` without `signature`"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// A valid signature of older content, put on the file as it is now, is
@@ -292,18 +358,28 @@ fn an_old_signature_and_a_removed_signer() {
     let replayed = new.replace(&json_str(&new_sig), &json_str(&old_sig));
     t.env.write("prod/s.json", &replayed);
     let v = t.verify_json("prod/s.json");
-    assert_eq!(v["reason"], "the signature does not match the file's content");
+    assert_eq!(
+        v["reason"],
+        "the signature does not match the file's content"
+    );
     t.env.write("prod/s.json", &new);
     assert_eq!(t.verify_json("prod/s.json")["trusted"], true);
 
     // alice leaves `signers`: her signature still holds, she is no longer trusted.
     t.policy(true, &["mallory"]);
     let v = t.verify_json("prod/s.json");
-    assert_eq!((v["valid"].clone(), v["trusted"].clone()), (true.into(), false.into()));
+    assert_eq!(
+        (v["valid"].clone(), v["trusted"].clone()),
+        (true.into(), false.into())
+    );
     assert_eq!(v["signer_name"], serde_json::Value::Null);
     let out = t.seal(&["decrypt", "prod/s.json"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("a key `signers` does not list"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("a key `signers` does not list"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// Every write signs: set, unset, rotate, updatekeys and recipients add,
@@ -326,12 +402,18 @@ fn every_write_signs() {
         assert_eq!(v["valid"], true, "{what}");
     };
     let with_key = |args: &[&str]| {
-        t.seal(args).env("SEAL_SIGNING_KEY", &t.alice.identity).run_ok();
+        t.seal(args)
+            .env("SEAL_SIGNING_KEY", &t.alice.identity)
+            .run_ok();
     };
     with_key(&["set", "w.yaml", "c", "3"]);
     signed_by_alice("set");
     t.seal(&["set", "w.yaml", "c", "4"]).run_ok();
-    assert_eq!(t.verify_json("w.yaml")["signed"], false, "an unsigned write drops the signature");
+    assert_eq!(
+        t.verify_json("w.yaml")["signed"],
+        false,
+        "an unsigned write drops the signature"
+    );
     with_key(&["unset", "w.yaml", "c"]);
     signed_by_alice("unset");
     t.seal(&["rotate", "w.yaml"]).run_ok();
@@ -348,10 +430,17 @@ fn every_write_signs() {
     // A key that is not ed25519, or not there, refuses the write.
     let rsa = t.env.ssh_keygen("rsa", "rsa", &["-b", "2048"], "");
     for (key, says) in [
-        (rsa.identity.as_path(), "seal signs with ssh-ed25519 keys only"),
+        (
+            rsa.identity.as_path(),
+            "seal signs with ssh-ed25519 keys only",
+        ),
         (Path::new("missing-key"), "cannot read"),
     ] {
-        let out = t.seal(&["set", "w.yaml", "c", "6", "--sign-key"]).arg(key).output().unwrap();
+        let out = t
+            .seal(&["set", "w.yaml", "c", "6", "--sign-key"])
+            .arg(key)
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(1));
         assert!(stderr(&out).contains(says), "{}", stderr(&out));
         assert!(stderr(&out).contains("nothing was written"));
@@ -387,7 +476,9 @@ fn ssh_agent_signs() {
         .unwrap();
     assert!(added.status.success(), "{}", stderr(&added));
     t.env.write("a.yaml", "a: 1\n");
-    t.seal(&["encrypt", "--in-place", "a.yaml"]).env("SSH_AUTH_SOCK", &socket).run_ok();
+    t.seal(&["encrypt", "--in-place", "a.yaml"])
+        .env("SSH_AUTH_SOCK", &socket)
+        .run_ok();
     assert_eq!(t.verify_json("a.yaml")["signer_name"], "alice");
     // Named by its public key: the private key stays in the agent.
     let public = format!("{}.pub", t.alice.identity.display());
@@ -403,11 +494,17 @@ fn ssh_agent_signs() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("the agent does not hold it"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the agent does not hold it"),
+        "{}",
+        stderr(&out)
+    );
     let _ = agent.kill();
     let _ = agent.wait();
     // No agent any more: writes are unsigned, not refused.
-    t.seal(&["set", "a.yaml", "b", "4"]).env("SSH_AUTH_SOCK", &socket).run_ok();
+    t.seal(&["set", "a.yaml", "b", "4"])
+        .env("SSH_AUTH_SOCK", &socket)
+        .run_ok();
     assert_eq!(t.verify_json("a.yaml")["signed"], false);
 }
 

@@ -420,5 +420,7 @@ fn info_needs_no_key() {
         .args(["info", "v7.yaml"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("format version 7; it needs seal 0.7 or later"));
+        .stderr(predicate::str::contains(
+            "format version 7; it needs seal 0.7 or later",
+        ));
 }

@@ -105,7 +105,9 @@ fn signature_vectors_verify_as_the_spec_says() {
         };
         let expected = match name.split('.').next().unwrap() {
             "forged-signer" => "the signature was made by another key than the signer field names",
-            "older-content" | "tampered-signature" => "the signature does not match the file's content",
+            "older-content" | "tampered-signature" => {
+                "the signature does not match the file's content"
+            }
             other => panic!("unexpected vector {other}"),
         };
         assert_eq!(reason, expected, "{name}");

@@ -668,7 +668,10 @@ fn render_metadata_lines(meta: &Metadata) -> Vec<String> {
     lines.push(format!("{META_PREFIX}mac={}", meta.mac));
     if let Some(signed) = &meta.signed {
         lines.push(format!("{META_PREFIX}signer={}", signed.signer));
-        let armored = signed.signature.strip_suffix('\n').unwrap_or(&signed.signature);
+        let armored = signed
+            .signature
+            .strip_suffix('\n')
+            .unwrap_or(&signed.signature);
         lines.extend(
             armored
                 .split('\n')

@@ -186,9 +186,8 @@ fn metadata_fields(src: &str, node: &Node, members: &[Member]) -> Result<Metadat
             }
         }
     }
-    let signed = common::signed_pair(signer, signature).map_err(|what| {
-        ParseError::at(src, node.span.start, format!("seal metadata: {what}"))
-    })?;
+    let signed = common::signed_pair(signer, signature)
+        .map_err(|what| ParseError::at(src, node.span.start, format!("seal metadata: {what}")))?;
     Ok(Metadata {
         version: version.ok_or_else(|| missing("version"))?,
         modified: modified.ok_or_else(|| missing("modified"))?,

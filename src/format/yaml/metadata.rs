@@ -233,11 +233,9 @@ fn parse_metadata(src: &str, seal: &Entry) -> Result<Metadata, ParseError> {
             seal.key_start,
             "seal metadata: missing `version`",
         )),
-        (Err(e), Some(v)) if v > VERSION => Err(ParseError::new(
-            e.line,
-            e.column,
-            common::newer_version(v),
-        )),
+        (Err(e), Some(v)) if v > VERSION => {
+            Err(ParseError::new(e.line, e.column, common::newer_version(v)))
+        }
         (Err(e), _) => Err(e),
     }
 }
@@ -360,7 +358,10 @@ fn render_signed(signed: &Signed, lines: &mut Vec<String>) {
     lines.push(format!("  signer: {}", quote(&signed.signer)));
     if literal_block_ok(&signed.signature) {
         lines.push("  signature: |".to_owned());
-        let body = signed.signature.strip_suffix('\n').unwrap_or(&signed.signature);
+        let body = signed
+            .signature
+            .strip_suffix('\n')
+            .unwrap_or(&signed.signature);
         lines.extend(body.split('\n').map(|l| {
             if l.is_empty() {
                 String::new()

@@ -752,7 +752,11 @@ fn metadata_errors() {
     let v3 = scan("seal:\n  version: 3\n  modified: x\n  recipients: []\n  mac: m\n").unwrap();
     assert_eq!(v3.metadata.unwrap().metadata.version, 3);
     let e = scan("seal:\n  version: 3\n  format: new\n").unwrap_err();
-    assert!(e.message.contains("sealed with format version 3; it needs seal 0.3"), "{e}");
+    assert!(
+        e.message
+            .contains("sealed with format version 3; it needs seal 0.3"),
+        "{e}"
+    );
 }
 
 #[test]
