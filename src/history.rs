@@ -79,8 +79,8 @@ pub struct LogQuery<'a> {
 struct Summary {
     /// Sealed (has seal metadata)?
     sealed: bool,
-    /// (key path, identity of its value) in document order.
-    values: Vec<(u32, u128)>,
+    /// (identity of the key path, identity of its value) in document order.
+    values: Vec<(u128, u128)>,
     /// (recipient, identity of its wrapped key).
     recipients: Vec<(String, u128)>,
     verification: Verification,
@@ -188,13 +188,7 @@ pub fn log(query: &LogQuery<'_>) -> Result<Vec<Entry>, LogError> {
             }
         }
     }
-    let mut paths = Interner::default();
-    let hasher = ValueHasher::new();
-    let mut summaries: HashMap<String, Summary> = HashMap::with_capacity(blobs.len());
-    cat_blobs(query.dir, &blobs, |blob, format, bytes| {
-        let summary = summarize(format, bytes, &mut paths, &hasher);
-        summaries.insert(blob.to_owned(), summary);
-    })?;
+    let (summaries, paths) = summarize_all(query.dir, &blobs)?;
 
     let mut first_commit_of: HashMap<&str, &str> = HashMap::new();
     let mut entries = Vec::new();
@@ -281,14 +275,14 @@ fn compare(
             .iter()
             .any(|(_, k)| b.recipients.iter().any(|(_, o)| o == k));
     let group = |s: &Summary| {
-        let mut m: HashMap<u32, Vec<u128>> = HashMap::new();
+        let mut m: HashMap<u128, Vec<u128>> = HashMap::new();
         for (p, v) in &s.values {
             m.entry(*p).or_default().push(*v);
         }
         m
     };
     let (old, new) = (group(b), group(a));
-    let name = |id: &u32| paths.get(*id).to_string();
+    let name = |id: &u128| paths.get(*id).to_string();
     let mut added = Vec::new();
     let mut changed = Vec::new();
     let mut removed = Vec::new();
@@ -343,33 +337,81 @@ fn compare(
     }
 }
 
-/// Key paths by number, so that summaries hold a number per value.
+/// Key paths by their identity, so that summaries hold a number per value.
 #[derive(Default)]
 struct Interner {
-    ids: HashMap<KeyPath, u32>,
-    paths: Vec<KeyPath>,
-    texts: HashMap<String, u32>,
+    paths: HashMap<u128, KeyPath>,
+    texts: HashMap<String, u128>,
 }
 
 impl Interner {
-    fn id(&mut self, path: &KeyPath) -> u32 {
-        if let Some(id) = self.ids.get(path) {
-            return *id;
-        }
-        let id = self.paths.len() as u32;
-        self.paths.push(path.clone());
-        self.ids.insert(path.clone(), id);
-        self.texts.insert(path.to_string(), id);
-        id
-    }
-
-    fn get(&self, id: u32) -> &KeyPath {
-        &self.paths[id as usize]
+    fn get(&self, id: u128) -> &KeyPath {
+        static ROOT: std::sync::OnceLock<KeyPath> = std::sync::OnceLock::new();
+        self.paths
+            .get(&id)
+            .unwrap_or_else(|| ROOT.get_or_init(|| KeyPath::new(0, Vec::new())))
     }
 
     fn by_text(&self, text: &str) -> Option<&KeyPath> {
         self.texts.get(text).map(|id| self.get(*id))
     }
+}
+
+/// Every blob's summary, and the key paths they name. The blobs are read
+/// by one `git cat-file --batch` and summarized on as many threads as
+/// there are cores: parsing each version is most of `seal log`'s work.
+fn summarize_all(
+    dir: &Path,
+    blobs: &[(String, Format)],
+) -> Result<(HashMap<String, Summary>, Interner), LogError> {
+    use std::sync::{mpsc, Arc, Mutex};
+    let hasher = ValueHasher::new();
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4);
+    let (send, receive) = mpsc::sync_channel::<(usize, Format, Vec<u8>)>(workers * 4);
+    let receive = Arc::new(Mutex::new(receive));
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                let receive = Arc::clone(&receive);
+                let hasher = &hasher;
+                scope.spawn(move || {
+                    let mut done = Vec::new();
+                    let mut paths: HashMap<u128, KeyPath> = HashMap::new();
+                    loop {
+                        let job = receive.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                        let Ok((index, format, bytes)) = job else {
+                            break;
+                        };
+                        done.push((index, summarize(format, &bytes, &mut paths, hasher)));
+                    }
+                    (done, paths)
+                })
+            })
+            .collect();
+        let read = cat_blobs(dir, blobs, |index, format, bytes| {
+            // A worker that stopped cannot take more: the join reports it.
+            let _ = send.send((index, format, bytes.to_vec()));
+        });
+        drop(send);
+        let mut summaries = HashMap::with_capacity(blobs.len());
+        let mut interner = Interner::default();
+        for handle in handles {
+            let (done, paths) = handle
+                .join()
+                .map_err(|_| LogError::CatFile("a worker thread failed".into()))?;
+            for (index, summary) in done {
+                summaries.insert(blobs[index].0.clone(), summary);
+            }
+            for (id, path) in paths {
+                interner.texts.insert(path.to_string(), id);
+                interner.paths.insert(id, path);
+            }
+        }
+        read?;
+        Ok((summaries, interner))
+    })
 }
 
 /// 128-bit value identities from two randomly keyed SipHash instances: a
@@ -386,9 +428,19 @@ impl ValueHasher {
         let h = |s: &RandomState| s.hash_one((kind, text));
         (u128::from(h(&self.0)) << 64) | u128::from(h(&self.1))
     }
+
+    fn path(&self, path: &KeyPath) -> u128 {
+        let h = |s: &RandomState| s.hash_one((b'k', path));
+        (u128::from(h(&self.0)) << 64) | u128::from(h(&self.1))
+    }
 }
 
-fn summarize(format: Format, bytes: &[u8], paths: &mut Interner, hasher: &ValueHasher) -> Summary {
+fn summarize(
+    format: Format,
+    bytes: &[u8],
+    paths: &mut HashMap<u128, KeyPath>,
+    hasher: &ValueHasher,
+) -> Summary {
     let not_sealed = || Summary {
         sealed: false,
         values: Vec::new(),
@@ -414,7 +466,9 @@ fn summarize(format: Format, bytes: &[u8], paths: &mut Interner, hasher: &ValueH
                 LeafKind::Empty => hasher.hash(b'e', ""),
                 LeafKind::Alias => hasher.hash(b'a', source),
             };
-            (paths.id(&leaf.path), identity)
+            let id = hasher.path(&leaf.path);
+            paths.entry(id).or_insert_with(|| leaf.path.clone());
+            (id, identity)
         })
         .collect();
     let recipients = sealed
@@ -491,7 +545,7 @@ fn parse_log(raw: &[u8]) -> Vec<Commit> {
 fn cat_blobs(
     dir: &Path,
     blobs: &[(String, Format)],
-    mut each: impl FnMut(&str, Format, &[u8]),
+    mut each: impl FnMut(usize, Format, &[u8]),
 ) -> Result<(), LogError> {
     if blobs.is_empty() {
         return Ok(());
@@ -515,7 +569,7 @@ fn cat_blobs(
     let mut reader = BufReader::with_capacity(1 << 20, stdout);
     let mut buf = Vec::new();
     let mut result = Ok(());
-    for (blob, format) in blobs {
+    for (index, (_, format)) in blobs.iter().enumerate() {
         let mut header = String::new();
         if let Err(e) = reader.read_line(&mut header) {
             result = Err(LogError::CatFile(e.to_string()));
@@ -537,7 +591,7 @@ fn cat_blobs(
         }
         buf.pop();
         if fields.get(1) == Some(&"blob") {
-            each(blob, *format, &buf);
+            each(index, *format, &buf);
         }
     }
     drop(reader);
