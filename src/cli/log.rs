@@ -101,9 +101,10 @@ fn short(key: &str) -> String {
     let mut fields = key.split_whitespace();
     match (fields.next(), fields.next()) {
         (Some(kind), Some(body)) if kind.starts_with("ssh-") => {
-            format!("{kind} {}…", &body[..body.len().min(16)])
+            format!("{kind} {}…", body.chars().take(16).collect::<String>())
         }
-        _ if key.len() > 24 => format!("{}…", &key[..20.min(key.len())]),
+        // A file's text: cut on a character, not a byte.
+        _ if key.chars().count() > 24 => format!("{}…", key.chars().take(20).collect::<String>()),
         _ => key.to_owned(),
     }
 }
@@ -245,4 +246,60 @@ fn json(e: &Entry, names: &Names<'_>) -> serde_json::Value {
             "is_author": signer.is_some_and(|s| signer_is_author(e, s, signer_name.as_deref())),
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_shortened_on_characters() {
+        assert_eq!(
+            short("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOzM c"),
+            "ssh-ed25519 AAAAC3NzaC1lZDI1…"
+        );
+        assert_eq!(short("age1short"), "age1short");
+        let long = "é".repeat(30);
+        assert_eq!(short(&long), format!("{}…", "é".repeat(20)));
+    }
+
+    #[test]
+    fn the_signer_is_the_author_by_name_email_or_key_comment() {
+        let entry = |name: &str, email: &str| Entry {
+            commit: String::new(),
+            parents: vec![],
+            author_name: name.into(),
+            author_email: email.into(),
+            date: String::new(),
+            subject: String::new(),
+            file: String::new(),
+            renamed_from: None,
+            change: "modified",
+            added: vec![],
+            changed: vec![],
+            removed: vec![],
+            recipients_added: vec![],
+            recipients_removed: vec![],
+            rotated: false,
+            signature: Verification::Unsigned,
+            restores: None,
+        };
+        let key = "ssh-ed25519 AAAA alice@example.com";
+        assert!(signer_is_author(&entry("Alice", "a@x"), key, Some("alice")));
+        assert!(signer_is_author(
+            &entry("A. L.", "alice@corp"),
+            key,
+            Some("alice")
+        ));
+        assert!(signer_is_author(
+            &entry("Someone", "alice@example.com"),
+            key,
+            None
+        ));
+        assert!(!signer_is_author(
+            &entry("Bob", "bob@x"),
+            key,
+            Some("alice")
+        ));
+    }
 }

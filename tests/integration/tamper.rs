@@ -114,8 +114,8 @@ fn tampering_is_detected_before_any_plaintext_is_shown() {
         &env,
         &key,
         "s.yaml",
-        &sealed.replace("version: 1", "version: 2"),
-        "version 2",
+        &sealed.replace("version: 2", "version: 3"),
+        "format version 3; it needs seal 0.3 or later",
     );
 }
 
