@@ -33,7 +33,7 @@ pub enum DocError {
     NotSealed,
     #[error("the file is already sealed{}", at.as_ref().map(|p| format!(" (a sealed value is at {p})")).unwrap_or_default())]
     AlreadySealed { at: Option<String> },
-    #[error("the file was sealed with format version {0}; it needs seal 0.{0} or later")]
+    #[error("the file was sealed with format version {0}; needs seal 0.{0} or later")]
     UnsupportedVersion(u64),
     #[error("{0}")]
     Sign(#[from] crate::signing::SignError),

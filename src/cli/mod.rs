@@ -382,7 +382,7 @@ impl CliError {
             ))
             .hint("change values with `seal set` or `seal edit`; see the plaintext with `seal decrypt`"),
             DocError::UnsupportedVersion(v) => {
-                CliError::new(format!("{file}: sealed with format version {v}; it needs seal 0.{v} or later"))
+                CliError::new(format!("{file}: sealed with format version {v}; needs seal 0.{v} or later"))
                     .hint("upgrade seal")
             }
             DocError::Sign(e) => CliError::new(format!("{file}: cannot sign: {e}; nothing was written"))

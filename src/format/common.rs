@@ -67,7 +67,7 @@ pub(super) fn check_block_layout(
 
 /// The message for a file of a format version newer than this seal's.
 pub(super) fn newer_version(version: u64) -> String {
-    format!("sealed with format version {version}; it needs seal 0.{version} or later")
+    format!("sealed with format version {version}; needs seal 0.{version} or later")
 }
 
 /// `signer` and `signature` come together or not at all.

@@ -115,7 +115,7 @@ fn tampering_is_detected_before_any_plaintext_is_shown() {
         &key,
         "s.yaml",
         &sealed.replace("version: 2", "version: 3"),
-        "format version 3; it needs seal 0.3 or later",
+        "format version 3; needs seal 0.3 or later",
     );
 }
 

@@ -421,6 +421,6 @@ fn info_needs_no_key() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains(
-            "format version 7; it needs seal 0.7 or later",
+            "format version 7; needs seal 0.7 or later",
         ));
 }

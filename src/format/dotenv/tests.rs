@@ -223,7 +223,7 @@ fn metadata_errors() {
             .replace("version=1", "version=3")
             .replace("mac=", "max="))
         .2,
-        "sealed with format version 3; it needs seal 0.3 or later"
+        "sealed with format version 3; needs seal 0.3 or later"
     );
     assert_eq!(
         err("# seal: version=1\n# seal: data_key=x\n").2,

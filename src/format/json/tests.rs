@@ -196,7 +196,7 @@ fn metadata_errors() {
     );
     assert_eq!(
         err("{\"seal\": {\"version\": 3, \"x\": 1}}").2,
-        "sealed with format version 3; it needs seal 0.3 or later"
+        "sealed with format version 3; needs seal 0.3 or later"
     );
     assert_eq!(
         err("{\"seal\": {\"version\": 1, \"x\": 1}}"),

@@ -754,7 +754,7 @@ fn metadata_errors() {
     let e = scan("seal:\n  version: 3\n  format: new\n").unwrap_err();
     assert!(
         e.message
-            .contains("sealed with format version 3; it needs seal 0.3"),
+            .contains("sealed with format version 3; needs seal 0.3"),
         "{e}"
     );
 }
