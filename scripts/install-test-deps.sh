@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the test suite runs besides cargo: the reference age CLI
-# (interop tests), OpenSSH's ssh-keygen (SSH recipients), tmux (terminal
+# (interop tests), OpenSSH's ssh-keygen, ssh-agent and ssh-add (SSH
+# recipients, signed edits), tmux (terminal
 # tests), git, direnv (`seal export --to shell` through an .envrc), and the
 # dotenv loaders and YAML parser the export and expansion tests compare
 # against: python-dotenv and PyYAML (pip), dotenvx (npm).
@@ -9,7 +10,8 @@ sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 need=()
 command -v age >/dev/null && command -v age-keygen >/dev/null || need+=(age)
-command -v ssh-keygen >/dev/null || need+=(openssh-client)
+command -v ssh-keygen >/dev/null && command -v ssh-agent >/dev/null \
+  && command -v ssh-add >/dev/null || need+=(openssh-client)
 command -v tmux >/dev/null || need+=(tmux)
 command -v git >/dev/null || need+=(git)
 command -v direnv >/dev/null || need+=(direnv)
