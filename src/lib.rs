@@ -46,6 +46,8 @@ pub mod crypto;
 #[doc(hidden)]
 pub mod document;
 #[doc(hidden)]
+pub mod dotenvx;
+#[doc(hidden)]
 pub mod edit;
 #[doc(hidden)]
 pub mod envelope;
