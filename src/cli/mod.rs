@@ -13,6 +13,7 @@ mod export;
 mod exposure;
 mod get;
 mod git_setup;
+mod import;
 mod info;
 mod keygen;
 mod man;
@@ -178,6 +179,11 @@ pub enum Command {
     #[command(after_help = "Example:
   seal unset secrets.yaml old.api_key")]
     Unset(set::UnsetArgs),
+    /// Seal a file another tool encrypted (dotenvx), losing nothing.
+    #[command(after_help = "Examples:
+  seal import --in-place .env.production      # key from DOTENV_PRIVATE_KEY_PRODUCTION or .env.keys
+  seal import -o prod.env -r age1... .env.production")]
+    Import(import::ImportArgs),
     /// Show a sealed file's recipients, dates and value counts (no key needed).
     #[command(after_help = "Examples:
   seal info secrets.yaml
@@ -249,6 +255,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Get(a) => get::run(a),
         Command::Set(a) => set::run_set(a),
         Command::Unset(a) => set::run_unset(a),
+        Command::Import(a) => import::run(a),
         Command::Info(a) => info::run(a),
         Command::Textconv(a) => textconv::run(a),
         Command::MergeDriver(a) => merge_driver::run(a),

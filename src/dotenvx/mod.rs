@@ -77,6 +77,33 @@ pub struct Imported {
     pub key_source: String,
     /// The dotenvx metadata left out, for the user (names and lines only).
     pub dropped: Vec<String>,
+    /// Where each piece of `text` came from: (start in `text`, start in the
+    /// source, whether it was copied byte for byte), in order.
+    pieces: Vec<(usize, usize, bool)>,
+}
+
+impl Imported {
+    /// The line of the dotenvx file `src` that line `line` of `text` (both
+    /// 1-based) comes from, for messages about the converted text.
+    pub fn source_line(&self, src: &str, line: usize) -> usize {
+        let at = if line <= 1 {
+            0
+        } else {
+            self.text
+                .match_indices('\n')
+                .nth(line - 2)
+                .map_or(self.text.len(), |(i, _)| i + 1)
+        };
+        let from = match self.pieces.iter().rev().find(|p| p.0 <= at) {
+            Some(&(out, src_at, true)) => (src_at + (at - out)).min(src.len()),
+            Some(&(_, src_at, false)) => src_at,
+            None => 0,
+        };
+        1 + src.as_bytes()[..from]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+    }
 }
 
 /// Whether `src` looks like a dotenvx file: it has a `DOTENV_PUBLIC_KEY*`
@@ -144,6 +171,7 @@ pub fn import(path: &Path, src: &str, env: &Env<'_>) -> Result<Imported, Dotenvx
     }
 
     let mut text = Zeroizing::new(String::with_capacity(src.len()));
+    let mut pieces = Vec::new();
     let mut decrypted = 0;
     let mut pos = 0;
     for e in &entries {
@@ -167,7 +195,8 @@ pub fn import(path: &Path, src: &str, env: &Env<'_>) -> Result<Imported, Dotenvx
                 reason: err.describe(),
             },
         })?;
-        copy_kept(src, pos..e.value.start, &drop, &mut text);
+        copy_kept(src, pos..e.value.start, &drop, &mut text, &mut pieces);
+        pieces.push((text.len(), e.value.start, false));
         text.push_str(&scan::literal(&value, e.quote));
         // `KEY=encrypted:…#c` is a comment for dotenvx but part of an
         // unquoted value for seal: a blank keeps it a comment.
@@ -177,29 +206,40 @@ pub fn import(path: &Path, src: &str, env: &Env<'_>) -> Result<Imported, Dotenvx
         pos = e.value.end;
         decrypted += 1;
     }
-    copy_kept(src, pos..src.len(), &drop, &mut text);
+    copy_kept(src, pos..src.len(), &drop, &mut text, &mut pieces);
     Ok(Imported {
         text,
         decrypted,
         key_source,
         dropped,
+        pieces,
     })
 }
 
-/// Append `src[range]` without the parts inside `drop`.
-fn copy_kept(src: &str, range: Range<usize>, drop: &[Range<usize>], out: &mut String) {
+/// Append `src[range]` without the parts inside `drop`, noting each piece.
+fn copy_kept(
+    src: &str,
+    range: Range<usize>,
+    drop: &[Range<usize>],
+    out: &mut String,
+    pieces: &mut Vec<(usize, usize, bool)>,
+) {
+    let mut copy = |from: usize, to: usize, out: &mut String| {
+        pieces.push((out.len(), from, true));
+        out.push_str(&src[from..to]);
+    };
     let mut at = range.start;
     for d in drop {
         if d.end <= at || d.start >= range.end {
             continue;
         }
         if d.start > at {
-            out.push_str(&src[at..d.start]);
+            copy(at, d.start, out);
         }
         at = at.max(d.end);
     }
     if at < range.end {
-        out.push_str(&src[at..range.end]);
+        copy(at, range.end, out);
     }
 }
 
@@ -262,10 +302,7 @@ fn private_name_for(path: &Path) -> String {
 /// The keys file: the one `# -fk PATH` after the public key names
 /// (relative to the file's directory), else `.env.keys` beside the file.
 fn keys_file(path: &Path, src: &str, public: Option<&Entry>) -> PathBuf {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let dir = path.parent().unwrap_or(Path::new(""));
     let named = public.and_then(|p| {
         let line = &src[p.value.end..p.end];
         let rest = line.trim_start().strip_prefix('#')?.trim_start();

@@ -67,6 +67,12 @@ fn opens_the_fixture_with_the_environments_key() {
     let got = import(&path, FIXTURE, &env).unwrap();
     assert_eq!(got.text.as_str(), EXPECTED);
     assert_eq!(got.decrypted, 8);
+    // Line 1 of the text is line 8 of the file, below dotenvx's header;
+    // the lines of a value opened into two lines are both its line.
+    assert_eq!(got.source_line(FIXTURE, 1), 8);
+    assert_eq!(got.source_line(FIXTURE, 4), 11);
+    assert_eq!(got.source_line(FIXTURE, 5), 11);
+    assert_eq!(got.source_line(FIXTURE, 6), 12);
     assert_eq!(got.key_source, "$DOTENV_PRIVATE_KEY_PRODUCTION");
     assert_eq!(
         got.dropped,
@@ -217,7 +223,7 @@ fn the_keys_file_a_public_key_names() {
     let path = keys_file(Path::new("app/.env"), src, entries.first());
     assert_eq!(path, Path::new("app/../secrets/.env.keys"));
     let path = keys_file(Path::new(".env"), "A=1\n", None);
-    assert_eq!(path, Path::new("./.env.keys"));
+    assert_eq!(path, Path::new(".env.keys"));
 }
 
 #[test]
