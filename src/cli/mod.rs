@@ -13,6 +13,7 @@ mod export;
 mod exposure;
 mod get;
 mod git_setup;
+mod import;
 mod info;
 mod keygen;
 mod man;
@@ -201,6 +202,11 @@ pub enum Command {
   seal check                # every tracked file under .seal.yaml
   seal check --staged       # what is about to be committed")]
     Check(check::CheckArgs),
+    /// Move a SOPS file to seal (same layout, comments and recipients), or convert .sops.yaml.
+    #[command(after_help = "Examples:
+  seal import --in-place secrets.yaml            # a SOPS file, sealed for its age recipients
+  seal import --sops-config .sops.yaml           # writes .seal.yaml next to it")]
+    Import(import::ImportArgs),
     /// List, add or remove the recipients of .seal.yaml (or list a file's).
     Recipients(recipients::RecipientsArgs),
     /// Re-wrap sealed files for the recipients their rule names now.
@@ -254,6 +260,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::MergeDriver(a) => merge_driver::run(a),
         Command::Git(a) => git_setup::run(a),
         Command::Check(a) => check::run(a),
+        Command::Import(a) => import::run(a),
         Command::Recipients(a) => recipients::run(a),
         Command::Updatekeys(a) => updatekeys::run(a),
         Command::Rotate(a) => rotate::run(a),
