@@ -480,7 +480,8 @@ impl Identities {
         );
     }
 
-    fn add_file(&mut self, path: &Path) -> Result<(), IdentityError> {
+    /// Add the identities of one identity file (`sops import` adds SOPS's).
+    pub fn add_file(&mut self, path: &Path) -> Result<(), IdentityError> {
         let name = path.display().to_string();
         // Key text where a path belongs (SEAL_IDENTITY_FILE set to the key):
         // every message below would quote it.
@@ -529,7 +530,8 @@ impl Identities {
         Ok(())
     }
 
-    fn add_text(&mut self, text: &str, source_name: &str) -> Result<(), IdentityError> {
+    /// Add the identities in `text`, named `source_name` in messages.
+    pub fn add_text(&mut self, text: &str, source_name: &str) -> Result<(), IdentityError> {
         let read_err = |reason: &str| IdentityError::Read {
             source_name: source_name.to_owned(),
             reason: reason.to_owned(),

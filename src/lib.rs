@@ -80,6 +80,8 @@ pub mod scan;
 #[doc(hidden)]
 pub mod select;
 #[doc(hidden)]
+pub mod sops;
+#[doc(hidden)]
 pub mod team;
 #[doc(hidden)]
 pub mod token;

@@ -179,11 +179,6 @@ pub enum Command {
     #[command(after_help = "Example:
   seal unset secrets.yaml old.api_key")]
     Unset(set::UnsetArgs),
-    /// Seal a file another tool encrypted (dotenvx), losing nothing.
-    #[command(after_help = "Examples:
-  seal import --in-place .env.production      # key from DOTENV_PRIVATE_KEY_PRODUCTION or .env.keys
-  seal import -o prod.env -r age1... .env.production")]
-    Import(import::ImportArgs),
     /// Show a sealed file's recipients, dates and value counts (no key needed).
     #[command(after_help = "Examples:
   seal info secrets.yaml
@@ -207,6 +202,12 @@ pub enum Command {
   seal check                # every tracked file under .seal.yaml
   seal check --staged       # what is about to be committed")]
     Check(check::CheckArgs),
+    /// Move a SOPS or dotenvx file to seal (same layout and comments), or convert .sops.yaml.
+    #[command(after_help = "Examples:
+  seal import --in-place secrets.yaml            # a SOPS file, sealed for its age recipients
+  seal import --in-place .env.production         # dotenvx: key from DOTENV_PRIVATE_KEY_PRODUCTION or .env.keys
+  seal import --sops-config .sops.yaml           # writes .seal.yaml next to it")]
+    Import(import::ImportArgs),
     /// List, add or remove the recipients of .seal.yaml (or list a file's).
     Recipients(recipients::RecipientsArgs),
     /// Re-wrap sealed files for the recipients their rule names now.
@@ -255,12 +256,12 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Get(a) => get::run(a),
         Command::Set(a) => set::run_set(a),
         Command::Unset(a) => set::run_unset(a),
-        Command::Import(a) => import::run(a),
         Command::Info(a) => info::run(a),
         Command::Textconv(a) => textconv::run(a),
         Command::MergeDriver(a) => merge_driver::run(a),
         Command::Git(a) => git_setup::run(a),
         Command::Check(a) => check::run(a),
+        Command::Import(a) => import::run(a),
         Command::Recipients(a) => recipients::run(a),
         Command::Updatekeys(a) => updatekeys::run(a),
         Command::Rotate(a) => rotate::run(a),
