@@ -188,7 +188,7 @@ fn quoted(
 /// unquoted values cannot hold is double-quoted.
 pub fn literal(value: &str, quote: Quote) -> String {
     match quote {
-        Quote::Single if !value.contains('\'') => format!("'{value}'"),
+        Quote::Single if !value.contains(['\'', '\r']) => format!("'{value}'"),
         Quote::Single => double_quoted(value, false),
         Quote::None if value.is_empty() => String::new(),
         Quote::None if bare_ok(value) => value.to_owned(),
@@ -204,7 +204,8 @@ fn bare_ok(value: &str) -> bool {
         && !value.ends_with([' ', '\t'])
 }
 
-/// `"…"` with `\` and `"` escaped, line breaks and tabs as they are. With
+/// `"…"` with `\` and `"` escaped, a carriage return as `\r` (seal refuses
+/// one on its own), line feeds and tabs as they are. With
 /// `expand`, `$` stays as written (and so does dotenvx's `\$`); without, every
 /// `$` is escaped so that it stays literal.
 fn double_quoted(value: &str, expand: bool) -> String {
@@ -219,6 +220,7 @@ fn double_quoted(value: &str, expand: bool) -> String {
             }
             '\\' => out.push_str("\\\\"),
             '"' => out.push_str("\\\""),
+            '\r' => out.push_str("\\r"),
             '$' if !expand => out.push_str("\\$"),
             c => out.push(c),
         }
@@ -227,9 +229,35 @@ fn double_quoted(value: &str, expand: bool) -> String {
     out
 }
 
+/// What seal reads back from [`literal`]`(value, quote)`: `value` itself,
+/// except that where dotenvx expands, its `\$` is the literal `$` it stands
+/// for.
+pub fn read_back(value: &str, quote: Quote) -> String {
+    match quote {
+        Quote::Single => value.to_owned(),
+        _ => value.replace("\\$", "$"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::Format;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Every value, in every quoting, reads back in seal's parser.
+        #[test]
+        fn literals_read_back(value in "[ -~\t\n\r\u{e9}\u{2713}]{0,24}") {
+            for quote in [Quote::None, Quote::Single, Quote::Double, Quote::Backtick] {
+                let line = format!("K={}\n", literal(&value, quote));
+                let values = Format::Dotenv.values(&line)
+                    .map_err(|e| TestCaseError::fail(format!("{line:?}: {e}")))?;
+                prop_assert_eq!(values.len(), 1, "{:?}", line);
+                prop_assert_eq!(values[0].1.as_str(), read_back(&value, quote), "{:?}", line);
+            }
+        }
+    }
 
     fn values(src: &str) -> Vec<(&str, &str, Quote, usize)> {
         entries(src)

@@ -346,3 +346,69 @@ fn a_line_seal_cannot_hold_is_named_in_the_dotenvx_file() {
     assert!(err.contains(&format!(".env.production:{line}: ")), "{err}");
     assert_eq!(env.read(".env.production"), text);
 }
+
+/// `dotenvx encrypt -fk keys/.env.keys` keeps the key elsewhere and says so
+/// on the public key line (`# -fk ../keys/.env.keys`): seal looks there,
+/// and the file sits in a subdirectory under its own rule.
+#[test]
+fn the_keys_file_dotenvx_was_told_to_use() {
+    let env = Env::new();
+    let key = env.keygen("k");
+    env.write_policy(&Policy::new().recipient("k", &key).rule("app/.env*", &["k"]));
+    env.write("app/.env.ci", STAGING);
+    std::fs::create_dir_all(env.path("keys")).unwrap();
+    dotenvx(&env)
+        .args(["encrypt", "-f", "app/.env.ci", "-fk", "keys/.env.keys"])
+        .output_ok();
+    assert!(env.read("app/.env.ci").contains("# -fk ../keys/.env.keys"));
+    let want = dotenvx(&env)
+        .args([
+            "get",
+            "-f",
+            "app/.env.ci",
+            "-fk",
+            "keys/.env.keys",
+            "--format",
+            "json",
+        ])
+        .run_ok();
+    let mut want = json_map(&want);
+    want.retain(|k, _| !k.starts_with("DOTENV_PUBLIC_KEY"));
+
+    let out = env
+        .seal()
+        .args(["import", "--in-place", "app/.env.ci"])
+        .output_ok();
+    assert!(
+        stderr(&out).contains("app/../keys/.env.keys (DOTENV_PRIVATE_KEY_CI)"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(seal_export(&env, &key, "app/.env.ci"), want);
+}
+
+/// The SOPS-only flags mean nothing for a dotenvx file: refused, not ignored.
+#[test]
+fn sops_flags_are_refused_for_dotenvx_files() {
+    let (env, key) = setup();
+    dotenvx_encrypt(&env, ".env.production", STAGING);
+    let before = env.read(".env.production");
+    for extra in [
+        &["--ignore-mac"][..],
+        &["-i", key.identity.to_str().unwrap()][..],
+    ] {
+        let out = env
+            .seal()
+            .args(["import", "--in-place", ".env.production"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        assert!(
+            stderr(&out).contains("are for SOPS files"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(env.read(".env.production"), before);
+}
