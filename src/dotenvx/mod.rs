@@ -153,7 +153,15 @@ pub fn import(path: &Path, src: &str, env: &Env<'_>) -> Result<Imported, Dotenvx
                 })?;
             (&found.0, found.1.clone())
         }
-        None => (&candidates[0].0, candidates[0].1.clone()),
+        // No public key to compare: the first key that opens the first
+        // value (if none does, the first key's failure is reported below).
+        None => {
+            let first = entries.iter().find_map(|e| encrypted_text(src, e));
+            let found = first
+                .and_then(|b64| candidates.iter().find(|(k, _)| k.open(b64).is_ok()))
+                .unwrap_or(&candidates[0]);
+            (&found.0, found.1.clone())
+        }
     };
 
     let mut drop = Vec::new();
@@ -170,7 +178,10 @@ pub fn import(path: &Path, src: &str, env: &Env<'_>) -> Result<Imported, Dotenvx
         ));
     }
 
-    let mut text = Zeroizing::new(String::with_capacity(src.len()));
+    // Room for every value written back (at most twice its plaintext, which
+    // is shorter than its base64), so the buffer never moves and leaves no
+    // unwiped copy behind.
+    let mut text = Zeroizing::new(String::with_capacity(2 * src.len() + entries.len()));
     let mut pieces = Vec::new();
     let mut decrypted = 0;
     let mut pos = 0;
@@ -197,7 +208,7 @@ pub fn import(path: &Path, src: &str, env: &Env<'_>) -> Result<Imported, Dotenvx
         })?;
         copy_kept(src, pos..e.value.start, &drop, &mut text, &mut pieces);
         pieces.push((text.len(), e.value.start, false));
-        text.push_str(&scan::literal(&value, e.quote));
+        scan::push_literal(&mut text, &value, e.quote);
         // `KEY=encrypted:…#c` is a comment for dotenvx but part of an
         // unquoted value for seal: a blank keeps it a comment.
         if e.quote == Quote::None && src.as_bytes().get(e.value.end) == Some(&b'#') {

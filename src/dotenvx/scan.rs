@@ -186,14 +186,24 @@ fn quoted(
 /// literal `$` (as seal does). The quoting is kept where seal can read it:
 /// backticks become double quotes, and a value that needs escapes seal's
 /// unquoted values cannot hold is double-quoted.
-pub fn literal(value: &str, quote: Quote) -> String {
+pub fn push_literal(out: &mut String, value: &str, quote: Quote) {
     match quote {
-        Quote::Single if !value.contains(['\'', '\r']) => format!("'{value}'"),
-        Quote::Single => double_quoted(value, false),
-        Quote::None if value.is_empty() => String::new(),
-        Quote::None if bare_ok(value) => value.to_owned(),
-        Quote::None | Quote::Double | Quote::Backtick => double_quoted(value, true),
+        Quote::Single if !value.contains(['\'', '\r']) => {
+            out.push('\'');
+            out.push_str(value);
+            out.push('\'');
+        }
+        Quote::Single => double_quoted(out, value, false),
+        Quote::None if bare_ok(value) || value.is_empty() => out.push_str(value),
+        Quote::None | Quote::Double | Quote::Backtick => double_quoted(out, value, true),
     }
+}
+
+/// [`push_literal`] into a new string (the caller wipes it if it matters).
+pub fn literal(value: &str, quote: Quote) -> String {
+    let mut out = String::with_capacity(2 * value.len() + 2);
+    push_literal(&mut out, value, quote);
+    out
 }
 
 /// Whether `value` reads back as itself unquoted: no quotes, escapes,
@@ -208,8 +218,7 @@ fn bare_ok(value: &str) -> bool {
 /// one on its own), line feeds and tabs as they are. With
 /// `expand`, `$` stays as written (and so does dotenvx's `\$`); without, every
 /// `$` is escaped so that it stays literal.
-fn double_quoted(value: &str, expand: bool) -> String {
-    let mut out = String::with_capacity(value.len() + 2);
+fn double_quoted(out: &mut String, value: &str, expand: bool) {
     out.push('"');
     let mut chars = value.chars().peekable();
     while let Some(c) = chars.next() {
@@ -226,7 +235,6 @@ fn double_quoted(value: &str, expand: bool) -> String {
         }
     }
     out.push('"');
-    out
 }
 
 /// What seal reads back from [`literal`]`(value, quote)`: `value` itself,

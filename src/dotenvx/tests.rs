@@ -188,6 +188,14 @@ fn without_a_public_key_a_failure_says_either_cause() {
     let got = import(&path, bare, &env).unwrap();
     assert_eq!(got.text.as_str(), EXPECTED);
     assert!(got.dropped.is_empty());
+    // Without a public key, the key that opens the values is picked.
+    let wrong = "4".repeat(64);
+    let both = [
+        ("DOTENV_PRIVATE_KEY_PRODUCTION", wrong.as_str()),
+        ("DOTENV_PRIVATE_KEY", KEY),
+    ];
+    let got = import(&path, bare, &env_with(&both)).unwrap();
+    assert_eq!(got.key_source, "$DOTENV_PRIVATE_KEY");
     let other = "3".repeat(64);
     let err = import(
         &path,
