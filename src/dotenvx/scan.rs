@@ -254,6 +254,28 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+        /// Any text scans without panicking into ordered entries within it,
+        /// and every value found reads back in seal's parser (as the fuzz
+        /// target `dotenvx_scan` checks at length).
+        #[test]
+        fn any_text_scans(src in "([A-Z_=: #'\"`\\\\x.\t-]|\r?\n|export ){0,60}") {
+            let mut last = 0;
+            for e in entries(&src) {
+                prop_assert!(last <= e.line_start && e.line_start <= e.key.start);
+                prop_assert!(e.key.end <= e.value.start && e.value.start <= e.inner.start);
+                prop_assert!(e.inner.end <= e.value.end && e.value.end <= e.end);
+                prop_assert!(e.end <= src.len());
+                last = e.end;
+                let value = &src[e.inner.clone()];
+                for quote in [Quote::None, Quote::Single, Quote::Double, Quote::Backtick] {
+                    let line = format!("K={}\n", literal(value, quote));
+                    let values = Format::Dotenv.values(&line)
+                        .map_err(|e| TestCaseError::fail(format!("{line:?}: {e}")))?;
+                    prop_assert_eq!(values[0].1.as_str(), read_back(value, quote));
+                }
+            }
+        }
+
         /// Every value, in every quoting, reads back in seal's parser.
         #[test]
         fn literals_read_back(value in "[ -~\t\n\r\u{e9}\u{2713}]{0,24}") {
