@@ -97,6 +97,18 @@ fn json_map(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// `seal` without any dotenvx key of the machine's environment, so that
+/// each test gives exactly the keys it means to.
+fn seal(env: &Env) -> assert_cmd::Command {
+    let mut cmd = env.seal();
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("DOTENV_") {
+            cmd.env_remove(&name);
+        }
+    }
+    cmd
+}
+
 /// A test directory with a seal key and a `.seal.yaml` rule for `.env*`.
 fn setup() -> (Env, Key) {
     let env = Env::new();
@@ -122,8 +134,7 @@ fn production_and_staging_with_keys_from_env_keys() {
     let want_staging = dotenvx_values(&env, ".env.staging");
     assert_eq!(want_production["GREETING"], "world there");
 
-    let out = env
-        .seal()
+    let out = seal(&env)
         .args(["import", "--in-place", ".env.production"])
         .output_ok();
     let note = stderr(&out);
@@ -137,7 +148,7 @@ fn production_and_staging_with_keys_from_env_keys() {
         note.contains("DOTENV_PUBLIC_KEY_PRODUCTION (line 5)"),
         "{note}"
     );
-    env.seal()
+    seal(&env)
         .args(["import", "--in-place", ".env.staging"])
         .output_ok();
 
@@ -186,8 +197,7 @@ fn key_from_the_environment_and_output_elsewhere() {
     std::fs::remove_file(env.path(".env.keys")).unwrap();
     let before = env.read(".env.production");
 
-    let out = env
-        .seal()
+    let out = seal(&env)
         .args(["import", ".env.production", "-o", ".env.sealed"])
         .env("DOTENV_PRIVATE_KEY_PRODUCTION", &private)
         .output_ok();
@@ -211,8 +221,7 @@ fn dot_env_uses_dotenv_private_key_and_stdout_with_recipient() {
     std::fs::remove_file(env.path(".env.keys")).unwrap();
 
     // No .seal.yaml: -r names the recipient; the sealed file goes to stdout.
-    let sealed = env
-        .seal()
+    let sealed = seal(&env)
         .args(["import", "-r", &key.public, ".env"])
         .env("DOTENV_PRIVATE_KEY", &private)
         .run_ok();
@@ -229,8 +238,7 @@ fn a_wrong_key_is_refused_and_nothing_changes() {
     std::fs::remove_file(env.path(".env.keys")).unwrap();
     let before = env.read(".env.production");
 
-    let out = env
-        .seal()
+    let out = seal(&env)
         .args(["import", "--in-place", ".env.production"])
         .env("DOTENV_PRIVATE_KEY_PRODUCTION", &staging_key)
         .output()
@@ -264,8 +272,7 @@ fn a_tampered_value_names_its_line_and_nothing_changes() {
     let tampered = text.replace(line, &tampered_line);
     env.write(".env.production", &tampered);
 
-    let out = env
-        .seal()
+    let out = seal(&env)
         .args(["import", "--in-place", ".env.production"])
         .output()
         .unwrap();
@@ -288,8 +295,7 @@ fn no_key_names_where_it_looked() {
     let (env, _key) = setup();
     dotenvx_encrypt(&env, ".env.production", STAGING);
     std::fs::remove_file(env.path(".env.keys")).unwrap();
-    let out = env
-        .seal()
+    let out = seal(&env)
         .args(["import", "--in-place", ".env.production"])
         .output()
         .unwrap();
@@ -305,7 +311,7 @@ fn no_key_names_where_it_looked() {
 fn files_that_are_not_dotenvx_or_outputs_that_are_not_dotenv() {
     let (env, _key) = setup();
     env.write(".env.plain", "A=1\n");
-    let out = env.seal().args(["import", ".env.plain"]).output().unwrap();
+    let out = seal(&env).args(["import", ".env.plain"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("not a file seal can import"),
@@ -314,8 +320,7 @@ fn files_that_are_not_dotenvx_or_outputs_that_are_not_dotenv() {
     );
 
     dotenvx_encrypt(&env, ".env.production", STAGING);
-    let out = env
-        .seal()
+    let out = seal(&env)
         .args(["import", ".env.production", "-o", "out.yaml"])
         .output()
         .unwrap();
@@ -336,8 +341,7 @@ fn a_line_seal_cannot_hold_is_named_in_the_dotenvx_file() {
     dotenvx_encrypt(&env, ".env.production", "A=1\nB-C=2\n");
     let text = env.read(".env.production");
     let line = 1 + text.lines().position(|l| l.starts_with("B-C=")).unwrap();
-    let out = env
-        .seal()
+    let out = seal(&env)
         .args(["import", "--in-place", ".env.production"])
         .output()
         .unwrap();
@@ -375,8 +379,7 @@ fn the_keys_file_dotenvx_was_told_to_use() {
     let mut want = json_map(&want);
     want.retain(|k, _| !k.starts_with("DOTENV_PUBLIC_KEY"));
 
-    let out = env
-        .seal()
+    let out = seal(&env)
         .args(["import", "--in-place", "app/.env.ci"])
         .output_ok();
     assert!(
@@ -397,8 +400,7 @@ fn sops_flags_are_refused_for_dotenvx_files() {
         &["--ignore-mac"][..],
         &["-i", key.identity.to_str().unwrap()][..],
     ] {
-        let out = env
-            .seal()
+        let out = seal(&env)
             .args(["import", "--in-place", ".env.production"])
             .args(extra)
             .output()
