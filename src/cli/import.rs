@@ -12,8 +12,7 @@ use clap::Args;
 use zeroize::Zeroizing;
 
 use super::{
-    detect_format, display, print_stdout, read_input, write_file, CliError, FormatArg,
-    IdentityArgs,
+    detect_format, display, print_stdout, read_input, write_file, CliError, FormatArg, IdentityArgs,
 };
 use crate::document;
 use crate::envelope::{Identities, IdentityError, IdentitySources, Recipient, UnwrapError};
@@ -105,7 +104,11 @@ fn import_sops(
     // Refuse what cannot be opened before asking for identities.
     let meta = &sops_file.metadata;
     if meta.key_groups > 1 {
-        return Err(sops_error(&name, format, SopsError::Shamir(meta.key_groups)));
+        return Err(sops_error(
+            &name,
+            format,
+            SopsError::Shamir(meta.key_groups),
+        ));
     }
     if meta.age.is_empty() {
         return Err(sops_error(

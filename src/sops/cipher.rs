@@ -99,7 +99,12 @@ pub fn parse(text: &str) -> Result<EncryptedValue, CipherError> {
         return Err(CipherError::Malformed);
     }
     let kind = ValueType::parse(kind).ok_or_else(|| {
-        CipherError::UnknownType(kind.chars().filter(|c| c.is_ascii_alphanumeric()).take(16).collect())
+        CipherError::UnknownType(
+            kind.chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .take(16)
+                .collect(),
+        )
     })?;
     if iv.len() != 32 || tag.len() != 16 {
         return Err(CipherError::Length);
@@ -161,7 +166,13 @@ pub(crate) mod tests {
         let random = crate::crypto::DataKey::generate();
         let iv = GenericArray::clone_from_slice(random.expose());
         let out = cipher
-            .encrypt(&iv, Payload { msg: plain, aad: aad.as_bytes() })
+            .encrypt(
+                &iv,
+                Payload {
+                    msg: plain,
+                    aad: aad.as_bytes(),
+                },
+            )
             .unwrap();
         let (data, tag) = out.split_at(out.len() - 16);
         let b64 = base64::engine::general_purpose::STANDARD;
@@ -179,9 +190,18 @@ pub(crate) mod tests {
         let token = encrypt(&key, b"hunter2", "db:password:", "str");
         let parsed = parse(&token).unwrap();
         assert_eq!(parsed.kind, ValueType::Str);
-        assert_eq!(&decrypt(&key, &parsed, "db:password:").unwrap()[..], b"hunter2");
-        assert_eq!(decrypt(&key, &parsed, "db:user:"), Err(CipherError::Decrypt));
-        assert_eq!(decrypt(&[8u8; 32], &parsed, "db:password:"), Err(CipherError::Decrypt));
+        assert_eq!(
+            &decrypt(&key, &parsed, "db:password:").unwrap()[..],
+            b"hunter2"
+        );
+        assert_eq!(
+            decrypt(&key, &parsed, "db:user:"),
+            Err(CipherError::Decrypt)
+        );
+        assert_eq!(
+            decrypt(&[8u8; 32], &parsed, "db:password:"),
+            Err(CipherError::Decrypt)
+        );
     }
 
     #[test]

@@ -99,7 +99,9 @@ pub fn convert(text: &str) -> Result<Converted, ConfigError> {
             ));
         }
         for kind in other_kinds(node) {
-            unmapped.push(format!("{at}: {kind} keys are not mapped (seal uses age keys only)"));
+            unmapped.push(format!(
+                "{at}: {kind} keys are not mapped (seal uses age keys only)"
+            ));
         }
         let mut encrypt = Vec::new();
         if let Some(re) = text_of("encrypted_regex") {
@@ -219,8 +221,10 @@ fn other_kinds(node: &Yaml) -> Vec<&'static str> {
     ]
     .into_iter()
     .filter(|(k, _)| {
-        node.as_mapping_get(k)
-            .is_some_and(|v| !matches!(v, Yaml::Value(saphyr::Scalar::Null)) && scalar(v).is_none_or(|s| !s.is_empty()))
+        node.as_mapping_get(k).is_some_and(|v| {
+            !matches!(v, Yaml::Value(saphyr::Scalar::Null))
+                && scalar(v).is_none_or(|s| !s.is_empty())
+        })
     })
     .map(|(_, name)| name)
     .collect()
@@ -247,8 +251,8 @@ fn pieces(body: &str) -> Option<Vec<Piece>> {
     while let Some(c) = chars.next() {
         match c {
             '\\' => match chars.next()? {
-                e @ ('.' | '-' | '_' | '/' | '+' | '(' | ')' | '[' | ']' | '{' | '}' | '$' | '^'
-                | '|' | '?' | '*') => lit.push(e),
+                e @ ('.' | '-' | '_' | '/' | '+' | '(' | ')' | '[' | ']' | '{' | '}' | '$'
+                | '^' | '|' | '?' | '*') => lit.push(e),
                 _ => return None,
             },
             '.' if chars.peek() == Some(&'*') => {
@@ -311,7 +315,12 @@ fn regex_to_glob(re: &str) -> Option<(String, bool)> {
             Piece::Lit(l) => glob.push_str(&glob_escape(l)),
             Piece::Choice(c) => {
                 glob.push('{');
-                glob.push_str(&c.iter().map(|s| glob_escape(s)).collect::<Vec<_>>().join(","));
+                glob.push_str(
+                    &c.iter()
+                        .map(|s| glob_escape(s))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                );
                 glob.push('}');
             }
             Piece::AnyRun => {
@@ -394,7 +403,8 @@ fn regex_to_key_patterns(re: &str) -> Option<Vec<String>> {
 fn render(keys: &[String], rules: &[Rule]) -> String {
     let q = |s: &str| crate::format::Format::Yaml.string_literal(s);
     let name = |i: usize| format!("sops-age-{}", i + 1);
-    let mut out = String::from("# Converted from .sops.yaml by `seal import --sops-config`.\nrecipients:\n");
+    let mut out =
+        String::from("# Converted from .sops.yaml by `seal import --sops-config`.\nrecipients:\n");
     for (i, k) in keys.iter().enumerate() {
         out.push_str(&format!("  {}: {}\n", name(i), q(k)));
     }
@@ -437,7 +447,10 @@ mod tests {
             ["**.data", "**.stringData"]
         );
         assert_eq!(regex_to_key_patterns("^pass").unwrap(), ["**.pass*"]);
-        assert_eq!(regex_to_key_patterns("password").unwrap(), ["**.*password*"]);
+        assert_eq!(
+            regex_to_key_patterns("password").unwrap(),
+            ["**.*password*"]
+        );
         assert_eq!(regex_to_key_patterns("^a[bc]$"), None);
     }
 
@@ -448,14 +461,32 @@ mod tests {
         )
         .unwrap();
         assert_eq!(converted.rules, 2);
-        assert!(converted.text.contains("sops-age-1: age1aaa\n  sops-age-2: age1bbb\n"), "{}", converted.text);
+        assert!(
+            converted
+                .text
+                .contains("sops-age-1: age1aaa\n  sops-age-2: age1bbb\n"),
+            "{}",
+            converted.text
+        );
         assert!(converted.text.contains("- path: \"**/*.prod.yaml\"\n    recipients: [sops-age-1, sops-age-2]\n    encrypt: [\"**.data\", \"**.stringData\"]\n"), "{}", converted.text);
         let notes = converted.unmapped.join("\n");
-        for needle in ["PGP", "key_groups", "shamir_threshold", "AWS KMS", "creation_rules[2]: no age keys"] {
+        for needle in [
+            "PGP",
+            "key_groups",
+            "shamir_threshold",
+            "AWS KMS",
+            "creation_rules[2]: no age keys",
+        ] {
             assert!(notes.contains(needle), "{needle}: {notes}");
         }
-        let cfg = crate::config::Config::parse(&converted.text, std::path::Path::new(".seal.yaml"), std::path::Path::new("/x"))
-            .unwrap();
-        assert!(cfg.rule_for(std::path::Path::new("/x/a/b.prod.yaml")).is_some());
+        let cfg = crate::config::Config::parse(
+            &converted.text,
+            std::path::Path::new(".seal.yaml"),
+            std::path::Path::new("/x"),
+        )
+        .unwrap();
+        assert!(cfg
+            .rule_for(std::path::Path::new("/x/a/b.prod.yaml"))
+            .is_some());
     }
 }

@@ -50,7 +50,9 @@ pub enum MetadataError {
     TwoRules,
 }
 
-const KEY_KINDS: [&str; 7] = ["pgp", "kms", "gcp_kms", "azure_kv", "hc_vault", "hckms", "age"];
+const KEY_KINDS: [&str; 7] = [
+    "pgp", "kms", "gcp_kms", "azure_kv", "hc_vault", "hckms", "age",
+];
 
 impl SopsMetadata {
     /// Read the metadata from its scalar entries, each given by its path
@@ -60,8 +62,10 @@ impl SopsMetadata {
         let mut meta = SopsMetadata::default();
         let mut ages: Vec<(Option<String>, Option<String>)> = Vec::new();
         let mut groups = std::collections::BTreeSet::new();
-        let mut group_ages: std::collections::BTreeMap<(usize, usize), (Option<String>, Option<String>)> =
-            Default::default();
+        let mut group_ages: std::collections::BTreeMap<
+            (usize, usize),
+            (Option<String>, Option<String>),
+        > = Default::default();
         let mut others = Vec::new();
         let mut rule_count = 0;
         for (path, value) in entries {
@@ -80,10 +84,15 @@ impl SopsMetadata {
                 "version" if one => meta.version = Some(value.clone()),
                 "shamir_threshold" if one => meta.shamir_threshold = Some(value.clone()),
                 "mac_only_encrypted" if one => {
-                    meta.mac_only_encrypted = matches!(value.as_str(), "true" | "True" | "TRUE" | "1")
+                    meta.mac_only_encrypted =
+                        matches!(value.as_str(), "true" | "True" | "TRUE" | "1")
                 }
-                "unencrypted_suffix" | "encrypted_suffix" | "unencrypted_regex" | "encrypted_regex"
-                | "unencrypted_comment_regex" | "encrypted_comment_regex"
+                "unencrypted_suffix"
+                | "encrypted_suffix"
+                | "unencrypted_regex"
+                | "encrypted_regex"
+                | "unencrypted_comment_regex"
+                | "encrypted_comment_regex"
                     if one =>
                 {
                     if value.is_empty() {
@@ -102,7 +111,8 @@ impl SopsMetadata {
                     *slot = Some(value.clone());
                 }
                 "age" => {
-                    let (Some(Segment::Index(i)), Some(field), true) = (path.get(1), key(2), path.len() == 3)
+                    let (Some(Segment::Index(i)), Some(field), true) =
+                        (path.get(1), key(2), path.len() == 3)
                     else {
                         return Err(MetadataError::Malformed(shown()));
                     };
@@ -133,7 +143,10 @@ impl SopsMetadata {
                             _ => {}
                         }
                     } else if let Some(kind) = key(2) {
-                        if kind != "age" && KEY_KINDS.contains(&kind) && !others.iter().any(|o| o == kind) {
+                        if kind != "age"
+                            && KEY_KINDS.contains(&kind)
+                            && !others.iter().any(|o| o == kind)
+                        {
                             others.push(kind.to_owned());
                         }
                     }
@@ -263,11 +276,20 @@ mod tests {
 
     #[test]
     fn flattened_dotenv_keys_become_paths() {
-        assert_eq!(unflatten("age__list_0__map_enc"), vec![k("age"), Segment::Index(0), k("enc")]);
+        assert_eq!(
+            unflatten("age__list_0__map_enc"),
+            vec![k("age"), Segment::Index(0), k("enc")]
+        );
         assert_eq!(unflatten("lastmodified"), vec![k("lastmodified")]);
         assert_eq!(
             unflatten("key_groups__list_1__map_age__list_0__map_recipient"),
-            vec![k("key_groups"), Segment::Index(1), k("age"), Segment::Index(0), k("recipient")]
+            vec![
+                k("key_groups"),
+                Segment::Index(1),
+                k("age"),
+                Segment::Index(0),
+                k("recipient")
+            ]
         );
     }
 
@@ -283,7 +305,13 @@ mod tests {
             e(vec![k("encrypted_regex")], "^data$"),
         ])
         .unwrap();
-        assert_eq!(meta.age, vec![AgeKey { recipient: "age1x".into(), enc: "ENC".into() }]);
+        assert_eq!(
+            meta.age,
+            vec![AgeKey {
+                recipient: "age1x".into(),
+                enc: "ENC".into()
+            }]
+        );
         assert_eq!(meta.other_keys, vec!["pgp".to_owned()]);
         assert_eq!(meta.rules.encrypted_regex.as_deref(), Some("^data$"));
         assert_eq!(meta.rules.unencrypted_suffix, None);
@@ -301,10 +329,25 @@ mod tests {
 
     #[test]
     fn lastmodified_is_normalised_as_go_formats_it() {
-        let m = |t: &str| SopsMetadata { lastmodified: t.into(), ..Default::default() }.mac_additional_data();
-        assert_eq!(m("2026-01-01T10:00:00.123Z").unwrap(), "2026-01-01T10:00:00Z");
-        assert_eq!(m("2026-01-01T10:00:00+02:00").unwrap(), "2026-01-01T10:00:00+02:00");
-        assert_eq!(m("2026-01-01T10:00:00+00:00").unwrap(), "2026-01-01T10:00:00Z");
+        let m = |t: &str| {
+            SopsMetadata {
+                lastmodified: t.into(),
+                ..Default::default()
+            }
+            .mac_additional_data()
+        };
+        assert_eq!(
+            m("2026-01-01T10:00:00.123Z").unwrap(),
+            "2026-01-01T10:00:00Z"
+        );
+        assert_eq!(
+            m("2026-01-01T10:00:00+02:00").unwrap(),
+            "2026-01-01T10:00:00+02:00"
+        );
+        assert_eq!(
+            m("2026-01-01T10:00:00+00:00").unwrap(),
+            "2026-01-01T10:00:00Z"
+        );
         assert!(m("yesterday").is_err());
     }
 }

@@ -309,7 +309,10 @@ impl SopsFile<'_> {
                     }
                 }
                 if self.format == Format::Dotenv {
-                    edits.push((entry.span.clone(), self.literal(&entry.value, ValueType::Str)));
+                    edits.push((
+                        entry.span.clone(),
+                        self.literal(&entry.value, ValueType::Str),
+                    ));
                 }
                 selection.push((entry.path.clone(), false));
                 clear.push(entry.path.clone());
@@ -317,7 +320,9 @@ impl SopsFile<'_> {
             }
             let is_string = match entry.class {
                 Class::Text => true,
-                Class::Plain => matches!(scalar::yaml_plain(&entry.value), ClearBytes::Bytes(ref b) if *b == *entry.value),
+                Class::Plain => {
+                    matches!(scalar::yaml_plain(&entry.value), ClearBytes::Bytes(ref b) if *b == *entry.value)
+                }
                 _ => false,
             };
             if !is_string {
@@ -344,18 +349,33 @@ impl SopsFile<'_> {
             let parsed = cipher::parse(&entry.value).map_err(value_error)?;
             let aad = cipher::additional_data(keys.iter().copied());
             let plain = cipher::decrypt(key, &parsed, &aad).map_err(value_error)?;
-            let text = Zeroizing::new(
-                String::from_utf8(plain.to_vec()).map_err(|_| SopsError::BadValue {
-                    path: path(),
-                    what: "not UTF-8 text once decrypted".into(),
-                })?,
-            );
-            let (mac_bytes, kind) = typed_bytes(&text, parsed.kind).ok_or_else(|| {
+            let text = Zeroizing::new(String::from_utf8(plain.to_vec()).map_err(|_| {
                 SopsError::BadValue {
                     path: path(),
-                    what: format!("not a {:?} once decrypted", parsed.kind).to_lowercase(),
+                    what: "not UTF-8 text once decrypted".into(),
                 }
-            })?;
+            })?);
+            if parsed.kind == ValueType::Comment {
+                // SOPS writes a comment inside a sequence as an item of
+                // its own (`- ENC[…,type:comment]`); `sops decrypt` turns
+                // it back into a comment, which its MAC leaves out.
+                let item = self
+                    .comment_item(entry)
+                    .ok_or_else(|| SopsError::BadValue {
+                        path: path(),
+                        what: "an encrypted comment where a value belongs".into(),
+                    })?;
+                let mut line = Zeroizing::new(String::with_capacity(text.len() + 1));
+                line.push('#');
+                line.push_str(&text);
+                edits.push((item, line));
+                continue;
+            }
+            let (mac_bytes, kind) =
+                typed_bytes(&text, parsed.kind).ok_or_else(|| SopsError::BadValue {
+                    path: path(),
+                    what: format!("not a {:?} once decrypted", parsed.kind).to_lowercase(),
+                })?;
             hash.update(mac_bytes.as_bytes());
             let literal = self.literal(&mac_bytes, kind);
             edits.push((entry.span.clone(), literal));
@@ -400,12 +420,36 @@ impl SopsFile<'_> {
         let plaintext = self.strip_metadata(plaintext)?;
         Ok(Imported {
             plaintext,
-            recipients: self.metadata.age.iter().map(|k| k.recipient.clone()).collect(),
+            recipients: self
+                .metadata
+                .age
+                .iter()
+                .map(|k| k.recipient.clone())
+                .collect(),
             encrypt: patterns::covering(&selection),
             clear,
             undecrypted_comments,
             mac_mismatch_ignored: mac_mismatch,
         })
+    }
+
+    /// For a YAML sequence item that stands alone on its line (`  - X`),
+    /// the range from its `-` to the end of the value.
+    fn comment_item(&self, entry: &Entry) -> Option<Range<usize>> {
+        if self.format != Format::Yaml
+            || !matches!(entry.path.segments.last(), Some(Segment::Index(_)))
+        {
+            return None;
+        }
+        let line_start = self.src[..entry.span.start]
+            .rfind('\n')
+            .map_or(0, |i| i + 1);
+        let head = &self.src[line_start..entry.span.start];
+        let dash = head.trim_start_matches(' ');
+        let tail = &self.src[entry.span.end..];
+        let rest_of_line = &tail[..tail.find('\n').unwrap_or(tail.len())];
+        (dash.trim_end_matches(' ') == "-" && rest_of_line.trim().is_empty())
+            .then(|| line_start + (head.len() - dash.len())..entry.span.end)
     }
 
     /// The MAC SOPS stored, decrypted (bound to `lastmodified`).
@@ -424,7 +468,12 @@ impl SopsFile<'_> {
             Class::Plain => scalar::yaml_plain(&entry.value),
             Class::JsonNumber => scalar::json_number(&entry.value),
             Class::JsonBool => ClearBytes::Bytes(
-                if entry.value.as_str() == "true" { "True" } else { "False" }.to_owned(),
+                if entry.value.as_str() == "true" {
+                    "True"
+                } else {
+                    "False"
+                }
+                .to_owned(),
             ),
         }
     }
@@ -460,7 +509,12 @@ impl SopsFile<'_> {
             }
         };
         let after = self.entries.iter().position(|e| e.span.start > range.start);
-        let near = [after, after.and_then(|i| i.checked_sub(1)).or(self.entries.len().checked_sub(1))];
+        let near = [
+            after,
+            after
+                .and_then(|i| i.checked_sub(1))
+                .or(self.entries.len().checked_sub(1)),
+        ];
         let keys_of = |e: &Entry| -> Vec<String> {
             e.path
                 .segments
@@ -471,7 +525,11 @@ impl SopsFile<'_> {
                 })
                 .collect()
         };
-        for e in near.into_iter().flatten().filter_map(|i| self.entries.get(i)) {
+        for e in near
+            .into_iter()
+            .flatten()
+            .filter_map(|i| self.entries.get(i))
+        {
             let keys = keys_of(e);
             for n in (0..keys.len()).rev() {
                 let prefix: Vec<&str> = keys[..n].iter().map(String::as_str).collect();
@@ -516,7 +574,14 @@ fn typed_bytes(text: &str, kind: ValueType) -> Option<(Zeroizing<String>, ValueT
     let z = |s: String| Zeroizing::new(s);
     Some(match kind {
         ValueType::Str | ValueType::Bytes => (z(text.to_owned()), kind),
-        ValueType::Int => (z(text.trim_start_matches('+').parse::<i64>().ok()?.to_string()), kind),
+        ValueType::Int => (
+            z(text
+                .trim_start_matches('+')
+                .parse::<i64>()
+                .ok()?
+                .to_string()),
+            kind,
+        ),
         ValueType::Float => (z(scalar::go_float(go_parse_float(text)?)), kind),
         ValueType::Bool => {
             let b = match text {
@@ -537,7 +602,12 @@ fn go_parse_float(text: &str) -> Option<f64> {
         "+Inf" | "Inf" | "+Infinity" | "Infinity" => Some(f64::INFINITY),
         "-Inf" | "-Infinity" => Some(f64::NEG_INFINITY),
         "NaN" => Some(f64::NAN),
-        _ if text.chars().all(|c| c.is_ascii_digit() || "+-.eE".contains(c)) => text.parse().ok(),
+        _ if text
+            .chars()
+            .all(|c| c.is_ascii_digit() || "+-.eE".contains(c)) =>
+        {
+            text.parse().ok()
+        }
         _ => None,
     }
 }

@@ -10,6 +10,7 @@ mod expansion;
 mod export;
 mod git;
 mod hardening;
+mod import;
 mod interop;
 mod keygen;
 mod library;
