@@ -2,7 +2,7 @@
 //! metadata, the data key from an age master key, every `ENC[…]` value and
 //! comment decrypted, SOPS's MAC verified, and the plaintext document
 //! written back in the file's own layout without the metadata, ready to be
-//! sealed (spec/FORMAT.md, "Importing from SOPS").
+//! sealed (spec/FORMAT.md, appendix A, "Importing from SOPS").
 //!
 //! Nothing here writes a file: the plaintext stays in memory, wiped when
 //! dropped. Errors name the key path or line, never a value.
