@@ -52,6 +52,13 @@ pub fn mask_document(format: Format, src: &str) -> Result<String, ParseError> {
             }
             None => HIDDEN.to_owned(),
         };
+        // The mask is a string: a YAML tag such as `!!int` before it would
+        // make the masked document fail to load, so the tag goes too.
+        if format == Format::Yaml {
+            if let Some(tag) = yaml_tag_before(src, leaf.span.start) {
+                edits.push((tag, String::new()));
+            }
+        }
         edits.push((leaf.span.clone(), format.string_literal(&shown)));
     }
     let mut out = String::with_capacity(src.len());
@@ -63,6 +70,29 @@ pub fn mask_document(format: Format, src: &str) -> Result<String, ParseError> {
     }
     out.push_str(&src[at..]);
     Ok(out)
+}
+
+/// The tag (with the blanks after it) among the YAML node properties
+/// (`!tag`, `&anchor`, in either order) that end just before `at`.
+fn yaml_tag_before(src: &str, at: usize) -> Option<Range<usize>> {
+    let mut end = at;
+    // At most two properties: one tag and one anchor.
+    for _ in 0..2 {
+        let before = &src[..end];
+        let trimmed = before.trim_end_matches([' ', '\t']);
+        if trimmed.len() == before.len() {
+            return None;
+        }
+        let word_start = trimmed
+            .rfind(|c: char| c.is_whitespace() || matches!(c, '[' | '{' | ','))
+            .map_or(0, |i| i + 1);
+        match trimmed[word_start..].chars().next() {
+            Some('!') => return Some(word_start..before.len()),
+            Some('&') => end = word_start,
+            _ => return None,
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -98,6 +128,20 @@ mod tests {
             let values = format.values(&masked).unwrap();
             assert_eq!(values.len(), format.values(&src).unwrap().len(), "{masked}");
         }
+    }
+
+    #[test]
+    fn yaml_tags_go_with_the_value_they_typed() {
+        let src = "port: !!int 5432\nname: !!str hello-world-long-value\nlist: [!!int 5, x]\nanchored: &a !!int 7\nother: !!int &b 8\nplain: 5\n";
+        let masked = mask_document(Format::Yaml, src).unwrap();
+        assert_eq!(
+            masked,
+            "port: …(hidden)\nname: hello-…(22 chars)\nlist: […(hidden), …(hidden)]\nanchored: &a …(hidden)\nother: &b …(hidden)\nplain: …(hidden)\n"
+        );
+        assert_eq!(
+            Format::Yaml.values(&masked).unwrap().len(),
+            Format::Yaml.values(src).unwrap().len()
+        );
     }
 
     #[test]
