@@ -193,7 +193,10 @@ struct Sealer {
 
 fn sealer(format: Format) -> &'static Sealer {
     static SEALERS: [OnceLock<Sealer>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
-    let i = FORMATS.iter().position(|&f| f == format).expect("known format");
+    let i = FORMATS
+        .iter()
+        .position(|&f| f == format)
+        .expect("known format");
     SEALERS[i].get_or_init(|| {
         let name = format.name();
         let doc = match format {
@@ -233,7 +236,10 @@ fn sealer(format: Format) -> &'static Sealer {
 /// Seal `plaintext` with the fixed data key (for seed corpora and checks).
 pub fn seal_with_fixed_key(format: Format, plaintext: &str) -> Result<String, DocError> {
     let s = sealer(format);
-    match s.opened.reseal_for(plaintext, s.wrapped.clone(), &key(), &[])? {
+    match s
+        .opened
+        .reseal_for(plaintext, s.wrapped.clone(), &key(), &[])?
+    {
         Resealed::Changed(t) => Ok(t),
         Resealed::Unchanged => Ok(s.opened.sealed_text().to_owned()),
     }
@@ -303,8 +309,14 @@ pub fn check_token(s: &str) {
     match Token::decode(s) {
         Ok(t) => {
             assert!(shaped, "{s:?} decodes but does not look like a token");
-            assert!(s.starts_with(PREFIX_V1), "{s:?} decodes without the v1 prefix");
-            assert!(t.ciphertext.len() >= 16, "{s:?} decodes with no room for a tag");
+            assert!(
+                s.starts_with(PREFIX_V1),
+                "{s:?} decodes without the v1 prefix"
+            );
+            assert!(
+                t.ciphertext.len() >= 16,
+                "{s:?} decodes with no room for a tag"
+            );
             assert_eq!(t.encode(), s, "a token must have exactly one spelling");
         }
         Err(TokenError::NotAToken) => assert!(!shaped, "{s:?} looks like a token but is NotAToken"),
@@ -323,9 +335,7 @@ pub fn check_token(s: &str) {
         }
         let _ = format.token_in(s);
     }
-    let _ = key()
-        .value_cipher()
-        .decrypt(&KeyPath::key("FUZZ"), s);
+    let _ = key().value_cipher().decrypt(&KeyPath::key("FUZZ"), s);
 }
 
 /// The open_sealed target: `src` as a sealed file of every format.
@@ -337,7 +347,11 @@ pub fn check_open(src: &str) {
         let Ok(scan) = format.scan(src) else { continue };
         let Some(block) = scan.metadata else { continue };
         let r = block.region;
-        if r.start > r.end || r.end > src.len() || !src.is_char_boundary(r.start) || !src.is_char_boundary(r.end) {
+        if r.start > r.end
+            || r.end > src.len()
+            || !src.is_char_boundary(r.start)
+            || !src.is_char_boundary(r.end)
+        {
             continue; // the scan targets report this
         }
         let body = [&src[..r.start], &src[r.end..]].concat();
@@ -346,5 +360,48 @@ pub fn check_open(src: &str) {
         if let Ok(resealed) = format.attach_metadata(&body, &meta) {
             let _ = document::open_with_key(format, &resealed, key());
         }
+    }
+}
+
+/// The age identity the `sops_parse` seeds (`fuzz/seeds/sops_parse/`, made
+/// by `sops encrypt --age` for its public key) are encrypted to. A test
+/// key for fuzzing only, never used for anything else.
+const SOPS_FUZZ_IDENTITY: &str =
+    "AGE-SECRET-KEY-1M40QFA94CUP62EGM9CL5CFMKLRQZT2N3VJ5WUGTTKDSE979HCYZSXV0Y0J"; // seal:allow (fuzz test key)
+
+/// `seal import`'s SOPS reader on arbitrary input: the first byte picks
+/// YAML, JSON, dotenv or a `.sops.yaml` to convert; the rest is the text.
+/// Parsing, unwrapping the data key with the seeds' identity, decrypting
+/// (MAC checked and ignored) and converting must never panic.
+pub fn check_sops(data: &[u8]) {
+    let Some((&which, rest)) = data.split_first() else {
+        return;
+    };
+    let src = text(rest);
+    let format = match which % 4 {
+        0 => Format::Yaml,
+        1 => Format::Json,
+        2 => Format::Dotenv,
+        _ => {
+            let _ = seal::sops::config::convert(src);
+            return;
+        }
+    };
+    let _ = seal::sops::looks_like_sops(format, src);
+    let Ok(file) = seal::sops::parse(format, src) else {
+        return;
+    };
+    thread_local! {
+        static IDS: Identities =
+            Identities::from_text(SOPS_FUZZ_IDENTITY, "fuzz identity").expect("the fuzz identity");
+    }
+    // A wrong key reaches the value and MAC errors; the seeds' own key the
+    // decryption and splicing after them.
+    let wrong = key();
+    let _ = file.decrypt(&wrong, false);
+    let _ = file.decrypt(&wrong, true);
+    if let Ok(data_key) = IDS.with(|ids| file.data_key(ids)) {
+        let _ = file.decrypt(&data_key, false);
+        let _ = file.decrypt(&data_key, true);
     }
 }

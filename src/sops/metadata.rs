@@ -151,10 +151,8 @@ impl SopsMetadata {
                         }
                     }
                 }
-                kind if KEY_KINDS.contains(&kind) => {
-                    if !others.iter().any(|o| o == kind) {
-                        others.push(kind.to_owned());
-                    }
+                kind if KEY_KINDS.contains(&kind) && !others.iter().any(|o| o == kind) => {
+                    others.push(kind.to_owned());
                 }
                 _ => {}
             }

@@ -2,7 +2,7 @@
 //! metadata, the data key from an age master key, every `ENC[…]` value and
 //! comment decrypted, SOPS's MAC verified, and the plaintext document
 //! written back in the file's own layout without the metadata, ready to be
-//! sealed (spec/FORMAT.md, "Importing from SOPS").
+//! sealed (spec/FORMAT.md, appendix A, "Importing from SOPS").
 //!
 //! Nothing here writes a file: the plaintext stays in memory, wiped when
 //! dropped. Errors name the key path or line, never a value.
@@ -355,6 +355,22 @@ impl SopsFile<'_> {
                     what: "not UTF-8 text once decrypted".into(),
                 }
             })?);
+            if parsed.kind == ValueType::Comment {
+                // SOPS writes a comment inside a sequence as an item of
+                // its own (`- ENC[…,type:comment]`); `sops decrypt` turns
+                // it back into a comment, which its MAC leaves out.
+                let item = self
+                    .comment_item(entry)
+                    .ok_or_else(|| SopsError::BadValue {
+                        path: path(),
+                        what: "an encrypted comment where a value belongs".into(),
+                    })?;
+                let mut line = Zeroizing::new(String::with_capacity(text.len() + 1));
+                line.push('#');
+                line.push_str(&text);
+                edits.push((item, line));
+                continue;
+            }
             let (mac_bytes, kind) =
                 typed_bytes(&text, parsed.kind).ok_or_else(|| SopsError::BadValue {
                     path: path(),
@@ -415,6 +431,25 @@ impl SopsFile<'_> {
             undecrypted_comments,
             mac_mismatch_ignored: mac_mismatch,
         })
+    }
+
+    /// For a YAML sequence item that stands alone on its line (`  - X`),
+    /// the range from its `-` to the end of the value.
+    fn comment_item(&self, entry: &Entry) -> Option<Range<usize>> {
+        if self.format != Format::Yaml
+            || !matches!(entry.path.segments.last(), Some(Segment::Index(_)))
+        {
+            return None;
+        }
+        let line_start = self.src[..entry.span.start]
+            .rfind('\n')
+            .map_or(0, |i| i + 1);
+        let head = &self.src[line_start..entry.span.start];
+        let dash = head.trim_start_matches(' ');
+        let tail = &self.src[entry.span.end..];
+        let rest_of_line = &tail[..tail.find('\n').unwrap_or(tail.len())];
+        (dash.trim_end_matches(' ') == "-" && rest_of_line.trim().is_empty())
+            .then(|| line_start + (head.len() - dash.len())..entry.span.end)
     }
 
     /// The MAC SOPS stored, decrypted (bound to `lastmodified`).

@@ -65,12 +65,15 @@ fn walk(node: &Node, prefix: &mut Vec<String>, out: &mut Vec<String>) {
     }
 }
 
-/// A key as a pattern segment. A pattern cannot name a key holding `.`
-/// or an empty key exactly; `*` stands for those characters, which may
-/// select a few more values (never fewer).
+/// A path segment as a pattern segment. SOPS decides by mapping keys
+/// alone, so every position of a sequence is alike: `*` (which also keeps
+/// patterns right when a comment SOPS stored as an item is taken out). A
+/// pattern cannot name a key holding `.` or an empty key exactly; `*`
+/// stands for those characters, which may select more values (never
+/// fewer).
 fn segment_pattern(seg: &Segment) -> String {
     match seg {
-        Segment::Index(i) => i.to_string(),
+        Segment::Index(_) => "*".to_owned(),
         Segment::Key(k) if k.is_empty() => "*".to_owned(),
         Segment::Key(k) => k.replace('.', "*"),
     }
