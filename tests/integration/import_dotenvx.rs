@@ -414,3 +414,43 @@ fn sops_flags_are_refused_for_dotenvx_files() {
     }
     assert_eq!(env.read(".env.production"), before);
 }
+
+/// A CRLF file keeps its line endings; a value dotenvx read across lines
+/// (it reads CRLF as LF) is still the same value.
+#[test]
+fn crlf_files_keep_their_line_endings() {
+    let (env, key) = setup();
+    dotenvx_encrypt(
+        &env,
+        ".env.production",
+        "A=1\r\nB=\"two\r\nlines\"\r\n# c\r\nC=x\r\n",
+    );
+    let want = dotenvx_values(&env, ".env.production");
+    assert_eq!(want["B"], "two\nlines");
+    seal(&env)
+        .args(["import", "--in-place", ".env.production"])
+        .output_ok();
+    assert_eq!(
+        env.decrypt(".env.production", &key),
+        "A=1\r\nB=\"two\nlines\"\r\n# c\r\nC=x\r\n"
+    );
+    assert_eq!(seal_export(&env, &key, ".env.production"), want);
+}
+
+/// Standard input has no directory to find `.env.keys` in: refused.
+#[test]
+fn standard_input_is_refused_for_dotenvx() {
+    let (env, _key) = setup();
+    dotenvx_encrypt(&env, ".env.production", STAGING);
+    let out = seal(&env)
+        .args(["import", "--format", "dotenv", "-"])
+        .write_stdin(env.read(".env.production"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("not standard input"),
+        "{}",
+        stderr(&out)
+    );
+}
