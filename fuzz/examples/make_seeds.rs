@@ -32,8 +32,7 @@ fn main() {
                         .expect("a sealed seed opens");
                     assert_eq!(opened.plaintext.as_str(), text, "{name} round-trips");
                     if tokens.len() < 3 {
-                        if let Some(t) = sealed
-                            .split(|c: char| !(c.is_ascii_alphanumeric() || "._-".contains(c)))
+                        if let Some(t) = sealed.split(|c: char| !(c.is_ascii_alphanumeric() || "._-".contains(c)))
                             .find(|w| seal::token::looks_like_token(w))
                         {
                             tokens.push(t.to_owned());
@@ -47,7 +46,6 @@ fn main() {
         }
     }
     for (i, t) in tokens.iter().enumerate() {
-        fs::write(seeds.join("token_decode").join(format!("real-{i}")), t)
-            .expect("write token seed");
+        fs::write(seeds.join("token_decode").join(format!("real-{i}")), t).expect("write token seed");
     }
 }

@@ -193,10 +193,7 @@ struct Sealer {
 
 fn sealer(format: Format) -> &'static Sealer {
     static SEALERS: [OnceLock<Sealer>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
-    let i = FORMATS
-        .iter()
-        .position(|&f| f == format)
-        .expect("known format");
+    let i = FORMATS.iter().position(|&f| f == format).expect("known format");
     SEALERS[i].get_or_init(|| {
         let name = format.name();
         let doc = match format {
@@ -236,10 +233,7 @@ fn sealer(format: Format) -> &'static Sealer {
 /// Seal `plaintext` with the fixed data key (for seed corpora and checks).
 pub fn seal_with_fixed_key(format: Format, plaintext: &str) -> Result<String, DocError> {
     let s = sealer(format);
-    match s
-        .opened
-        .reseal_for(plaintext, s.wrapped.clone(), &key(), &[])?
-    {
+    match s.opened.reseal_for(plaintext, s.wrapped.clone(), &key(), &[])? {
         Resealed::Changed(t) => Ok(t),
         Resealed::Unchanged => Ok(s.opened.sealed_text().to_owned()),
     }
@@ -309,14 +303,8 @@ pub fn check_token(s: &str) {
     match Token::decode(s) {
         Ok(t) => {
             assert!(shaped, "{s:?} decodes but does not look like a token");
-            assert!(
-                s.starts_with(PREFIX_V1),
-                "{s:?} decodes without the v1 prefix"
-            );
-            assert!(
-                t.ciphertext.len() >= 16,
-                "{s:?} decodes with no room for a tag"
-            );
+            assert!(s.starts_with(PREFIX_V1), "{s:?} decodes without the v1 prefix");
+            assert!(t.ciphertext.len() >= 16, "{s:?} decodes with no room for a tag");
             assert_eq!(t.encode(), s, "a token must have exactly one spelling");
         }
         Err(TokenError::NotAToken) => assert!(!shaped, "{s:?} looks like a token but is NotAToken"),
@@ -335,7 +323,9 @@ pub fn check_token(s: &str) {
         }
         let _ = format.token_in(s);
     }
-    let _ = key().value_cipher().decrypt(&KeyPath::key("FUZZ"), s);
+    let _ = key()
+        .value_cipher()
+        .decrypt(&KeyPath::key("FUZZ"), s);
 }
 
 /// The open_sealed target: `src` as a sealed file of every format.
@@ -347,11 +337,7 @@ pub fn check_open(src: &str) {
         let Ok(scan) = format.scan(src) else { continue };
         let Some(block) = scan.metadata else { continue };
         let r = block.region;
-        if r.start > r.end
-            || r.end > src.len()
-            || !src.is_char_boundary(r.start)
-            || !src.is_char_boundary(r.end)
-        {
+        if r.start > r.end || r.end > src.len() || !src.is_char_boundary(r.start) || !src.is_char_boundary(r.end) {
             continue; // the scan targets report this
         }
         let body = [&src[..r.start], &src[r.end..]].concat();

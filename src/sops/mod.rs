@@ -243,10 +243,6 @@ fn yaml_comments(src: &str, leaves: &[crate::format::Leaf]) -> Vec<Range<usize>>
 }
 
 impl SopsFile<'_> {
-    pub fn format(&self) -> Format {
-        self.format
-    }
-
     /// The SOPS data key, from the first age master key an identity opens.
     pub fn data_key(&self, identities: &Identities) -> Result<DataKey, SopsError> {
         let meta = &self.metadata;
@@ -376,6 +372,15 @@ impl SopsFile<'_> {
                     path: path(),
                     what: format!("not a {:?} once decrypted", parsed.kind).to_lowercase(),
                 })?;
+            if self.format == Format::Json
+                && kind == ValueType::Float
+                && mac_bytes.contains(['I', 'N'])
+            {
+                return Err(SopsError::BadValue {
+                    path: path(),
+                    what: "an infinite or NaN float, which JSON cannot hold".into(),
+                });
+            }
             hash.update(mac_bytes.as_bytes());
             let literal = self.literal(&mac_bytes, kind);
             edits.push((entry.span.clone(), literal));
@@ -384,10 +389,7 @@ impl SopsFile<'_> {
         let computed = Zeroizing::new(hex_upper(&hash.finalize()));
         let mac_mismatch = match self.stored_mac(key) {
             Ok(stored) => *stored != *computed,
-            Err(e) if ignore_mac => {
-                let _ = e;
-                true
-            }
+            Err(_) if ignore_mac => true,
             Err(e) => return Err(e),
         };
         if mac_mismatch && !ignore_mac {
