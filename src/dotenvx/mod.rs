@@ -159,23 +159,31 @@ pub fn import(path: &Path, src: &str, env: &Env<'_>) -> Result<Imported, Dotenvx
             let first = entries.iter().find_map(|e| encrypted_text(src, e));
             let found = first
                 .and_then(|b64| candidates.iter().find(|(k, _)| k.open(b64).is_ok()))
-                .unwrap_or(&candidates[0]);
+                .or(candidates.first())
+                .ok_or_else(|| DotenvxError::NoKey {
+                    file: file.clone(),
+                    looked: private_name.clone(),
+                })?;
             (&found.0, found.1.clone())
         }
     };
 
-    let mut drop = Vec::new();
+    let mut header = Vec::new();
     let mut dropped = Vec::new();
     for p in entries
         .iter()
         .filter(|e| src[e.key.clone()].starts_with(PUBLIC_PREFIX))
     {
-        drop.push(header_span(src, p, path));
-        dropped.push(format!(
-            "{} (line {}) and dotenvx's banner around it",
-            &src[p.key.clone()],
-            p.line
-        ));
+        let span = header_span(src, p, path);
+        let mut what = format!("{} (line {})", &src[p.key.clone()], p.line);
+        if span.start < p.line_start {
+            what.push_str(", the banner above it");
+        }
+        if span.end > p.end {
+            what.push_str(", the file name comment below it");
+        }
+        header.push(span);
+        dropped.push(what);
     }
 
     // Room for every value written back (at most twice its plaintext, which
@@ -186,7 +194,7 @@ pub fn import(path: &Path, src: &str, env: &Env<'_>) -> Result<Imported, Dotenvx
     let mut decrypted = 0;
     let mut pos = 0;
     for e in &entries {
-        if drop.iter().any(|d| d.contains(&e.line_start)) {
+        if header.iter().any(|d| d.contains(&e.line_start)) {
             continue;
         }
         let Some(b64) = encrypted_text(src, e) else {
@@ -206,7 +214,7 @@ pub fn import(path: &Path, src: &str, env: &Env<'_>) -> Result<Imported, Dotenvx
                 reason: err.describe(),
             },
         })?;
-        copy_kept(src, pos..e.value.start, &drop, &mut text, &mut pieces);
+        copy_kept(src, pos..e.value.start, &header, &mut text, &mut pieces);
         pieces.push((text.len(), e.value.start, false));
         scan::push_literal(&mut text, &value, e.quote);
         // `KEY=encrypted:…#c` is a comment for dotenvx but part of an
@@ -217,7 +225,7 @@ pub fn import(path: &Path, src: &str, env: &Env<'_>) -> Result<Imported, Dotenvx
         pos = e.value.end;
         decrypted += 1;
     }
-    copy_kept(src, pos..src.len(), &drop, &mut text, &mut pieces);
+    copy_kept(src, pos..src.len(), &header, &mut text, &mut pieces);
     Ok(Imported {
         text,
         decrypted,

@@ -76,7 +76,7 @@ fn opens_the_fixture_with_the_environments_key() {
     assert_eq!(got.key_source, "$DOTENV_PRIVATE_KEY_PRODUCTION");
     assert_eq!(
         got.dropped,
-        vec!["DOTENV_PUBLIC_KEY_PRODUCTION (line 5) and dotenvx's banner around it"]
+        vec!["DOTENV_PUBLIC_KEY_PRODUCTION (line 5), the banner above it, the file name comment below it"]
     );
 }
 
@@ -251,5 +251,9 @@ fn a_renamed_file_keeps_its_old_filename_comment() {
     assert_eq!(
         got.text.as_str(),
         format!("\n# .env.production\n{EXPECTED}")
+    );
+    assert_eq!(
+        got.dropped,
+        vec!["DOTENV_PUBLIC_KEY_PRODUCTION (line 5), the banner above it"]
     );
 }
