@@ -77,6 +77,9 @@ pub struct Imported {
     pub key_source: String,
     /// The dotenvx metadata left out, for the user (names and lines only).
     pub dropped: Vec<String>,
+    /// Names whose values dotenvx kept in clear (empty values excepted), in
+    /// file order.
+    pub clear: Vec<String>,
     /// Where each piece of `text` came from: (start in `text`, start in the
     /// source, whether it was copied byte for byte), in order.
     pieces: Vec<(usize, usize, bool)>,
@@ -192,12 +195,16 @@ pub fn import(path: &Path, src: &str, env: &Env<'_>) -> Result<Imported, Dotenvx
     let mut text = Zeroizing::new(String::with_capacity(2 * src.len() + entries.len()));
     let mut pieces = Vec::new();
     let mut decrypted = 0;
+    let mut clear = Vec::new();
     let mut pos = 0;
     for e in &entries {
         if header.iter().any(|d| d.contains(&e.line_start)) {
             continue;
         }
         let Some(b64) = encrypted_text(src, e) else {
+            if !e.inner.is_empty() {
+                clear.push(src[e.key.clone()].to_owned());
+            }
             continue;
         };
         let value = key.open(b64).map_err(|err| match (public, err) {
@@ -231,6 +238,7 @@ pub fn import(path: &Path, src: &str, env: &Env<'_>) -> Result<Imported, Dotenvx
         decrypted,
         key_source,
         dropped,
+        clear,
         pieces,
     })
 }

@@ -454,3 +454,62 @@ fn standard_input_is_refused_for_dotenvx() {
         stderr(&out)
     );
 }
+
+/// Values `dotenvx set` encrypted, quoted as dotenvx chooses, beside a
+/// plain value it left alone: quotes, `$NAME` from the environment, `#`,
+/// a backslash, a line break and a leading blank all arrive intact.
+#[test]
+fn values_dotenvx_set_wrote() {
+    let (env, key) = setup();
+    env.write(".env.production", "PLAIN=kept as written\n");
+    for (name, value) in [
+        ("TRICKY", "it's \"q\" $HOME #x \\ end"),
+        ("PEM", "l1\nl2"),
+        ("LEAD", " lead"),
+    ] {
+        dotenvx(&env)
+            .args(["set", name, value, "-f", ".env.production"])
+            .output_ok();
+    }
+    let want = dotenvx_values(&env, ".env.production");
+    assert_eq!(want["PLAIN"], "kept as written");
+    assert!(want["TRICKY"].ends_with("#x \\ end") && !want["TRICKY"].contains('$'));
+    let out = seal(&env)
+        .args(["import", "--in-place", ".env.production"])
+        .env("HOME", env.path("home"))
+        .output_ok();
+    assert_eq!(seal_export(&env, &key, ".env.production"), want);
+    // The value dotenvx kept in clear is sealed too, and seal says so.
+    assert!(
+        stderr(&out)
+            .contains("sealed too, as seal seals every value: PLAIN (dotenvx kept it in clear)"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!env.read(".env.production").contains("kept as written"));
+}
+
+/// With `encrypt:` patterns in the rule, the rule decides what is sealed,
+/// as for `seal encrypt`: a value it does not name stays in clear.
+#[test]
+fn the_rules_encrypt_patterns_decide() {
+    let env = Env::new();
+    let key = env.keygen("k");
+    env.write_policy(
+        &Policy::new()
+            .recipient("k", &key)
+            .rule(".env*", &["k"])
+            .encrypt(&["*_KEY"]),
+    );
+    dotenvx_encrypt(&env, ".env.production", "API_KEY=s3cret\nREGION=eu\n");
+    let want = dotenvx_values(&env, ".env.production");
+    seal(&env)
+        .args(["import", "--in-place", ".env.production"])
+        .output_ok();
+    let sealed = env.read(".env.production");
+    assert!(
+        sealed.contains("REGION=eu\n") && !sealed.contains("s3cret"),
+        "{sealed}"
+    );
+    assert_eq!(seal_export(&env, &key, ".env.production"), want);
+}

@@ -62,6 +62,13 @@ pub(super) fn run(args: &ImportArgs, file: &Path, text: &str) -> Result<ExitCode
         if plain.decrypted == 1 { "" } else { "s" },
         printable(&plain.key_source),
     );
+    if patterns.is_empty() && !plain.clear.is_empty() {
+        eprintln!(
+            "seal: {name}: sealed too, as seal seals every value: {} (dotenvx kept {} in clear); to keep values in clear, list the ones to seal under `encrypt:` in the .seal.yaml rule and import again",
+            printable(&plain.clear.join(", ")),
+            if plain.clear.len() == 1 { "it" } else { "them" },
+        );
+    }
     for d in &plain.dropped {
         eprintln!("seal: {name}: left out dotenvx's metadata: {d}");
     }
