@@ -467,6 +467,17 @@ fn tampered_wrong_key_pgp_only_and_malformed_files_are_refused() {
         &["d.yaml"],
         &["d.yaml: the value at secret cannot be decrypted: unknown value type"],
     );
+    // A selector that matched nothing: SOPS encrypted no value.
+    sops.encrypt(
+        "none.json",
+        "{\"a\": 1, \"b\": \"x\"}\n",
+        &["--encrypted-suffix", "_secret"],
+    );
+    refused(
+        "none.json",
+        &["none.json"],
+        &["none.json: SOPS left every value of the file in clear"],
+    );
     env.write("plain.yaml", "a: 1\n");
     refused(
         "plain.yaml",
