@@ -203,7 +203,10 @@ pub enum Command {
   seal check --staged       # what is about to be committed")]
     Check(check::CheckArgs),
     /// Move a SOPS file to seal (same layout, comments and recipients), or convert .sops.yaml.
-    #[command(after_help = "Examples:
+    #[command(after_help = "Without -i, SOPS's age identities are tried too: SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, \
+then $XDG_CONFIG_HOME/sops/age/keys.txt.
+
+Examples:
   seal import --in-place secrets.yaml            # a SOPS file, sealed for its age recipients
   seal import --sops-config .sops.yaml           # writes .seal.yaml next to it")]
     Import(import::ImportArgs),
