@@ -287,6 +287,8 @@ fn sops_error(name: &str, format: Format, e: SopsError) -> CliError {
             "{name}: SOPS's MAC does not match: a value was changed, added or removed outside SOPS; nothing was written"
         ))
         .hint(format!("{restore}; if you trust the file as it is, pass --ignore-mac")),
+        e @ SopsError::NothingEncrypted => CliError::new(format!("{name}: {e}; nothing was written"))
+            .hint(format!("to seal some of its values, decrypt it (`sops decrypt {name} | seal encrypt --format {} --encrypt PATTERN -r RECIPIENT -o {name} -`)", format.name())),
         e @ (SopsError::MacUnreadable(_) | SopsError::Value { .. }) => {
             CliError::new(format!("{name}: {e}")).hint(restore)
         }

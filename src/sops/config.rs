@@ -2,6 +2,9 @@
 //! `creation_rules` entry becomes a rule, its `path_regex` a glob, its age
 //! keys recipients, and `encrypted_regex` / `encrypted_suffix` encrypt
 //! patterns where they map. Everything that does not map is reported.
+//! SOPS matches `path_regex` against the path relative to `.sops.yaml`'s
+//! directory and takes the first rule that matches, as seal does with its
+//! globs relative to `.seal.yaml`'s.
 
 use saphyr::{LoadableYamlNode, Yaml};
 
@@ -133,7 +136,7 @@ pub fn convert(text: &str) -> Result<Converted, ConfigError> {
                 ));
             }
         }
-        if text_of("mac_only_encrypted").is_some() {
+        if text_of("mac_only_encrypted").is_some_and(|v| v == "true") {
             unmapped.push(format!(
                 "{at}: mac_only_encrypted is not mapped: seal's MAC always covers every value"
             ));

@@ -197,7 +197,7 @@ impl SopsMetadata {
         let bad = || MetadataError::Malformed("lastmodified".to_owned());
         let t = &self.lastmodified;
         let b = t.as_bytes();
-        if b.len() < 20 || b[10] != b'T' && b[10] != b't' {
+        if b.len() < 20 || !b[..19].is_ascii() || b[10] != b'T' && b[10] != b't' {
             return Err(bad());
         }
         let (head, mut rest) = t.split_at(19);
@@ -347,5 +347,6 @@ mod tests {
             "2026-01-01T10:00:00Z"
         );
         assert!(m("yesterday").is_err());
+        assert!(m("2026-01-01T10:00:0é0Z").is_err());
     }
 }

@@ -70,6 +70,8 @@ pub enum SopsError {
     Value { path: String, source: CipherError },
     #[error("the value at {path} is {what}")]
     BadValue { path: String, what: String },
+    #[error("SOPS left every value of the file in clear (its rules select none), so there is nothing to seal")]
+    NothingEncrypted,
     #[error("SOPS's MAC does not match: a value was changed, added or removed outside SOPS")]
     MacMismatch,
     #[error("SOPS's MAC cannot be read: {0}")]
@@ -420,6 +422,10 @@ impl SopsFile<'_> {
         }
         plaintext.push_str(&self.src[cursor..]);
         let plaintext = self.strip_metadata(plaintext)?;
+        if !selection.iter().any(|(_, encrypted)| *encrypted) && !clear.is_empty() {
+            // Empty patterns would mean "encrypt everything".
+            return Err(SopsError::NothingEncrypted);
+        }
         Ok(Imported {
             plaintext,
             recipients: self

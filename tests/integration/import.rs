@@ -467,6 +467,17 @@ fn tampered_wrong_key_pgp_only_and_malformed_files_are_refused() {
         &["d.yaml"],
         &["d.yaml: the value at secret cannot be decrypted: unknown value type"],
     );
+    // A selector that matched nothing: SOPS encrypted no value.
+    sops.encrypt(
+        "none.json",
+        "{\"a\": 1, \"b\": \"x\"}\n",
+        &["--encrypted-suffix", "_secret"],
+    );
+    refused(
+        "none.json",
+        &["none.json"],
+        &["none.json: SOPS left every value of the file in clear"],
+    );
     env.write("plain.yaml", "a: 1\n");
     refused(
         "plain.yaml",
@@ -536,4 +547,61 @@ fn sops_config_becomes_seal_config() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("exists already"));
     assert_eq!(env.read("conf/.seal.yaml"), config);
+}
+
+/// `unencrypted_regex`, `encrypted_suffix` and `mac_only_encrypted`
+/// (set through a SOPS config): the values SOPS left in clear stay so,
+/// and with `mac_only_encrypted` a clear value may change without
+/// failing the MAC, for SOPS and seal alike.
+#[test]
+fn other_sops_selectors_and_mac_only_encrypted() {
+    let env = Env::new();
+    let sops = Sops::new(&env);
+    let plain = "db:\n  host: db.internal\n  password: pw\nport: 5432\nlist: [a, b]\n";
+    sops.encrypt("u.yaml", plain, &["--unencrypted-regex", "^(host|port)$"]);
+    sops.import(&["u.yaml", "-o", "u.sealed.yaml"]).output_ok();
+    let sealed = env.read("u.sealed.yaml");
+    assert!(
+        sealed.contains("  host: db.internal\n") && sealed.contains("port: 5432\n"),
+        "{sealed}"
+    );
+    assert!(!sealed.contains("pw\n"), "{sealed}");
+    same_values(
+        "yaml",
+        &env.decrypt("u.sealed.yaml", &sops.key),
+        &sops.decrypt("u.yaml"),
+    );
+
+    sops.encrypt(
+        "s.json",
+        "{\"api_secret\": \"k\", \"name\": \"n\"}\n",
+        &["--encrypted-suffix", "_secret"],
+    );
+    sops.import(&["s.json", "-o", "s.sealed.json"]).output_ok();
+    let sealed = env.read("s.sealed.json");
+    assert!(
+        sealed.contains("\"name\": \"n\"") && !sealed.contains("\"k\""),
+        "{sealed}"
+    );
+
+    env.write(
+        "mac-only.yaml",
+        "creation_rules:\n  - mac_only_encrypted: true\n",
+    );
+    let mac_only = Sops {
+        env: &env,
+        key: sops.key.clone(),
+        config: env.path("mac-only.yaml"),
+    };
+    let text = mac_only.encrypt("m.yaml", "secret: s\nnote_unencrypted: a\n", &[]);
+    assert!(text.contains("mac_only_encrypted: true"), "{text}");
+    env.write(
+        "m.yaml",
+        &text.replace("note_unencrypted: a", "note_unencrypted: b"),
+    );
+    mac_only.decrypt("m.yaml");
+    mac_only
+        .import(&["m.yaml", "-o", "m.sealed.yaml"])
+        .output_ok();
+    assert!(env.read("m.sealed.yaml").contains("note_unencrypted: b\n"));
 }
