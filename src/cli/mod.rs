@@ -203,14 +203,16 @@ pub enum Command {
   seal check --staged       # what is about to be committed")]
     Check(check::CheckArgs),
     /// Move a SOPS or dotenvx file to seal (same layout and comments), or convert .sops.yaml.
-    #[command(after_help = "Without -i, SOPS's age identities are tried too: SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, \
+    #[command(
+        after_help = "Without -i, SOPS's age identities are tried too: SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, \
 then $XDG_CONFIG_HOME/sops/age/keys.txt. A dotenvx file opens with DOTENV_PRIVATE_KEY_<ENV>, \
 DOTENV_PRIVATE_KEY or .env.keys beside it, and is sealed for the .seal.yaml rule of the file written.
 
 Examples:
   seal import --in-place secrets.yaml            # a SOPS file, sealed for its age recipients
   seal import --in-place .env.production         # dotenvx, key from .env.keys or the environment
-  seal import --sops-config .sops.yaml           # writes .seal.yaml next to it")]
+  seal import --sops-config .sops.yaml           # writes .seal.yaml next to it"
+    )]
     Import(import::ImportArgs),
     /// List, add or remove the recipients of .seal.yaml (or list a file's).
     Recipients(recipients::RecipientsArgs),
