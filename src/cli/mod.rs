@@ -13,6 +13,7 @@ mod export;
 mod exposure;
 mod get;
 mod git_setup;
+mod import;
 mod info;
 mod keygen;
 mod log;
@@ -240,6 +241,18 @@ pub enum Command {
   seal status --check       # exit 1 when a value is overdue (scheduled CI)
   seal status --all --json prod/")]
     Status(status::StatusArgs),
+    /// Move a SOPS or dotenvx file to seal (same layout and comments), or convert .sops.yaml.
+    #[command(
+        after_help = "Without -i, SOPS's age identities are tried too: SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, \
+then $XDG_CONFIG_HOME/sops/age/keys.txt. A dotenvx file opens with DOTENV_PRIVATE_KEY_<ENV>, \
+DOTENV_PRIVATE_KEY or .env.keys beside it, and is sealed for the .seal.yaml rule of the file written.
+
+Examples:
+  seal import --in-place secrets.yaml            # a SOPS file, sealed for its age recipients
+  seal import --in-place .env.production         # dotenvx, key from .env.keys or the environment
+  seal import --sops-config .sops.yaml           # writes .seal.yaml next to it"
+    )]
+    Import(import::ImportArgs),
     /// List, add or remove the recipients of .seal.yaml (or list a file's).
     Recipients(recipients::RecipientsArgs),
     /// Re-wrap sealed files for the recipients their rule names now.
@@ -307,6 +320,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Git(a) => git_setup::run(a),
         Command::Check(a) => check::run(a),
         Command::Status(a) => status::run(a),
+        Command::Import(a) => import::run(a),
         Command::Recipients(a) => recipients::run(a),
         Command::Updatekeys(a) => updatekeys::run(a),
         Command::Rotate(a) => rotate::run(a),

@@ -10,6 +10,8 @@ mod expansion;
 mod export;
 mod git;
 mod hardening;
+mod import;
+mod import_dotenvx;
 mod interop;
 mod keygen;
 mod library;
