@@ -13,8 +13,9 @@
 use chacha20poly1305::aead::{AeadCore, AeadInPlace, KeyInit, OsRng};
 use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
 use hkdf::Hkdf;
+use hmac::digest::{FixedOutput, Update};
 use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use sha2::{Sha256, Sha512};
 use zeroize::Zeroizing;
 
 use crate::path::KeyPath;
@@ -27,9 +28,14 @@ const VALUE_KEY_INFO: &[u8] = b"seal.v1 value key";
 const MAC_KEY_INFO: &[u8] = b"seal.v1 mac key";
 /// Prefix of the associated data of every value.
 const VALUE_AAD_PREFIX: &[u8] = b"seal.v1 value\0";
-/// First field of the MAC input, per metadata version (spec/FORMAT.md, section 9).
-const MAC_DOMAIN_V1: &[u8] = b"seal.v1 mac";
-const MAC_DOMAIN_V2: &[u8] = b"seal.v2 mac";
+/// First field of the MAC input, per format version (spec section 9).
+pub fn mac_label(version: u64) -> &'static [u8] {
+    if version >= 2 {
+        b"seal.v2 mac"
+    } else {
+        b"seal.v1 mac"
+    }
+}
 
 /// A file's random 256-bit data key. Never printed, zeroized on drop.
 #[derive(Clone)]
@@ -73,21 +79,11 @@ impl DataKey {
         }
     }
 
-    /// Start computing the MAC of a file of metadata version `version`
-    /// (1 or 2: the label differs, so a version-2 block cannot pass for a
-    /// version-1 one).
-    pub fn mac(&self, version: u64) -> MacBuilder {
+    /// Start computing this file's MAC (the caller writes the label first).
+    pub fn mac(&self) -> MacBuilder {
         let key = self.derive(MAC_KEY_INFO);
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.as_slice())
+        let mac = <Hmac<Sha256> as Mac>::new_from_slice(key.as_slice())
             .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
-        put_field(
-            &mut mac,
-            if version == 1 {
-                MAC_DOMAIN_V1
-            } else {
-                MAC_DOMAIN_V2
-            },
-        );
         MacBuilder { mac }
     }
 }
@@ -244,18 +240,38 @@ impl ValueCipher {
 
 /// Incremental HMAC-SHA256 over length-prefixed fields. Each field is
 /// `u64be(len) || bytes`; counts are `u64be(n)`.
-pub struct MacBuilder {
-    mac: Hmac<Sha256>,
+/// The MAC input (spec section 9) fed to HMAC-SHA256, or to SHA-512 for
+/// the signature over the same bytes (spec section 12), never built whole.
+pub struct MacBuilder<D: Update = Hmac<Sha256>> {
+    mac: D,
 }
 
-fn put_field(mac: &mut Hmac<Sha256>, bytes: &[u8]) {
-    mac.update(&(bytes.len() as u64).to_be_bytes());
-    mac.update(bytes);
+impl MacBuilder<Sha512> {
+    /// The SHA-512 of a MAC input, which signatures sign (no key needed).
+    pub fn for_signature() -> Self {
+        MacBuilder {
+            mac: Sha512::default(),
+        }
+    }
+
+    pub fn digest(self) -> [u8; 64] {
+        self.mac.finalize_fixed().into()
+    }
 }
 
-impl MacBuilder {
+impl<D: Update> MacBuilder<D> {
+    /// The MAC input written to any sink (`seal verify --signed-data`).
+    pub fn collecting(sink: D) -> Self {
+        MacBuilder { mac: sink }
+    }
+
+    pub fn into_inner(self) -> D {
+        self.mac
+    }
+
     pub fn field(&mut self, bytes: &[u8]) -> &mut Self {
-        put_field(&mut self.mac, bytes);
+        self.mac.update(&(bytes.len() as u64).to_be_bytes());
+        self.mac.update(bytes);
         self
     }
 
@@ -314,7 +330,9 @@ impl MacBuilder {
         }
         self
     }
+}
 
+impl MacBuilder {
     /// The MAC as base64url without padding.
     pub fn finish(self) -> String {
         use base64::Engine;
@@ -423,7 +441,7 @@ mod tests {
     fn mac_depends_on_every_field() {
         let key = DataKey::generate();
         let mac = |a: &[u8], n: usize, text: &str| {
-            let mut m = key.mac(1);
+            let mut m = key.mac();
             m.field(a).count(n).text_field(text);
             m.finish()
         };
@@ -433,10 +451,10 @@ mod tests {
         assert_ne!(base, mac(b"yaml", 1, "a: 2\n"));
         // Field boundaries are unambiguous.
         assert_ne!(mac(b"ab", 1, "c"), mac(b"a", 1, "bc"));
-        let mut m = key.mac(1);
+        let mut m = key.mac();
         m.field(b"yaml").count(1).text_field("a: 1\n");
         assert!(m.verify(&base));
-        let mut m = key.mac(1);
+        let mut m = key.mac();
         m.field(b"yaml").count(1).text_field("a: 1\n");
         assert!(!m.verify("not base64!"));
     }
@@ -445,7 +463,7 @@ mod tests {
     fn mac_reads_crlf_as_lf() {
         let key = DataKey::generate();
         let mac = |text: &str| {
-            let mut m = key.mac(1);
+            let mut m = key.mac();
             m.text_field(text);
             m.finish()
         };
@@ -461,9 +479,9 @@ mod tests {
         for a in texts {
             for b in texts {
                 for c in texts {
-                    let mut joined = key.mac(1);
+                    let mut joined = key.mac();
                     joined.field([a, b, c].concat().replace("\r\n", "\n").as_bytes());
-                    let mut parts = key.mac(1);
+                    let mut parts = key.mac();
                     parts.text_field_parts(&[a, b, c]);
                     assert_eq!(joined.finish(), parts.finish(), "{a:?} {b:?} {c:?}");
                 }

@@ -39,6 +39,8 @@ pub enum DocError {
     #[error("seal metadata: {0}")]
     Changed(String),
     #[error("{0}")]
+    Sign(#[from] crate::signing::SignError),
+    #[error("{0}")]
     Unwrap(#[from] UnwrapError),
     #[error("the file's MAC does not match: a value, a key path or the metadata was changed outside seal")]
     Tampered,
@@ -302,6 +304,27 @@ fn check_sealed(format: Format, src: &str) -> Result<(Scan, Metadata), DocError>
 }
 
 impl Sealed<'_> {
+    /// Whether the file is signed, by whom, and whether the signature
+    /// covers its current content (spec section 12). Needs no key.
+    pub fn verification(&self) -> crate::signing::Verification {
+        crate::signing::verify(self.format, &self.metadata, &self.body())
+    }
+
+    /// The bytes the signature covers (the MAC input), for OpenSSH.
+    pub fn signed_message(&self) -> Vec<u8> {
+        signed_message(self.format, &self.metadata, &self.body())
+    }
+
+    /// The sealed text without its metadata block, in two parts.
+    fn body(&self) -> [&str; 2] {
+        let region = self
+            .scan
+            .metadata
+            .as_ref()
+            .map_or(self.src.len()..self.src.len(), |b| b.region.clone());
+        [&self.src[..region.start], &self.src[region.end..]]
+    }
+
     pub fn metadata(&self) -> &Metadata {
         &self.metadata
     }
@@ -342,8 +365,21 @@ fn compute_mac(
     meta: &Metadata,
     body: &[&str],
 ) -> crate::crypto::MacBuilder {
-    let mut mac = key.mac(meta.version);
-    mac.field(format.name().as_bytes())
+    let mut mac = key.mac();
+    mac_input(&mut mac, format, meta, body);
+    mac
+}
+
+/// Feed the MAC input of section 9 to `mac`: HMAC for the MAC, SHA-512 for
+/// the signature, which signs these same bytes (section 12).
+fn mac_input<D: hmac::digest::Update>(
+    mac: &mut crate::crypto::MacBuilder<D>,
+    format: Format,
+    meta: &Metadata,
+    body: &[&str],
+) {
+    mac.field(crate::crypto::mac_label(meta.version))
+        .field(format.name().as_bytes())
         .count(meta.version as usize)
         .field(meta.modified.as_bytes());
     mac.count(meta.encrypt.len());
@@ -356,15 +392,39 @@ fn compute_mac(
             .field(r.data_key.as_bytes());
     }
     if meta.version >= 2 {
-        mac_optional_fields(&mut mac, meta);
+        mac_optional_fields(mac, meta);
     }
     mac.text_field_parts(body);
-    mac
+}
+
+/// The SHA-512 of the MAC input (section 12): what a signature signs. It
+/// needs no key, so anyone can verify a signature.
+pub fn signed_digest(format: Format, meta: &Metadata, body: &[&str]) -> [u8; 64] {
+    let mut hash = crate::crypto::MacBuilder::for_signature();
+    mac_input(&mut hash, format, meta, body);
+    hash.digest()
+}
+
+/// The MAC input itself, for `seal verify --signed-data` (what
+/// `ssh-keygen -Y verify` reads as the message).
+pub fn signed_message(format: Format, meta: &Metadata, body: &[&str]) -> Vec<u8> {
+    struct Collect(Vec<u8>);
+    impl hmac::digest::Update for Collect {
+        fn update(&mut self, data: &[u8]) {
+            self.0.extend_from_slice(data);
+        }
+    }
+    let mut out = crate::crypto::MacBuilder::collecting(Collect(Vec::new()));
+    mac_input(&mut out, format, meta, body);
+    out.into_inner().0
 }
 
 /// Version 2's optional fields, each present one as `lp(name) || content`
 /// in block order (spec section 9).
-fn mac_optional_fields(mac: &mut crate::crypto::MacBuilder, meta: &Metadata) {
+fn mac_optional_fields<D: hmac::digest::Update>(
+    mac: &mut crate::crypto::MacBuilder<D>,
+    meta: &Metadata,
+) {
     if !meta.changed.is_empty() {
         mac.field(b"changed").count(meta.changed.len());
         for c in &meta.changed {
@@ -721,7 +781,7 @@ fn seal_plain<'p>(
 ) -> Result<String, DocError> {
     let (body, placed) = splice_tokens(doc, plan, reuse, replace)?;
     let changed = changed_dates(doc, plan, replace, &placed);
-    let meta = metadata_for(doc.format, plan, changed, &body);
+    let meta = metadata_for(doc.format, plan, changed, &body)?;
     let sealed = doc.format.attach_metadata(&body, &meta)?;
     check_sealed_output(doc, plan.key, replace, &meta, &body, &placed, &sealed)?;
     Ok(sealed)
@@ -770,13 +830,14 @@ fn changed_dates(
         .collect()
 }
 
-/// The metadata block for `body` sealed under `plan`, MAC included.
+/// The metadata block for `body` sealed under `plan`, MAC included, and
+/// signed when this process has a signing key: every write comes here.
 fn metadata_for(
     format: Format,
     plan: &SealPlan<'_>,
     changed: Vec<Changed>,
     body: &str,
-) -> Metadata {
+) -> Result<Metadata, DocError> {
     let mut meta = Metadata {
         version: VERSION,
         modified: plan.modified.clone(),
@@ -784,9 +845,11 @@ fn metadata_for(
         changed,
         recipients: plan.recipients.clone(),
         mac: String::new(),
+        signed: None,
     };
     meta.mac = compute_mac(plan.key, format, &meta, &[body]).finish();
-    meta
+    meta.signed = crate::signing::sign(&signed_digest(format, &meta, &[body]))?;
+    Ok(meta)
 }
 
 /// The plaintext with a token spliced over each value that `plan` selects
@@ -1253,7 +1316,8 @@ mod tests {
             &plan,
             changed_dates(&doc, &plan, &Replacements::new(), &placed),
             &body,
-        );
+        )
+        .unwrap();
         let sealed = format.attach_metadata(&body, &meta).unwrap();
         Spliced {
             doc_src: src,

@@ -372,6 +372,10 @@ pub fn looks_like_key_text(text: &str) -> bool {
 }
 
 impl Identities {
+    /// Whether no identity was found or given.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
     /// Load every identity from `-i` files, `SEAL_IDENTITY_FILE`,
     /// `SEAL_IDENTITY` and the default file, in that order (see
     /// [`IdentitySources::from_env`] for which are set). Files named
@@ -480,7 +484,8 @@ impl Identities {
         );
     }
 
-    fn add_file(&mut self, path: &Path) -> Result<(), IdentityError> {
+    /// Add the identities of one identity file (`sops import` adds SOPS's).
+    pub fn add_file(&mut self, path: &Path) -> Result<(), IdentityError> {
         let name = path.display().to_string();
         // Key text where a path belongs (SEAL_IDENTITY_FILE set to the key):
         // every message below would quote it.
@@ -529,7 +534,8 @@ impl Identities {
         Ok(())
     }
 
-    fn add_text(&mut self, text: &str, source_name: &str) -> Result<(), IdentityError> {
+    /// Add the identities in `text`, named `source_name` in messages.
+    pub fn add_text(&mut self, text: &str, source_name: &str) -> Result<(), IdentityError> {
         let read_err = |reason: &str| IdentityError::Read {
             source_name: source_name.to_owned(),
             reason: reason.to_owned(),

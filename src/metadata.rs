@@ -50,6 +50,17 @@ pub struct Changed {
     pub date: String,
 }
 
+/// Who signed the file and the signature (spec/FORMAT.md, "Signatures").
+/// Both fields or neither, after `mac`, from format version 2.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Signed {
+    /// The signer's OpenSSH public key line (`ssh-ed25519 AAAA… comment`).
+    pub signer: String,
+    /// The armored SSHSIG (`-----BEGIN SSH SIGNATURE-----` …
+    /// `-----END SSH SIGNATURE-----\n`), namespace `seal`.
+    pub signature: String,
+}
+
 /// Everything the metadata block holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Metadata {
@@ -66,6 +77,8 @@ pub struct Metadata {
     pub recipients: Vec<WrappedKey>,
     /// The file MAC, base64url without padding (spec/FORMAT.md, "MAC").
     pub mac: String,
+    /// The signature over the MAC input, when the writer had a signing key.
+    pub signed: Option<Signed>,
 }
 
 /// Whether `s` is a date as `modified` and `changed` write it:

@@ -365,3 +365,46 @@ pub fn check_open(src: &str) {
         }
     }
 }
+
+/// The age identity the `sops_parse` seeds (`fuzz/seeds/sops_parse/`, made
+/// by `sops encrypt --age` for its public key) are encrypted to. A test
+/// key for fuzzing only, never used for anything else.
+const SOPS_FUZZ_IDENTITY: &str =
+    "AGE-SECRET-KEY-1M40QFA94CUP62EGM9CL5CFMKLRQZT2N3VJ5WUGTTKDSE979HCYZSXV0Y0J"; // seal:allow (fuzz test key)
+
+/// `seal import`'s SOPS reader on arbitrary input: the first byte picks
+/// YAML, JSON, dotenv or a `.sops.yaml` to convert; the rest is the text.
+/// Parsing, unwrapping the data key with the seeds' identity, decrypting
+/// (MAC checked and ignored) and converting must never panic.
+pub fn check_sops(data: &[u8]) {
+    let Some((&which, rest)) = data.split_first() else {
+        return;
+    };
+    let src = text(rest);
+    let format = match which % 4 {
+        0 => Format::Yaml,
+        1 => Format::Json,
+        2 => Format::Dotenv,
+        _ => {
+            let _ = seal::sops::config::convert(src);
+            return;
+        }
+    };
+    let _ = seal::sops::looks_like_sops(format, src);
+    let Ok(file) = seal::sops::parse(format, src) else {
+        return;
+    };
+    thread_local! {
+        static IDS: Identities =
+            Identities::from_text(SOPS_FUZZ_IDENTITY, "fuzz identity").expect("the fuzz identity");
+    }
+    // A wrong key reaches the value and MAC errors; the seeds' own key the
+    // decryption and splicing after them.
+    let wrong = key();
+    let _ = file.decrypt(&wrong, false);
+    let _ = file.decrypt(&wrong, true);
+    if let Ok(data_key) = IDS.with(|ids| file.data_key(ids)) {
+        let _ = file.decrypt(&data_key, false);
+        let _ = file.decrypt(&data_key, true);
+    }
+}

@@ -7,7 +7,7 @@ use clap::Args;
 use zeroize::Zeroizing;
 
 use super::get::extract;
-use super::{open_file, print_stdout, write_file, CliError, DocumentArg, FormatArg, IdentityArgs};
+use super::{print_stdout, write_file, CliError, DocumentArg, FormatArg, IdentityArgs};
 use crate::fsio::Mode;
 
 #[derive(Args, Debug)]
@@ -28,6 +28,8 @@ pub struct DecryptArgs {
     masked: bool,
     #[command(flatten)]
     identity: IdentityArgs,
+    #[command(flatten)]
+    signed: super::SignedArgs,
     #[command(flatten)]
     format: FormatArg,
     #[command(flatten)]
@@ -50,7 +52,13 @@ pub fn run(args: DecryptArgs) -> Result<ExitCode, CliError> {
         .as_deref()
         .map(|path| args.document.query(path))
         .transpose()?;
-    let opened = open_file(&args.file, &args.format, &args.identity)?;
+    let opened = super::open_signed(
+        &args.file,
+        &args.format,
+        &args.identity,
+        &args.signed,
+        "nothing was decrypted",
+    )?;
     let extracted = match &query {
         Some(query) => Some(extract(&opened, &args.file, query, args.masked)?),
         None if args.masked => Some(Zeroizing::new(

@@ -29,6 +29,8 @@ pub struct EditArgs {
     #[command(flatten)]
     identity: IdentityArgs,
     #[command(flatten)]
+    signed: super::SignedArgs,
+    #[command(flatten)]
     format: FormatArg,
     /// The sealed file; a file that does not exist is created.
     file: PathBuf,
@@ -62,6 +64,14 @@ pub fn run(args: EditArgs) -> Result<ExitCode, CliError> {
             if scan.metadata.is_none() {
                 return Err(CliError::doc(&name, DocError::NotSealed));
             }
+            let parsed = document::parse_sealed(format, &sealed)
+                .map_err(|e| doc_error_in(&name, format, &sealed, e))?;
+            super::verify::require_signature(
+                &args.file,
+                &parsed,
+                &args.signed,
+                "nothing was decrypted and no editor was started",
+            )?;
             let ids = load_identities(&args.identity)?;
             let opened = document::open(format, &sealed, &ids)
                 .map_err(|e| doc_error_in(&name, format, &sealed, e))?;

@@ -137,7 +137,7 @@ pub fn run(args: EncryptArgs) -> Result<ExitCode, CliError> {
             "{name}: this is a SOPS-encrypted file (SOPS metadata at {at}); sealing it would encrypt it a second time"
         ))
         .hint(format!(
-            "decrypt it with `sops decrypt` first (`sops decrypt --in-place {name}`), or use `seal import` once available; nothing was written"
+            "import it into seal with `seal import --in-place {name}` (or decrypt it with `sops decrypt` first); nothing was written"
         )));
     }
     // A pattern typed on the command line that selects nothing is most

@@ -28,6 +28,8 @@ pub struct ExecArgs {
     #[command(flatten)]
     identity: IdentityArgs,
     #[command(flatten)]
+    signed: super::SignedArgs,
+    #[command(flatten)]
     format: FormatArg,
     /// Sealed files; later files override earlier ones.
     #[arg(required = true, value_name = "FILE")]
@@ -43,6 +45,7 @@ pub fn run(args: ExecArgs) -> Result<ExitCode, CliError> {
         &args.sealed_files,
         &args.format,
         &args.identity,
+        &args.signed,
         "nothing was run",
     )?;
     let vars = exec::variables(&opened, &options).map_err(variables_error)?;

@@ -69,6 +69,8 @@ pub struct ExportArgs {
     #[command(flatten)]
     identity: IdentityArgs,
     #[command(flatten)]
+    signed: super::SignedArgs,
+    #[command(flatten)]
     format: FormatArg,
     /// Sealed files; later files override earlier ones (as `seal exec`).
     #[arg(required = true, value_name = "FILE")]
@@ -144,6 +146,7 @@ pub fn run(args: ExportArgs) -> Result<ExitCode, CliError> {
         &args.sealed_files,
         &args.format,
         &args.identity,
+        &args.signed,
         "nothing was exported",
     )?;
     let vars = exec::variables(&opened, &options).map_err(variables_error)?;

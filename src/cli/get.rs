@@ -7,8 +7,8 @@ use clap::Args;
 use zeroize::Zeroizing;
 
 use super::{
-    check_document, display, open_file, print_stdout, refuse_value_conflicts, CliError,
-    DocumentArg, FormatArg, IdentityArgs,
+    check_document, display, print_stdout, refuse_value_conflicts, CliError, DocumentArg,
+    FormatArg, IdentityArgs,
 };
 use crate::document::Opened;
 use crate::format::Typed;
@@ -18,6 +18,8 @@ use crate::path::{PathQuery, Segment};
 pub struct GetArgs {
     #[command(flatten)]
     identity: IdentityArgs,
+    #[command(flatten)]
+    signed: super::SignedArgs,
     #[command(flatten)]
     format: FormatArg,
     #[command(flatten)]
@@ -34,7 +36,13 @@ pub struct GetArgs {
 
 pub fn run(args: GetArgs) -> Result<ExitCode, CliError> {
     let query = args.document.query(&args.path)?;
-    let opened = open_file(&args.file, &args.format, &args.identity)?;
+    let opened = super::open_signed(
+        &args.file,
+        &args.format,
+        &args.identity,
+        &args.signed,
+        "nothing was decrypted",
+    )?;
     let out = extract(&opened, &args.file, &query, args.masked)?;
     print_stdout(&out)?;
     Ok(ExitCode::SUCCESS)

@@ -37,6 +37,7 @@ pub fn run(args: InfoArgs) -> Result<ExitCode, CliError> {
             "plaintext_values": info.plain_values,
             "encrypt": m.encrypt,
             "recipients": recipients,
+            "signer": m.signed.as_ref().map(|s| s.signer.as_str()),
             "plaintext": info.plaintext.iter().map(|(path, why)| serde_json::json!({
                 "path": path.to_string(),
                 "reason": why.name(),
@@ -65,6 +66,13 @@ pub fn run(args: InfoArgs) -> Result<ExitCode, CliError> {
         s.push_str(&format!("recipients:  {}\n", recipients.len()));
         for r in recipients {
             s.push_str(&format!("  {r}\n"));
+        }
+        // Who the file says signed it; `seal verify` checks the signature.
+        if let Some(signed) = &m.signed {
+            s.push_str(&format!(
+                "signer:      {} (see `seal verify`)\n",
+                signed.signer
+            ));
         }
         s.push_str(&changed_lines(&info.dates));
         // Recipients, `modified` and patterns are the file's text.

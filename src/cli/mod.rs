@@ -13,8 +13,10 @@ mod export;
 mod exposure;
 mod get;
 mod git_setup;
+mod import;
 mod info;
 mod keygen;
+mod log;
 mod man;
 mod merge_driver;
 mod recipients;
@@ -24,12 +26,15 @@ mod set;
 mod status;
 mod textconv;
 mod updatekeys;
+mod verify;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+
+pub use verify::SignedArgs;
 use zeroize::Zeroizing;
 
 use crate::document::{self, DocError, Opened};
@@ -52,9 +57,36 @@ Examples:
   seal exec secrets.yaml -- ./deploy.sh"
 )]
 pub struct Cli {
+    /// Sign what this run writes with this SSH ed25519 key: an OpenSSH
+    /// private key, or a public key (or passphrase-protected key) whose
+    /// private half ssh-agent holds. Without it (and SEAL_SIGNING_KEY), a
+    /// running ssh-agent's ed25519 key signs, preferring one `signers` lists.
+    #[arg(
+        long = "sign-key",
+        global = true,
+        value_name = "FILE",
+        env = "SEAL_SIGNING_KEY"
+    )]
+    pub sign_key: Option<PathBuf>,
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Where this run's signing key comes from (see `Cli::sign_key`).
+fn signing_source(sign_key: Option<PathBuf>) -> crate::signing::KeySource {
+    use crate::signing::KeySource;
+    let agent = std::env::var_os("SSH_AUTH_SOCK")
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from);
+    match (sign_key, agent) {
+        (Some(path), agent) => KeySource::File { path, agent },
+        (None, Some(socket)) => KeySource::Agent {
+            socket,
+            prefer_from: PathBuf::from("."),
+        },
+        (None, None) => KeySource::None,
+    }
 }
 
 /// Where to find identities for decryption.
@@ -209,6 +241,18 @@ pub enum Command {
   seal status --check       # exit 1 when a value is overdue (scheduled CI)
   seal status --all --json prod/")]
     Status(status::StatusArgs),
+    /// Move a SOPS or dotenvx file to seal (same layout and comments), or convert .sops.yaml.
+    #[command(
+        after_help = "Without -i, SOPS's age identities are tried too: SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, \
+then $XDG_CONFIG_HOME/sops/age/keys.txt. A dotenvx file opens with DOTENV_PRIVATE_KEY_<ENV>, \
+DOTENV_PRIVATE_KEY or .env.keys beside it, and is sealed for the .seal.yaml rule of the file written.
+
+Examples:
+  seal import --in-place secrets.yaml            # a SOPS file, sealed for its age recipients
+  seal import --in-place .env.production         # dotenvx, key from .env.keys or the environment
+  seal import --sops-config .sops.yaml           # writes .seal.yaml next to it"
+    )]
+    Import(import::ImportArgs),
     /// List, add or remove the recipients of .seal.yaml (or list a file's).
     Recipients(recipients::RecipientsArgs),
     /// Re-wrap sealed files for the recipients their rule names now.
@@ -227,6 +271,18 @@ pub enum Command {
   seal exposure bob
   seal exposure bob --json")]
     Exposure(exposure::ExposureArgs),
+    /// Say whether files are signed, by whom, and whether the signature holds (no key needed).
+    #[command(after_help = "Examples:
+  seal verify                  # every tracked file .seal.yaml covers
+  seal verify --json prod/
+  seal verify --signed-data f.yaml | ssh-keygen -Y verify -f allowed_signers -I alice -n seal -s sig")]
+    Verify(verify::VerifyArgs),
+    /// Key-level history from git: who added, changed or removed which key path (no key needed).
+    #[command(after_help = "Examples:
+  seal log secrets.yaml
+  seal log secrets.yaml database.password --since 2026-11-01
+  seal log --json")]
+    Log(log::LogArgs),
     /// Print a shell completion script for bash, zsh or fish.
     #[command(after_help = "Examples:
   seal completions bash > ~/.local/share/bash-completion/completions/seal
@@ -247,6 +303,7 @@ pub fn run(cli: Cli) -> ExitCode {
         e.print();
         return ExitCode::from(e.code);
     }
+    crate::signing::configure(signing_source(cli.sign_key));
     let result = match cli.command {
         Command::Keygen(a) => keygen::run(a),
         Command::Encrypt(a) => encrypt::run(a),
@@ -263,6 +320,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Git(a) => git_setup::run(a),
         Command::Check(a) => check::run(a),
         Command::Status(a) => status::run(a),
+        Command::Import(a) => import::run(a),
         Command::Recipients(a) => recipients::run(a),
         Command::Updatekeys(a) => updatekeys::run(a),
         Command::Rotate(a) => rotate::run(a),
@@ -270,6 +328,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Completions(a) => completions::run(a),
         Command::Man(a) => man::run(a),
         Command::Scan(a) => scan::run(a),
+        Command::Verify(a) => verify::run(a),
+        Command::Log(a) => log::run(a),
     };
     match result {
         Ok(code) => code,
@@ -348,6 +408,8 @@ impl CliError {
                 CliError::new(format!("{file}: {}", crate::metadata::unsupported_version(v)))
                     .hint("upgrade seal")
             }
+            DocError::Sign(e) => CliError::new(format!("{file}: cannot sign: {e}; nothing was written"))
+                .hint("pass --sign-key FILE (an ssh-ed25519 key), or fix SEAL_SIGNING_KEY / ssh-agent"),
             DocError::Unwrap(UnwrapError::NoMatch { sources, recipients }) => CliError::new(format!(
                 "{file}: none of your identities can open this file\n  your identities: {sources}\n  the file's recipients:\n{}",
                 recipient_lines(file, &recipients)
@@ -486,6 +548,27 @@ pub fn load_identities(args: &IdentityArgs) -> Result<Identities, CliError> {
 
 /// Read, open and decrypt a sealed file.
 pub fn open_file(file: &Path, fmt: &FormatArg, ids: &IdentityArgs) -> Result<Opened, CliError> {
+    open_file_as(file, fmt, ids, None)
+}
+
+/// [`open_file`], refusing a file its rule says must be signed (and is not
+/// by a trusted key) before any key is used; `outcome` ends the error.
+pub fn open_signed(
+    file: &Path,
+    fmt: &FormatArg,
+    ids: &IdentityArgs,
+    signed: &verify::SignedArgs,
+    outcome: &str,
+) -> Result<Opened, CliError> {
+    open_file_as(file, fmt, ids, Some((signed, outcome)))
+}
+
+fn open_file_as(
+    file: &Path,
+    fmt: &FormatArg,
+    ids: &IdentityArgs,
+    signed: Option<(&verify::SignedArgs, &str)>,
+) -> Result<Opened, CliError> {
     let format = detect_format(file, fmt)?;
     let name = display(file);
     let text = read_input(file)?;
@@ -499,6 +582,9 @@ pub fn open_file(file: &Path, fmt: &FormatArg, ids: &IdentityArgs) -> Result<Ope
         None => CliError::doc(&name, e),
     };
     let sealed = document::parse_sealed_owned(format, text).map_err(failed)?;
+    if let Some((signed, outcome)) = signed {
+        verify::require_signature(file, &sealed, signed, outcome)?;
+    }
     // Identities are asked for only once the file is known to be sealed.
     let identities = load_identities(ids)?;
     sealed.open(&identities).map_err(failed)
@@ -582,12 +668,13 @@ pub fn open_all(
     files: &[PathBuf],
     format: &FormatArg,
     identity: &IdentityArgs,
+    signed: &verify::SignedArgs,
     outcome: &str,
 ) -> Result<Vec<(String, Opened)>, CliError> {
     let mut opened = Vec::with_capacity(files.len());
     for f in files {
         let name = display(f);
-        let file = open_file(f, format, identity)?;
+        let file = open_signed(f, format, identity, signed, outcome)?;
         // A merge conflict is stored as a value holding both candidates:
         // never hand that out.
         refuse_value_conflicts(&name, &file, &format!("; {outcome}"))?;

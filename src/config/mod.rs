@@ -61,6 +61,9 @@ pub struct Rule {
     pub recipients: Vec<String>,
     /// Key-path patterns to encrypt; empty means every value.
     pub encrypt: Vec<String>,
+    /// `require_signed: true`: decrypt, exec, get and edit refuse a file
+    /// whose signature is missing, invalid, or by a key not in `signers`.
+    pub require_signed: bool,
 }
 
 /// A parsed `.seal.yaml`.
@@ -84,6 +87,9 @@ pub struct Config {
     pub policy: Vec<PolicyEntry>,
     /// `scan.allow`: globs (relative to the directory) `seal scan` skips.
     pub scan_allow: Vec<String>,
+    /// `signers:`: names and the SSH ed25519 public keys whose signatures
+    /// are trusted, in file order.
+    pub signers: Vec<(String, String)>,
     scan_allow_set: globset::GlobSet,
 }
 
@@ -115,7 +121,7 @@ pub enum ConfigErrorKind {
     #[error("the top level must be a mapping with `recipients`, `groups` and `rules`")]
     TopLevelNotMapping,
     #[error(
-        "unknown top-level key {0:?} (expected recipients, groups, rules, exec, schema, policy, scan)"
+        "unknown top-level key {0:?} (expected recipients, groups, rules, exec, schema, policy, scan, signers)"
     )]
     UnknownTopLevelKey(String),
     #[error("`exec` must be a mapping with `allow`")]
@@ -151,8 +157,16 @@ pub enum ConfigErrorKind {
         index: usize,
         error: crate::select::PatternError,
     },
-    #[error("rules[{index}]: unknown key {key:?} (expected path, recipients, encrypt)")]
+    #[error(
+        "rules[{index}]: unknown key {key:?} (expected path, recipients, encrypt, require_signed)"
+    )]
     RuleUnknownKey { index: usize, key: String },
+    #[error("rules[{index}].require_signed: expected true or false")]
+    RuleRequireSignedNotBool { index: usize },
+    #[error("`signers` must map names to SSH ed25519 public keys (or list recipient names whose key is one)")]
+    SignersNotMapping,
+    #[error("signers.{name}: expected an ssh-ed25519 public key line, or the name of a recipient whose key is one")]
+    SignerKey { name: String },
     #[error("rules[{index}]: missing `path`")]
     RuleMissingPath { index: usize },
     #[error("rules[{index}].path: invalid glob: {error}")]
@@ -271,7 +285,9 @@ impl Config {
             policy: Vec::new(),
             scan_allow: Vec::new(),
             scan_allow_set: globset::GlobSet::empty(),
+            signers: Vec::new(),
         };
+        let mut signers = None;
         for (k, v) in map {
             let key = scalar_text(k).unwrap_or_default();
             match key.as_str() {
@@ -302,8 +318,12 @@ impl Config {
                 "scan" => {
                     (cfg.scan_allow, cfg.scan_allow_set) = parse_scan(v).map_err(err)?;
                 }
+                "signers" => signers = Some(v),
                 other => return Err(err(ConfigErrorKind::UnknownTopLevelKey(other.to_owned()))),
             }
+        }
+        if let Some(node) = signers {
+            cfg.signers = parse_signers(node, &cfg.recipients).map_err(err)?;
         }
         cfg.check().map_err(err)?;
         Ok(cfg)
@@ -374,6 +394,14 @@ impl Config {
         self.recipients
             .iter()
             .find(|(_, k)| Recipient::same_key(k, key))
+            .map(|(n, _)| n.as_str())
+    }
+
+    /// The name `signers:` gives the SSH key `key` (comments ignored).
+    pub fn signer_name(&self, key: &str) -> Option<&str> {
+        self.signers
+            .iter()
+            .find(|(_, k)| crate::signing::same_key(k, key))
             .map(|(n, _)| n.as_str())
     }
 
@@ -512,8 +540,15 @@ fn parse_rule(node: &Yaml, index: usize) -> Result<Rule, ConfigErrorKind> {
     let mut path = None;
     let mut recipients = Vec::new();
     let mut encrypt = Vec::new();
+    let mut require_signed = false;
     for (k, v) in map {
         match scalar_text(k).unwrap_or_default().as_str() {
+            "require_signed" => {
+                require_signed = match v {
+                    Yaml::Value(saphyr::Scalar::Boolean(b)) => *b,
+                    _ => return Err(ConfigErrorKind::RuleRequireSignedNotBool { index }),
+                }
+            }
             "path" => {
                 path = Some(scalar_text(v).ok_or(ConfigErrorKind::RulePathNotText { index })?)
             }
@@ -547,7 +582,43 @@ fn parse_rule(node: &Yaml, index: usize) -> Result<Rule, ConfigErrorKind> {
         matcher,
         recipients,
         encrypt,
+        require_signed,
     })
+}
+
+/// `signers:` maps names to SSH ed25519 key lines; a value (or, in the
+/// list form, an item) that is a recipient's name takes that recipient's
+/// key, which must be an ssh-ed25519 key.
+fn parse_signers(
+    node: &Yaml,
+    recipients: &[(String, String)],
+) -> Result<Vec<(String, String)>, ConfigErrorKind> {
+    let entries: Vec<(String, String)> = if let Some(map) = node.as_mapping() {
+        let mut out = Vec::new();
+        for (k, v) in map {
+            let name = scalar_text(k).ok_or(ConfigErrorKind::SignersNotMapping)?;
+            let value = scalar_text(v).unwrap_or_else(|| name.clone());
+            out.push((name, value));
+        }
+        out
+    } else if let Some(names) = string_list(node) {
+        names.into_iter().map(|n| (n.clone(), n)).collect()
+    } else {
+        return Err(ConfigErrorKind::SignersNotMapping);
+    };
+    entries
+        .into_iter()
+        .map(|(name, value)| {
+            let key = match recipients.iter().find(|(n, _)| *n == value) {
+                Some((_, key)) => key.clone(),
+                None => value.trim().to_owned(),
+            };
+            if !key.starts_with("ssh-ed25519 ") || crate::signing::fingerprint(&key).is_none() {
+                return Err(ConfigErrorKind::SignerKey { name });
+            }
+            Ok((name, key))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -65,6 +65,37 @@ pub(super) fn check_block_layout(
     ))
 }
 
+/// `signer` and `signature` come together or not at all.
+pub(super) fn signed_pair(
+    signer: Option<String>,
+    signature: Option<String>,
+) -> Result<Option<crate::metadata::Signed>, &'static str> {
+    match (signer, signature) {
+        (None, None) => Ok(None),
+        (Some(signer), Some(signature)) => Ok(Some(crate::metadata::Signed { signer, signature })),
+        (Some(_), None) => Err("`signer` without `signature`"),
+        (None, Some(_)) => Err("`signature` without `signer`"),
+    }
+}
+
+/// Fields a version does not have are an error (spec 6.1): version 1 has
+/// no `signer` or `signature`.
+pub(super) fn check_version_fields(
+    src: &str,
+    at: usize,
+    version: u64,
+    signed: &Option<crate::metadata::Signed>,
+) -> Result<(), ParseError> {
+    if version < 2 && signed.is_some() {
+        return Err(ParseError::at(
+            src,
+            at,
+            "seal metadata: `signer` and `signature` need format version 2",
+        ));
+    }
+    Ok(())
+}
+
 /// `src` with `range` replaced by `text`. The range must lie on character
 /// boundaries (parsers only report such ranges).
 pub(super) fn splice(src: &str, range: Range<usize>, text: &str) -> String {

@@ -436,6 +436,73 @@ pub trait Syntax: Sync {
 mod tests {
     use super::*;
 
+    fn signed_meta(version: u64) -> Metadata {
+        Metadata {
+            version,
+            modified: "2026-12-07T10:00:00Z".into(),
+            encrypt: vec![],
+            changed: vec![],
+            recipients: vec![crate::metadata::WrappedKey {
+                recipient: "age1xyz".into(),
+                data_key: "-----BEGIN AGE ENCRYPTED FILE-----\nYWdl\n-----END AGE ENCRYPTED FILE-----\n"
+                    .into(),
+            }],
+            mac: "bWFj".into(),
+            signed: Some(crate::metadata::Signed {
+                signer: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOzMGQY0EGvmmdWAyCM2xXIzut6Mrk8/YLj2W38furOu a b".into(),
+                signature: "-----BEGIN SSH SIGNATURE-----\nU1NI\nU0lH\n-----END SSH SIGNATURE-----\n".into(),
+            }),
+        }
+    }
+
+    /// `signer` and `signature` are written after `mac` in every format,
+    /// read back as written, and removing the block restores the body.
+    #[test]
+    fn signature_fields_round_trip_in_every_format() {
+        for (format, body) in [
+            (Format::Yaml, "a: 1\n"),
+            (Format::Json, "{\n  \"a\": 1\n}\n"),
+            (Format::Dotenv, "A=1\n"),
+        ] {
+            let meta = signed_meta(2);
+            let sealed = format.attach_metadata(body, &meta).unwrap();
+            let mac_at = sealed.find("mac").unwrap();
+            assert!(sealed.find("signer").unwrap() > mac_at, "{format:?}");
+            assert!(sealed.find("signature").unwrap() > sealed.find("signer").unwrap());
+            let block = format.scan(&sealed).unwrap().metadata.unwrap();
+            assert_eq!(block.metadata, meta, "{format:?}");
+            let mut rest = sealed.clone();
+            rest.replace_range(block.region, "");
+            assert_eq!(rest, body, "{format:?}");
+            // Version 1 has no such fields.
+            let v1 = sealed
+                .replacen("version: 2", "version: 1", 1)
+                .replacen("\"version\": 2", "\"version\": 1", 1)
+                .replacen("version=2", "version=1", 1);
+            assert!(format.scan(&v1).is_err(), "{format:?}");
+            // Both fields or neither.
+            let mut half = meta.clone();
+            half.signed = None;
+            let unsigned = format.attach_metadata(body, &half).unwrap();
+            let signer_only = match format {
+                Format::Dotenv => {
+                    unsigned.clone()
+                        + &format!("# seal: signer={}\n", meta.signed.as_ref().unwrap().signer)
+                }
+                Format::Yaml => unsigned.clone() + "  signer: \"x\"\n",
+                Format::Json => unsigned.replacen(
+                    "\"mac\": \"bWFj\"",
+                    "\"mac\": \"bWFj\",\n    \"signer\": \"x\"",
+                    1,
+                ),
+            };
+            assert!(
+                format.scan(&signer_only).is_err(),
+                "{format:?}: {signer_only}"
+            );
+        }
+    }
+
     /// A damaged metadata block still looks sealed (so team commands report
     /// the file instead of passing over it) but is not sealed.
     #[test]

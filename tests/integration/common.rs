@@ -65,6 +65,9 @@ impl Env {
             .env_remove("SEAL_EDITOR")
             .env_remove("VISUAL")
             .env_remove("EDITOR")
+            // No signing unless a test asks: not the developer's agent.
+            .env_remove("SSH_AUTH_SOCK")
+            .env_remove("SEAL_SIGNING_KEY")
             .env("XDG_RUNTIME_DIR", self.runtime_dir())
             .env("HOME", self.path("home"))
             .env("XDG_CONFIG_HOME", self.path("home/.config"));
@@ -416,6 +419,8 @@ impl GitRepo {
             .env("XDG_RUNTIME_DIR", &self.runtime)
             .env_remove("SEAL_IDENTITY")
             .env_remove("SEAL_IDENTITY_FILE")
+            .env_remove("SSH_AUTH_SOCK")
+            .env_remove("SEAL_SIGNING_KEY")
             .env_remove("GIT_DIR")
             .env_remove("GIT_WORK_TREE");
         if let Some(k) = key {

@@ -65,7 +65,7 @@ fn bash_completion_loads_and_completes_commands_and_flags() {
     ] {
         assert!(all.contains(&command.to_owned()), "{command}: {all:?}");
     }
-    assert_eq!(bash_completes(&env, "seal exec --al"), ["--allow-var"]);
+    assert_eq!(bash_completes(&env, "seal exec --allow-v"), ["--allow-var"]);
     assert_eq!(bash_completes(&env, "seal decrypt --in"), ["--in-place"]);
     // Nested commands and a value list.
     assert_eq!(bash_completes(&env, "seal recipients ad"), ["add"]);

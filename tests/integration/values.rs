@@ -424,5 +424,7 @@ fn info_needs_no_key() {
         .args(["info", "v7.yaml"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("format version 7"));
+        .stderr(predicate::str::contains(
+            "format version 7; needs seal 0.7 or later",
+        ));
 }

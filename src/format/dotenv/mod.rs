@@ -331,6 +331,7 @@ fn parse_metadata(src: &str, start: usize) -> Result<MetadataBlock, ParseError> 
         Some(v) if !readable(v) => ParseError::at(src, start, unsupported_version(v)),
         _ => e,
     })?;
+    common::check_version_fields(src, start, metadata.version, &metadata.signed)?;
     let region_start = if src.ends_with('\n') {
         start
     } else {
@@ -365,6 +366,7 @@ fn parse_metadata(src: &str, start: usize) -> Result<MetadataBlock, ParseError> 
 
 fn metadata_lines(src: &str, start: usize) -> Result<Metadata, ParseError> {
     let (mut version, mut modified, mut mac) = (None, None, None);
+    let (mut signer, mut signature): (Option<String>, Option<String>) = (None, None);
     let mut encrypt = Vec::new();
     let mut changed = Vec::new();
     let mut recipients: Vec<WrappedKey> = Vec::new();
@@ -421,6 +423,13 @@ fn metadata_lines(src: &str, start: usize) -> Result<Metadata, ParseError> {
             }
             "modified" => modified = once(&modified)?,
             "mac" => mac = once(&mac)?,
+            "signer" => signer = once(&signer)?,
+            // One line per armored line, like `data_key`.
+            "signature" => {
+                let text = signature.get_or_insert_with(String::new);
+                text.push_str(value);
+                text.push('\n');
+            }
             "encrypt" => encrypt.push(value.to_owned()),
             // `changed=POINTER DATE`: a date holds no space.
             "changed" => match value.rsplit_once(' ') {
@@ -460,6 +469,8 @@ fn metadata_lines(src: &str, start: usize) -> Result<Metadata, ParseError> {
     if recipients.iter().any(|r| r.data_key.is_empty()) {
         return Err(missing("data_key"));
     }
+    let signed = common::signed_pair(signer, signature)
+        .map_err(|what| ParseError::at(src, start, format!("seal metadata: {what}")))?;
     Ok(Metadata {
         version: version.ok_or_else(|| missing("version"))?,
         modified: modified.ok_or_else(|| missing("modified"))?,
@@ -467,6 +478,7 @@ fn metadata_lines(src: &str, start: usize) -> Result<Metadata, ParseError> {
         changed,
         recipients,
         mac: mac.ok_or_else(|| missing("mac"))?,
+        signed,
     })
 }
 
@@ -630,6 +642,9 @@ fn attach_metadata(body: &str, meta: &Metadata) -> Result<String, EditError> {
             .all(|c| one_line(&c.path) && one_line(&c.date))
         && meta.recipients.iter().all(|r| {
             one_line(&r.recipient) && !r.data_key.is_empty() && !r.data_key.contains('\r')
+        })
+        && meta.signed.as_ref().is_none_or(|s| {
+            one_line(&s.signer) && s.signature.ends_with('\n') && !s.signature.contains('\r')
         });
     if !fields_ok {
         return Err(EditError::Unsupported(
@@ -679,6 +694,18 @@ fn render_metadata_lines(meta: &Metadata) -> Vec<String> {
         );
     }
     lines.push(format!("{META_PREFIX}mac={}", meta.mac));
+    if let Some(signed) = &meta.signed {
+        lines.push(format!("{META_PREFIX}signer={}", signed.signer));
+        let armored = signed
+            .signature
+            .strip_suffix('\n')
+            .unwrap_or(&signed.signature);
+        lines.extend(
+            armored
+                .split('\n')
+                .map(|l| format!("{META_PREFIX}signature={l}")),
+        );
+    }
     lines
 }
 

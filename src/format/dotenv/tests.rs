@@ -42,6 +42,7 @@ fn meta() -> Metadata {
             },
         ],
         mac: "bWFj".into(),
+        signed: None,
     }
 }
 

@@ -91,10 +91,12 @@ fn read_metadata(src: &str, node: &Node) -> Result<Metadata, ParseError> {
         .iter()
         .find(|m| m.key == "version")
         .and_then(|m| integer(src, &m.value));
-    metadata_fields(src, node, members).map_err(|e| match version {
+    let meta = metadata_fields(src, node, members).map_err(|e| match version {
         Some(v) if !readable(v) => ParseError::at(src, node.span.start, unsupported_version(v)),
         _ => e,
-    })
+    })?;
+    common::check_version_fields(src, node.span.start, meta.version, &meta.signed)?;
+    Ok(meta)
 }
 
 fn integer(src: &str, node: &Node) -> Option<u64> {
@@ -144,8 +146,11 @@ fn metadata_fields(src: &str, node: &Node, members: &[Member]) -> Result<Metadat
     let (mut version, mut modified, mut encrypt, mut recipients, mut mac) =
         (None, None, Vec::new(), None, None);
     let mut changed = Vec::new();
+    let (mut signer, mut signature) = (None, None);
     for m in members {
         match m.key.as_str() {
+            "signer" => signer = Some(string_field(src, &m.value, "signer")?),
+            "signature" => signature = Some(string_field(src, &m.value, "signature")?),
             "version" => {
                 let v = integer(src, &m.value).ok_or_else(|| {
                     ParseError::at(
@@ -183,6 +188,8 @@ fn metadata_fields(src: &str, node: &Node, members: &[Member]) -> Result<Metadat
             }
         }
     }
+    let signed = common::signed_pair(signer, signature)
+        .map_err(|what| ParseError::at(src, node.span.start, format!("seal metadata: {what}")))?;
     Ok(Metadata {
         version: version.ok_or_else(|| missing("version"))?,
         modified: modified.ok_or_else(|| missing("modified"))?,
@@ -190,6 +197,7 @@ fn metadata_fields(src: &str, node: &Node, members: &[Member]) -> Result<Metadat
         changed,
         recipients: recipients.ok_or_else(|| missing("recipients"))?,
         mac: mac.ok_or_else(|| missing("mac"))?,
+        signed,
     })
 }
 
@@ -333,6 +341,10 @@ fn metadata_out(meta: &Metadata) -> Out<'_> {
         .collect();
     fields.push(("recipients", Out::Arr(recipients)));
     fields.push(("mac", Out::Str(&meta.mac)));
+    if let Some(signed) = &meta.signed {
+        fields.push(("signer", Out::Str(&signed.signer)));
+        fields.push(("signature", Out::Str(&signed.signature)));
+    }
     Out::Obj(fields)
 }
 

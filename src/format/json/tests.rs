@@ -21,6 +21,7 @@ fn meta() -> Metadata {
                     .into(),
         }],
         mac: "bWFj".into(),
+        signed: None,
     }
 }
 

@@ -3,7 +3,9 @@
 //! [`render_metadata`] writes it, and attached to plaintext documents.
 
 use crate::format::{common, line_ending, EditError, MetadataBlock, ParseError};
-use crate::metadata::{readable, unsupported_version, Changed, Metadata, WrappedKey, RESERVED_KEY};
+use crate::metadata::{
+    readable, unsupported_version, Changed, Metadata, Signed, WrappedKey, RESERVED_KEY,
+};
 
 use super::edit::part;
 use super::spans::{after_break, break_before, line_start};
@@ -217,14 +219,18 @@ fn parse_metadata(src: &str, seal: &Entry) -> Result<Metadata, ParseError> {
         },
     };
     match (metadata_fields(src, seal, fields), version) {
-        (Ok((modified, encrypt, changed, recipients, mac)), Some(version)) => Ok(Metadata {
-            version,
-            modified,
-            encrypt,
-            changed,
-            recipients,
-            mac,
-        }),
+        (Ok((modified, encrypt, changed, recipients, mac, signed)), Some(version)) => {
+            common::check_version_fields(src, seal.key_start, version, &signed)?;
+            Ok(Metadata {
+                version,
+                modified,
+                encrypt,
+                changed,
+                recipients,
+                mac,
+                signed,
+            })
+        }
         (Ok(_), None) => Err(ParseError::at(
             src,
             seal.key_start,
@@ -237,14 +243,24 @@ fn parse_metadata(src: &str, seal: &Entry) -> Result<Metadata, ParseError> {
     }
 }
 
-type Fields = (String, Vec<String>, Vec<Changed>, Vec<WrappedKey>, String);
+type Fields = (
+    String,
+    Vec<String>,
+    Vec<Changed>,
+    Vec<WrappedKey>,
+    String,
+    Option<Signed>,
+);
 
 fn metadata_fields(src: &str, seal: &Entry, fields: &[Entry]) -> Result<Fields, ParseError> {
     let (mut modified, mut encrypt, mut recipients, mut mac) = (None, Vec::new(), None, None);
     let mut changed = Vec::new();
+    let (mut signer, mut signature) = (None, None);
     for f in fields {
         match f.key.as_str() {
             "version" => {}
+            "signer" => signer = Some(meta_string(src, &f.value, "signer")?),
+            "signature" => signature = Some(meta_string(src, &f.value, "signature")?),
             "modified" => modified = Some(meta_string(src, &f.value, "modified")?),
             "mac" => mac = Some(meta_string(src, &f.value, "mac")?),
             "encrypt" => {
@@ -298,12 +314,15 @@ fn metadata_fields(src: &str, seal: &Entry, fields: &[Entry]) -> Result<Fields, 
             format!("seal metadata: missing `{what}`"),
         )
     };
+    let signed = common::signed_pair(signer, signature)
+        .map_err(|what| ParseError::at(src, seal.key_start, format!("seal metadata: {what}")))?;
     Ok((
         modified.ok_or_else(|| missing("modified"))?,
         encrypt,
         changed,
         recipients.ok_or_else(|| missing("recipients"))?,
         mac.ok_or_else(|| missing("mac"))?,
+        signed,
     ))
 }
 
@@ -367,7 +386,32 @@ fn render_metadata(meta: &Metadata, le: &str) -> String {
         }
     }
     lines.push(format!("  mac: {}", quote(&meta.mac)));
+    if let Some(signed) = &meta.signed {
+        render_signed(signed, &mut lines);
+    }
     lines.join(le)
+}
+
+/// `signer` and `signature` (after `mac`): the armored signature as a
+/// literal block indented four spaces, like a `data_key`.
+fn render_signed(signed: &Signed, lines: &mut Vec<String>) {
+    lines.push(format!("  signer: {}", quote(&signed.signer)));
+    if literal_block_ok(&signed.signature) {
+        lines.push("  signature: |".to_owned());
+        let body = signed
+            .signature
+            .strip_suffix('\n')
+            .unwrap_or(&signed.signature);
+        lines.extend(body.split('\n').map(|l| {
+            if l.is_empty() {
+                String::new()
+            } else {
+                format!("    {l}")
+            }
+        }));
+    } else {
+        lines.push(format!("  signature: {}", quote(&signed.signature)));
+    }
 }
 
 /// Whether `text` reads back exactly from a clipped `|` block.

@@ -80,6 +80,7 @@ fn indented_root_with_an_empty_key_cannot_hold_metadata() {
         changed: vec![],
         recipients: vec![],
         mac: "m".into(),
+        signed: None,
     };
     for body in ["\n   :", "   :\n", "  a: 1\n"] {
         assert!(
@@ -631,6 +632,7 @@ fn meta(encrypt: Vec<String>, n: usize) -> Metadata {
                 })
                 .collect(),
             mac: "bWFj".into(),
+            signed: None,
         }
 }
 
