@@ -463,6 +463,7 @@ mod tests {
             (Format::Yaml, "a: 1\n"),
             (Format::Json, "{\n  \"a\": 1\n}\n"),
             (Format::Dotenv, "A=1\n"),
+            (Format::Toml, "a = 1\n"),
         ] {
             let meta = signed_meta(2);
             let sealed = format.attach_metadata(body, &meta).unwrap();
@@ -478,7 +479,8 @@ mod tests {
             let v1 = sealed
                 .replacen("version: 2", "version: 1", 1)
                 .replacen("\"version\": 2", "\"version\": 1", 1)
-                .replacen("version=2", "version=1", 1);
+                .replacen("version=2", "version=1", 1)
+                .replacen("version = 2", "version = 1", 1);
             assert!(format.scan(&v1).is_err(), "{format:?}");
             // Both fields or neither.
             let mut half = meta.clone();
@@ -490,6 +492,7 @@ mod tests {
                         + &format!("# seal: signer={}\n", meta.signed.as_ref().unwrap().signer)
                 }
                 Format::Yaml => unsigned.clone() + "  signer: \"x\"\n",
+                Format::Toml => unsigned.clone() + "signer = \"x\"\n",
                 Format::Json => unsigned.replacen(
                     "\"mac\": \"bWFj\"",
                     "\"mac\": \"bWFj\",\n    \"signer\": \"x\"",

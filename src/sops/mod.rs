@@ -144,6 +144,8 @@ pub fn looks_like_sops(format: Format, text: &str) -> bool {
             .any(|l| l.starts_with("sops_mac=") || l.starts_with("sops_lastmodified=")),
         Format::Yaml => text.lines().any(|l| l.starts_with("sops:")),
         Format::Json => text.contains("\"sops\"") && text.contains("\"lastmodified\""),
+        // SOPS has no TOML store.
+        Format::Toml => false,
     }
 }
 

@@ -99,6 +99,10 @@ pub(super) fn block_text(meta: &Metadata, body: &str, le: &str) -> String {
     }
     lines.push("]".to_owned());
     lines.push(format!("mac = {}", quote(&meta.mac)));
+    if let Some(signed) = &meta.signed {
+        lines.push(format!("signer = {}", quote(&signed.signer)));
+        lines.push(format!("signature = {}", quote(&signed.signature)));
+    }
     out.push_str(&lines.join(le));
     if body.is_empty() || ends_with_break {
         out.push_str(le);
@@ -178,16 +182,19 @@ fn read_metadata(src: &str, table: &Table, at: usize) -> Result<Metadata, ParseE
         Some(Item::Value(Value::Integer(v))) => u64::try_from(*v.value()).ok(),
         _ => None,
     };
-    fields(src, table, at).map_err(|e| match version {
+    let meta = fields(src, table, at).map_err(|e| match version {
         Some(v) if !readable(v) => ParseError::at(src, at, unsupported_version(v)),
         _ => e,
-    })
+    })?;
+    common::check_version_fields(src, at, meta.version, &meta.signed)?;
+    Ok(meta)
 }
 
 fn fields(src: &str, table: &Table, at: usize) -> Result<Metadata, ParseError> {
     let (mut version, mut modified, mut encrypt, mut recipients, mut mac) =
         (None, None, Vec::new(), None, None);
     let mut changed = Vec::new();
+    let (mut signer, mut signature) = (None, None);
     for (name, item) in table.iter() {
         let pos = table
             .key(name)
@@ -211,6 +218,8 @@ fn fields(src: &str, table: &Table, at: usize) -> Result<Metadata, ParseError> {
             }
             "modified" => modified = Some(string(src, value, "modified")?),
             "mac" => mac = Some(string(src, value, "mac")?),
+            "signer" => signer = Some(string(src, value, "signer")?),
+            "signature" => signature = Some(string(src, value, "signature")?),
             "encrypt" => {
                 encrypt = array(src, value, "encrypt")?
                     .iter()
@@ -231,7 +240,10 @@ fn fields(src: &str, table: &Table, at: usize) -> Result<Metadata, ParseError> {
     }
     let missing =
         |field: &str| ParseError::at(src, at, format!("seal metadata has no {field} field"));
+    let signed = common::signed_pair(signer, signature)
+        .map_err(|what| ParseError::at(src, at, format!("seal metadata: {what}")))?;
     Ok(Metadata {
+        signed,
         version: version.ok_or_else(|| missing("version"))?,
         modified: modified.ok_or_else(|| missing("modified"))?,
         encrypt,

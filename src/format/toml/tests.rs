@@ -27,6 +27,7 @@ fn meta() -> Metadata {
                     .into(),
         }],
         mac: "bWFj".into(),
+        signed: None,
     }
 }
 
