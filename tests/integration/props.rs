@@ -134,7 +134,7 @@ fn toml_value() -> impl Strategy<Value = String> {
         Just("0xBEEF".to_owned()),
         Just("1979-05-27T07:32:00Z".to_owned()),
         Just("[]".to_owned()),
-        ("[a-z]{1,6}", any::<u8>()).prop_map(|(k, n)| format!("{{ {k} = {n}, x.y = 'z' }}")),
+        ("[a-z]{1,6}", any::<u8>()).prop_map(|(k, n)| format!("{{ k_{k} = {n}, x.y = 'z' }}")),
         proptest::collection::vec(any::<u16>(), 1..4).prop_map(|v| format!("{v:?}")),
     ]
 }
