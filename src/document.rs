@@ -848,7 +848,7 @@ fn metadata_for(
         signed: None,
     };
     meta.mac = compute_mac(plan.key, format, &meta, &[body]).finish();
-    meta.signed = crate::signing::sign(&signed_digest(format, &meta, &[body]))?;
+    meta.signed = crate::signing::sign(|| signed_digest(format, &meta, &[body]))?;
     Ok(meta)
 }
 

@@ -82,9 +82,10 @@ pub fn configure(source: KeySource) {
     *state = Some(State { source, key: None });
 }
 
-/// The signature fields for a file whose MAC input hashes to `digest`, or
-/// `None` when this run has no signing key.
-pub fn sign(digest: &[u8; 64]) -> Result<Option<Signed>, SignError> {
+/// The signature fields for a file whose MAC input hashes to `digest()`,
+/// or `None` when this run has no signing key. The digest is computed only
+/// when there is a key: hashing a large file again costs a sixth of sealing.
+pub fn sign(digest: impl FnOnce() -> [u8; 64]) -> Result<Option<Signed>, SignError> {
     let mut guard = STATE.lock().unwrap_or_else(|e| e.into_inner());
     let Some(state) = guard.as_mut() else {
         return Ok(None);
@@ -95,7 +96,8 @@ pub fn sign(digest: &[u8; 64]) -> Result<Option<Signed>, SignError> {
     let Some(Some(key)) = &state.key else {
         return Ok(None);
     };
-    let data = signed_data(digest);
+    let digest = digest();
+    let data = signed_data(&digest);
     let key_err = |path: &Path, what: &str, e: ssh_key::Error| SignError::Key {
         path: path.display().to_string(),
         reason: format!("{what}: {e}"),
@@ -135,7 +137,7 @@ pub fn sign(digest: &[u8; 64]) -> Result<Option<Signed>, SignError> {
     };
     // An agent could answer with anything: never write a signature that
     // does not verify.
-    check(&signed, digest).map_err(SignError::SelfCheck)?;
+    check(&signed, &digest).map_err(SignError::SelfCheck)?;
     Ok(Some(signed))
 }
 
