@@ -20,6 +20,7 @@ use crate::document;
 use crate::envelope::{Identities, Recipient};
 use crate::format::{Format, LeafKind};
 use crate::path::KeyPath;
+use crate::git::git;
 
 /// One version of one file.
 #[derive(Clone)]
@@ -282,33 +283,14 @@ pub fn analyze(
 pub enum ExposureError {
     #[error("cannot run git: {0}")]
     Spawn(std::io::Error),
-    /// git ran and failed: its subcommand and what it said.
-    #[error("git {command}: {stderr}")]
-    Git { command: String, stderr: String },
+    #[error(transparent)]
+    Git(#[from] crate::git::GitError),
     #[error("git cat-file: {0}")]
     CatFile(std::io::Error),
     #[error("git cat-file: no {0}")]
     CatFilePipe(&'static str),
     #[error("git cat-file: bad size")]
     CatFileSize,
-}
-
-/// Run git; its stdout, or why it failed.
-pub(crate) fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>, ExposureError> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(ExposureError::Spawn)?;
-    if !out.status.success() {
-        return Err(ExposureError::Git {
-            command: args.first().unwrap_or(&"").to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-        });
-    }
-    Ok(out.stdout)
 }
 
 /// The root of the git work tree holding `dir`, if any.

@@ -19,14 +19,15 @@ use crate::envelope::Recipient;
 use crate::format::{Format, LeafKind};
 use crate::path::{KeyPath, PathQuery};
 use crate::signing::Verification;
+use crate::git::git;
 
 /// Why the history could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
     #[error("cannot run git: {0}")]
     Spawn(std::io::Error),
-    #[error("git {command}: {stderr}")]
-    Git { command: String, stderr: String },
+    #[error(transparent)]
+    Git(#[from] crate::git::GitError),
     #[error("git cat-file: {0}")]
     CatFile(String),
 }
@@ -101,27 +102,6 @@ const NO_BLOB: &str = "0000000000000000000000000000000000000000";
 
 fn is_none(blob: &str) -> bool {
     blob.bytes().all(|b| b == b'0')
-}
-
-fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>, LogError> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(LogError::Spawn)?;
-    if !out.status.success() {
-        return Err(LogError::Git {
-            command: args
-                .iter()
-                .find(|a| !a.starts_with('-') && !a.contains('='))
-                .unwrap_or(&"")
-                .to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-        });
-    }
-    Ok(out.stdout)
 }
 
 /// The history, newest first.

@@ -12,7 +12,8 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use crate::exposure::{cat_files, git, ExposureError};
+use crate::exposure::{cat_files, ExposureError};
+use crate::git::git;
 use crate::format::{Format, LeafKind};
 use crate::path::KeyPath;
 
