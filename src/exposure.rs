@@ -9,9 +9,7 @@
 //! identity that opens the revisions, plaintexts are compared instead.
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
@@ -281,16 +279,8 @@ pub fn analyze(
 /// Why the git history could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ExposureError {
-    #[error("cannot run git: {0}")]
-    Spawn(std::io::Error),
     #[error(transparent)]
     Git(#[from] crate::git::GitError),
-    #[error("git cat-file: {0}")]
-    CatFile(std::io::Error),
-    #[error("git cat-file: no {0}")]
-    CatFilePipe(&'static str),
-    #[error("git cat-file: bad size")]
-    CatFileSize,
 }
 
 /// The root of the git work tree holding `dir`, if any.
@@ -311,61 +301,8 @@ pub(crate) fn cat_files(
     root: &Path,
     specs: &[String],
 ) -> Result<Vec<Option<Vec<u8>>>, ExposureError> {
-    if specs.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut child = Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(["cat-file", "--batch"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(ExposureError::Spawn)?;
-    let mut stdin = child
-        .stdin
-        .take()
-        .ok_or(ExposureError::CatFilePipe("stdin"))?;
-    let input: String = specs.iter().map(|s| format!("{s}\n")).collect();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(input.as_bytes());
-    });
-    let stdout = child
-        .stdout
-        .take()
-        .ok_or(ExposureError::CatFilePipe("stdout"))?;
-    let mut reader = BufReader::new(stdout);
     let mut out = Vec::with_capacity(specs.len());
-    for _ in specs {
-        let mut header = String::new();
-        reader
-            .read_line(&mut header)
-            .map_err(ExposureError::CatFile)?;
-        let fields: Vec<&str> = header.split_whitespace().collect();
-        match fields.as_slice() {
-            [_, "blob", size] => {
-                let size: usize = size.parse().map_err(|_| ExposureError::CatFileSize)?;
-                let mut buf = vec![0; size + 1];
-                reader
-                    .read_exact(&mut buf)
-                    .map_err(ExposureError::CatFile)?;
-                buf.pop();
-                out.push(Some(buf));
-            }
-            [_, _, size] => {
-                // Not a blob: skip its contents.
-                let size: u64 = size.parse().map_err(|_| ExposureError::CatFileSize)?;
-                std::io::copy(&mut (&mut reader).take(size + 1), &mut std::io::sink())
-                    .map_err(ExposureError::CatFile)?;
-                out.push(None);
-            }
-            _ => out.push(None),
-        }
-    }
-    drop(reader);
-    let _ = writer.join();
-    let _ = child.wait();
+    crate::git::cat_file_batch(root, specs, |_, blob| out.push(blob.map(<[u8]>::to_vec)))?;
     Ok(out)
 }
 

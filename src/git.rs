@@ -27,6 +27,8 @@ pub enum GitError {
     Spawn(std::io::Error),
     #[error("`git {args}` failed: {stderr}")]
     Failed { args: String, stderr: String },
+    #[error("git cat-file: {0}")]
+    CatFile(std::io::Error),
 }
 
 /// Run `git ARGS` in `dir` and return its standard output.
@@ -44,6 +46,72 @@ pub fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>, GitError> {
         });
     }
     Ok(out.stdout)
+}
+
+/// Read `specs` (`REV:PATH` or object names) with one `git cat-file
+/// --batch`, in order: `each(index, Some(contents))` for a blob, `None` for
+/// an object that is missing or not a blob. Nothing is kept here.
+pub fn cat_file_batch<S: AsRef<str>>(
+    dir: &Path,
+    specs: &[S],
+    mut each: impl FnMut(usize, Option<&[u8]>),
+) -> Result<(), GitError> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    if specs.is_empty() {
+        return Ok(());
+    }
+    let mut child = Command::new("git")
+        .args(["cat-file", "--batch"])
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(GitError::Spawn)?;
+    let no_pipe = || GitError::CatFile(std::io::Error::other("no pipe to git"));
+    let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        return Err(no_pipe());
+    };
+    let mut input = String::new();
+    for spec in specs {
+        input.push_str(spec.as_ref());
+        input.push('\n');
+    }
+    // Written from another thread: git answers while it reads, and a full
+    // pipe each way would otherwise stall both.
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let mut reader = BufReader::with_capacity(1 << 20, stdout);
+    let mut buf = Vec::new();
+    let mut read_all = || -> std::io::Result<()> {
+        for index in 0..specs.len() {
+            let mut header = String::new();
+            reader.read_line(&mut header)?;
+            let fields: Vec<&str> = header.split_whitespace().collect();
+            let [_, kind, size] = fields.as_slice() else {
+                // `SPEC missing`: nothing follows it.
+                each(index, None);
+                continue;
+            };
+            let size: u64 = size
+                .parse()
+                .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "bad size"))?;
+            buf.clear();
+            (&mut reader).take(size + 1).read_to_end(&mut buf)?;
+            if buf.len() as u64 != size + 1 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            buf.pop();
+            each(index, (*kind == "blob").then_some(&buf[..]));
+        }
+        Ok(())
+    };
+    let result = read_all().map_err(GitError::CatFile);
+    drop(reader);
+    let _ = writer.join();
+    let _ = child.wait();
+    result
 }
 
 /// The paths, relative to `root`, of every file staged as added, copied,

@@ -11,9 +11,7 @@
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use crate::envelope::Recipient;
 use crate::format::{Format, LeafKind};
@@ -24,12 +22,11 @@ use crate::git::git;
 /// Why the history could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
-    #[error("cannot run git: {0}")]
-    Spawn(std::io::Error),
     #[error(transparent)]
     Git(#[from] crate::git::GitError),
-    #[error("git cat-file: {0}")]
-    CatFile(String),
+    /// A thread that parses versions stopped.
+    #[error("reading the history: {0}")]
+    Worker(&'static str),
 }
 
 /// One commit's change to one sealed file.
@@ -380,7 +377,7 @@ fn summarize_all(
         for handle in handles {
             let (done, paths) = handle
                 .join()
-                .map_err(|_| LogError::CatFile("a worker thread failed".into()))?;
+                .map_err(|_| LogError::Worker("a worker thread failed"))?;
             for (index, summary) in done {
                 summaries.insert(blobs[index].0.clone(), summary);
             }
@@ -527,55 +524,11 @@ fn cat_blobs(
     blobs: &[(String, Format)],
     mut each: impl FnMut(usize, Format, &[u8]),
 ) -> Result<(), LogError> {
-    if blobs.is_empty() {
-        return Ok(());
-    }
-    let mut child = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["cat-file", "--batch"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(LogError::Spawn)?;
-    let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-        return Err(LogError::CatFile("no pipe".into()));
-    };
-    let input: String = blobs.iter().map(|(b, _)| format!("{b}\n")).collect();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(input.as_bytes());
-    });
-    let mut reader = BufReader::with_capacity(1 << 20, stdout);
-    let mut buf = Vec::new();
-    let mut result = Ok(());
-    for (index, (_, format)) in blobs.iter().enumerate() {
-        let mut header = String::new();
-        if let Err(e) = reader.read_line(&mut header) {
-            result = Err(LogError::CatFile(e.to_string()));
-            break;
+    let names: Vec<&str> = blobs.iter().map(|(b, _)| b.as_str()).collect();
+    crate::git::cat_file_batch(dir, &names, |index, blob| {
+        if let Some(bytes) = blob {
+            each(index, blobs[index].1, bytes);
         }
-        let fields: Vec<&str> = header.split_whitespace().collect();
-        let size = match fields.as_slice() {
-            [_, _, size] => size.parse::<u64>().ok(),
-            _ => None,
-        };
-        let Some(size) = size else {
-            // `OBJECT missing`: nothing follows it.
-            continue;
-        };
-        buf.clear();
-        if let Err(e) = (&mut reader).take(size + 1).read_to_end(&mut buf) {
-            result = Err(LogError::CatFile(e.to_string()));
-            break;
-        }
-        buf.pop();
-        if fields.get(1) == Some(&"blob") {
-            each(index, *format, &buf);
-        }
-    }
-    drop(reader);
-    let _ = writer.join();
-    let _ = child.wait();
-    result
+    })?;
+    Ok(())
 }
