@@ -21,6 +21,7 @@
 use globset::{GlobBuilder, GlobMatcher};
 use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
 
+use super::schema::text_of;
 use super::{Config, ConfigErrorKind};
 use crate::path::KeyPath;
 
@@ -290,20 +291,6 @@ fn parse_keys(node: &MarkedYaml, at: &str) -> Result<Vec<String>, PolicyError> {
         out.push(p);
     }
     Ok(out)
-}
-
-fn text_of(node: &MarkedYaml) -> Option<String> {
-    match &node.data {
-        YamlData::Value(s) => Some(match s {
-            Scalar::String(v) => v.to_string(),
-            Scalar::Integer(i) => i.to_string(),
-            Scalar::FloatingPoint(f) => f.to_string(),
-            Scalar::Boolean(b) => b.to_string(),
-            Scalar::Null => return None,
-        }),
-        YamlData::Representation(text, _, _) => Some(text.to_string()),
-        _ => None,
-    }
 }
 
 fn error(node: &MarkedYaml, at: &str, message: &str) -> PolicyError {

@@ -334,7 +334,9 @@ fn parse_format(node: &MarkedYaml, at: &str) -> Result<ValueFormat, SchemaError>
     }
 }
 
-fn text_of(node: &MarkedYaml) -> Option<String> {
+/// A scalar's text (a number or boolean as written); `None` for null and
+/// for collections. `policy:` reads its fields with it too.
+pub(super) fn text_of(node: &MarkedYaml) -> Option<String> {
     match &node.data {
         YamlData::Value(s) => Some(match s {
             Scalar::String(v) => v.to_string(),
