@@ -160,10 +160,12 @@ fn toml_doc() -> impl Strategy<Value = String> {
         .prop_map(|(tables, crlf, final_nl)| {
             let mut out = String::new();
             let mut headers = std::collections::HashSet::new();
+            // Top-level keys: a table header of the same name redefines them.
+            let mut top = std::collections::HashSet::new();
             for (i, (header, entries)) in tables.into_iter().enumerate() {
                 if i > 0 {
                     let name = header.unwrap_or_else(|| format!("t{i}"));
-                    if !headers.insert(name.clone()) || name == "seal" {
+                    if top.contains(&name) || !headers.insert(name.clone()) || name == "seal" {
                         continue;
                     }
                     out.push_str(&format!("\n[\"{name}\"]\n"));
@@ -172,6 +174,9 @@ fn toml_doc() -> impl Strategy<Value = String> {
                 for (k, sub, v, comment) in entries {
                     if !seen.insert(k.clone()) || (i == 0 && k == "seal") {
                         continue;
+                    }
+                    if i == 0 {
+                        top.insert(k.clone());
                     }
                     match sub {
                         Some(sub) => out.push_str(&format!("{k}.{sub} = {v}")),
