@@ -43,10 +43,8 @@ use saphyr::{LoadableYamlNode, Yaml};
 use crate::envelope::Recipient;
 
 pub use edit::{add_recipient, remove_recipient, RecipientEditError};
-pub use policy::{
-    parse_interval, Applied, Interval, PolicyEntry, PolicyError, DEFAULT_WARN_BEFORE,
-};
-pub use schema::{SchemaEntry, SchemaError};
+pub use policy::{parse_interval, Applied, Interval, PolicyEntry, DEFAULT_WARN_BEFORE};
+pub use schema::SchemaEntry;
 
 /// The config file name, looked up from a file's directory upwards.
 pub const FILE_NAME: &str = ".seal.yaml";
@@ -202,14 +200,37 @@ pub enum ConfigErrorKind {
     #[error("unknown recipient or group {0:?}")]
     UnknownName(String),
     #[error(transparent)]
-    Schema(SchemaError),
-    #[error(transparent)]
-    Policy(PolicyError),
+    Field(FieldError),
     #[error("group {0:?} contains itself")]
     GroupCycle(String),
     /// The rest are refused edits (`seal recipients add/remove`).
     #[error(transparent)]
     Edit(#[from] RecipientEditError),
+}
+
+/// A mistake in a section read with positions (`schema:`, `policy:`), at
+/// a line and column of `.seal.yaml`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}, column {column}: {at}: {message}")]
+pub struct FieldError {
+    pub line: usize,
+    /// 1-based, in characters.
+    pub column: usize,
+    /// Where in the section (`schema[0].required.API_KEY.format`,
+    /// `policy[0].rotate_every`).
+    pub at: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub(crate) fn at(node: &saphyr::MarkedYaml, at: &str, message: &str) -> Self {
+        FieldError {
+            line: node.span.start.line(),
+            column: node.span.start.col() + 1,
+            at: at.to_owned(),
+            message: message.to_owned(),
+        }
+    }
 }
 
 fn scalar_text(node: &Yaml) -> Option<String> {

@@ -22,7 +22,7 @@ use globset::{GlobBuilder, GlobMatcher};
 use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
 
 use super::schema::text_of;
-use super::{Config, ConfigErrorKind};
+use super::{Config, ConfigErrorKind, FieldError};
 use crate::path::KeyPath;
 
 /// `warn_before` when no entry sets it.
@@ -65,18 +65,6 @@ pub struct Applied {
     pub note: Option<String>,
     /// Indices of the entries that matched.
     pub entries: Vec<usize>,
-}
-
-/// A mistake in `policy:`, at a line and column of `.seal.yaml`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}, column {column}: {at}: {message}")]
-pub struct PolicyError {
-    pub line: usize,
-    /// 1-based, in characters.
-    pub column: usize,
-    /// Where in `policy:` (`policy[0].rotate_every`).
-    pub at: String,
-    pub message: String,
 }
 
 impl Config {
@@ -177,7 +165,7 @@ pub(super) fn parse(text: &str) -> Result<Vec<PolicyEntry>, ConfigErrorKind> {
         } else {
             node
         };
-        return Err(ConfigErrorKind::Policy(error(
+        return Err(ConfigErrorKind::Field(error(
             at,
             "policy",
             "expected a list of entries: `- path: GLOB` with keys, rotate_every, warn_before, owner, tier, note",
@@ -188,12 +176,12 @@ pub(super) fn parse(text: &str) -> Result<Vec<PolicyEntry>, ConfigErrorKind> {
         .enumerate()
         .map(|(i, e)| parse_entry(e, i))
         .collect::<Result<_, _>>()
-        .map_err(ConfigErrorKind::Policy)
+        .map_err(ConfigErrorKind::Field)
 }
 
 const FIELDS: &str = "path, keys, rotate_every, warn_before, owner, tier, note";
 
-fn parse_entry(node: &MarkedYaml, index: usize) -> Result<PolicyEntry, PolicyError> {
+fn parse_entry(node: &MarkedYaml, index: usize) -> Result<PolicyEntry, FieldError> {
     let at = format!("policy[{index}]");
     let YamlData::Mapping(map) = &node.data else {
         return Err(error(
@@ -267,7 +255,7 @@ fn glob(g: &str) -> Result<GlobMatcher, String> {
 
 /// `keys`: one pattern or a list, each a key-path pattern (dotted, `*`
 /// within a segment, `**` across segments) or a dotenv name.
-fn parse_keys(node: &MarkedYaml, at: &str) -> Result<Vec<String>, PolicyError> {
+fn parse_keys(node: &MarkedYaml, at: &str) -> Result<Vec<String>, FieldError> {
     let items: Vec<&MarkedYaml> = match &node.data {
         YamlData::Sequence(items) => items.iter().collect(),
         _ => vec![node],
@@ -293,13 +281,8 @@ fn parse_keys(node: &MarkedYaml, at: &str) -> Result<Vec<String>, PolicyError> {
     Ok(out)
 }
 
-fn error(node: &MarkedYaml, at: &str, message: &str) -> PolicyError {
-    PolicyError {
-        line: node.span.start.line(),
-        column: node.span.start.col() + 1,
-        at: at.to_owned(),
-        message: message.to_owned(),
-    }
+fn error(node: &MarkedYaml, at: &str, message: &str) -> FieldError {
+    FieldError::at(node, at, message)
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@
 use globset::{GlobBuilder, GlobMatcher};
 use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
 
-use super::{Config, ConfigErrorKind};
+use super::{Config, ConfigErrorKind, FieldError};
 use crate::path::PathQuery;
 
 /// One `schema:` entry.
@@ -80,18 +80,6 @@ impl ValueFormat {
     }
 }
 
-/// A mistake in `schema:`, at a line and column of `.seal.yaml`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}, column {column}: {at}: {message}")]
-pub struct SchemaError {
-    pub line: usize,
-    /// 1-based, in characters.
-    pub column: usize,
-    /// Where in `schema:` (`schema[0].required.API_KEY.format`).
-    pub at: String,
-    pub message: String,
-}
-
 impl Config {
     /// The first `schema:` entry whose glob matches `file`.
     pub fn schema_for(&self, file: &std::path::Path) -> Option<&SchemaEntry> {
@@ -140,10 +128,10 @@ pub(super) fn parse(text: &str) -> Result<Vec<SchemaEntry>, ConfigErrorKind> {
         .enumerate()
         .map(|(i, e)| parse_entry(e, &format!("schema[{i}]")))
         .collect::<Result<_, _>>()
-        .map_err(ConfigErrorKind::Schema)
+        .map_err(ConfigErrorKind::Field)
 }
 
-fn parse_entry(node: &MarkedYaml, at: &str) -> Result<SchemaEntry, SchemaError> {
+fn parse_entry(node: &MarkedYaml, at: &str) -> Result<SchemaEntry, FieldError> {
     let YamlData::Mapping(map) = &node.data else {
         return Err(error(
             node,
@@ -197,9 +185,9 @@ fn parse_entry(node: &MarkedYaml, at: &str) -> Result<SchemaEntry, SchemaError> 
 }
 
 /// `[A, B]`, or a mapping from each name to its rules (or nothing).
-fn parse_names(node: &MarkedYaml, at: &str) -> Result<Vec<SchemaName>, SchemaError> {
+fn parse_names(node: &MarkedYaml, at: &str) -> Result<Vec<SchemaName>, FieldError> {
     let mut out: Vec<SchemaName> = Vec::new();
-    let mut add = |key: &MarkedYaml, rules: Option<&MarkedYaml>| -> Result<(), SchemaError> {
+    let mut add = |key: &MarkedYaml, rules: Option<&MarkedYaml>| -> Result<(), FieldError> {
         let name = text_of(key).ok_or_else(|| error(key, at, "a name must be text"))?;
         let query = PathQuery::parse(&name)
             .map_err(|e| error(key, at, &format!("{name:?} is not a key path or name: {e}")))?;
@@ -243,7 +231,7 @@ fn parse_names(node: &MarkedYaml, at: &str) -> Result<Vec<SchemaName>, SchemaErr
     Ok(out)
 }
 
-fn parse_rules(node: &MarkedYaml, at: &str, entry: &mut SchemaName) -> Result<(), SchemaError> {
+fn parse_rules(node: &MarkedYaml, at: &str, entry: &mut SchemaName) -> Result<(), FieldError> {
     let map = match &node.data {
         YamlData::Value(Scalar::Null) => return Ok(()),
         YamlData::Mapping(map) => map,
@@ -297,7 +285,7 @@ fn parse_rules(node: &MarkedYaml, at: &str, entry: &mut SchemaName) -> Result<()
 }
 
 /// `sk-ant-` (a literal prefix), `{prefix: sk-ant-}` or `{regex: "^…$"}`.
-fn parse_format(node: &MarkedYaml, at: &str) -> Result<ValueFormat, SchemaError> {
+fn parse_format(node: &MarkedYaml, at: &str) -> Result<ValueFormat, FieldError> {
     if let Some(prefix) = text_of(node) {
         return Ok(ValueFormat::Prefix(prefix));
     }
@@ -350,17 +338,12 @@ pub(super) fn text_of(node: &MarkedYaml) -> Option<String> {
     }
 }
 
-fn error(node: &MarkedYaml, at: &str, message: &str) -> SchemaError {
-    SchemaError {
-        line: node.span.start.line(),
-        column: node.span.start.col() + 1,
-        at: at.to_owned(),
-        message: message.to_owned(),
-    }
+fn error(node: &MarkedYaml, at: &str, message: &str) -> FieldError {
+    FieldError::at(node, at, message)
 }
 
 fn fail(node: &MarkedYaml, at: &str, message: &str) -> ConfigErrorKind {
-    ConfigErrorKind::Schema(error(node, at, message))
+    ConfigErrorKind::Field(error(node, at, message))
 }
 
 #[cfg(test)]
