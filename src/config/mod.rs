@@ -233,6 +233,48 @@ impl FieldError {
     }
 }
 
+/// The entries of the top-level list `name` in `.seal.yaml` text (known to
+/// be one YAML document whose top level is a mapping), read with positions
+/// for errors and each turned into a `T` by `entry(node, index)`; none when
+/// the key is absent. `expected` says what the list should be when it is not.
+fn marked_list<T>(
+    text: &str,
+    name: &str,
+    expected: &str,
+    entry: impl Fn(&saphyr::MarkedYaml, usize) -> Result<T, FieldError>,
+) -> Result<Vec<T>, ConfigErrorKind> {
+    use saphyr::{MarkedYaml, Scalar, YamlData};
+    let docs = MarkedYaml::load_from_str(text).map_err(|e| ConfigErrorKind::Syntax {
+        line: e.marker().line(),
+        column: e.marker().col() + 1,
+        message: e.info().to_string(),
+    })?;
+    let Some(YamlData::Mapping(root)) = docs.first().map(|d| &d.data) else {
+        return Ok(Vec::new());
+    };
+    let Some((key, node)) = root
+        .iter()
+        .find(|(k, _)| schema::text_of(k).as_deref() == Some(name))
+    else {
+        return Ok(Vec::new());
+    };
+    let YamlData::Sequence(entries) = &node.data else {
+        // `name:` with nothing after it: point at the key.
+        let at = if matches!(node.data, YamlData::Value(Scalar::Null)) {
+            key
+        } else {
+            node
+        };
+        return Err(ConfigErrorKind::Field(FieldError::at(at, name, expected)));
+    };
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| entry(e, i))
+        .collect::<Result<_, _>>()
+        .map_err(ConfigErrorKind::Field)
+}
+
 fn scalar_text(node: &Yaml) -> Option<String> {
     match node {
         Yaml::Value(s) => Some(match s {

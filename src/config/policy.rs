@@ -19,7 +19,7 @@
 //! `schema:`, so a mistake is reported with its line and column.
 
 use globset::{GlobBuilder, GlobMatcher};
-use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
+use saphyr::{MarkedYaml, YamlData};
 
 use super::schema::text_of;
 use super::{Config, ConfigErrorKind, FieldError};
@@ -145,38 +145,12 @@ pub fn parse_interval(text: &str) -> Result<Interval, String> {
 /// Parse the `policy:` section of `.seal.yaml` text (already known to be
 /// one valid YAML document whose top level is a mapping).
 pub(super) fn parse(text: &str) -> Result<Vec<PolicyEntry>, ConfigErrorKind> {
-    let docs = MarkedYaml::load_from_str(text).map_err(|e| ConfigErrorKind::Syntax {
-        line: e.marker().line(),
-        column: e.marker().col() + 1,
-        message: e.info().to_string(),
-    })?;
-    let Some(YamlData::Mapping(root)) = docs.first().map(|d| &d.data) else {
-        return Ok(Vec::new());
-    };
-    let Some((key, node)) = root
-        .iter()
-        .find(|(k, _)| text_of(k).as_deref() == Some("policy"))
-    else {
-        return Ok(Vec::new());
-    };
-    let YamlData::Sequence(entries) = &node.data else {
-        let at = if matches!(node.data, YamlData::Value(Scalar::Null)) {
-            key
-        } else {
-            node
-        };
-        return Err(ConfigErrorKind::Field(error(
-            at,
-            "policy",
-            "expected a list of entries: `- path: GLOB` with keys, rotate_every, warn_before, owner, tier, note",
-        )));
-    };
-    entries
-        .iter()
-        .enumerate()
-        .map(|(i, e)| parse_entry(e, i))
-        .collect::<Result<_, _>>()
-        .map_err(ConfigErrorKind::Field)
+    super::marked_list(
+        text,
+        "policy",
+        "expected a list of entries: `- path: GLOB` with keys, rotate_every, warn_before, owner, tier, note",
+        parse_entry,
+    )
 }
 
 const FIELDS: &str = "path, keys, rotate_every, warn_before, owner, tier, note";

@@ -21,7 +21,7 @@
 //! mistake is reported with its line and column.
 
 use globset::{GlobBuilder, GlobMatcher};
-use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
+use saphyr::{MarkedYaml, Scalar, YamlData};
 
 use super::{Config, ConfigErrorKind, FieldError};
 use crate::path::PathQuery;
@@ -98,37 +98,12 @@ impl SchemaEntry {
 /// Parse the `schema:` section of `.seal.yaml` text (already known to be
 /// one valid YAML document whose top level is a mapping).
 pub(super) fn parse(text: &str) -> Result<Vec<SchemaEntry>, ConfigErrorKind> {
-    let docs = MarkedYaml::load_from_str(text).map_err(|e| ConfigErrorKind::Syntax {
-        line: e.marker().line(),
-        column: e.marker().col() + 1,
-        message: e.info().to_string(),
-    })?;
-    let Some(YamlData::Mapping(root)) = docs.first().map(|d| &d.data) else {
-        return Ok(Vec::new());
-    };
-    let Some((key, node)) = root
-        .iter()
-        .find(|(k, _)| text_of(k).as_deref() == Some("schema"))
-    else {
-        return Ok(Vec::new());
-    };
-    let YamlData::Sequence(entries) = &node.data else {
-        return Err(fail(
-            if matches!(node.data, YamlData::Value(Scalar::Null)) {
-                key
-            } else {
-                node
-            },
-            "schema",
-            "expected a list of {path, required, optional}",
-        ));
-    };
-    entries
-        .iter()
-        .enumerate()
-        .map(|(i, e)| parse_entry(e, &format!("schema[{i}]")))
-        .collect::<Result<_, _>>()
-        .map_err(ConfigErrorKind::Field)
+    super::marked_list(
+        text,
+        "schema",
+        "expected a list of {path, required, optional}",
+        |entry, i| parse_entry(entry, &format!("schema[{i}]")),
+    )
 }
 
 fn parse_entry(node: &MarkedYaml, at: &str) -> Result<SchemaEntry, FieldError> {
@@ -340,10 +315,6 @@ pub(super) fn text_of(node: &MarkedYaml) -> Option<String> {
 
 fn error(node: &MarkedYaml, at: &str, message: &str) -> FieldError {
     FieldError::at(node, at, message)
-}
-
-fn fail(node: &MarkedYaml, at: &str, message: &str) -> ConfigErrorKind {
-    ConfigErrorKind::Field(error(node, at, message))
 }
 
 #[cfg(test)]
