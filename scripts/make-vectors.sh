@@ -40,7 +40,7 @@ if [ "${1:-}" != --v1 ]; then
   # A version-2 block passed off as version 1 (the MAC label differs).
   sed 's/^# seal: version=2$/# seal: version=1/' "$v/v2-app.sealed.env" > "$i/v2-as-version-1.env"
   # An unknown future version.
-  sed 's/^# seal: version=2$/# seal: version=3/' "$v/v2-app.sealed.env" > "$i/v2-unknown-version-3.env"
+  sed 's/^# seal: version=2$/# seal: version=4/' "$v/v2-app.sealed.env" > "$i/v2-unknown-version-4.env"
   # valid-mac-v2-*: `changed` broken, the MAC recomputed by scripts/remac.py
   # (an implementation of spec section 9 independent of seal's).
   src="$v/v2-app.sealed.env"
@@ -94,7 +94,7 @@ sed 's/"modified": "2/"modified": "1/' "$src" > "$i/edited-modified.json"
 # Truncated in the middle.
 head -c $(( $(wc -c < "$src") / 2 )) "$src" > "$i/truncated.json"
 # An unknown future version.
-sed 's/"version": 1/"version": 3/' "$src" > "$i/unknown-version.json"
+sed 's/"version": 1/"version": 4/' "$src" > "$i/unknown-version.json"
 # A comment changed in a sealed YAML file (the MAC covers the whole body).
 sed 's/# inline comment/# inline c0mment/' "$v/config.sealed.yaml" > "$i/edited-comment.yaml"
 # A plaintext (unselected) value changed in a selective file.

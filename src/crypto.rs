@@ -30,10 +30,10 @@ const MAC_KEY_INFO: &[u8] = b"seal.v1 mac key";
 const VALUE_AAD_PREFIX: &[u8] = b"seal.v1 value\0";
 /// First field of the MAC input, per format version (spec section 9).
 pub fn mac_label(version: u64) -> &'static [u8] {
-    if version >= 2 {
-        b"seal.v2 mac"
-    } else {
-        b"seal.v1 mac"
+    match version {
+        0 | 1 => b"seal.v1 mac",
+        2 => b"seal.v2 mac",
+        _ => b"seal.v3 mac",
     }
 }
 

@@ -6,10 +6,10 @@
 //! in dotenv.
 
 /// The format version this implementation writes.
-pub const VERSION: u64 = 2;
+pub const VERSION: u64 = 3;
 
-/// The versions this implementation reads: 1 (no optional fields) and 2.
-pub const READABLE: std::ops::RangeInclusive<u64> = 1..=2;
+/// The versions this implementation reads: 1 (no optional fields), 2 and 3.
+pub const READABLE: std::ops::RangeInclusive<u64> = 1..=3;
 
 /// The reserved top-level key (YAML, JSON, TOML) that holds the metadata.
 pub const RESERVED_KEY: &str = "seal";

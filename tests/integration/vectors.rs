@@ -106,9 +106,9 @@ fn invalid_vectors_are_refused() {
             "v2-edited-changed-date.yaml" | "v2-edited-changed-date.json" => {
                 assert!(matches!(error, DocError::Tampered), "{name}: {error:?}")
             }
-            "v2-unknown-version-3.env" | "unknown-version.json" => {
+            "v2-unknown-version-4.env" | "unknown-version.json" => {
                 assert!(
-                    matches!(error, DocError::UnsupportedVersion(3)),
+                    matches!(error, DocError::UnsupportedVersion(4)),
                     "{name}: {error:?}"
                 )
             }

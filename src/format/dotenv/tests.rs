@@ -221,10 +221,10 @@ fn metadata_errors() {
     );
     assert_eq!(
         err(&sealed
-            .replace("version=1", "version=3")
+            .replace("version=1", "version=4")
             .replace("mac=", "max="))
         .2,
-        "sealed with format version 3; needs seal 0.3 or later (this seal reads versions 1 to 2)"
+        "sealed with format version 4; needs seal 0.4 or later (this seal reads versions 1 to 3)"
     );
     assert_eq!(
         err("# seal: version=1\n# seal: data_key=x\n").2,

@@ -196,8 +196,8 @@ fn metadata_errors() {
         "the seal metadata must be the last member of the top-level object"
     );
     assert_eq!(
-        err("{\"seal\": {\"version\": 3, \"x\": 1}}").2,
-        "sealed with format version 3; needs seal 0.3 or later (this seal reads versions 1 to 2)"
+        err("{\"seal\": {\"version\": 4, \"x\": 1}}").2,
+        "sealed with format version 4; needs seal 0.4 or later (this seal reads versions 1 to 3)"
     );
     assert_eq!(
         err("{\"seal\": {\"version\": 1, \"x\": 1}}"),

@@ -751,12 +751,12 @@ fn metadata_errors() {
     assert_eq!((e.line, e.message.contains("unknown")), (6, true));
     assert!(scan("seal:\n  version: one\n  modified: x\n  recipients: []\n  mac: m\n").is_err());
     assert!(scan("seal:\n  version: 1\n  modified: [x]\n  recipients: []\n  mac: m\n").is_err());
-    let v3 = scan("seal:\n  version: 3\n  modified: x\n  recipients: []\n  mac: m\n").unwrap();
-    assert_eq!(v3.metadata.unwrap().metadata.version, 3);
-    let e = scan("seal:\n  version: 3\n  format: new\n").unwrap_err();
+    let v4 = scan("seal:\n  version: 4\n  modified: x\n  recipients: []\n  mac: m\n").unwrap();
+    assert_eq!(v4.metadata.unwrap().metadata.version, 4);
+    let e = scan("seal:\n  version: 4\n  format: new\n").unwrap_err();
     assert!(
         e.message
-            .contains("sealed with format version 3; needs seal 0.3"),
+            .contains("sealed with format version 4; needs seal 0.4"),
         "{e}"
     );
 }
