@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 use crate::crypto::{DataKey, ValueError};
 use crate::envelope::{unwrap_data_key, Identities, Recipient, RecipientError, UnwrapError};
 use crate::format::{EditError, Format, LeafKind, ParseError, Scan};
-use crate::metadata::{readable, Changed, Metadata, WrappedKey, VERSION};
+use crate::metadata::{readable, Changed, ChangedDates, Metadata, WrappedKey, VERSION};
 use crate::path::KeyPath;
 use crate::select;
 
@@ -135,10 +135,11 @@ pub fn inspect(format: Format, src: &str) -> Result<Inspection, DocError> {
 }
 
 /// Check the metadata's `changed` field against the sealed values (spec
-/// section 6.1) and call `each` for every sealed value's key path, once
-/// and in document order, with its date if `changed` has one. `changed`
-/// must name sealed values only, each once, in that order, with dates
-/// written as `modified` is.
+/// section 6.1.1) and call `each` for every sealed value's key path, once
+/// and in document order, with its date if `changed` has one (its own
+/// entry, else the `*` entry's). `changed` must name sealed values only,
+/// each once, in that order, after at most one `*` entry (version 3),
+/// with dates written as `modified` is.
 fn walk_changed(
     format: Format,
     src: &str,
@@ -146,13 +147,25 @@ fn walk_changed(
     meta: &Metadata,
     mut each: impl FnMut(&KeyPath, Option<&str>),
 ) -> Result<(), DocError> {
-    let entries = &meta.changed;
-    if meta.version == 1 && !entries.is_empty() {
+    if meta.version == 1 && !meta.changed.is_empty() {
         return Err(DocError::Changed(
             "`changed` is not a field of format version 1".into(),
         ));
     }
-    if let Some(bad) = entries
+    let (rest, entries) = meta.changed_parts();
+    if rest.is_some() && meta.version < crate::metadata::CHANGED_REST_SINCE {
+        return Err(DocError::Changed(format!(
+            "`changed` has a `*` entry, which format version {} does not have",
+            meta.version
+        )));
+    }
+    if entries.iter().any(|c| c.path == crate::metadata::CHANGED_REST) {
+        return Err(DocError::Changed(
+            "`changed` has a `*` entry that is not its first".into(),
+        ));
+    }
+    if let Some(bad) = meta
+        .changed
         .iter()
         .find(|c| !crate::metadata::valid_date(&c.date))
     {
@@ -179,7 +192,7 @@ fn walk_changed(
             }
         }
         if entries.is_empty() {
-            each(&leaf.path, None);
+            each(&leaf.path, rest);
             continue;
         }
         pointer.clear();
@@ -189,7 +202,7 @@ fn walk_changed(
                 each(&leaf.path, Some(&c.date));
                 next += 1;
             }
-            _ => each(&leaf.path, None),
+            _ => each(&leaf.path, rest),
         }
     }
     let sealed_here = |pointer: &str| {
@@ -588,7 +601,7 @@ impl<T: PriorDates, const N: usize> PriorDates for [T; N] {
 pub struct OpenedDates<'a> {
     opened: &'a Opened,
     values: HashMap<&'a KeyPath, Vec<&'a DecryptedValue>>,
-    dates: HashMap<&'a str, &'a str>,
+    dates: ChangedDates<&'a str>,
 }
 
 impl PriorDates for OpenedDates<'_> {
@@ -606,11 +619,7 @@ impl PriorDates for OpenedDates<'_> {
         if self.dates.is_empty() {
             return Some(None);
         }
-        Some(
-            self.dates
-                .get(path.pointer().as_str())
-                .map(|d| d.to_string()),
-        )
+        Some(self.dates.date(&path.pointer()).map(str::to_owned))
     }
 }
 
@@ -790,7 +799,8 @@ fn seal_plain<'p>(
 /// `changed` for the sealed values: each key path once, in document order,
 /// with the date `plan.prior` has for it when its value did not change, and
 /// `plan.modified` when it did. A value unchanged since a version that
-/// recorded no date (format version 1) gets no entry.
+/// recorded no date (format version 1) gets no entry. When every value has
+/// a date, the most common one is written once, as `*` (spec 6.1.1).
 fn changed_dates(
     doc: &Plain<'_>,
     plan: &SealPlan<'_>,
@@ -811,23 +821,31 @@ fn changed_dates(
         }
         entry.push(text);
     }
-    order
-        .into_iter()
-        .filter_map(|path| {
-            let date = if replace.contains_key(path) {
-                Some(plan.modified.clone())
-            } else {
-                match plan.prior.prior(path, &texts[path]) {
-                    None => Some(plan.modified.clone()),
-                    Some(kept) => kept,
-                }
-            };
-            date.map(|date| Changed {
+    let mut dated = Vec::with_capacity(order.len());
+    let mut every_date_known = true;
+    for path in order {
+        let date = if replace.contains_key(path) {
+            Some(plan.modified.clone())
+        } else {
+            match plan.prior.prior(path, &texts[path]) {
+                None => Some(plan.modified.clone()),
+                Some(kept) => kept,
+            }
+        };
+        match date {
+            Some(date) => dated.push(Changed {
                 path: path.pointer(),
                 date,
-            })
-        })
-        .collect()
+            }),
+            None => every_date_known = false,
+        }
+    }
+    // A `*` entry would date the values with no known date too.
+    if every_date_known && VERSION >= crate::metadata::CHANGED_REST_SINCE {
+        crate::metadata::compact_changed(dated)
+    } else {
+        dated
+    }
 }
 
 /// The metadata block for `body` sealed under `plan`, MAC included, and
@@ -1126,12 +1144,7 @@ impl Opened {
         OpenedDates {
             opened: self,
             values: self.previous_tokens(),
-            dates: self
-                .metadata
-                .changed
-                .iter()
-                .map(|c| (c.path.as_str(), c.date.as_str()))
-                .collect(),
+            dates: ChangedDates::of(&self.metadata.changed),
         }
     }
 

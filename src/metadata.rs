@@ -95,3 +95,154 @@ pub fn valid_date(s: &str) -> bool {
         })
         && humantime::parse_rfc3339(s).is_ok()
 }
+
+/// The key of a `changed` entry (version 3) that dates every sealed value
+/// the entries after it do not list. No key path is written so: a
+/// changed-path starts with `/` or a digit (spec/FORMAT.md, 6.1.1).
+pub const CHANGED_REST: &str = "*";
+
+/// The first format version whose `changed` may start with [`CHANGED_REST`].
+pub const CHANGED_REST_SINCE: u64 = 3;
+
+impl Metadata {
+    /// `changed` as written, split into the `*` date (when the first entry
+    /// is one) and the entries that list key paths.
+    pub fn changed_parts(&self) -> (Option<&str>, &[Changed]) {
+        split_rest(&self.changed)
+    }
+}
+
+fn split_rest(changed: &[Changed]) -> (Option<&str>, &[Changed]) {
+    match changed.split_first() {
+        Some((first, listed)) if first.path == CHANGED_REST => (Some(&first.date), listed),
+        _ => (None, changed),
+    }
+}
+
+/// `changed` indexed by changed-path, borrowed from a [`Metadata`] (`S` =
+/// `&str`) or owning its text (`S` = `String`).
+pub struct ChangedDates<S> {
+    rest: Option<S>,
+    listed: std::collections::HashMap<S, S>,
+}
+
+impl<'a> ChangedDates<&'a str> {
+    pub fn of(changed: &'a [Changed]) -> Self {
+        let (rest, listed) = split_rest(changed);
+        ChangedDates {
+            rest,
+            listed: listed
+                .iter()
+                .map(|c| (c.path.as_str(), c.date.as_str()))
+                .collect(),
+        }
+    }
+}
+
+impl ChangedDates<String> {
+    pub fn owned(mut changed: Vec<Changed>) -> Self {
+        let rest = match changed.first() {
+            Some(first) if first.path == CHANGED_REST => Some(changed.remove(0).date),
+            _ => None,
+        };
+        ChangedDates {
+            rest,
+            listed: changed.into_iter().map(|c| (c.path, c.date)).collect(),
+        }
+    }
+}
+
+impl<S: std::borrow::Borrow<str> + std::hash::Hash + Eq> ChangedDates<S> {
+    /// Whether `changed` records no date at all.
+    pub fn is_empty(&self) -> bool {
+        self.rest.is_none() && self.listed.is_empty()
+    }
+
+    /// The date of the sealed value at `pointer`: its own entry, else the
+    /// `*` date. Only meaningful for a key path that holds a sealed value.
+    pub fn date(&self, pointer: &str) -> Option<&str> {
+        self.listed
+            .get(pointer)
+            .or(self.rest.as_ref())
+            .map(|d| d.borrow())
+    }
+}
+
+impl Default for ChangedDates<String> {
+    fn default() -> Self {
+        ChangedDates {
+            rest: None,
+            listed: std::collections::HashMap::new(),
+        }
+    }
+}
+
+/// The `changed` a writer of version 3 writes for sealed values that all
+/// have a date (`dated`, in document order): a `*` entry with the date most
+/// of them share (on a tie the latest), then the others in order.
+pub fn compact_changed(dated: Vec<Changed>) -> Vec<Changed> {
+    let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for c in &dated {
+        *counts.entry(c.date.as_str()).or_default() += 1;
+    }
+    // Dates are fixed-width UTC, so text order is time order.
+    let Some(rest) = counts
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(b.0)))
+        .map(|(date, _)| date.to_owned())
+    else {
+        return dated;
+    };
+    let mut out = Vec::with_capacity(1);
+    let listed: Vec<Changed> = dated.into_iter().filter(|c| c.date != rest).collect();
+    out.push(Changed {
+        path: CHANGED_REST.to_owned(),
+        date: rest,
+    });
+    out.extend(listed);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(path: &str, date: &str) -> Changed {
+        Changed {
+            path: path.into(),
+            date: date.into(),
+        }
+    }
+
+    const JAN: &str = "2026-01-15T09:00:00Z";
+    const FEB: &str = "2026-02-15T09:30:00Z";
+
+    #[test]
+    fn compact_changed_keeps_the_common_date_once() {
+        let out = compact_changed(vec![entry("/a", JAN), entry("/b", FEB), entry("/c", JAN)]);
+        assert_eq!(out, vec![entry("*", JAN), entry("/b", FEB)]);
+    }
+
+    #[test]
+    fn compact_changed_breaks_a_tie_with_the_latest_date() {
+        let out = compact_changed(vec![entry("/a", JAN), entry("/b", FEB)]);
+        assert_eq!(out, vec![entry("*", FEB), entry("/a", JAN)]);
+        assert_eq!(compact_changed(vec![]), vec![]);
+    }
+
+    #[test]
+    fn changed_dates_fall_back_to_the_rest_date() {
+        let changed = vec![entry("*", JAN), entry("/b", FEB)];
+        for dates in [
+            ChangedDates::of(&changed).date("/a").map(str::to_owned),
+            ChangedDates::owned(changed.clone()).date("/a").map(str::to_owned),
+        ] {
+            assert_eq!(dates.as_deref(), Some(JAN));
+        }
+        assert_eq!(ChangedDates::of(&changed).date("/b"), Some(FEB));
+        let listed = vec![entry("/b", FEB)];
+        assert_eq!(ChangedDates::of(&listed).date("/a"), None);
+        assert!(ChangedDates::of(&[]).is_empty());
+        assert!(!ChangedDates::owned(changed).is_empty());
+    }
+}

@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime};
 use crate::exposure::{cat_files, ExposureError};
 use crate::git::git;
 use crate::format::{Format, LeafKind};
+use crate::metadata::ChangedDates;
 use crate::path::KeyPath;
 
 /// A file whose values need dates from history.
@@ -38,7 +39,7 @@ struct Seen {
     /// The wrapped data keys: two versions sharing one share the data key.
     wraps: HashSet<String>,
     /// `changed` dates (version 2).
-    dates: HashMap<String, String>,
+    dates: ChangedDates<String>,
     sealed: bool,
 }
 
@@ -49,7 +50,7 @@ fn seen(format: Format, text: &str, time: Option<SystemTime>) -> Seen {
         text_hash: sha2::Sha256::digest(text.as_bytes()).into(),
         tokens: HashMap::new(),
         wraps: HashSet::new(),
-        dates: HashMap::new(),
+        dates: ChangedDates::default(),
         sealed: false,
     };
     let Ok(scan) = format.scan(text) else {
@@ -72,7 +73,7 @@ fn seen(format: Format, text: &str, time: Option<SystemTime>) -> Seen {
     }
     let meta = block.metadata;
     s.wraps = meta.recipients.into_iter().map(|w| w.data_key).collect();
-    s.dates = meta.changed.into_iter().map(|c| (c.path, c.date)).collect();
+    s.dates = ChangedDates::owned(meta.changed);
     s
 }
 
@@ -92,7 +93,7 @@ fn last_change(versions: &[Seen], path: &KeyPath) -> Option<SystemTime> {
             // Not there (or not sealed) before: it appeared in `newer`.
             return newer.time;
         };
-        if let Some(date) = older.dates.get(&path.pointer()) {
+        if let Some(date) = older.dates.date(&path.pointer()) {
             return humantime::parse_rfc3339(date).ok();
         }
         if before != tokens && !older.wraps.is_disjoint(&newer.wraps) {

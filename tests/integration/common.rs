@@ -476,7 +476,9 @@ pub fn fixture(name: &str) -> String {
 
 /// Lines that differ between two texts (same line count assumed where it matters).
 pub fn changed_lines(a: &str, b: &str) -> usize {
-    let (la, lb): (Vec<_>, Vec<_>) = (a.lines().collect(), b.lines().collect());
-    let common = la.iter().zip(&lb).filter(|(x, y)| x != y).count();
-    common + la.len().abs_diff(lb.len())
+    // A line diff, so that an added line (a new `changed` entry) counts
+    // once instead of shifting every line after it.
+    let diff = similar::TextDiff::from_lines(a, b);
+    let count = |tag| diff.iter_all_changes().filter(|c| c.tag() == tag).count();
+    count(similar::ChangeTag::Insert).max(count(similar::ChangeTag::Delete))
 }

@@ -344,7 +344,8 @@ fn merge_keeps_each_sides_dates() {
     assert_eq!(
         dates,
         [
-            "# seal: changed=/A 2026-03-01T00:00:00Z",
+            // Three dates, one each: the latest is written once as `*`.
+            "# seal: changed=* 2026-03-01T00:00:00Z",
             "# seal: changed=/B 2026-01-01T00:00:00Z",
             "# seal: changed=/C 2026-02-01T00:00:00Z"
         ]

@@ -101,7 +101,7 @@ fn tampering_is_detected_before_any_plaintext_is_shown() {
         &env,
         &key,
         "s.yaml",
-        &sealed.replace("\"/api\": \"20", "\"/api\": \"19"),
+        &sealed.replace("\"*\": \"20", "\"*\": \"19"),
         "MAC",
     );
     assert_refused(
