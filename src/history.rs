@@ -10,7 +10,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::path::Path;
 
 use crate::envelope::Recipient;
@@ -252,7 +252,7 @@ fn compare(
             .iter()
             .any(|(_, k)| b.recipients.iter().any(|(_, o)| o == k));
     let group = |s: &Summary| {
-        let mut m: HashMap<u128, Vec<u128>> = HashMap::new();
+        let mut m: IdMap<Vec<u128>> = IdMap::default();
         for (p, v) in &s.values {
             m.entry(*p).or_default().push(*v);
         }
@@ -263,7 +263,7 @@ fn compare(
     let mut added = Vec::new();
     let mut changed = Vec::new();
     let mut removed = Vec::new();
-    let mut seen = HashSet::new();
+    let mut seen = IdSet::default();
     for (id, _) in &a.values {
         if !seen.insert(*id) {
             continue;
@@ -274,7 +274,7 @@ fn compare(
             Some(_) => {}
         }
     }
-    let mut seen = HashSet::new();
+    let mut seen = IdSet::default();
     for (id, _) in &b.values {
         if seen.insert(*id) && !new.contains_key(id) {
             removed.push(name(id));
@@ -317,7 +317,7 @@ fn compare(
 /// Key paths by their identity, so that summaries hold a number per value.
 #[derive(Default)]
 struct Interner {
-    paths: HashMap<u128, KeyPath>,
+    paths: IdMap<KeyPath>,
     texts: HashMap<String, u128>,
 }
 
@@ -355,7 +355,7 @@ fn summarize_all(
                 let hasher = &hasher;
                 scope.spawn(move || {
                     let mut done = Vec::new();
-                    let mut paths: HashMap<u128, KeyPath> = HashMap::new();
+                    let mut paths: IdMap<KeyPath> = IdMap::default();
                     loop {
                         let job = receive.lock().unwrap_or_else(|e| e.into_inner()).recv();
                         let Ok((index, format, bytes)) = job else {
@@ -391,6 +391,33 @@ fn summarize_all(
     })
 }
 
+/// Maps keyed by identities from [`ValueHasher`]: those are already keyed
+/// SipHash outputs, so their low 64 bits index a table as well as hashing
+/// them again would, at no cost (SipHash was about a tenth of `seal log`).
+type IdMap<V> = HashMap<u128, V, BuildHasherDefault<IdHasher>>;
+type IdSet = HashSet<u128, BuildHasherDefault<IdHasher>>;
+
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write_u128(&mut self, id: u128) {
+        // Truncation wanted: the low half of a uniformly random identity.
+        self.0 = id as u64;
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u128 keys use this hasher; fold anything else in anyway.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+}
+
 /// 128-bit value identities from two randomly keyed SipHash instances: a
 /// collision cannot be aimed at without the keys, which live only in this
 /// process, and by chance is about 2^-128 per pair.
@@ -415,7 +442,7 @@ impl ValueHasher {
 fn summarize(
     format: Format,
     bytes: &[u8],
-    paths: &mut HashMap<u128, KeyPath>,
+    paths: &mut IdMap<KeyPath>,
     hasher: &ValueHasher,
 ) -> Summary {
     let not_sealed = || Summary {
