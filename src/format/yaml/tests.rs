@@ -1,3 +1,7 @@
+//! Unit tests of the YAML walker, spans, metadata block, edits and typing.
+//! One file because they share fixtures and the property generators; it is
+//! long because YAML has many layouts, not because the code under test is.
+
 use super::typing::core_schema_json;
 use super::*;
 use crate::format::common::parse_index;
