@@ -3,15 +3,53 @@
 # meant to be stable: only run this when the format version changes, and
 # commit the result. The test identity is public; never use it for real.
 #
-#   scripts/make-vectors.sh          the version-2 vectors (v2-*), with this seal
+#   scripts/make-vectors.sh          the version-3 vectors (v3-*), with this seal
+#   SEAL_V2=PATH scripts/make-vectors.sh --v2
+#                                    the version-2 vectors (v2-*), with a seal 0.2 binary
 #   SEAL_V1=PATH scripts/make-vectors.sh --v1
 #                                    the version-1 vectors, with a seal 0.1 binary
 set -euo pipefail
 cd "$(dirname "$0")/.."
 v=testdata/vectors
-if [ "${1:-}" != --v1 ]; then
+if [ "${1:-}" = "" ]; then
   cargo build --quiet
   seal="${CARGO_TARGET_DIR:-$PWD/target}/debug/seal"
+  pub=$("$seal" keygen -y "$v/identity.txt")
+  export SEAL_IDENTITY_FILE="$PWD/$v/identity.txt"
+  i="$v/invalid"
+  rm -f "$v"/v3-* "$i"/v3-* "$i"/valid-mac-v3-*
+  # Sealed on one day, one value changed a month later: the rest share the
+  # `*` date and only the changed value is listed (spec 6.1.1).
+  printf '# compact dates\nDB_PASSWORD=hunter2\nAPI_KEY=sk-live-0123\nTOKEN=t0k\n' > "$v/v3-app.plain.env"
+  printf 'db:\n  password: "p@ss"\n  port: 5432\nkeys:\n  - id: a/b~c\n' > "$v/v3-config.plain.yaml"
+  printf '{\n  "api": {"key": "sk-1", "url": "https://x"},\n  "list": [1, 2]\n}\n' > "$v/v3-api.plain.json"
+  printf '# TOML\n[db]\npassword = "p@ss"\nport = 5432\n' > "$v/v3-config.plain.toml"
+  for f in v3-app.env v3-config.yaml v3-api.json v3-config.toml; do
+    SEAL_TEST_NOW=2026-01-15T09:00:00Z "$seal" encrypt -r "$pub" -o "$v/${f%%.*}.sealed.${f#*.}" "$v/${f%%.*}.plain.${f#*.}"
+  done
+  SEAL_TEST_NOW=2026-02-15T09:30:00Z "$seal" set "$v/v3-app.sealed.env" DB_PASSWORD 'hunter3'
+  SEAL_TEST_NOW=2026-02-15T09:30:00Z "$seal" set "$v/v3-config.sealed.yaml" db.password 'n3w'
+  SEAL_TEST_NOW=2026-02-15T09:30:00Z "$seal" set "$v/v3-api.sealed.json" /api/key 'sk-2'
+  SEAL_TEST_NOW=2026-02-15T09:30:00Z "$seal" set "$v/v3-config.sealed.toml" db.password 'n3w'
+  for f in v3-app.env v3-config.yaml v3-api.json v3-config.toml; do
+    "$seal" decrypt -o "$v/${f%%.*}.plain.${f#*.}" "$v/${f%%.*}.sealed.${f#*.}"
+  done
+  # The `*` date edited: the MAC covers it.
+  sed 's/"\*": "2026-01-15/"*": "2026-01-16/' "$v/v3-config.sealed.yaml" > "$i/v3-edited-star-date.yaml"
+  # valid-mac-v3-*: `*` misplaced, the MAC recomputed by scripts/remac.py.
+  src="$v/v3-app.sealed.env"
+  edit() { sed "$2" "$src" > "$i/valid-mac-v3-$1.env"; python3 scripts/remac.py "$v/identity.txt" "$i/valid-mac-v3-$1.env"; }
+  edit changed-star-not-first '/^# seal: changed=\* /{h;d}; /^# seal: changed=\/DB_PASSWORD /G'
+  edit changed-star-twice '/^# seal: changed=\* /p'
+  edit changed-star-in-version-2 's/^# seal: version=3$/# seal: version=2/'
+  for f in "$i"/v3-* "$i"/valid-mac-v3-*; do
+    if "$seal" decrypt "$f" >/dev/null 2>&1; then echo "invalid vector $f was accepted" >&2; exit 1; fi
+  done
+  ls -1 "$v" "$i"
+  exit 0
+fi
+if [ "${1:-}" = --v2 ]; then
+  seal="${SEAL_V2:?SEAL_V2 must name a seal 0.2 binary (version-2 writer)}"
   pub=$("$seal" keygen -y "$v/identity.txt")
   export SEAL_IDENTITY_FILE="$PWD/$v/identity.txt"
   i="$v/invalid"

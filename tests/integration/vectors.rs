@@ -69,6 +69,40 @@ fn version_2_vectors_carry_their_dates() {
     assert_eq!(info.dates.len(), 2, "API_KEY twice, counted once");
 }
 
+/// Version-3 vectors write the shared date once as `*` and list only the
+/// value changed a month later; every value still gets its date.
+#[test]
+fn version_3_vectors_date_every_value_through_the_star_entry() {
+    for (name, changed) in [
+        ("v3-app.sealed.env", "DB_PASSWORD"),
+        ("v3-config.sealed.yaml", "db.password"),
+        ("v3-api.sealed.json", "api.key"),
+        ("v3-config.sealed.toml", "db.password"),
+    ] {
+        let text = std::fs::read_to_string(dir().join(name)).unwrap();
+        let format = Format::from_path(Path::new(name)).unwrap();
+        let info = seal::document::inspect(format, &text).unwrap();
+        assert_eq!(info.metadata.version, 3, "{name}");
+        let entries: Vec<&str> = info
+            .metadata
+            .changed
+            .iter()
+            .map(|c| c.path.as_str())
+            .collect();
+        assert_eq!(entries.len(), 2, "{name}: {entries:?}");
+        assert_eq!(entries[0], "*", "{name}");
+        assert!(info.dates.len() >= 2, "{name}");
+        for (path, date) in &info.dates {
+            let want = if path.to_string() == changed {
+                "2026-02-15T09:30:00Z"
+            } else {
+                "2026-01-15T09:00:00Z"
+            };
+            assert_eq!(date.as_deref(), Some(want), "{name} {path}");
+        }
+    }
+}
+
 /// Version-1 vectors still open, record no dates, and say version 1.
 #[test]
 fn version_1_vectors_have_no_dates() {
@@ -100,10 +134,14 @@ fn invalid_vectors_are_refused() {
             "comment-in-metadata-block.yaml" | "comment-in-metadata-block.toml" => {
                 assert!(matches!(error, DocError::Parse(_)), "{name}: {error:?}")
             }
-            n if n.starts_with("valid-mac-v2-changed-") => {
+            n if n.starts_with("valid-mac-v2-changed-")
+                || n.starts_with("valid-mac-v3-changed-") =>
+            {
                 assert!(matches!(error, DocError::Changed(_)), "{name}: {error:?}")
             }
-            "v2-edited-changed-date.yaml" | "v2-edited-changed-date.json" => {
+            "v2-edited-changed-date.yaml"
+            | "v2-edited-changed-date.json"
+            | "v3-edited-star-date.yaml" => {
                 assert!(matches!(error, DocError::Tampered), "{name}: {error:?}")
             }
             "v2-unknown-version-4.env" | "unknown-version.json" => {
