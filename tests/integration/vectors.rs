@@ -40,9 +40,28 @@ fn valid_vectors_open_to_their_plaintext() {
     );
 }
 
-/// The version-2 vectors' dates: read without a key, one per sealed key
-/// path in document order (a repeated dotenv name once), the changed
-/// value's a month after the others.
+/// A dated vector: read without a key, it is format `version`, and every
+/// sealed key path has a date, the `changed` value's a month after the
+/// others'. Returns what `inspect` found.
+fn assert_vector_dates(name: &str, changed: &str, version: u64) -> seal::document::Inspection {
+    let text = std::fs::read_to_string(dir().join(name)).unwrap();
+    let format = Format::from_path(Path::new(name)).unwrap();
+    let info = seal::document::inspect(format, &text).unwrap();
+    assert_eq!(info.metadata.version, version, "{name}");
+    assert!(info.dates.len() >= 2, "{name}");
+    for (path, date) in &info.dates {
+        let want = if path.to_string() == changed {
+            "2026-02-15T09:30:00Z"
+        } else {
+            "2026-01-15T09:00:00Z"
+        };
+        assert_eq!(date.as_deref(), Some(want), "{name} {path}");
+    }
+    info
+}
+
+/// The version-2 vectors' dates: one per sealed key path in document order
+/// (a repeated dotenv name once).
 #[test]
 fn version_2_vectors_carry_their_dates() {
     for (name, changed) in [
@@ -50,22 +69,10 @@ fn version_2_vectors_carry_their_dates() {
         ("v2-config.sealed.yaml", "db.password"),
         ("v2-api.sealed.json", "api.key"),
     ] {
-        let text = std::fs::read_to_string(dir().join(name)).unwrap();
-        let format = Format::from_path(Path::new(name)).unwrap();
-        let info = seal::document::inspect(format, &text).unwrap();
-        assert_eq!(info.metadata.version, 2, "{name}");
-        assert!(!info.dates.is_empty(), "{name}");
-        for (path, date) in &info.dates {
-            let want = if path.to_string() == changed {
-                "2026-02-15T09:30:00Z"
-            } else {
-                "2026-01-15T09:00:00Z"
-            };
-            assert_eq!(date.as_deref(), Some(want), "{name} {path}");
-        }
+        let info = assert_vector_dates(name, changed, 2);
+        assert_eq!(info.metadata.changed.len(), info.dates.len(), "{name}");
     }
-    let env = std::fs::read_to_string(dir().join("v2-app.sealed.env")).unwrap();
-    let info = seal::document::inspect(Format::Dotenv, &env).unwrap();
+    let info = assert_vector_dates("v2-app.sealed.env", "DB_PASSWORD", 2);
     assert_eq!(info.dates.len(), 2, "API_KEY twice, counted once");
 }
 
@@ -79,10 +86,7 @@ fn version_3_vectors_date_every_value_through_the_star_entry() {
         ("v3-api.sealed.json", "api.key"),
         ("v3-config.sealed.toml", "db.password"),
     ] {
-        let text = std::fs::read_to_string(dir().join(name)).unwrap();
-        let format = Format::from_path(Path::new(name)).unwrap();
-        let info = seal::document::inspect(format, &text).unwrap();
-        assert_eq!(info.metadata.version, 3, "{name}");
+        let info = assert_vector_dates(name, changed, 3);
         let entries: Vec<&str> = info
             .metadata
             .changed
@@ -91,15 +95,6 @@ fn version_3_vectors_date_every_value_through_the_star_entry() {
             .collect();
         assert_eq!(entries.len(), 2, "{name}: {entries:?}");
         assert_eq!(entries[0], "*", "{name}");
-        assert!(info.dates.len() >= 2, "{name}");
-        for (path, date) in &info.dates {
-            let want = if path.to_string() == changed {
-                "2026-02-15T09:30:00Z"
-            } else {
-                "2026-01-15T09:00:00Z"
-            };
-            assert_eq!(date.as_deref(), Some(want), "{name} {path}");
-        }
     }
 }
 
