@@ -11,88 +11,83 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 v=testdata/vectors
-if [ "${1:-}" = "" ]; then
-  cargo build --quiet
-  seal="${CARGO_TARGET_DIR:-$PWD/target}/debug/seal"
-  pub=$("$seal" keygen -y "$v/identity.txt")
-  export SEAL_IDENTITY_FILE="$PWD/$v/identity.txt"
-  i="$v/invalid"
-  rm -f "$v"/v3-* "$i"/v3-* "$i"/valid-mac-v3-*
-  # Sealed on one day, one value changed a month later: the rest share the
-  # `*` date and only the changed value is listed (spec 6.1.1).
-  printf '# compact dates\nDB_PASSWORD=hunter2\nAPI_KEY=sk-live-0123\nTOKEN=t0k\n' > "$v/v3-app.plain.env"
-  printf 'db:\n  password: "p@ss"\n  port: 5432\nkeys:\n  - id: a/b~c\n' > "$v/v3-config.plain.yaml"
-  printf '{\n  "api": {"key": "sk-1", "url": "https://x"},\n  "list": [1, 2]\n}\n' > "$v/v3-api.plain.json"
-  printf '# TOML\n[db]\npassword = "p@ss"\nport = 5432\n' > "$v/v3-config.plain.toml"
-  for f in v3-app.env v3-config.yaml v3-api.json v3-config.toml; do
+i="$v/invalid"
+
+# The dated vectors of one version (P = v2, v3) with "$seal": four files
+# sealed on one day, one value of each changed a month later, then the
+# plain files as they decrypt.
+dated_vectors() {
+  local P=$1 f
+  printf '# dates per value\nDB_PASSWORD=hunter2\nAPI_KEY=sk-live-0123\nAPI_KEY=sk-live-4567\nEMPTY=\n' > "$v/$P-app.plain.env"
+  printf 'db:\n  password: "p@ss"\n  port: 5432\nkeys:\n  - id: a/b~c\n---\nother: 1\n' > "$v/$P-config.plain.yaml"
+  printf '{\n  "api": {"key": "sk-1", "url": "https://x"},\n  "list": [1, 2]\n}\n' > "$v/$P-api.plain.json"
+  printf '# TOML\n[db]\npassword = "p@ss"\nport = 5432\n\n[[keys]]\nid = "a/b~c"\n' > "$v/$P-config.plain.toml"
+  for f in $P-app.env $P-config.yaml $P-api.json $P-config.toml; do
     SEAL_TEST_NOW=2026-01-15T09:00:00Z "$seal" encrypt -r "$pub" -o "$v/${f%%.*}.sealed.${f#*.}" "$v/${f%%.*}.plain.${f#*.}"
   done
-  SEAL_TEST_NOW=2026-02-15T09:30:00Z "$seal" set "$v/v3-app.sealed.env" DB_PASSWORD 'hunter3'
-  SEAL_TEST_NOW=2026-02-15T09:30:00Z "$seal" set "$v/v3-config.sealed.yaml" db.password 'n3w'
-  SEAL_TEST_NOW=2026-02-15T09:30:00Z "$seal" set "$v/v3-api.sealed.json" /api/key 'sk-2'
-  SEAL_TEST_NOW=2026-02-15T09:30:00Z "$seal" set "$v/v3-config.sealed.toml" db.password 'n3w'
-  for f in v3-app.env v3-config.yaml v3-api.json v3-config.toml; do
+  SEAL_TEST_NOW=2026-02-15T09:30:00Z "$seal" set "$v/$P-app.sealed.env" DB_PASSWORD 'hunter3'
+  SEAL_TEST_NOW=2026-02-15T09:30:00Z "$seal" set "$v/$P-config.sealed.yaml" db.password 'n3w'
+  SEAL_TEST_NOW=2026-02-15T09:30:00Z "$seal" set "$v/$P-api.sealed.json" /api/key 'sk-2'
+  SEAL_TEST_NOW=2026-02-15T09:30:00Z "$seal" set "$v/$P-config.sealed.toml" db.password 'n3w'
+  for f in $P-app.env $P-config.yaml $P-api.json $P-config.toml; do
     "$seal" decrypt -o "$v/${f%%.*}.plain.${f#*.}" "$v/${f%%.*}.sealed.${f#*.}"
   done
-  # The `*` date edited: the MAC covers it.
-  sed 's/"\*": "2026-01-15/"*": "2026-01-16/' "$v/v3-config.sealed.yaml" > "$i/v3-edited-star-date.yaml"
-  # valid-mac-v3-*: `*` misplaced, the MAC recomputed by scripts/remac.py.
-  src="$v/v3-app.sealed.env"
-  edit() { sed "$2" "$src" > "$i/valid-mac-v3-$1.env"; python3 scripts/remac.py "$v/identity.txt" "$i/valid-mac-v3-$1.env"; }
-  edit changed-star-not-first '/^# seal: changed=\* /{h;d}; /^# seal: changed=\/DB_PASSWORD /G'
-  edit changed-star-twice '/^# seal: changed=\* /p'
-  edit changed-star-in-version-2 's/^# seal: version=3$/# seal: version=2/'
-  for f in "$i"/v3-* "$i"/valid-mac-v3-*; do
+}
+
+# valid-mac-P-NAME.env: P's dotenv vector edited by sed SCRIPT, its MAC
+# recomputed by scripts/remac.py (an implementation of spec section 9
+# independent of seal's), so only the check NAME names refuses it.
+edit() {
+  local P=$1 name=$2
+  sed "$3" "$v/$P-app.sealed.env" > "$i/valid-mac-$P-$name.env"
+  python3 scripts/remac.py "$v/identity.txt" "$i/valid-mac-$P-$name.env"
+}
+
+# Every invalid vector of version P must be refused.
+check_refused() {
+  local f
+  for f in "$i/$1"-* "$i/valid-mac-$1"-*; do
     if "$seal" decrypt "$f" >/dev/null 2>&1; then echo "invalid vector $f was accepted" >&2; exit 1; fi
   done
   ls -1 "$v" "$i"
-  exit 0
-fi
-if [ "${1:-}" = --v2 ]; then
-  seal="${SEAL_V2:?SEAL_V2 must name a seal 0.2 binary (version-2 writer)}"
+}
+
+if [ "${1:-}" = "" ] || [ "${1:-}" = --v2 ]; then
+  if [ "${1:-}" = --v2 ]; then
+    seal="${SEAL_V2:?SEAL_V2 must name a seal 0.2 binary (version-2 writer)}"
+    P=v2
+  else
+    cargo build --quiet
+    seal="${CARGO_TARGET_DIR:-$PWD/target}/debug/seal"
+    P=v3
+  fi
   pub=$("$seal" keygen -y "$v/identity.txt")
   export SEAL_IDENTITY_FILE="$PWD/$v/identity.txt"
-  i="$v/invalid"
-  rm -f "$v"/v2-* "$i"/v2-* "$i"/valid-mac-v2-*
-  # Values sealed on one day, one of them changed a month later: the
-  # other dates are kept.
-  printf '# dates per value\nDB_PASSWORD=hunter2\nAPI_KEY=sk-live-0123\nAPI_KEY=sk-live-4567\nEMPTY=\n' > "$v/v2-app.plain.env"
-  printf 'db:\n  password: "p@ss"\n  port: 5432\nkeys:\n  - id: a/b~c\n---\nother: 1\n' > "$v/v2-config.plain.yaml"
-  printf '{\n  "api": {"key": "sk-1", "url": "https://x"},\n  "list": [1, 2]\n}\n' > "$v/v2-api.plain.json"
-  printf '# TOML\n[db]\npassword = "p@ss"\nport = 5432\n\n[[keys]]\nid = "a/b~c"\n' > "$v/v2-config.plain.toml"
-  for f in v2-app.env v2-config.yaml v2-api.json v2-config.toml; do
-    sealed="$v/${f%%.*}.sealed.${f#*.}"
-    SEAL_TEST_NOW=2026-01-15T09:00:00Z "$seal" encrypt -r "$pub" -o "$sealed" "$v/${f%%.*}.plain.${f#*.}"
-  done
-  SEAL_TEST_NOW=2026-02-15T09:30:00Z "$seal" set "$v/v2-app.sealed.env" DB_PASSWORD 'hunter3'
-  SEAL_TEST_NOW=2026-02-15T09:30:00Z "$seal" set "$v/v2-config.sealed.yaml" db.password 'n3w'
-  SEAL_TEST_NOW=2026-02-15T09:30:00Z "$seal" set "$v/v2-api.sealed.json" /api/key 'sk-2'
-  SEAL_TEST_NOW=2026-02-15T09:30:00Z "$seal" set "$v/v2-config.sealed.toml" db.password 'n3w'
-  for f in v2-app.env v2-config.yaml v2-api.json v2-config.toml; do
-    "$seal" decrypt -o "$v/${f%%.*}.plain.${f#*.}" "$v/${f%%.*}.sealed.${f#*.}"
-  done
-  # A date edited: the MAC covers `changed`.
-  sed 's/"\/db\/port": "2026-01-15/"\/db\/port": "2026-02-15/' "$v/v2-config.sealed.yaml" > "$i/v2-edited-changed-date.yaml"
-  sed 's/"\/api\/url": "2026-01-15/"\/api\/url": "2026-03-15/' "$v/v2-api.sealed.json" > "$i/v2-edited-changed-date.json"
-  sed 's/{ path = "\/db\/port", date = "2026-01-15/{ path = "\/db\/port", date = "2026-02-15/' "$v/v2-config.sealed.toml" > "$i/v2-edited-changed-date.toml"
-  # A version-2 block passed off as version 1 (the MAC label differs).
-  sed 's/^# seal: version=2$/# seal: version=1/' "$v/v2-app.sealed.env" > "$i/v2-as-version-1.env"
-  # An unknown future version.
-  sed 's/^# seal: version=2$/# seal: version=4/' "$v/v2-app.sealed.env" > "$i/v2-unknown-version-4.env"
-  # valid-mac-v2-*: `changed` broken, the MAC recomputed by scripts/remac.py
-  # (an implementation of spec section 9 independent of seal's).
-  src="$v/v2-app.sealed.env"
-  edit() { sed "$2" "$src" > "$i/valid-mac-v2-$1.env"; python3 scripts/remac.py "$v/identity.txt" "$i/valid-mac-v2-$1.env"; }
-  edit changed-unknown-path 's/^# seal: changed=\/API_KEY /# seal: changed=\/API_SECRET /'
-  edit changed-out-of-order '/^# seal: changed=\/DB_PASSWORD /{h;d}; /^# seal: changed=\/API_KEY /G'
-  edit changed-duplicate '/^# seal: changed=\/API_KEY /p'
-  edit changed-bad-date 's/^\(# seal: changed=\/API_KEY \)2026-01-15T09:00:00Z/\12026-01-15 09:00:00/'
-  edit changed-empty-value 's/^# seal: changed=\/API_KEY /# seal: changed=\/EMPTY /'
-  edit changed-in-version-1 's/^# seal: version=2$/# seal: version=1/'
-  for f in "$i"/v2-* "$i"/valid-mac-v2-*; do
-    if "$seal" decrypt "$f" >/dev/null 2>&1; then echo "invalid vector $f was accepted" >&2; exit 1; fi
-  done
-  ls -1 "$v" "$i"
+  rm -f "$v/$P"-* "$i/$P"-* "$i/valid-mac-$P"-*
+  dated_vectors $P
+  if [ $P = v3 ]; then
+    # The `*` date edited: the MAC covers it.
+    sed 's/"\*": "2026-01-15/"*": "2026-01-16/' "$v/v3-config.sealed.yaml" > "$i/v3-edited-star-date.yaml"
+    edit v3 changed-star-not-first '/^# seal: changed=\* /{h;d}; /^# seal: changed=\/API_KEY /G'
+    edit v3 changed-star-twice '/^# seal: changed=\* /p'
+    edit v3 changed-star-in-version-2 's/^# seal: version=3$/# seal: version=2/'
+  else
+    # A date edited: the MAC covers `changed`.
+    sed 's/"\/db\/port": "2026-01-15/"\/db\/port": "2026-02-15/' "$v/v2-config.sealed.yaml" > "$i/v2-edited-changed-date.yaml"
+    sed 's/"\/api\/url": "2026-01-15/"\/api\/url": "2026-03-15/' "$v/v2-api.sealed.json" > "$i/v2-edited-changed-date.json"
+    sed 's/{ path = "\/db\/port", date = "2026-01-15/{ path = "\/db\/port", date = "2026-02-15/' "$v/v2-config.sealed.toml" > "$i/v2-edited-changed-date.toml"
+    # A version-2 block passed off as version 1 (the MAC label differs).
+    sed 's/^# seal: version=2$/# seal: version=1/' "$v/v2-app.sealed.env" > "$i/v2-as-version-1.env"
+    # An unknown future version.
+    sed 's/^# seal: version=2$/# seal: version=4/' "$v/v2-app.sealed.env" > "$i/v2-unknown-version-4.env"
+    edit v2 changed-unknown-path 's/^# seal: changed=\/API_KEY /# seal: changed=\/API_SECRET /'
+    edit v2 changed-out-of-order '/^# seal: changed=\/DB_PASSWORD /{h;d}; /^# seal: changed=\/API_KEY /G'
+    edit v2 changed-duplicate '/^# seal: changed=\/API_KEY /p'
+    edit v2 changed-bad-date 's/^\(# seal: changed=\/API_KEY \)2026-01-15T09:00:00Z/\12026-01-15 09:00:00/'
+    edit v2 changed-empty-value 's/^# seal: changed=\/API_KEY /# seal: changed=\/EMPTY /'
+    edit v2 changed-in-version-1 's/^# seal: version=2$/# seal: version=1/'
+  fi
+  check_refused $P
   exit 0
 fi
 seal="${SEAL_V1:?SEAL_V1 must name a seal 0.1 binary (version-1 writer)}"
