@@ -178,28 +178,39 @@ impl Default for ChangedDates<String> {
 }
 
 /// The `changed` a writer of version 3 writes for sealed values that all
-/// have a date (`dated`, in document order): a `*` entry with the date most
-/// of them share (on a tie the latest), then the others in order.
-pub fn compact_changed(dated: Vec<Changed>) -> Vec<Changed> {
+/// have a date (`dated`: each value's key and date, in document order): a
+/// `*` entry with the date most of them share (on a tie the latest), then
+/// the others in order. `pointer` writes a key's changed-path; it runs only
+/// for the values listed, which after a fresh encrypt is none.
+pub fn compact_changed<P>(
+    dated: Vec<(P, std::borrow::Cow<'_, str>)>,
+    pointer: impl Fn(&P) -> String,
+) -> Vec<Changed> {
     let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    for c in &dated {
-        *counts.entry(c.date.as_str()).or_default() += 1;
+    for (_, date) in &dated {
+        *counts.entry(date.as_ref()).or_default() += 1;
     }
     // Dates are fixed-width UTC, so text order is time order.
-    let Some(rest) = counts
+    let rest = counts
         .into_iter()
         .max_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(b.0)))
-        .map(|(date, _)| date.to_owned())
-    else {
-        return dated;
-    };
-    let mut out = Vec::with_capacity(1);
-    let listed: Vec<Changed> = dated.into_iter().filter(|c| c.date != rest).collect();
-    out.push(Changed {
-        path: CHANGED_REST.to_owned(),
-        date: rest,
-    });
-    out.extend(listed);
+        .map(|(date, _)| date.to_owned());
+    let mut out = Vec::new();
+    if let Some(rest) = &rest {
+        out.push(Changed {
+            path: CHANGED_REST.to_owned(),
+            date: rest.clone(),
+        });
+    }
+    out.extend(
+        dated
+            .into_iter()
+            .filter(|(_, date)| Some(date.as_ref()) != rest.as_deref())
+            .map(|(key, date)| Changed {
+                path: pointer(&key),
+                date: date.into_owned(),
+            }),
+    );
     out
 }
 
@@ -217,17 +228,22 @@ mod tests {
     const JAN: &str = "2026-01-15T09:00:00Z";
     const FEB: &str = "2026-02-15T09:30:00Z";
 
+    fn compact(dated: &[(&'static str, &'static str)]) -> Vec<Changed> {
+        let dated = dated.iter().map(|&(p, d)| (p, d.into())).collect();
+        compact_changed(dated, |p| p.to_string())
+    }
+
     #[test]
     fn compact_changed_keeps_the_common_date_once() {
-        let out = compact_changed(vec![entry("/a", JAN), entry("/b", FEB), entry("/c", JAN)]);
+        let out = compact(&[("/a", JAN), ("/b", FEB), ("/c", JAN)]);
         assert_eq!(out, vec![entry("*", JAN), entry("/b", FEB)]);
     }
 
     #[test]
     fn compact_changed_breaks_a_tie_with_the_latest_date() {
-        let out = compact_changed(vec![entry("/a", JAN), entry("/b", FEB)]);
+        let out = compact(&[("/a", JAN), ("/b", FEB)]);
         assert_eq!(out, vec![entry("*", FEB), entry("/a", JAN)]);
-        assert_eq!(compact_changed(vec![]), vec![]);
+        assert_eq!(compact(&[]), vec![]);
     }
 
     #[test]

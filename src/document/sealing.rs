@@ -266,30 +266,34 @@ pub(super) fn changed_dates(
         }
         entry.push(text);
     }
-    let mut dated = Vec::with_capacity(order.len());
+    let mut dated: Vec<(&KeyPath, Cow<'_, str>)> = Vec::with_capacity(order.len());
     let mut every_date_known = true;
     for path in order {
+        let now = Some(Cow::Borrowed(plan.modified.as_str()));
         let date = if replace.contains_key(path) {
-            Some(plan.modified.clone())
+            now
         } else {
             match plan.prior.prior(path, &texts[path]) {
-                None => Some(plan.modified.clone()),
-                Some(kept) => kept,
+                None => now,
+                Some(kept) => kept.map(Cow::Owned),
             }
         };
         match date {
-            Some(date) => dated.push(Changed {
-                path: path.pointer(),
-                date,
-            }),
+            Some(date) => dated.push((path, date)),
             None => every_date_known = false,
         }
     }
     // A `*` entry would date the values with no known date too.
     if every_date_known && VERSION >= crate::metadata::CHANGED_REST_SINCE {
-        crate::metadata::compact_changed(dated)
+        crate::metadata::compact_changed(dated, |path| path.pointer())
     } else {
         dated
+            .into_iter()
+            .map(|(path, date)| Changed {
+                path: path.pointer(),
+                date: date.into_owned(),
+            })
+            .collect()
     }
 }
 
