@@ -371,19 +371,7 @@ fn render_metadata(meta: &Metadata, le: &str) -> String {
     }
     for r in &meta.recipients {
         lines.push(format!("    - recipient: {}", quote(&r.recipient)));
-        if literal_block_ok(&r.data_key) {
-            lines.push("      data_key: |".to_owned());
-            let body = r.data_key.strip_suffix('\n').unwrap_or(&r.data_key);
-            lines.extend(body.split('\n').map(|l| {
-                if l.is_empty() {
-                    String::new()
-                } else {
-                    format!("        {l}")
-                }
-            }));
-        } else {
-            lines.push(format!("      data_key: {}", quote(&r.data_key)));
-        }
+        push_block_field(&mut lines, "      data_key", "        ", &r.data_key);
     }
     lines.push(format!("  mac: {}", quote(&meta.mac)));
     if let Some(signed) = &meta.signed {
@@ -396,22 +384,26 @@ fn render_metadata(meta: &Metadata, le: &str) -> String {
 /// literal block indented four spaces, like a `data_key`.
 fn render_signed(signed: &Signed, lines: &mut Vec<String>) {
     lines.push(format!("  signer: {}", quote(&signed.signer)));
-    if literal_block_ok(&signed.signature) {
-        lines.push("  signature: |".to_owned());
-        let body = signed
-            .signature
-            .strip_suffix('\n')
-            .unwrap_or(&signed.signature);
-        lines.extend(body.split('\n').map(|l| {
-            if l.is_empty() {
-                String::new()
-            } else {
-                format!("    {l}")
-            }
-        }));
-    } else {
-        lines.push(format!("  signature: {}", quote(&signed.signature)));
+    push_block_field(lines, "  signature", "    ", &signed.signature);
+}
+
+/// `FIELD: |` with `text`'s lines indented by `indent` (an empty line
+/// stays empty), or `FIELD: "…"` when a literal block would not read back
+/// exactly. `field` carries its own indentation.
+fn push_block_field(lines: &mut Vec<String>, field: &str, indent: &str, text: &str) {
+    if !literal_block_ok(text) {
+        lines.push(format!("{field}: {}", quote(text)));
+        return;
     }
+    lines.push(format!("{field}: |"));
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    lines.extend(body.split('\n').map(|l| {
+        if l.is_empty() {
+            String::new()
+        } else {
+            format!("{indent}{l}")
+        }
+    }));
 }
 
 /// Whether `text` reads back exactly from a clipped `|` block.
