@@ -208,6 +208,17 @@ pub enum ConfigErrorKind {
     Edit(#[from] RecipientEditError),
 }
 
+impl ConfigErrorKind {
+    /// The YAML parser's error, at its line and (1-based) column.
+    fn syntax(e: &saphyr::ScanError) -> Self {
+        ConfigErrorKind::Syntax {
+            line: e.marker().line(),
+            column: e.marker().col() + 1,
+            message: e.info().to_string(),
+        }
+    }
+}
+
 /// A mistake in a section read with positions (`schema:`, `policy:`), at
 /// a line and column of `.seal.yaml`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -233,22 +244,17 @@ impl FieldError {
     }
 }
 
-/// The entries of the top-level list `name` in `.seal.yaml` text (known to
-/// be one YAML document whose top level is a mapping), read with positions
-/// for errors and each turned into a `T` by `entry(node, index)`; none when
-/// the key is absent. `expected` says what the list should be when it is not.
+/// The entries of the top-level list `name` in `.seal.yaml` (`docs`, read
+/// with positions for errors; one document whose top level is a mapping),
+/// each turned into a `T` by `entry(node, index)`; none when the key is
+/// absent. `expected` says what the list should be when it is not.
 fn marked_list<T>(
-    text: &str,
+    docs: &[saphyr::MarkedYaml],
     name: &str,
     expected: &str,
     entry: impl Fn(&saphyr::MarkedYaml, usize) -> Result<T, FieldError>,
 ) -> Result<Vec<T>, ConfigErrorKind> {
-    use saphyr::{MarkedYaml, Scalar, YamlData};
-    let docs = MarkedYaml::load_from_str(text).map_err(|e| ConfigErrorKind::Syntax {
-        line: e.marker().line(),
-        column: e.marker().col() + 1,
-        message: e.info().to_string(),
-    })?;
+    use saphyr::{Scalar, YamlData};
     let Some(YamlData::Mapping(root)) = docs.first().map(|d| &d.data) else {
         return Ok(Vec::new());
     };
@@ -322,13 +328,7 @@ impl Config {
             file: file.to_path_buf(),
             kind,
         };
-        let docs = Yaml::load_from_str(text).map_err(|e| {
-            err(ConfigErrorKind::Syntax {
-                line: e.marker().line(),
-                column: e.marker().col() + 1,
-                message: e.info().to_string(),
-            })
-        })?;
+        let docs = Yaml::load_from_str(text).map_err(|e| err(ConfigErrorKind::syntax(&e)))?;
         let root = match docs.as_slice() {
             [root] => root,
             [] => return Err(err(ConfigErrorKind::Empty)),
@@ -336,6 +336,17 @@ impl Config {
         };
         let Some(map) = root.as_mapping() else {
             return Err(err(ConfigErrorKind::TopLevelNotMapping));
+        };
+        // `schema:` and `policy:` are read again with positions for their
+        // errors; the text is loaded so once, and only when one is there.
+        let marked_docs: std::cell::OnceCell<Vec<saphyr::MarkedYaml>> = std::cell::OnceCell::new();
+        let marked = || -> Result<&[saphyr::MarkedYaml], ConfigError> {
+            if let Some(docs) = marked_docs.get() {
+                return Ok(docs);
+            }
+            let docs = saphyr::MarkedYaml::load_from_str(text)
+                .map_err(|e| err(ConfigErrorKind::syntax(&e)))?;
+            Ok(marked_docs.get_or_init(|| docs))
         };
         let mut cfg = Config {
             file: file.to_path_buf(),
@@ -376,8 +387,8 @@ impl Config {
                     }
                 }
                 "exec" => cfg.exec_allow = parse_exec(v).map_err(err)?,
-                "schema" => cfg.schema = schema::parse(text).map_err(err)?,
-                "policy" => cfg.policy = policy::parse(text).map_err(err)?,
+                "schema" => cfg.schema = schema::parse(marked()?).map_err(err)?,
+                "policy" => cfg.policy = policy::parse(marked()?).map_err(err)?,
                 "scan" => {
                     (cfg.scan_allow, cfg.scan_allow_set) = parse_scan(v).map_err(err)?;
                 }

@@ -144,9 +144,9 @@ pub fn parse_interval(text: &str) -> Result<Interval, String> {
 
 /// Parse the `policy:` section of `.seal.yaml` text (already known to be
 /// one valid YAML document whose top level is a mapping).
-pub(super) fn parse(text: &str) -> Result<Vec<PolicyEntry>, ConfigErrorKind> {
+pub(super) fn parse(docs: &[MarkedYaml]) -> Result<Vec<PolicyEntry>, ConfigErrorKind> {
     super::marked_list(
-        text,
+        docs,
         "policy",
         "expected a list of entries: `- path: GLOB` with keys, rotate_every, warn_before, owner, tier, note",
         parse_entry,

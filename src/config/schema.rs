@@ -97,9 +97,9 @@ impl SchemaEntry {
 
 /// Parse the `schema:` section of `.seal.yaml` text (already known to be
 /// one valid YAML document whose top level is a mapping).
-pub(super) fn parse(text: &str) -> Result<Vec<SchemaEntry>, ConfigErrorKind> {
+pub(super) fn parse(docs: &[MarkedYaml]) -> Result<Vec<SchemaEntry>, ConfigErrorKind> {
     super::marked_list(
-        text,
+        docs,
         "schema",
         "expected a list of {path, required, optional}",
         |entry, i| parse_entry(entry, &format!("schema[{i}]")),
