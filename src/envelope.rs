@@ -229,6 +229,11 @@ impl Recipient {
         text.to_owned()
     }
 
+    /// Whether this is a passphrase recipient (`scrypt:LABEL`).
+    pub fn is_passphrase(&self) -> bool {
+        self.inner.is_none()
+    }
+
     /// The recipient as written in the file's metadata.
     pub fn as_str(&self) -> &str {
         &self.text
@@ -254,26 +259,111 @@ impl Recipient {
                 &scrypt
             }
         };
-        let encryptor = age::Encryptor::with_recipients(std::iter::once(inner))
-            .map_err(|e| unusable(e.to_string()))?;
-        let armored = ArmoredWriter::wrap_output(Vec::new(), ArmorFormat::AsciiArmor)
-            .map_err(|e| unusable(e.to_string()))?;
-        let mut writer = encryptor
-            .wrap_output(armored)
-            .map_err(|e| unusable(e.to_string()))?;
-        writer
-            .write_all(key.expose())
-            .map_err(|e| unusable(e.to_string()))?;
-        let bytes = writer
-            .finish()
-            .and_then(|armored| armored.finish())
-            .map_err(|e| unusable(e.to_string()))?;
-        let data_key = String::from_utf8(bytes).map_err(|e| unusable(e.to_string()))?;
+        let data_key = armored_age(std::iter::once(inner), key.expose()).map_err(unusable)?;
         Ok(WrappedKey {
             recipient: self.text.clone(),
             data_key,
         })
     }
+}
+
+/// `payload` encrypted as one armored age file to every recipient.
+fn armored_age<'r>(
+    recipients: impl Iterator<Item = &'r dyn age::Recipient>,
+    payload: &[u8],
+) -> Result<String, String> {
+    let encryptor = age::Encryptor::with_recipients(recipients).map_err(|e| e.to_string())?;
+    let armored = ArmoredWriter::wrap_output(Vec::new(), ArmorFormat::AsciiArmor)
+        .map_err(|e| e.to_string())?;
+    let mut writer = encryptor
+        .wrap_output(armored)
+        .map_err(|e| e.to_string())?;
+    writer.write_all(payload).map_err(|e| e.to_string())?;
+    let bytes = writer
+        .finish()
+        .and_then(|armored| armored.finish())
+        .map_err(|e| e.to_string())?;
+    String::from_utf8(bytes).map_err(|e| e.to_string())
+}
+
+/// The first and last lines of an armored age file.
+const ARMOR_BEGIN: &str = "-----BEGIN AGE ENCRYPTED FILE-----\n";
+const ARMOR_END: &str = "-----END AGE ENCRYPTED FILE-----\n";
+
+/// Whether `text` is laid out as an armored age file (begin line, end
+/// line, `\n` line breaks); whether it decrypts is another matter.
+pub fn looks_armored(text: &str) -> bool {
+    text.len() > ARMOR_BEGIN.len() + ARMOR_END.len()
+        && text.starts_with(ARMOR_BEGIN)
+        && text.ends_with(ARMOR_END)
+        && !text.contains('\r')
+}
+
+/// Encrypt `payload` once to all of `recipients` as an armored age file:
+/// a pending value (spec/FORMAT.md, section 13), which its writer seals
+/// without the data key. Passphrase recipients cannot be written to
+/// without their passphrase and are left out: the caller says so.
+pub fn seal_to_public_keys(
+    recipients: &[Recipient],
+    payload: &[u8],
+) -> Result<String, RecipientError> {
+    let keys: Vec<&dyn age::Recipient> = recipients
+        .iter()
+        .filter_map(|r| r.inner.as_deref().map(|i| i as &dyn age::Recipient))
+        .collect();
+    if keys.is_empty() {
+        return Err(RecipientError::Unusable {
+            recipient: recipients
+                .iter()
+                .map(|r| r.text.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            reason: "no recipient of the file has a public key (passphrase recipients need the passphrase)".into(),
+        });
+    }
+    armored_age(keys.into_iter(), payload).map_err(|reason| RecipientError::Unusable {
+        recipient: recipients[0].text.clone(),
+        reason,
+    })
+}
+
+/// Why an armored age file (a pending value) did not open.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenArmoredError {
+    #[error("none of your identities ({0}) can open it (it was sealed to the file's recipients when it was written)")]
+    NoMatch(String),
+    #[error("it is damaged: {0}")]
+    Damaged(String),
+}
+
+/// Decrypt an armored age file with any of `ids` (a pending value).
+pub fn open_armored(
+    armored: &str,
+    ids: &Identities,
+    limit: u64,
+) -> Result<Zeroizing<Vec<u8>>, OpenArmoredError> {
+    let damaged = |e: &dyn std::fmt::Display| OpenArmoredError::Damaged(e.to_string());
+    let decryptor =
+        age::Decryptor::new(ArmoredReader::new(armored.as_bytes())).map_err(|e| damaged(&e))?;
+    let mut reader = match decryptor.decrypt(ids.list.iter().map(|i| i.as_ref())) {
+        Ok(reader) => reader,
+        Err(age::DecryptError::NoMatchingKeys) => {
+            return Err(OpenArmoredError::NoMatch(ids.sources.join(", ")))
+        }
+        Err(e) => return Err(damaged(&e)),
+    };
+    let mut bytes = Zeroizing::new(Vec::new());
+    reader
+        .by_ref()
+        .take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| damaged(&e))?;
+    if bytes.len() as u64 > limit {
+        return Err(OpenArmoredError::Damaged(format!(
+            "it is larger than {limit} bytes"
+        )));
+    }
+    Ok(bytes)
 }
 
 /// Read a recipients file (`-R`): one recipient per line, `#` comments and

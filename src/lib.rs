@@ -74,6 +74,7 @@ internal_mod!(mask);
 internal_mod!(merge);
 internal_mod!(metadata);
 internal_mod!(passphrase);
+internal_mod!(pending);
 internal_mod!(path);
 internal_mod!(scan);
 internal_mod!(select);

@@ -28,7 +28,7 @@ use crate::crypto::DataKey;
 use crate::document::{self, DocError, Opened, Replacements, SealPlan};
 use crate::envelope::{Identities, Recipient};
 use crate::format::{line_ending, EditError, Format, LeafKind, ParseError};
-use crate::metadata::WrappedKey;
+use crate::metadata::{Pending, WrappedKey};
 use crate::path::{KeyPath, PathQuery};
 
 /// The first line of a conflict block.
@@ -69,6 +69,8 @@ pub enum MergeError {
     Build(BuildError),
     #[error("{0}")]
     Seal(DocError),
+    #[error("both sides added a different pending value at {0}; fold one side's with `seal fold` and merge again")]
+    Pending(String),
 }
 
 /// Why the merged plaintext could not be assembled.
@@ -538,12 +540,14 @@ pub fn merge(
     // absent. Its recipients are readable without a key.
     let mut base_recipients: Option<Vec<String>> = None;
     let mut base_encrypt: Option<Vec<String>> = None;
+    let mut base_pending: Option<Vec<Pending>> = None;
     let base: Option<Version> = match inputs.base {
         None => None,
         Some(text) if format.is_sealed(text) => {
             if let Ok(i) = document::inspect(format, text) {
                 base_recipients = Some(recipient_texts(&i.metadata.recipients));
                 base_encrypt = Some(i.metadata.encrypt.clone());
+                base_pending = Some(i.metadata.pending.clone());
             }
             match document::open(format, text, identities) {
                 Ok(opened) => Some(Version::Sealed(Box::new(opened))),
@@ -652,12 +656,19 @@ pub fn merge(
         }
     }
 
+    let pending = merge_pending(
+        base_pending.as_deref(),
+        &o.metadata.pending,
+        &t.metadata.pending,
+    )?;
+
     // A result identical to one side is that side, byte for byte.
     if conflicts.is_empty() {
         for side in [o, t] {
             if same_key(&side.data_key, key)
                 && side.metadata.recipients == wrapped
                 && side.metadata.encrypt == encrypt
+                && side.metadata.pending == pending
                 && side.plaintext.as_str() == plaintext.as_str()
             {
                 return Ok(Merged {
@@ -672,13 +683,7 @@ pub fn merge(
 
     // Each value keeps the date of the side it came from.
     let prior = [o.prior_dates(), t.prior_dates()];
-    let plan = SealPlan {
-        key,
-        recipients: wrapped,
-        encrypt,
-        modified: document::now_rfc3339(),
-        prior: &prior,
-    };
+    let plan = SealPlan::new(key, wrapped, &encrypt, &prior, pending);
     let sealed = document::seal_replacing(
         format,
         &plaintext,
@@ -693,6 +698,27 @@ pub fn merge(
         layout_conflict,
         notes,
     })
+}
+
+/// The pending values (spec section 13) of the merge: each side's, less
+/// those the ancestor had and a side folded or replaced. Two sides that
+/// added different values at one path cannot both be kept.
+fn merge_pending(
+    base: Option<&[Pending]>,
+    ours: &[Pending],
+    theirs: &[Pending],
+) -> Result<Vec<Pending>, MergeError> {
+    let in_base = |p: &Pending| base.is_some_and(|b| b.contains(p));
+    let kept = |p: &&Pending, other: &[Pending]| !in_base(p) || other.contains(p);
+    let mut out: Vec<Pending> = ours.iter().filter(|p| kept(p, theirs)).cloned().collect();
+    for p in theirs.iter().filter(|p| kept(p, ours)) {
+        match out.iter().find(|q| q.path == p.path) {
+            Some(q) if q == p => {}
+            Some(_) => return Err(MergeError::Pending(p.path.clone())),
+            None => out.push(p.clone()),
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -6,10 +6,13 @@
 //! in dotenv.
 
 /// The format version this implementation writes.
-pub const VERSION: u64 = 3;
+pub const VERSION: u64 = 4;
 
-/// The versions this implementation reads: 1 (no optional fields), 2 and 3.
-pub const READABLE: std::ops::RangeInclusive<u64> = 1..=3;
+/// The versions this implementation reads: 1 (no optional fields) to 4.
+pub const READABLE: std::ops::RangeInclusive<u64> = 1..=4;
+
+/// The first format version whose block may hold `pending` values.
+pub const PENDING_SINCE: u64 = 4;
 
 /// The reserved top-level key (YAML, JSON, TOML) that holds the metadata.
 pub const RESERVED_KEY: &str = "seal";
@@ -50,6 +53,18 @@ pub struct Changed {
     pub date: String,
 }
 
+/// A value added by a writer without the data key (`seal set --public`,
+/// spec/FORMAT.md section 13): not authenticated until a key holder folds
+/// it into a token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pending {
+    /// The key path as a changed-path (spec 6.1.1).
+    pub path: String,
+    /// An armored age file, to every recipient that takes a public key,
+    /// whose payload is the path, a line break, and the value's source text.
+    pub value: String,
+}
+
 /// Who signed the file and the signature (spec/FORMAT.md, "Signatures").
 /// Both fields or neither, after `mac`, from format version 2.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,6 +90,9 @@ pub struct Metadata {
     pub changed: Vec<Changed>,
     /// Recipients in file order, each with its wrapped data key.
     pub recipients: Vec<WrappedKey>,
+    /// Version 4: values waiting to be folded in, in the order written;
+    /// not MAC input.
+    pub pending: Vec<Pending>,
     /// The file MAC, base64url without padding (spec/FORMAT.md, "MAC").
     pub mac: String,
     /// The signature over the MAC input, when the writer had a signing key.

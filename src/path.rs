@@ -214,6 +214,39 @@ impl PathQuery {
         };
         Ok(PathQuery { doc: 0, segments })
     }
+
+    /// The query as a changed-path (spec/FORMAT.md, 6.1.1), as
+    /// [`KeyPath::pointer`] writes the path of a value it names: a
+    /// `pending` entry names its value so.
+    pub fn changed_path(&self) -> String {
+        let mut out = String::new();
+        if self.doc > 0 {
+            out.push_str(&self.doc.to_string());
+        }
+        for s in &self.segments {
+            out.push('/');
+            out.push_str(&s.replace('~', "~0").replace('/', "~1"));
+        }
+        out
+    }
+
+    /// Read a changed-path back: the inverse of [`PathQuery::changed_path`].
+    /// `None` for text that is not one (no segment, a document number
+    /// written with a leading zero or as 0, a bad escape).
+    pub fn from_changed_path(text: &str) -> Option<Self> {
+        let slash = text.find('/')?;
+        let doc = match &text[..slash] {
+            "" => 0,
+            n if n.bytes().all(|b| b.is_ascii_digit()) && !n.starts_with('0') => n.parse().ok()?,
+            _ => return None,
+        };
+        let segments = text[slash + 1..]
+            .split('/')
+            .map(unescape_pointer)
+            .collect::<Result<Vec<_>, _>>()
+            .ok()?;
+        Some(PathQuery { doc, segments })
+    }
 }
 
 impl fmt::Display for PathQuery {
@@ -313,5 +346,21 @@ mod tests {
         assert_eq!(later.pointer(), "2/x");
         assert_eq!(KeyPath::new(0, vec![]).pointer(), "");
         assert_eq!(KeyPath::new(1, vec![]).pointer(), "1");
+    }
+
+    #[test]
+    fn queries_round_trip_through_changed_paths() {
+        for text in ["/a~1b~0c/3/", "/DB_PASSWORD", "2/x", "/"] {
+            let q = PathQuery::from_changed_path(text).unwrap();
+            assert_eq!(q.changed_path(), text);
+        }
+        let q = PathQuery::parse("database.password").unwrap();
+        assert_eq!(q.changed_path(), "/database/password");
+        let mut later = q.clone();
+        later.doc = 1;
+        assert_eq!(PathQuery::from_changed_path(&later.changed_path()), Some(later));
+        for bad in ["", "x", "0/a", "01/a", "a/b", "/a~2"] {
+            assert_eq!(PathQuery::from_changed_path(bad), None, "{bad}");
+        }
     }
 }

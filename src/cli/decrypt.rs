@@ -31,6 +31,8 @@ pub struct DecryptArgs {
     #[command(flatten)]
     signed: super::SignedArgs,
     #[command(flatten)]
+    pending: super::PendingArgs,
+    #[command(flatten)]
     format: FormatArg,
     #[command(flatten)]
     document: DocumentArg,
@@ -52,13 +54,24 @@ pub fn run(args: DecryptArgs) -> Result<ExitCode, CliError> {
         .as_deref()
         .map(|path| args.document.query(path))
         .transpose()?;
-    let opened = super::open_signed(
+    // Pending values are not shown unless asked for; a plaintext that
+    // replaces the file would lose them, and --extract of one must not
+    // give the authenticated value it replaces as if it were current.
+    let opened = super::open_reading(
         &args.file,
         &args.format,
         &args.identity,
         &args.signed,
+        &args.pending,
         "nothing was decrypted",
+        |p| match &query {
+            Some(query) => super::get::overlaps(p, query),
+            None => args.in_place,
+        },
     )?;
+    if !args.pending.allow_pending {
+        super::note_pending(&super::display(&args.file), &opened.metadata);
+    }
     let extracted = match &query {
         Some(query) => Some(extract(&opened, &args.file, query, args.masked)?),
         None if args.masked => Some(Zeroizing::new(

@@ -55,6 +55,9 @@ pub fn run(args: EditArgs) -> Result<ExitCode, CliError> {
     }
     let format = detect_format(&args.file, &args.format)?;
     let _lock;
+    // Whether the text given to the editor has pending values applied:
+    // saving a change then folds them in.
+    let mut folding = false;
     let (target, plaintext) = match fsio::read_document(&args.file) {
         Ok(sealed) => {
             _lock = Some(lock_file(&args.file)?);
@@ -75,7 +78,13 @@ pub fn run(args: EditArgs) -> Result<ExitCode, CliError> {
             let ids = load_identities(&args.identity)?;
             let opened = document::open(format, &sealed, &ids)
                 .map_err(|e| doc_error_in(&name, format, &sealed, e))?;
-            let plaintext = opened.plaintext.clone();
+            let plaintext = match with_pending(&name, &opened, &ids) {
+                Some(applied) => {
+                    folding = true;
+                    applied
+                }
+                None => opened.plaintext.clone(),
+            };
             (
                 Target::Existing {
                     opened: Box::new(opened),
@@ -131,6 +140,9 @@ pub fn run(args: EditArgs) -> Result<ExitCode, CliError> {
         };
         if edited.as_str() == plaintext.as_str() {
             eprintln!("seal: {name}: no changes");
+            if folding {
+                eprintln!("seal: {name}: the pending values stay pending (`seal fold {name}` folds them in)");
+            }
             return Ok(ExitCode::SUCCESS);
         }
         if let Some(line) = crate::merge::conflict_marker_line(&edited) {
@@ -159,6 +171,7 @@ pub fn run(args: EditArgs) -> Result<ExitCode, CliError> {
             continue;
         }
         let result = match &target {
+            Target::Existing { opened, .. } if folding => opened.fold(&edited, true).map(Some),
             Target::Existing { opened, .. } => opened.reseal(&edited).map(|r| match r {
                 Resealed::Unchanged => None,
                 Resealed::Changed(s) => Some(s),
@@ -201,6 +214,36 @@ pub fn run(args: EditArgs) -> Result<ExitCode, CliError> {
         }
         write_file(&args.file, sealed.as_bytes(), Mode::KeepOr(0o644))?;
         return Ok(ExitCode::SUCCESS);
+    }
+}
+
+/// The opened text with the file's pending values applied, for the editor,
+/// after saying on stderr which they are; `None` when there are none, or
+/// when they cannot be opened or applied (said too: they stay pending).
+fn with_pending(
+    name: &str,
+    opened: &document::Opened,
+    ids: &crate::envelope::Identities,
+) -> Option<Zeroizing<String>> {
+    if opened.metadata.pending.is_empty() {
+        return None;
+    }
+    let paths = crate::pending::paths(&opened.metadata).join(", ");
+    let applied = crate::pending::open_all(&opened.metadata, ids)
+        .and_then(|open| crate::pending::apply(opened.format, &opened.plaintext, &open));
+    match applied {
+        Ok(text) => {
+            eprintln!(
+                "seal: {name}: the editor shows the pending values at {paths} (added with `seal set --public`, not authenticated): check them; saving a change folds them in"
+            );
+            Some(text)
+        }
+        Err(e) => {
+            eprintln!(
+                "seal: warning: {name}: the pending values at {paths} are not shown and stay pending: {e}"
+            );
+            None
+        }
     }
 }
 

@@ -30,6 +30,8 @@ pub struct ExecArgs {
     #[command(flatten)]
     signed: super::SignedArgs,
     #[command(flatten)]
+    pending: super::PendingArgs,
+    #[command(flatten)]
     format: FormatArg,
     /// Sealed files; later files override earlier ones.
     #[arg(required = true, value_name = "FILE")]
@@ -46,6 +48,7 @@ pub fn run(args: ExecArgs) -> Result<ExitCode, CliError> {
         &args.format,
         &args.identity,
         &args.signed,
+        &args.pending,
         "nothing was run",
     )?;
     let vars = exec::variables(&opened, &options).map_err(variables_error)?;

@@ -71,6 +71,8 @@ pub struct ExportArgs {
     #[command(flatten)]
     signed: super::SignedArgs,
     #[command(flatten)]
+    pending: super::PendingArgs,
+    #[command(flatten)]
     format: FormatArg,
     /// Sealed files; later files override earlier ones (as `seal exec`).
     #[arg(required = true, value_name = "FILE")]
@@ -147,6 +149,7 @@ pub fn run(args: ExportArgs) -> Result<ExitCode, CliError> {
         &args.format,
         &args.identity,
         &args.signed,
+        &args.pending,
         "nothing was exported",
     )?;
     let vars = exec::variables(&opened, &options).map_err(variables_error)?;

@@ -21,6 +21,8 @@ pub struct GetArgs {
     #[command(flatten)]
     signed: super::SignedArgs,
     #[command(flatten)]
+    pending: super::PendingArgs,
+    #[command(flatten)]
     format: FormatArg,
     #[command(flatten)]
     document: DocumentArg,
@@ -36,16 +38,25 @@ pub struct GetArgs {
 
 pub fn run(args: GetArgs) -> Result<ExitCode, CliError> {
     let query = args.document.query(&args.path)?;
-    let opened = super::open_signed(
+    let opened = super::open_reading(
         &args.file,
         &args.format,
         &args.identity,
         &args.signed,
+        &args.pending,
         "nothing was decrypted",
+        |p| overlaps(p, &query),
     )?;
     let out = extract(&opened, &args.file, &query, args.masked)?;
     print_stdout(&out)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether a pending value at `p` is at `query`, inside it or around it:
+/// what reading `query` would show.
+pub(crate) fn overlaps(p: &PathQuery, query: &PathQuery) -> bool {
+    let n = p.segments.len().min(query.segments.len());
+    p.doc == query.doc && p.segments[..n] == query.segments[..n]
 }
 
 /// The value at `query` followed by a newline; a mapping or sequence is

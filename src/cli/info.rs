@@ -38,6 +38,7 @@ pub fn run(args: InfoArgs) -> Result<ExitCode, CliError> {
             "encrypt": m.encrypt,
             "recipients": recipients,
             "signer": m.signed.as_ref().map(|s| s.signer.as_str()),
+            "pending": crate::pending::paths(m),
             "plaintext": info.plaintext.iter().map(|(path, why)| serde_json::json!({
                 "path": path.to_string(),
                 "reason": why.name(),
@@ -73,6 +74,16 @@ pub fn run(args: InfoArgs) -> Result<ExitCode, CliError> {
                 "signer:      {} (see `seal verify`)\n",
                 signed.signer
             ));
+        }
+        let pending = crate::pending::paths(m);
+        if !pending.is_empty() {
+            s.push_str(&format!(
+                "pending:     {} (added with `seal set --public`, not authenticated; `seal fold` folds them in)\n",
+                pending.len()
+            ));
+            for p in &pending {
+                s.push_str(&format!("  {p}\n"));
+            }
         }
         s.push_str(&changed_lines(&info.dates));
         // Recipients, `modified` and patterns are the file's text.

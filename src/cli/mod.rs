@@ -11,6 +11,7 @@ mod encrypt;
 mod exec;
 mod export;
 mod exposure;
+mod fold;
 mod get;
 mod git_setup;
 mod import;
@@ -260,6 +261,11 @@ Examples:
   seal updatekeys --dry-run
   seal updatekeys prod/")]
     Updatekeys(updatekeys::UpdatekeysArgs),
+    /// Check the values added with `set --public` and fold them into the file's tokens.
+    #[command(after_help = "Examples:
+  seal fold secrets.yaml          # shows each pending value and asks
+  seal fold --yes secrets.yaml    # for scripts that checked them")]
+    Fold(fold::FoldArgs),
     /// Give files a new data key and re-encrypt every value (same recipients).
     #[command(after_help = "Example:
   seal rotate prod/secrets.yaml prod/app.env")]
@@ -323,6 +329,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Import(a) => import::run(a),
         Command::Recipients(a) => recipients::run(a),
         Command::Updatekeys(a) => updatekeys::run(a),
+        Command::Fold(a) => fold::run(a),
         Command::Rotate(a) => rotate::run(a),
         Command::Exposure(a) => exposure::run(a),
         Command::Completions(a) => completions::run(a),
@@ -548,27 +555,97 @@ pub fn load_identities(args: &IdentityArgs) -> Result<Identities, CliError> {
 
 /// Read, open and decrypt a sealed file.
 pub fn open_file(file: &Path, fmt: &FormatArg, ids: &IdentityArgs) -> Result<Opened, CliError> {
-    open_file_as(file, fmt, ids, None)
+    open_file_ids(file, fmt, ids, None).map(|(opened, _)| opened)
+}
+
+/// `--allow-pending`, for the commands that hand out values.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct PendingArgs {
+    /// Use the values added with `seal set --public` that no key holder
+    /// has folded in yet. They are not authenticated: whoever can write
+    /// the file can add one.
+    #[arg(long)]
+    pub allow_pending: bool,
 }
 
 /// [`open_file`], refusing a file its rule says must be signed (and is not
-/// by a trusted key) before any key is used; `outcome` ends the error.
-pub fn open_signed(
+/// by a trusted key) before any key is used; then the pending gate: a file with pending values that
+/// `relevant` names is refused (`outcome` ends the error) unless
+/// `--allow-pending`, which opens it with them applied.
+pub fn open_reading(
     file: &Path,
     fmt: &FormatArg,
     ids: &IdentityArgs,
     signed: &verify::SignedArgs,
+    pending: &PendingArgs,
     outcome: &str,
+    relevant: impl Fn(&crate::path::PathQuery) -> bool,
 ) -> Result<Opened, CliError> {
-    open_file_as(file, fmt, ids, Some((signed, outcome)))
+    let (opened, identities) = open_file_ids(file, fmt, ids, Some((signed, outcome)))?;
+    let name = display(file);
+    let paths: Vec<String> = opened
+        .metadata
+        .pending
+        .iter()
+        .filter_map(|p| crate::path::PathQuery::from_changed_path(&p.path))
+        .filter(|q| relevant(q))
+        .map(|q| q.to_string())
+        .collect();
+    if paths.is_empty() {
+        return Ok(opened);
+    }
+    let what = match paths.len() {
+        1 => format!("a value is pending at {}", and_list(&paths)),
+        n => format!("{n} values are pending, at {}", and_list(&paths)),
+    };
+    if !pending.allow_pending {
+        return Err(CliError::new(format!(
+            "{name}: {what} (added with `seal set --public`; not authenticated, so not used); {outcome}"
+        ))
+        .hint(format!(
+            "a key holder reviews and folds it in with `seal fold {name}`; or pass --allow-pending to use it unchecked"
+        )));
+    }
+    let open = crate::pending::open_all(&opened.metadata, &identities)
+        .map_err(|e| pending_error(&name, e))?;
+    eprintln!("seal: warning: {name}: {what}, used unchecked (--allow-pending)");
+    opened
+        .with_pending(&open)
+        .map_err(|e| pending_error(&name, e))
 }
 
-fn open_file_as(
+/// Say on stderr that `file` still holds pending values (a write that
+/// keeps them, or a read that does not show them).
+pub fn note_pending(file: &str, meta: &crate::metadata::Metadata) {
+    let paths = crate::pending::paths(meta);
+    if !paths.is_empty() {
+        eprintln!(
+            "seal: {file}: pending (added with `seal set --public`, not authenticated, not shown): {}; fold in with `seal fold {file}`",
+            and_list(&paths)
+        );
+    }
+}
+
+/// Describe a failure of a pending value of `file`.
+pub fn pending_error(file: &str, e: crate::pending::PendingError) -> CliError {
+    use crate::pending::PendingError;
+    match e {
+        PendingError::Doc(e) => CliError::doc(file, e),
+        PendingError::OldVersion(_) => CliError::new(format!("{file}: {e}")).hint(format!(
+            "a key holder runs `seal fold {file}` and commits it; nothing was written"
+        )),
+        e => CliError::new(format!("{file}: {e}")).hint("nothing was written or used"),
+    }
+}
+
+/// [`open_file`], also giving back the identities that opened the file,
+/// and with `signed`, the signature check of [`open_reading`] first.
+pub fn open_file_ids(
     file: &Path,
     fmt: &FormatArg,
     ids: &IdentityArgs,
     signed: Option<(&verify::SignedArgs, &str)>,
-) -> Result<Opened, CliError> {
+) -> Result<(Opened, Identities), CliError> {
     let format = detect_format(file, fmt)?;
     let name = display(file);
     let text = read_input(file)?;
@@ -587,7 +664,8 @@ fn open_file_as(
     }
     // Identities are asked for only once the file is known to be sealed.
     let identities = load_identities(ids)?;
-    sealed.open(&identities).map_err(failed)
+    let opened = sealed.open(&identities).map_err(failed)?;
+    Ok((opened, identities))
 }
 
 /// Describe a document error for `file`, whose text is `text`: a file
@@ -669,12 +747,13 @@ pub fn open_all(
     format: &FormatArg,
     identity: &IdentityArgs,
     signed: &verify::SignedArgs,
+    pending: &PendingArgs,
     outcome: &str,
 ) -> Result<Vec<(String, Opened)>, CliError> {
     let mut opened = Vec::with_capacity(files.len());
     for f in files {
         let name = display(f);
-        let file = open_signed(f, format, identity, signed, outcome)?;
+        let file = open_reading(f, format, identity, signed, pending, outcome, |_| true)?;
         // A merge conflict is stored as a value holding both candidates:
         // never hand that out.
         refuse_value_conflicts(&name, &file, &format!("; {outcome}"))?;

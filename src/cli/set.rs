@@ -15,6 +15,7 @@ use super::{
 use crate::document::{Opened, Resealed};
 use crate::format::EditError;
 use crate::fsio::Mode;
+use crate::path::PathQuery;
 
 #[derive(Args, Debug)]
 pub struct SetArgs {
@@ -30,6 +31,12 @@ pub struct SetArgs {
     /// With --generate: print the generated value on standard output.
     #[arg(long, requires = "generate")]
     print: bool,
+    /// Without any key: seal the value to the file's recipients' public
+    /// keys as pending. It is not authenticated until a key holder checks
+    /// and folds it in (`seal fold FILE`); readers refuse it until then.
+    /// VALUE may be left out: it is read from standard input.
+    #[arg(long)]
+    public: bool,
     #[command(flatten)]
     identity: IdentityArgs,
     #[command(flatten)]
@@ -42,7 +49,7 @@ pub struct SetArgs {
     path: String,
     /// The new value; `-` reads it from standard input (one trailing newline
     /// removed). Not with --generate.
-    #[arg(required_unless_present = "generate")]
+    #[arg(required_unless_present_any = ["generate", "public"])]
     value: Option<String>,
 }
 
@@ -71,6 +78,7 @@ fn finish(opened: &Opened, file: &Path, edited: &str) -> Result<ExitCode, CliErr
         Resealed::Unchanged => eprintln!("seal: {name}: unchanged"),
         Resealed::Changed(sealed) => write_file(file, sealed.as_bytes(), Mode::KeepOr(0o644))?,
     }
+    super::note_pending(&name, &opened.metadata);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -93,7 +101,10 @@ pub fn run_set(args: SetArgs) -> Result<ExitCode, CliError> {
         ),
         None => None,
     };
-    let typed = args.value.as_deref().unwrap_or_default();
+    let typed = match (&args.value, args.public) {
+        (None, true) => "-",
+        (value, _) => value.as_deref().unwrap_or_default(),
+    };
     let value = if let Some(kind) = generated {
         crate::generate::generate(kind)
     } else if typed == "-" {
@@ -110,6 +121,9 @@ pub fn run_set(args: SetArgs) -> Result<ExitCode, CliError> {
         Zeroizing::new(typed.to_owned())
     };
     let _lock = lock_file(&args.file)?;
+    if args.public {
+        return set_public(&args, &query, &value);
+    }
     let opened = open_file(&args.file, &args.format, &args.identity)?;
     let name = display(&args.file);
     check_document(&name, &query, opened.format)?;
@@ -157,6 +171,45 @@ pub fn run_set(args: SetArgs) -> Result<ExitCode, CliError> {
             super::print_stdout(line.as_bytes())?;
         } else {
             eprintln!("seal: {name}: {query} set to a new {kind} value (not shown; `seal get` or --print shows it)");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `seal set --public`: add `value` as pending, with no key.
+fn set_public(args: &SetArgs, query: &PathQuery, value: &str) -> Result<ExitCode, CliError> {
+    let name = display(&args.file);
+    let format = super::detect_format(&args.file, &args.format)?;
+    check_document(&name, query, format)?;
+    let text = super::read_input(&args.file)?;
+    let literal = if args.raw {
+        Zeroizing::new(value.to_owned())
+    } else {
+        Zeroizing::new(format.string_literal(value))
+    };
+    let added = crate::pending::add(format, &text, query, &literal)
+        .map_err(|e| super::pending_error(&name, e))?;
+    write_file(&args.file, added.text.as_bytes(), Mode::KeepOr(0o644))?;
+    for r in &added.skipped {
+        eprintln!(
+            "seal: {name}: not sealed to {r} (a passphrase recipient needs the passphrase); it sees the value once a key holder folds it in"
+        );
+    }
+    let verb = if added.replaced {
+        "replaced the value pending"
+    } else {
+        "added a value pending"
+    };
+    eprintln!(
+        "seal: {name}: {verb} at {query}; a key holder checks and folds it in with `seal fold {name}` (until then `exec`, `get` and `export` refuse it)"
+    );
+    if let Some(kind) = &args.generate {
+        if args.print {
+            let mut line = Zeroizing::new(value.to_owned());
+            line.push('\n');
+            super::print_stdout(line.as_bytes())?;
+        } else {
+            eprintln!("seal: {name}: the pending value is a new {kind} value (not shown; --print shows it)");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -41,6 +41,8 @@ struct FileValues {
     /// Each sealed value with its recorded date.
     dates: Vec<(KeyPath, Option<String>)>,
     readers: Vec<String>,
+    /// Changed-paths of the values pending (spec section 13).
+    pending: Vec<String>,
 }
 
 pub fn run(args: StatusArgs) -> Result<ExitCode, CliError> {
@@ -134,6 +136,12 @@ pub fn run(args: StatusArgs) -> Result<ExitCode, CliError> {
             config,
             dates: info.dates,
             readers,
+            pending: info
+                .metadata
+                .pending
+                .iter()
+                .map(|p| p.path.clone())
+                .collect(),
         });
     }
 
@@ -150,7 +158,15 @@ pub fn run(args: StatusArgs) -> Result<ExitCode, CliError> {
     )> = Vec::new();
     for (i, f) in files.iter().enumerate() {
         let relative = f.config.as_ref().and_then(|c| c.relative(&f.path));
-        for (path, date) in &f.dates {
+        // A pending addition is listed like a value with no date yet.
+        let additions: Vec<(KeyPath, Option<String>)> = f
+            .pending
+            .iter()
+            .filter(|p| !f.dates.iter().any(|(path, _)| path.pointer() == **p))
+            .filter_map(|p| crate::path::PathQuery::from_changed_path(p))
+            .map(|q| (query_path(&q), None))
+            .collect();
+        for (path, date) in f.dates.iter().chain(&additions) {
             let applied = match (&f.config, &relative) {
                 (Some(c), Some(rel)) => c.policy_for_relative(rel, path),
                 _ => None,
@@ -197,6 +213,7 @@ pub fn run(args: StatusArgs) -> Result<ExitCode, CliError> {
             state,
             readers: f.readers.clone(),
             note: applied.note,
+            pending: f.pending.contains(&path.pointer()),
         });
     }
 
@@ -406,7 +423,30 @@ fn table(rows: &[Row]) -> String {
             ));
         }
     }
+    for r in rows.iter().filter(|r| r.pending) {
+        out.push_str(&format!(
+            "{} {}: pending (added with `seal set --public`, not authenticated); `seal fold {}` folds it in\n",
+            r.file, r.path, r.file
+        ));
+    }
     printable(&out).into_owned()
+}
+
+/// The key path a pending changed-path names: segments are keys, except
+/// where a pointer segment is an index (`/keys/0`), which no sealed file
+/// can tell apart without the value; as shown, both print the same.
+fn query_path(q: &crate::path::PathQuery) -> KeyPath {
+    use crate::path::Segment;
+    KeyPath::new(
+        q.doc,
+        q.segments
+            .iter()
+            .map(|s| match s.parse::<usize>() {
+                Ok(i) if !s.starts_with('0') || s == "0" => Segment::Index(i),
+                _ => Segment::Key(s.clone()),
+            })
+            .collect(),
+    )
 }
 
 fn json(rows: &[Row]) -> String {
@@ -423,6 +463,7 @@ fn json(rows: &[Row]) -> String {
                 "next_due": r.next_due.map(rfc3339),
                 "state": r.state.name(),
                 "readers": r.readers,
+                "pending": r.pending,
             })
         })
         .collect();

@@ -25,7 +25,7 @@ use zeroize::Zeroizing;
 use crate::crypto::{DataKey, ValueError};
 use crate::envelope::{unwrap_data_key, Identities, Recipient, RecipientError, UnwrapError};
 use crate::format::{EditError, Format, LeafKind, ParseError, Scan};
-use crate::metadata::{readable, Changed, ChangedDates, Metadata, WrappedKey, VERSION};
+use crate::metadata::{readable, Changed, ChangedDates, Metadata, Pending, WrappedKey, VERSION};
 use crate::path::KeyPath;
 use crate::select;
 

@@ -210,6 +210,7 @@ impl Opened {
 
     /// Like [`Opened::reseal`], with another recipient set (same data key:
     /// tokens are kept) or a new data key (every value re-encrypted).
+    /// Pending values (version 4) are carried over unchanged.
     pub fn reseal_for(
         &self,
         plaintext: &str,
@@ -217,29 +218,59 @@ impl Opened {
         key: &DataKey,
         encrypt: &[String],
     ) -> Result<Resealed, DocError> {
-        let same_key = key.expose() == self.data_key.expose();
-        let unchanged_meta = same_key
-            && recipients == self.metadata.recipients
+        let prior = self.prior_dates();
+        let plan = SealPlan::new(key, recipients, encrypt, &prior, self.metadata.pending.clone());
+        let unchanged_meta = key.expose() == self.data_key.expose()
+            && plan.recipients == self.metadata.recipients
             && encrypt == self.metadata.encrypt.as_slice();
         if unchanged_meta && plaintext == self.plaintext.as_str() {
             return Ok(Resealed::Unchanged);
         }
+        self.seal_plan(plaintext, &plan).map(Resealed::Changed)
+    }
+
+    /// Seal `plaintext`, this document with its pending values applied (or
+    /// with none), as the next version with nothing pending: the fold of
+    /// spec section 13. It is written at the current format version even
+    /// when nothing else changed, so that a file of an older version can
+    /// take pending values afterwards. `sign`: whether a signing key signs
+    /// it (an in-memory fold for `--allow-pending` is never signed).
+    pub fn fold(&self, plaintext: &str, sign: bool) -> Result<String, DocError> {
         let prior = self.prior_dates();
-        let plan = SealPlan {
-            key,
-            recipients,
-            encrypt: encrypt.to_vec(),
-            modified: now_rfc3339(),
-            prior: &prior,
-        };
-        let sealed = if same_key {
+        let mut plan = SealPlan::new(
+            &self.data_key,
+            self.metadata.recipients.clone(),
+            &self.metadata.encrypt,
+            &prior,
+            Vec::new(),
+        );
+        plan.sign = sign;
+        self.seal_plan(plaintext, &plan)
+    }
+
+    /// This document opened again with its pending values applied to its
+    /// plaintext (sealed and opened in memory, nothing written): what
+    /// `--allow-pending` reads. `pending` are the opened values of
+    /// [`crate::pending::open_all`].
+    pub fn with_pending(
+        &self,
+        pending: &[crate::pending::OpenPending],
+    ) -> Result<Opened, crate::pending::PendingError> {
+        let applied = crate::pending::apply(self.format, &self.plaintext, pending)?;
+        let sealed = self.fold(&applied, false)?;
+        Ok(open_with_key(self.format, &sealed, self.data_key.clone())?)
+    }
+
+    /// Seal `plaintext` under `plan`, keeping the tokens of unchanged values
+    /// when the data key is this document's.
+    fn seal_plan(&self, plaintext: &str, plan: &SealPlan<'_>) -> Result<String, DocError> {
+        if plan.key.expose() == self.data_key.expose() {
             let previous = self.previous_tokens();
-            seal_with(self.format, plaintext, &plan, |path, text| {
+            seal_with(self.format, plaintext, plan, |path, text| {
                 self.reuse_token(&previous, path, text)
-            })?
+            })
         } else {
-            seal_with(self.format, plaintext, &plan, |_, _| None)?
-        };
-        Ok(Resealed::Changed(sealed))
+            seal_with(self.format, plaintext, plan, |_, _| None)
+        }
     }
 }

@@ -107,7 +107,7 @@ impl Sealed<'_> {
     }
 
     /// The sealed text without its metadata block, in two parts.
-    pub(super) fn body(&self) -> [&str; 2] {
+    pub fn body(&self) -> [&str; 2] {
         let region = self
             .scan
             .metadata

@@ -14,6 +14,32 @@ pub struct SealPlan<'a> {
     /// Earlier versions of the document, for the `changed` dates of the
     /// values that did not change.
     pub prior: &'a dyn PriorDates,
+    /// Pending values (version 4) the new version carries unchanged: a
+    /// write that does not fold them must not drop them.
+    pub pending: Vec<Pending>,
+    /// Whether a signing key, when this process has one, signs the result.
+    pub sign: bool,
+}
+
+impl<'a> SealPlan<'a> {
+    /// A plan dated now that signs when a signing key is set.
+    pub fn new(
+        key: &'a DataKey,
+        recipients: Vec<WrappedKey>,
+        encrypt: &[String],
+        prior: &'a dyn PriorDates,
+        pending: Vec<Pending>,
+    ) -> Self {
+        SealPlan {
+            key,
+            recipients,
+            encrypt: encrypt.to_vec(),
+            modified: now_rfc3339(),
+            prior,
+            pending,
+            sign: true,
+        }
+    }
 }
 
 /// Where sealing finds the last-changed date of a value: an earlier
@@ -149,13 +175,7 @@ impl Plain<'_> {
     ) -> Result<String, DocError> {
         validate_patterns(encrypt)?;
         let key = DataKey::generate();
-        let plan = SealPlan {
-            key: &key,
-            recipients: wrap_for(&key, recipients)?,
-            encrypt: encrypt.to_vec(),
-            modified: now_rfc3339(),
-            prior,
-        };
+        let plan = SealPlan::new(&key, wrap_for(&key, recipients)?, encrypt, prior, Vec::new());
         seal_plain(self, &plan, |_, _| None, &Replacements::new())
     }
 }
@@ -311,11 +331,14 @@ pub(super) fn metadata_for(
         encrypt: plan.encrypt.clone(),
         changed,
         recipients: plan.recipients.clone(),
+        pending: plan.pending.clone(),
         mac: String::new(),
         signed: None,
     };
     meta.mac = compute_mac(plan.key, format, &meta, &[body]).finish();
-    meta.signed = crate::signing::sign(|| signed_digest(format, &meta, &[body]))?;
+    if plan.sign {
+        meta.signed = crate::signing::sign(|| signed_digest(format, &meta, &[body]))?;
+    }
     Ok(meta)
 }
 

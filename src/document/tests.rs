@@ -10,13 +10,13 @@ fn large_dotenv() -> String {
 /// Sealing with `key` for a freshly generated identity.
 fn plan_for_new_identity(key: &DataKey, encrypt: Vec<String>) -> SealPlan<'_> {
     let (_, public) = crate::envelope::generate_identity();
-    SealPlan {
+    SealPlan::new(
         key,
-        recipients: wrap_for(key, &[Recipient::parse(&public).unwrap()]).unwrap(),
-        encrypt,
-        modified: now_rfc3339(),
-        prior: &NoPrior,
-    }
+        wrap_for(key, &[Recipient::parse(&public).unwrap()]).unwrap(),
+        &encrypt,
+        &NoPrior,
+        Vec::new(),
+    )
 }
 
 fn sealed_with_key(plain: &str) -> (String, DataKey) {

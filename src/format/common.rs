@@ -79,19 +79,47 @@ pub(super) fn signed_pair(
 }
 
 /// Fields a version does not have are an error (spec 6.1): version 1 has
-/// no `signer` or `signature`.
+/// no `signer` or `signature`, versions before 4 no `pending`. Pending
+/// entries name distinct values, as changed-paths, each an armored age file
+/// (section 13).
 pub(super) fn check_version_fields(
     src: &str,
     at: usize,
-    version: u64,
-    signed: &Option<crate::metadata::Signed>,
+    meta: &crate::metadata::Metadata,
 ) -> Result<(), ParseError> {
-    if version < 2 && signed.is_some() {
-        return Err(ParseError::at(
-            src,
-            at,
-            "seal metadata: `signer` and `signature` need format version 2",
+    use crate::metadata::PENDING_SINCE;
+    let refuse = |message: String| Err(ParseError::at(src, at, message));
+    if meta.version < 2 && meta.signed.is_some() {
+        return refuse("seal metadata: `signer` and `signature` need format version 2".into());
+    }
+    if meta.pending.is_empty() {
+        return Ok(());
+    }
+    if meta.version < PENDING_SINCE {
+        return refuse(format!(
+            "seal metadata: `pending` needs format version {PENDING_SINCE}"
         ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for p in &meta.pending {
+        if crate::path::PathQuery::from_changed_path(&p.path).is_none() {
+            return refuse(format!(
+                "seal metadata: pending path {:?} is not a key path written as in `changed`",
+                p.path
+            ));
+        }
+        if !seen.insert(p.path.as_str()) {
+            return refuse(format!(
+                "seal metadata: pending path {:?} appears twice",
+                p.path
+            ));
+        }
+        if !crate::envelope::looks_armored(&p.value) {
+            return refuse(format!(
+                "seal metadata: the pending value at {:?} is not an armored age file",
+                p.path
+            ));
+        }
     }
     Ok(())
 }

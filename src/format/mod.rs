@@ -447,6 +447,7 @@ mod tests {
                 data_key: "-----BEGIN AGE ENCRYPTED FILE-----\nYWdl\n-----END AGE ENCRYPTED FILE-----\n"
                     .into(),
             }],
+            pending: Vec::new(),
             mac: "bWFj".into(),
             signed: Some(crate::metadata::Signed {
                 signer: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOzMGQY0EGvmmdWAyCM2xXIzut6Mrk8/YLj2W38furOu a b".into(),

@@ -51,6 +51,9 @@ pub struct Row {
     pub readers: Vec<String>,
     /// How to rotate it (`note` of the policy).
     pub note: Option<String>,
+    /// Whether a value added with `seal set --public` waits at this path
+    /// to be folded in (spec/FORMAT.md, section 13).
+    pub pending: bool,
 }
 
 /// Where a last-changed date came from.

@@ -86,7 +86,7 @@ fn a_change_signed_by_a_trusted_key_verifies_and_opens() {
     t.env.write("prod/.keep", "");
     t.sealed("prod/app.env", "TOKEN=abc\n", Some(&t.alice));
     let text = t.env.read("prod/app.env");
-    assert!(text.contains("# seal: version=3\n"), "{text}");
+    assert!(text.contains("# seal: version=4\n"), "{text}");
     assert!(text.contains(&format!("# seal: signer={}\n", t.alice.public)));
     let out = t.seal(&["verify", "prod/app.env"]).run_ok();
     assert_eq!(
@@ -564,7 +564,7 @@ fn a_version_1_file_becomes_version_2_when_written() {
         .arg(&t.alice.identity)
         .run_ok();
     let v2 = t.env.read("app.env");
-    assert!(v2.contains("# seal: version=3\n"), "{v2}");
+    assert!(v2.contains("# seal: version=4\n"), "{v2}");
     assert!(v2.contains("# seal: signer="));
     assert_eq!(t.verify_json("app.env")["trusted"], true);
     // Unchanged values kept their tokens across the version change.

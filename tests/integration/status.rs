@@ -165,7 +165,7 @@ fn dates_of_version_1_files_come_from_git_history() {
     )
     .output_ok();
     let text = repo.read("app.env");
-    assert!(text.contains("# seal: version=3\n"), "{text}");
+    assert!(text.contains("# seal: version=4\n"), "{text}");
     assert_eq!(
         changed(&text),
         ["# seal: changed=/DB_PASSWORD 2026-04-06T00:00:00Z"]
@@ -242,6 +242,7 @@ fn each_state_and_the_json_fields() {
                 "next_due",
                 "owner",
                 "path",
+                "pending",
                 "readers",
                 "rotate_every",
                 "state",
@@ -429,7 +430,7 @@ fn version_1_files_stay_as_they_are_until_written() {
         .env("SEAL_TEST_NOW", "2026-05-01T00:00:00Z")
         .output_ok();
     let v2 = env.read("app.env");
-    assert!(v2.contains("# seal: version=3\n"));
+    assert!(v2.contains("# seal: version=4\n"));
     assert_eq!(
         changed(&v2),
         ["# seal: changed=/LEGACY 2026-05-01T00:00:00Z"]

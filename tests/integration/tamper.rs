@@ -108,7 +108,7 @@ fn tampering_is_detected_before_any_plaintext_is_shown() {
         &env,
         &key,
         "s.yaml",
-        &sealed.replace("version: 3", "version: 1"),
+        &sealed.replace("version: 4", "version: 1"),
         "MAC",
     );
     let two = sealed.replace(
@@ -129,8 +129,8 @@ fn tampering_is_detected_before_any_plaintext_is_shown() {
         &env,
         &key,
         "s.yaml",
-        &sealed.replace("version: 3", "version: 4"),
-        "version 4; needs seal 0.4 or later",
+        &sealed.replace("version: 4", "version: 5"),
+        "version 5; needs seal 0.5 or later",
     );
 }
 

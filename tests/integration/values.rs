@@ -377,7 +377,7 @@ fn info_needs_no_key() {
         .success()
         .stdout(predicate::str::contains(&key.public))
         .stdout(predicate::str::contains("2 encrypted, 0 plaintext"))
-        .stdout(predicate::str::contains("seal format version 3"));
+        .stdout(predicate::str::contains("seal format version 4"));
     let out = env
         .seal()
         .args(["info", "--json", "a.yaml"])
@@ -419,7 +419,7 @@ fn info_needs_no_key() {
     );
 
     // A format version this seal does not read is refused, not described.
-    env.write("v7.yaml", &sealed.replacen("version: 3", "version: 7", 1));
+    env.write("v7.yaml", &sealed.replacen("version: 4", "version: 7", 1));
     env.seal()
         .args(["info", "v7.yaml"])
         .assert()

@@ -28,7 +28,7 @@ use crate::format::common::{self, splice};
 use crate::format::{
     line_ending, EditError, Leaf, LeafKind, MetadataBlock, ParseError, Scan, Syntax, Typed,
 };
-use crate::metadata::{readable, unsupported_version, Changed, Metadata, WrappedKey};
+use crate::metadata::{readable, unsupported_version, Changed, Metadata, Pending, WrappedKey};
 use crate::path::{KeyPath, PathQuery};
 
 const META_PREFIX: &str = "# seal: ";
@@ -331,7 +331,7 @@ fn parse_metadata(src: &str, start: usize) -> Result<MetadataBlock, ParseError> 
         Some(v) if !readable(v) => ParseError::at(src, start, unsupported_version(v)),
         _ => e,
     })?;
-    common::check_version_fields(src, start, metadata.version, &metadata.signed)?;
+    common::check_version_fields(src, start, &metadata)?;
     let region_start = if src.ends_with('\n') {
         start
     } else {
@@ -370,6 +370,7 @@ fn metadata_lines(src: &str, start: usize) -> Result<Metadata, ParseError> {
     let mut encrypt = Vec::new();
     let mut changed = Vec::new();
     let mut recipients: Vec<WrappedKey> = Vec::new();
+    let mut pending: Vec<Pending> = Vec::new();
     let mut pos = start;
     while pos < src.len() {
         let next = next_line(src, pos);
@@ -460,6 +461,22 @@ fn metadata_lines(src: &str, start: usize) -> Result<Metadata, ParseError> {
                 r.data_key.push_str(value);
                 r.data_key.push('\n');
             }
+            "pending" => pending.push(Pending {
+                path: value.to_owned(),
+                value: String::new(),
+            }),
+            // One line per armored line, like `data_key`.
+            "pending_value" => {
+                let Some(p) = pending.last_mut() else {
+                    return Err(ParseError::at(
+                        src,
+                        field_at,
+                        "pending_value before any pending in the seal metadata",
+                    ));
+                };
+                p.value.push_str(value);
+                p.value.push('\n');
+            }
             _ => return Err(ParseError::at(src, field_at, "unknown seal metadata field")),
         }
         pos = next;
@@ -469,6 +486,9 @@ fn metadata_lines(src: &str, start: usize) -> Result<Metadata, ParseError> {
     if recipients.iter().any(|r| r.data_key.is_empty()) {
         return Err(missing("data_key"));
     }
+    if pending.iter().any(|p| p.value.is_empty()) {
+        return Err(missing("pending_value"));
+    }
     let signed = common::signed_pair(signer, signature)
         .map_err(|what| ParseError::at(src, start, format!("seal metadata: {what}")))?;
     Ok(Metadata {
@@ -477,6 +497,7 @@ fn metadata_lines(src: &str, start: usize) -> Result<Metadata, ParseError> {
         encrypt,
         changed,
         recipients,
+        pending,
         mac: mac.ok_or_else(|| missing("mac"))?,
         signed,
     })
@@ -643,6 +664,9 @@ fn attach_metadata(body: &str, meta: &Metadata) -> Result<String, EditError> {
         && meta.recipients.iter().all(|r| {
             one_line(&r.recipient) && !r.data_key.is_empty() && !r.data_key.contains('\r')
         })
+        && meta.pending.iter().all(|p| {
+            one_line(&p.path) && !p.value.is_empty() && !p.value.contains('\r')
+        })
         && meta.signed.as_ref().is_none_or(|s| {
             one_line(&s.signer) && s.signature.ends_with('\n') && !s.signature.contains('\r')
         });
@@ -685,28 +709,29 @@ fn render_metadata_lines(meta: &Metadata) -> Vec<String> {
     );
     for r in &meta.recipients {
         lines.push(format!("{META_PREFIX}recipient={}", r.recipient));
-        // One line per armored line; reading appends "\n" to each.
-        let armored = r.data_key.strip_suffix('\n').unwrap_or(&r.data_key);
-        lines.extend(
-            armored
-                .split('\n')
-                .map(|l| format!("{META_PREFIX}data_key={l}")),
-        );
+        push_armored(&mut lines, "data_key", &r.data_key);
+    }
+    for p in &meta.pending {
+        lines.push(format!("{META_PREFIX}pending={}", p.path));
+        push_armored(&mut lines, "pending_value", &p.value);
     }
     lines.push(format!("{META_PREFIX}mac={}", meta.mac));
     if let Some(signed) = &meta.signed {
         lines.push(format!("{META_PREFIX}signer={}", signed.signer));
-        let armored = signed
-            .signature
-            .strip_suffix('\n')
-            .unwrap_or(&signed.signature);
-        lines.extend(
-            armored
-                .split('\n')
-                .map(|l| format!("{META_PREFIX}signature={l}")),
-        );
+        push_armored(&mut lines, "signature", &signed.signature);
     }
     lines
+}
+
+/// `# seal: FIELD=LINE` for each line of an armored text; reading appends
+/// "\n" to each.
+fn push_armored(lines: &mut Vec<String>, field: &str, armored: &str) {
+    let armored = armored.strip_suffix('\n').unwrap_or(armored);
+    lines.extend(
+        armored
+            .split('\n')
+            .map(|l| format!("{META_PREFIX}{field}={l}")),
+    );
 }
 
 fn single_key(path: &PathQuery) -> Result<&str, EditError> {

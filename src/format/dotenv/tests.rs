@@ -41,6 +41,7 @@ fn meta() -> Metadata {
                 data_key: "a\nb\n".into(),
             },
         ],
+        pending: Vec::new(),
         mac: "bWFj".into(),
         signed: None,
     }
@@ -221,10 +222,10 @@ fn metadata_errors() {
     );
     assert_eq!(
         err(&sealed
-            .replace("version=1", "version=4")
+            .replace("version=1", "version=5")
             .replace("mac=", "max="))
         .2,
-        "sealed with format version 4; needs seal 0.4 or later (this seal reads versions 1 to 3)"
+        "sealed with format version 5; needs seal 0.5 or later (this seal reads versions 1 to 4)"
     );
     assert_eq!(
         err("# seal: version=1\n# seal: data_key=x\n").2,

@@ -4,7 +4,9 @@
 
 use crate::format::common::splice;
 use crate::format::{common, line_ending, EditError, MetadataBlock, ParseError};
-use crate::metadata::{readable, unsupported_version, Changed, Metadata, WrappedKey, RESERVED_KEY};
+use crate::metadata::{
+    readable, unsupported_version, Changed, Metadata, Pending, WrappedKey, RESERVED_KEY,
+};
 
 use super::parse::{parse, unescape_into, Kind, Member, Node};
 use super::quote;
@@ -95,7 +97,7 @@ fn read_metadata(src: &str, node: &Node) -> Result<Metadata, ParseError> {
         Some(v) if !readable(v) => ParseError::at(src, node.span.start, unsupported_version(v)),
         _ => e,
     })?;
-    common::check_version_fields(src, node.span.start, meta.version, &meta.signed)?;
+    common::check_version_fields(src, node.span.start, &meta)?;
     Ok(meta)
 }
 
@@ -145,7 +147,7 @@ fn metadata_fields(src: &str, node: &Node, members: &[Member]) -> Result<Metadat
     };
     let (mut version, mut modified, mut encrypt, mut recipients, mut mac) =
         (None, None, Vec::new(), None, None);
-    let mut changed = Vec::new();
+    let (mut changed, mut pending) = (Vec::new(), Vec::new());
     let (mut signer, mut signature) = (None, None);
     for m in members {
         match m.key.as_str() {
@@ -170,6 +172,12 @@ fn metadata_fields(src: &str, node: &Node, members: &[Member]) -> Result<Metadat
                     .collect::<Result<_, _>>()?;
             }
             "changed" => changed = changed_field(src, &m.value)?,
+            "pending" => {
+                pending = array_field(src, &m.value, "pending")?
+                    .iter()
+                    .map(|item| pending_entry(src, item))
+                    .collect::<Result<_, _>>()?;
+            }
             "recipients" => {
                 let items = array_field(src, &m.value, "recipients")?;
                 recipients = Some(
@@ -196,6 +204,7 @@ fn metadata_fields(src: &str, node: &Node, members: &[Member]) -> Result<Metadat
         encrypt,
         changed,
         recipients: recipients.ok_or_else(|| missing("recipients"))?,
+        pending,
         mac: mac.ok_or_else(|| missing("mac"))?,
         signed,
     })
@@ -222,36 +231,51 @@ fn changed_field(src: &str, node: &Node) -> Result<Vec<Changed>, ParseError> {
 }
 
 fn wrapped_key(src: &str, node: &Node) -> Result<WrappedKey, ParseError> {
+    let [recipient, data_key] = string_pair(src, node, "recipient", ["recipient", "data_key"])?;
+    Ok(WrappedKey {
+        recipient,
+        data_key,
+    })
+}
+
+fn pending_entry(src: &str, node: &Node) -> Result<Pending, ParseError> {
+    let [path, value] = string_pair(src, node, "pending value", ["path", "value"])?;
+    Ok(Pending { path, value })
+}
+
+/// An object of exactly the two string members `names` (a seal `entry`).
+fn string_pair(
+    src: &str,
+    node: &Node,
+    entry: &str,
+    names: [&str; 2],
+) -> Result<[String; 2], ParseError> {
     let Kind::Object(members) = &node.kind else {
         return Err(ParseError::at(
             src,
             node.span.start,
-            "each seal recipient must be an object",
+            format!("each seal {entry} must be an object"),
         ));
     };
-    let (mut recipient, mut data_key) = (None, None);
+    let mut found: [Option<String>; 2] = [None, None];
     for m in members {
-        match m.key.as_str() {
-            "recipient" => recipient = Some(string_field(src, &m.value, "recipient")?),
-            "data_key" => data_key = Some(string_field(src, &m.value, "data_key")?),
-            _ => {
+        match names.iter().position(|n| *n == m.key) {
+            Some(i) => found[i] = Some(string_field(src, &m.value, names[i])?),
+            None => {
                 return Err(ParseError::at(
                     src,
                     m.key_span.start,
-                    "unknown field in a seal recipient",
+                    format!("unknown field in a seal {entry}"),
                 ))
             }
         }
     }
-    match (recipient, data_key) {
-        (Some(recipient), Some(data_key)) => Ok(WrappedKey {
-            recipient,
-            data_key,
-        }),
+    match found {
+        [Some(a), Some(b)] => Ok([a, b]),
         _ => Err(ParseError::at(
             src,
             node.span.start,
-            "a seal recipient needs both recipient and data_key",
+            format!("a seal {entry} needs both {} and {}", names[0], names[1]),
         )),
     }
 }
@@ -340,6 +364,14 @@ fn metadata_out(meta: &Metadata) -> Out<'_> {
         })
         .collect();
     fields.push(("recipients", Out::Arr(recipients)));
+    if !meta.pending.is_empty() {
+        let pending = meta
+            .pending
+            .iter()
+            .map(|p| Out::Obj(vec![("path", Out::Str(&p.path)), ("value", Out::Str(&p.value))]))
+            .collect();
+        fields.push(("pending", Out::Arr(pending)));
+    }
     fields.push(("mac", Out::Str(&meta.mac)));
     if let Some(signed) = &meta.signed {
         fields.push(("signer", Out::Str(&signed.signer)));

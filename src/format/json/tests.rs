@@ -20,6 +20,7 @@ fn meta() -> Metadata {
                 "-----BEGIN AGE ENCRYPTED FILE-----\nYWdl\n-----END AGE ENCRYPTED FILE-----\n"
                     .into(),
         }],
+        pending: Vec::new(),
         mac: "bWFj".into(),
         signed: None,
     }
@@ -196,8 +197,8 @@ fn metadata_errors() {
         "the seal metadata must be the last member of the top-level object"
     );
     assert_eq!(
-        err("{\"seal\": {\"version\": 4, \"x\": 1}}").2,
-        "sealed with format version 4; needs seal 0.4 or later (this seal reads versions 1 to 3)"
+        err("{\"seal\": {\"version\": 5, \"x\": 1}}").2,
+        "sealed with format version 5; needs seal 0.5 or later (this seal reads versions 1 to 4)"
     );
     assert_eq!(
         err("{\"seal\": {\"version\": 1, \"x\": 1}}"),

@@ -5,7 +5,9 @@
 use toml_edit::{Item, Table, Value};
 
 use crate::format::{common, line_ending, EditError, MetadataBlock, ParseError};
-use crate::metadata::{readable, unsupported_version, Changed, Metadata, WrappedKey, RESERVED_KEY};
+use crate::metadata::{
+    readable, unsupported_version, Changed, Metadata, Pending, WrappedKey, RESERVED_KEY,
+};
 
 use super::quote;
 use super::tree::{parse, Doc};
@@ -98,6 +100,17 @@ pub(super) fn block_text(meta: &Metadata, body: &str, le: &str) -> String {
         ));
     }
     lines.push("]".to_owned());
+    if !meta.pending.is_empty() {
+        lines.push("pending = [".to_owned());
+        for p in &meta.pending {
+            lines.push(format!(
+                "  {{ path = {}, value = {} }},",
+                quote(&p.path),
+                quote(&p.value)
+            ));
+        }
+        lines.push("]".to_owned());
+    }
     lines.push(format!("mac = {}", quote(&meta.mac)));
     if let Some(signed) = &meta.signed {
         lines.push(format!("signer = {}", quote(&signed.signer)));
@@ -132,37 +145,59 @@ fn changed_field(src: &str, value: &Value) -> Result<Vec<Changed>, ParseError> {
     array(src, value, "changed")?
         .into_iter()
         .map(|v| {
-            let Value::InlineTable(t) = v else {
-                return Err(ParseError::at(
-                    src,
-                    value_pos(v),
-                    "each seal metadata changed entry must be an inline table",
-                ));
-            };
-            let (mut path, mut date) = (None, None);
-            for (name, field) in t.iter() {
-                match name {
-                    "path" => path = Some(string(src, field, "changed")?),
-                    "date" => date = Some(string(src, field, "changed")?),
-                    _ => {
-                        return Err(ParseError::at(
-                            src,
-                            value_pos(field),
-                            "unknown field in a seal metadata changed entry",
-                        ))
-                    }
-                }
-            }
-            match (path, date) {
-                (Some(path), Some(date)) => Ok(Changed { path, date }),
-                _ => Err(ParseError::at(
-                    src,
-                    value_pos(v),
-                    "a seal metadata changed entry needs both path and date",
-                )),
-            }
+            let [path, date] = string_pair(src, v, "metadata changed entry", ["path", "date"])?;
+            Ok(Changed { path, date })
         })
         .collect()
+}
+
+/// Read `pending` (version 4): an array of `{ path, value }` inline tables.
+fn pending_field(src: &str, value: &Value) -> Result<Vec<Pending>, ParseError> {
+    array(src, value, "pending")?
+        .into_iter()
+        .map(|v| {
+            let [path, value] = string_pair(src, v, "pending value", ["path", "value"])?;
+            Ok(Pending { path, value })
+        })
+        .collect()
+}
+
+/// An inline table of exactly the two string fields `names` (a seal
+/// `entry`).
+fn string_pair(
+    src: &str,
+    v: &Value,
+    entry: &str,
+    names: [&str; 2],
+) -> Result<[String; 2], ParseError> {
+    let Value::InlineTable(t) = v else {
+        return Err(ParseError::at(
+            src,
+            value_pos(v),
+            format!("each seal {entry} must be an inline table"),
+        ));
+    };
+    let mut found: [Option<String>; 2] = [None, None];
+    for (name, field) in t.iter() {
+        match names.iter().position(|n| *n == name) {
+            Some(i) => found[i] = Some(string(src, field, names[i])?),
+            None => {
+                return Err(ParseError::at(
+                    src,
+                    value_pos(field),
+                    format!("unknown field in a seal {entry}"),
+                ))
+            }
+        }
+    }
+    match found {
+        [Some(a), Some(b)] => Ok([a, b]),
+        _ => Err(ParseError::at(
+            src,
+            value_pos(v),
+            format!("a seal {entry} needs both {} and {}", names[0], names[1]),
+        )),
+    }
 }
 
 pub(super) fn attach_metadata(body: &str, meta: &Metadata) -> Result<String, EditError> {
@@ -186,14 +221,14 @@ fn read_metadata(src: &str, table: &Table, at: usize) -> Result<Metadata, ParseE
         Some(v) if !readable(v) => ParseError::at(src, at, unsupported_version(v)),
         _ => e,
     })?;
-    common::check_version_fields(src, at, meta.version, &meta.signed)?;
+    common::check_version_fields(src, at, &meta)?;
     Ok(meta)
 }
 
 fn fields(src: &str, table: &Table, at: usize) -> Result<Metadata, ParseError> {
     let (mut version, mut modified, mut encrypt, mut recipients, mut mac) =
         (None, None, Vec::new(), None, None);
-    let mut changed = Vec::new();
+    let (mut changed, mut pending) = (Vec::new(), Vec::new());
     let (mut signer, mut signature) = (None, None);
     for (name, item) in table.iter() {
         let pos = table
@@ -227,6 +262,7 @@ fn fields(src: &str, table: &Table, at: usize) -> Result<Metadata, ParseError> {
                     .collect::<Result<_, _>>()?
             }
             "changed" => changed = changed_field(src, value)?,
+            "pending" => pending = pending_field(src, value)?,
             "recipients" => {
                 recipients = Some(
                     array(src, value, "recipients")?
@@ -249,6 +285,7 @@ fn fields(src: &str, table: &Table, at: usize) -> Result<Metadata, ParseError> {
         encrypt,
         changed,
         recipients: recipients.ok_or_else(|| missing("recipients"))?,
+        pending,
         mac: mac.ok_or_else(|| missing("mac"))?,
     })
 }
@@ -280,36 +317,9 @@ fn array<'v>(src: &str, v: &'v Value, field: &str) -> Result<Vec<&'v Value>, Par
 }
 
 fn wrapped_key(src: &str, v: &Value) -> Result<WrappedKey, ParseError> {
-    let Value::InlineTable(t) = v else {
-        return Err(ParseError::at(
-            src,
-            value_pos(v),
-            "each seal recipient must be an inline table",
-        ));
-    };
-    let (mut recipient, mut data_key) = (None, None);
-    for (name, value) in t.iter() {
-        match name {
-            "recipient" => recipient = Some(string(src, value, "recipient")?),
-            "data_key" => data_key = Some(string(src, value, "data_key")?),
-            _ => {
-                return Err(ParseError::at(
-                    src,
-                    value_pos(value),
-                    "unknown field in a seal recipient",
-                ))
-            }
-        }
-    }
-    match (recipient, data_key) {
-        (Some(recipient), Some(data_key)) => Ok(WrappedKey {
-            recipient,
-            data_key,
-        }),
-        _ => Err(ParseError::at(
-            src,
-            value_pos(v),
-            "a seal recipient needs both recipient and data_key",
-        )),
-    }
+    let [recipient, data_key] = string_pair(src, v, "recipient", ["recipient", "data_key"])?;
+    Ok(WrappedKey {
+        recipient,
+        data_key,
+    })
 }

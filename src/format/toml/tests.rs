@@ -26,6 +26,7 @@ fn meta() -> Metadata {
                 "-----BEGIN AGE ENCRYPTED FILE-----\nAAAA\n-----END AGE ENCRYPTED FILE-----\n"
                     .into(),
         }],
+        pending: Vec::new(),
         mac: "bWFj".into(),
         signed: None,
     }
@@ -161,7 +162,7 @@ fn the_block_is_a_seal_table_at_the_end() {
     let sealed = Toml.attach_metadata("a = 1\n", &m).unwrap();
     assert_eq!(
         sealed,
-        "a = 1\n\n[seal]\nversion = 3\nmodified = \"2026-11-23T11:30:00Z\"\nencrypt = [\"db.*\"]\nchanged = [\n  { path = \"/db/x\", date = \"2026-11-23T11:30:00Z\" },\n]\nrecipients = [\n  { recipient = \"age1abc\", data_key = \"-----BEGIN AGE ENCRYPTED FILE-----\\nAAAA\\n-----END AGE ENCRYPTED FILE-----\\n\" },\n]\nmac = \"bWFj\"\n"
+        "a = 1\n\n[seal]\nversion = 4\nmodified = \"2026-11-23T11:30:00Z\"\nencrypt = [\"db.*\"]\nchanged = [\n  { path = \"/db/x\", date = \"2026-11-23T11:30:00Z\" },\n]\nrecipients = [\n  { recipient = \"age1abc\", data_key = \"-----BEGIN AGE ENCRYPTED FILE-----\\nAAAA\\n-----END AGE ENCRYPTED FILE-----\\n\" },\n]\nmac = \"bWFj\"\n"
     );
 }
 
@@ -169,7 +170,7 @@ fn the_block_is_a_seal_table_at_the_end() {
 fn a_block_laid_out_otherwise_is_refused() {
     let sealed = Toml.attach_metadata("a = 1\n", &meta()).unwrap();
     for bad in [
-        sealed.replace("version = 3", "version=3"),
+        sealed.replace("version = 4", "version=4"),
         sealed.replace("\n[seal]", "[seal]"),
         sealed.replace("mac = ", "# x\nmac = "),
         format!("{sealed}# trailing\n"),

@@ -4,7 +4,7 @@
 
 use crate::format::{common, line_ending, EditError, MetadataBlock, ParseError};
 use crate::metadata::{
-    readable, unsupported_version, Changed, Metadata, Signed, WrappedKey, RESERVED_KEY,
+    readable, unsupported_version, Changed, Metadata, Pending, Signed, WrappedKey, RESERVED_KEY,
 };
 
 use super::edit::part;
@@ -219,17 +219,19 @@ fn parse_metadata(src: &str, seal: &Entry) -> Result<Metadata, ParseError> {
         },
     };
     match (metadata_fields(src, seal, fields), version) {
-        (Ok((modified, encrypt, changed, recipients, mac, signed)), Some(version)) => {
-            common::check_version_fields(src, seal.key_start, version, &signed)?;
-            Ok(Metadata {
+        (Ok((modified, encrypt, changed, recipients, pending, mac, signed)), Some(version)) => {
+            let meta = Metadata {
                 version,
                 modified,
                 encrypt,
                 changed,
                 recipients,
+                pending,
                 mac,
                 signed,
-            })
+            };
+            common::check_version_fields(src, seal.key_start, &meta)?;
+            Ok(meta)
         }
         (Ok(_), None) => Err(ParseError::at(
             src,
@@ -248,13 +250,14 @@ type Fields = (
     Vec<String>,
     Vec<Changed>,
     Vec<WrappedKey>,
+    Vec<Pending>,
     String,
     Option<Signed>,
 );
 
 fn metadata_fields(src: &str, seal: &Entry, fields: &[Entry]) -> Result<Fields, ParseError> {
     let (mut modified, mut encrypt, mut recipients, mut mac) = (None, Vec::new(), None, None);
-    let mut changed = Vec::new();
+    let (mut changed, mut pending) = (Vec::new(), Vec::new());
     let (mut signer, mut signature) = (None, None);
     for f in fields {
         match f.key.as_str() {
@@ -269,6 +272,7 @@ fn metadata_fields(src: &str, seal: &Entry, fields: &[Entry]) -> Result<Fields, 
                 }
             }
             "changed" => changed = changed_field(src, &f.value)?,
+            "pending" => pending = pending_field(src, &f.value)?,
             "recipients" => {
                 let mut list = Vec::new();
                 for item in meta_items(src, &f.value, "recipients")? {
@@ -321,9 +325,38 @@ fn metadata_fields(src: &str, seal: &Entry, fields: &[Entry]) -> Result<Fields, 
         encrypt,
         changed,
         recipients.ok_or_else(|| missing("recipients"))?,
+        pending,
         mac.ok_or_else(|| missing("mac"))?,
         signed,
     ))
+}
+
+/// `pending` (version 4): a sequence of `{path, value}` mappings.
+fn pending_field(src: &str, node: &Node) -> Result<Vec<Pending>, ParseError> {
+    let mut list = Vec::new();
+    for item in meta_items(src, node, "pending")? {
+        let (mut path, mut value) = (None, None);
+        for e in meta_entries(src, &item.node, "a pending value")? {
+            match e.key.as_str() {
+                "path" => path = Some(meta_string(src, &e.value, "pending")?),
+                "value" => value = Some(meta_string(src, &e.value, "pending")?),
+                _ => {
+                    return Err(ParseError::at(
+                        src,
+                        e.key_start,
+                        "seal metadata: unknown pending field",
+                    ))
+                }
+            }
+        }
+        let missing =
+            |what: &str| meta_err(src, &item.node, &format!("pending value is missing `{what}`"));
+        list.push(Pending {
+            path: path.ok_or_else(|| missing("path"))?,
+            value: value.ok_or_else(|| missing("value"))?,
+        });
+    }
+    Ok(list)
 }
 
 /// `changed` (version 2): a mapping from key path to date.
@@ -372,6 +405,13 @@ fn render_metadata(meta: &Metadata, le: &str) -> String {
     for r in &meta.recipients {
         lines.push(format!("    - recipient: {}", quote(&r.recipient)));
         push_block_field(&mut lines, "      data_key", "        ", &r.data_key);
+    }
+    if !meta.pending.is_empty() {
+        lines.push("  pending:".to_owned());
+    }
+    for p in &meta.pending {
+        lines.push(format!("    - path: {}", quote(&p.path)));
+        push_block_field(&mut lines, "      value", "        ", &p.value);
     }
     lines.push(format!("  mac: {}", quote(&meta.mac)));
     if let Some(signed) = &meta.signed {

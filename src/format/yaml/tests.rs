@@ -83,6 +83,7 @@ fn indented_root_with_an_empty_key_cannot_hold_metadata() {
         encrypt: vec![],
         changed: vec![],
         recipients: vec![],
+        pending: Vec::new(),
         mac: "m".into(),
         signed: None,
     };
@@ -635,6 +636,7 @@ fn meta(encrypt: Vec<String>, n: usize) -> Metadata {
                     data_key: "-----BEGIN AGE ENCRYPTED FILE-----\nYWdlLWVuY3J5cHRpb24ub3JnL3YxCi0+IFgyNTUxOSBzZjN\n-----END AGE ENCRYPTED FILE-----\n".into(),
                 })
                 .collect(),
+            pending: Vec::new(),
             mac: "bWFj".into(),
             signed: None,
         }
@@ -684,6 +686,7 @@ fn metadata_round_trips() {
     let sealed = round_trip("a: 1\n...\n", &m);
     assert!(sealed.ends_with("mac: \"bWFj\"\n...\n"));
     let odd = Metadata {
+        pending: Vec::new(),
         mac: "\u{0}\"\\é\u{2028}".into(),
         modified: String::new(),
         ..meta(vec!["*".into()], 0)
@@ -755,12 +758,12 @@ fn metadata_errors() {
     assert_eq!((e.line, e.message.contains("unknown")), (6, true));
     assert!(scan("seal:\n  version: one\n  modified: x\n  recipients: []\n  mac: m\n").is_err());
     assert!(scan("seal:\n  version: 1\n  modified: [x]\n  recipients: []\n  mac: m\n").is_err());
-    let v4 = scan("seal:\n  version: 4\n  modified: x\n  recipients: []\n  mac: m\n").unwrap();
-    assert_eq!(v4.metadata.unwrap().metadata.version, 4);
-    let e = scan("seal:\n  version: 4\n  format: new\n").unwrap_err();
+    let v5 = scan("seal:\n  version: 5\n  modified: x\n  recipients: []\n  mac: m\n").unwrap();
+    assert_eq!(v5.metadata.unwrap().metadata.version, 5);
+    let e = scan("seal:\n  version: 5\n  format: new\n").unwrap_err();
     assert!(
         e.message
-            .contains("sealed with format version 4; needs seal 0.4"),
+            .contains("sealed with format version 5; needs seal 0.5"),
         "{e}"
     );
 }
