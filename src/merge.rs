@@ -725,6 +725,30 @@ fn merge_pending(
 mod tests {
     use super::*;
 
+    fn pend(path: &str, value: &str) -> Pending {
+        Pending {
+            path: path.into(),
+            value: value.into(),
+        }
+    }
+
+    #[test]
+    fn pending_values_merge_by_what_each_side_did() {
+        let (a, b, c) = (pend("/a", "1"), pend("/b", "2"), pend("/c", "3"));
+        let (only_a, only_b, only_c) = (vec![a.clone()], vec![b.clone()], vec![c.clone()]);
+        // Both sides added one: both kept, ours first.
+        let both = merge_pending(Some(&[]), &only_a, &only_b).unwrap();
+        assert_eq!(both, vec![a.clone(), b]);
+        // The ancestor's entry that one side folded in is gone.
+        let folded = merge_pending(Some(&only_c), &[], &[c, a.clone()]).unwrap();
+        assert_eq!(folded, only_a);
+        // The same addition on both sides is kept once; different values
+        // at one path cannot be merged.
+        assert_eq!(merge_pending(None, &only_a, &only_a).unwrap(), only_a);
+        let clash = merge_pending(None, &only_a, &[pend("/a", "other")]);
+        assert!(matches!(clash, Err(MergeError::Pending(p)) if p == "/a"));
+    }
+
     #[test]
     fn line_merge_combines_and_prefers_ours_on_conflict() {
         let base = "a\nb\nc\nd\ne\n";

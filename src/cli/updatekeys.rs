@@ -128,6 +128,16 @@ fn skip_reason(file: &Path, skip: Skip) -> (String, Option<String>) {
             "none of your identities would be a recipient afterwards, so you would lose access; left unchanged".to_owned(),
             Some("pass --force to do it anyway".to_owned()),
         ),
+        Skip::PendingValues(paths) => (
+            format!(
+                "values added with `seal set --public` are pending at {}, sealed to every recipient including the one to be removed; left unchanged",
+                paths.join(", ")
+            ),
+            Some(format!(
+                "a key holder folds them in first (`seal fold {}`), then run this again",
+                crate::git::shell_quote(name)
+            )),
+        ),
         Skip::Write(e) => from(CliError::write(file, e)),
     }
 }

@@ -98,6 +98,10 @@ pub enum Skip {
     },
     /// None of the identities would open the file afterwards (no `force`).
     WouldLoseAccess,
+    /// A recipient would be removed while values added with `seal set
+    /// --public` are pending: those stay sealed to everyone they were
+    /// written for, the leaver too, until they are folded in.
+    PendingValues(Vec<String>),
     Write(std::io::Error),
 }
 
@@ -288,6 +292,11 @@ impl Reconciler {
         }
         if wanted.is_empty() {
             return done(Skip::NoRecipientsLeft);
+        }
+        if !d.removed.is_empty() && !sealed.metadata().pending.is_empty() {
+            return done(Skip::PendingValues(crate::pending::paths(
+                sealed.metadata(),
+            )));
         }
         let rotated = self.opts.mode == Action::Rotate
             || (!d.removed.is_empty() && self.opts.rotate_on_removal);

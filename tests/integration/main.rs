@@ -16,6 +16,7 @@ mod interop;
 mod keygen;
 mod library;
 mod log;
+mod pending;
 mod plugin;
 mod props;
 mod roundtrip;
