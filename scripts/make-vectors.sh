@@ -3,7 +3,9 @@
 # meant to be stable: only run this when the format version changes, and
 # commit the result. The test identity is public; never use it for real.
 #
-#   scripts/make-vectors.sh          the version-3 vectors (v3-*), with this seal
+#   scripts/make-vectors.sh          the version-4 vectors (v4-*, pending values), with this seal
+#   SEAL_V3=PATH scripts/make-vectors.sh --v3
+#                                    the version-3 vectors (v3-*), with a seal 0.3 binary
 #   SEAL_V2=PATH scripts/make-vectors.sh --v2
 #                                    the version-2 vectors (v2-*), with a seal 0.2 binary
 #   SEAL_V1=PATH scripts/make-vectors.sh --v1
@@ -34,6 +36,33 @@ dated_vectors() {
   done
 }
 
+# The version-4 vectors: a file with two pending values (spec section 13),
+# one replacing a value and one adding a key, written with no key; the
+# plain file is what it opens to, the applied file what a fold gives.
+pending_vectors() {
+  local ext
+  printf 'DB_PASSWORD=hunter2\nAPI_URL=https://api\n' > "$v/v4-pending.plain.env"
+  printf '# pending values\ndb:\n  password: hunter2\nurl: https://api\n' > "$v/v4-pending.plain.yaml"
+  for ext in env yaml; do
+    SEAL_TEST_NOW=2026-03-01T00:00:00Z "$seal" encrypt -r "$pub" -o "$v/v4-pending.sealed.$ext" "$v/v4-pending.plain.$ext"
+  done
+  printf 'n3w p@ss' | env -u SEAL_IDENTITY_FILE "$seal" set --public "$v/v4-pending.sealed.env" DB_PASSWORD
+  printf 'tok-1' | env -u SEAL_IDENTITY_FILE "$seal" set --public "$v/v4-pending.sealed.env" NEW_TOKEN
+  printf 'n3w p@ss' | env -u SEAL_IDENTITY_FILE "$seal" set --public "$v/v4-pending.sealed.yaml" db.password
+  printf 'tok-1' | env -u SEAL_IDENTITY_FILE "$seal" set --public "$v/v4-pending.sealed.yaml" /db/token
+  for ext in env yaml; do
+    cp "$v/v4-pending.sealed.$ext" "$v/v4-folded.$ext"
+    SEAL_TEST_NOW=2026-03-02T00:00:00Z "$seal" fold --yes "$v/v4-folded.$ext"
+    "$seal" decrypt -o "$v/v4-pending.applied.$ext" "$v/v4-folded.$ext"
+    rm "$v/v4-folded.$ext"
+  done
+  # Each refused when the block is read (spec 13.1).
+  sed 's/^# seal: version=4$/# seal: version=3/' "$v/v4-pending.sealed.env" > "$i/v4-pending-in-version-3.env"
+  sed 's/^# seal: pending=\/NEW_TOKEN$/# seal: pending=\/DB_PASSWORD/' "$v/v4-pending.sealed.env" > "$i/v4-pending-path-twice.env"
+  sed 's/^# seal: pending=\/NEW_TOKEN$/# seal: pending=NEW_TOKEN/' "$v/v4-pending.sealed.env" > "$i/v4-pending-bad-path.env"
+  sed '0,/^# seal: pending_value=-----END AGE ENCRYPTED FILE-----$/{//d}' "$v/v4-pending.sealed.env" > "$i/v4-pending-bad-armor.env"
+}
+
 # valid-mac-P-NAME.env: P's dotenv vector edited by sed SCRIPT, its MAC
 # recomputed by scripts/remac.py (an implementation of spec section 9
 # independent of seal's), so only the check NAME names refuses it.
@@ -52,18 +81,24 @@ check_refused() {
   ls -1 "$v" "$i"
 }
 
-if [ "${1:-}" = "" ] || [ "${1:-}" = --v2 ]; then
-  if [ "${1:-}" = --v2 ]; then
-    seal="${SEAL_V2:?SEAL_V2 must name a seal 0.2 binary (version-2 writer)}"
-    P=v2
-  else
-    cargo build --quiet
-    seal="${CARGO_TARGET_DIR:-$PWD/target}/debug/seal"
-    P=v3
-  fi
+if [ "${1:-}" = "" ] || [ "${1:-}" = --v2 ] || [ "${1:-}" = --v3 ]; then
+  case "${1:-}" in
+    --v2) seal="${SEAL_V2:?SEAL_V2 must name a seal 0.2 binary (version-2 writer)}"; P=v2 ;;
+    --v3) seal="${SEAL_V3:?SEAL_V3 must name a seal 0.3 binary (version-3 writer)}"; P=v3 ;;
+    *)
+      cargo build --quiet
+      seal="${CARGO_TARGET_DIR:-$PWD/target}/debug/seal"
+      P=v4
+      ;;
+  esac
   pub=$("$seal" keygen -y "$v/identity.txt")
   export SEAL_IDENTITY_FILE="$PWD/$v/identity.txt"
   rm -f "$v/$P"-* "$i/$P"-* "$i/valid-mac-$P"-*
+  if [ $P = v4 ]; then
+    pending_vectors
+    check_refused $P
+    exit 0
+  fi
   dated_vectors $P
   if [ $P = v3 ]; then
     # The `*` date edited: the MAC covers it.
