@@ -389,6 +389,12 @@ pub fn textconv(
             for r in &opened.metadata.recipients {
                 out.push_str(&format!("{lead} seal: recipient {}\n", r.recipient));
             }
+            // Proposed, not authenticated: named, never shown as a value.
+            for p in crate::pending::paths(&opened.metadata) {
+                out.push_str(&format!(
+                    "{lead} seal: pending {p} (added with `seal set --public`, not authenticated; `seal fold` shows it)\n"
+                ));
+            }
             out
         }
         Err(DocError::Tampered) | Err(DocError::Value { .. }) => comment(

@@ -60,6 +60,26 @@ fn a_public_write_is_pending_until_a_key_holder_folds_it_in() {
         .stdout(contains("password: hunter2"))
         .stderr(contains("pending").and(contains("database.password")));
 
+    // The diff view names it; the inventory marks it.
+    env.seal_as(&bob, &["textconv", "app.yaml"])
+        .assert()
+        .success()
+        .stdout(contains("# seal: pending database.password (").and(contains("n3w-secret").not()));
+    let rows: serde_json::Value = serde_json::from_str(
+        &env.seal()
+            .args(["status", "--json", "--all", "app.yaml"])
+            .run_ok(),
+    )
+    .unwrap();
+    let flagged: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["pending"] == true)
+        .map(|r| r["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(flagged, ["database.password"]);
+
     // exec refuses the file and runs nothing; get refuses the path only.
     let marker = env.path("ran");
     env.seal()
@@ -161,6 +181,24 @@ fn a_new_key_and_a_second_write_replace_the_pending_entry() {
         1,
         "{text}"
     );
+    // An addition is in the inventory before it has a value in the file.
+    let rows: serde_json::Value = serde_json::from_str(
+        &env.seal()
+            .args(["status", "--json", "--all", "app.env"])
+            .run_ok(),
+    )
+    .unwrap();
+    let row = |path: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["path"] == path)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(row("API_KEY")["pending"], true);
+    assert_eq!(row("API_KEY")["last_changed"], serde_json::Value::Null);
+    assert_eq!(row("A")["pending"], false);
     assert_eq!(
         env.seal_as(&alice, &["get", "--allow-pending", "app.env", "API_KEY"])
             .run_ok(),
