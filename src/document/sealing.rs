@@ -2,6 +2,7 @@
 //! the metadata block, and check the output before handing it back.
 
 use super::*;
+use std::collections::hash_map::Entry;
 
 /// What sealing needs besides the plaintext.
 pub struct SealPlan<'a> {
@@ -50,6 +51,12 @@ pub trait PriorDates {
     /// the value changed. `Some(date)` when it does, with the date it
     /// recorded, if any.
     fn prior(&self, path: &KeyPath, texts: &[&str]) -> Option<Option<String>>;
+
+    /// True when `prior` answers `None` for every path: there is no earlier
+    /// version (a first encrypt), so every value is dated `modified`.
+    fn knows_nothing(&self) -> bool {
+        false
+    }
 }
 
 /// No earlier version: every value is new.
@@ -59,12 +66,20 @@ impl PriorDates for NoPrior {
     fn prior(&self, _: &KeyPath, _: &[&str]) -> Option<Option<String>> {
         None
     }
+
+    fn knows_nothing(&self) -> bool {
+        true
+    }
 }
 
 /// Several versions (a merge's sides): the first that holds the value.
 impl<T: PriorDates, const N: usize> PriorDates for [T; N] {
     fn prior(&self, path: &KeyPath, texts: &[&str]) -> Option<Option<String>> {
         self.iter().find_map(|v| v.prior(path, texts))
+    }
+
+    fn knows_nothing(&self) -> bool {
+        self.iter().all(T::knows_nothing)
     }
 }
 
@@ -91,6 +106,10 @@ impl PriorDates for OpenedDates<'_> {
             return Some(None);
         }
         Some(self.dates.date(&path.pointer()).map(str::to_owned))
+    }
+
+    fn knows_nothing(&self) -> bool {
+        self.values.is_empty()
     }
 }
 
@@ -272,28 +291,50 @@ pub(super) fn changed_dates(
     replace: &Replacements,
     placed: &[Placed],
 ) -> Vec<Changed> {
-    let mut order: Vec<&KeyPath> = Vec::new();
-    let mut texts: HashMap<&KeyPath, Vec<&str>> = HashMap::with_capacity(placed.len());
+    let rest_entry = VERSION >= crate::metadata::CHANGED_REST_SINCE;
+    if rest_entry && plan.prior.knows_nothing() {
+        // Every value is dated `modified` (a first encrypt): compacting
+        // leaves the `*` entry alone, so no path needs grouping.
+        return match placed.is_empty() {
+            true => Vec::new(),
+            false => vec![Changed {
+                path: crate::metadata::CHANGED_REST.to_owned(),
+                date: plan.modified.clone(),
+            }],
+        };
+    }
+    // Group the texts by key path in order of first occurrence. A path
+    // nearly always occurs once (only dotenv may repeat a variable), so a
+    // group keeps its first text inline and repeats go to `more`.
+    let mut group_of: HashMap<&KeyPath, usize> = HashMap::with_capacity(placed.len());
+    let mut groups: Vec<(&KeyPath, &str)> = Vec::with_capacity(placed.len());
+    let mut more: HashMap<usize, Vec<&str>> = HashMap::new();
     for p in placed {
         let leaf = &doc.scan.leaves[p.leaf];
         let text = match replace.get(&leaf.path) {
             Some(r) => r.as_str(),
             None => &doc.src[leaf.span.clone()],
         };
-        let entry = texts.entry(&leaf.path).or_default();
-        if entry.is_empty() {
-            order.push(&leaf.path);
+        match group_of.entry(&leaf.path) {
+            Entry::Occupied(g) => {
+                let g = *g.get();
+                more.entry(g).or_insert_with(|| vec![groups[g].1]).push(text);
+            }
+            Entry::Vacant(v) => {
+                v.insert(groups.len());
+                groups.push((&leaf.path, text));
+            }
         }
-        entry.push(text);
     }
-    let mut dated: Vec<(&KeyPath, Cow<'_, str>)> = Vec::with_capacity(order.len());
+    let mut dated: Vec<(&KeyPath, Cow<'_, str>)> = Vec::with_capacity(groups.len());
     let mut every_date_known = true;
-    for path in order {
+    for (g, (path, first)) in groups.iter().enumerate() {
         let now = Some(Cow::Borrowed(plan.modified.as_str()));
-        let date = if replace.contains_key(path) {
+        let date = if replace.contains_key(*path) {
             now
         } else {
-            match plan.prior.prior(path, &texts[path]) {
+            let texts = more.get(&g).map_or(std::slice::from_ref(first), Vec::as_slice);
+            match plan.prior.prior(path, texts) {
                 None => now,
                 Some(kept) => kept.map(Cow::Owned),
             }
@@ -304,7 +345,7 @@ pub(super) fn changed_dates(
         }
     }
     // A `*` entry would date the values with no known date too.
-    if every_date_known && VERSION >= crate::metadata::CHANGED_REST_SINCE {
+    if every_date_known && rest_entry {
         crate::metadata::compact_changed(dated, |path| path.pointer())
     } else {
         dated

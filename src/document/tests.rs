@@ -392,3 +392,33 @@ fn a_bad_mac_outranks_value_errors_in_large_files() {
         Ok(_) => panic!("a swapped token opened"),
     }
 }
+
+/// An earlier version that holds none of the values, without saying so:
+/// `changed_dates` takes its general path.
+struct KnowsNothingSilently;
+
+impl PriorDates for KnowsNothingSilently {
+    fn prior(&self, _: &KeyPath, _: &[&str]) -> Option<Option<String>> {
+        None
+    }
+}
+
+/// The shortcut for a first encrypt writes what grouping every path would.
+#[test]
+fn changed_dates_without_a_prior_version_match_the_general_path() {
+    let key = DataKey::generate();
+    let src = "A=1\nB=2\nA=3\nC=\nD=4\n";
+    let doc = parse_plain(Format::Dotenv, src).unwrap();
+    let mut replace = Replacements::new();
+    replace.insert(KeyPath::key("D"), Zeroizing::new("conflict".to_owned()));
+    for replace in [Replacements::new(), replace] {
+        for encrypt in [vec![], vec!["B".to_owned()], vec!["nothing".to_owned()]] {
+            let mut plan = plan_for_new_identity(&key, encrypt);
+            let (_, placed) = splice_tokens(&doc, &plan, |_, _| None, &replace).unwrap();
+            let shortcut = changed_dates(&doc, &plan, &replace, &placed);
+            plan.prior = &KnowsNothingSilently;
+            let general = changed_dates(&doc, &plan, &replace, &placed);
+            assert_eq!(shortcut, general, "{:?}", plan.encrypt);
+        }
+    }
+}
