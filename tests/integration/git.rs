@@ -312,6 +312,38 @@ fn merge_of_different_keys_is_clean_and_keeps_tokens_and_comments() {
     repo.seal_me().arg("check").assert().success();
 }
 
+/// Values added with `seal set --public` on two branches (spec section 13)
+/// are both pending after the merge, and both fold in.
+#[test]
+fn merge_keeps_the_pending_values_of_both_sides() {
+    let repo = Repo::new();
+    branches(&repo, "secrets/app.yaml", APP);
+    let public = |path: &str, value: &str| {
+        repo.seal(None)
+            .args(["set", "--public", "secrets/app.yaml", path])
+            .write_stdin(value.to_owned())
+            .assert()
+            .success();
+    };
+    on(&repo, "theirs", || public("vendor.token", "v-1"));
+    on(&repo, "ours", || public("ci.token", "c-1"));
+    repo.merge_ok("theirs");
+    let merged = repo.read("secrets/app.yaml");
+    assert!(
+        merged.contains("- path: \"/ci/token\"") && merged.contains("- path: \"/vendor/token\""),
+        "{merged}"
+    );
+    repo.seal_me()
+        .args(["fold", "--yes", "secrets/app.yaml"])
+        .assert()
+        .success();
+    let plain = repo.decrypt("secrets/app.yaml");
+    assert!(
+        plain.contains("token: c-1") && plain.contains("token: v-1"),
+        "{plain}"
+    );
+}
+
 /// The merge driver keeps each side's `changed` dates for the values it
 /// took from that side; the merge itself dates nothing.
 #[test]
