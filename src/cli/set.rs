@@ -127,11 +127,7 @@ pub fn run_set(args: SetArgs) -> Result<ExitCode, CliError> {
     let opened = open_file(&args.file, &args.format, &args.identity)?;
     let name = display(&args.file);
     check_document(&name, &query, opened.format)?;
-    let literal = if args.raw {
-        value.clone()
-    } else {
-        Zeroizing::new(opened.format.string_literal(&value))
-    };
+    let literal = literal_for(&args, opened.format, &value);
     let edited = Zeroizing::new(
         opened
             .format
@@ -164,16 +160,40 @@ pub fn run_set(args: SetArgs) -> Result<ExitCode, CliError> {
         }
     }
     finish(&opened, &args.file, &edited)?;
-    if let Some(kind) = &args.generate {
-        if args.print {
-            let mut line = Zeroizing::new(value.to_string());
-            line.push('\n');
-            super::print_stdout(line.as_bytes())?;
-        } else {
-            eprintln!("seal: {name}: {query} set to a new {kind} value (not shown; `seal get` or --print shows it)");
-        }
-    }
+    report_generated(&args, &value, |kind| {
+        format!("seal: {name}: {query} set to a new {kind} value (not shown; `seal get` or --print shows it)")
+    })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// VALUE as the source text `set` splices: as it is with --raw, else as a
+/// string of `format`.
+fn literal_for(args: &SetArgs, format: crate::format::Format, value: &str) -> Zeroizing<String> {
+    if args.raw {
+        Zeroizing::new(value.to_owned())
+    } else {
+        Zeroizing::new(format.string_literal(value))
+    }
+}
+
+/// With --generate: print the value (--print) or say, by `note(kind)`,
+/// that it is not shown.
+fn report_generated(
+    args: &SetArgs,
+    value: &str,
+    note: impl Fn(&str) -> String,
+) -> Result<(), CliError> {
+    let Some(kind) = &args.generate else {
+        return Ok(());
+    };
+    if args.print {
+        let mut line = Zeroizing::new(value.to_owned());
+        line.push('\n');
+        super::print_stdout(line.as_bytes())?;
+    } else {
+        eprintln!("{}", note(kind));
+    }
+    Ok(())
 }
 
 /// `seal set --public`: add `value` as pending, with no key.
@@ -182,11 +202,7 @@ fn set_public(args: &SetArgs, query: &PathQuery, value: &str) -> Result<ExitCode
     let format = super::detect_format(&args.file, &args.format)?;
     check_document(&name, query, format)?;
     let text = super::read_input(&args.file)?;
-    let literal = if args.raw {
-        Zeroizing::new(value.to_owned())
-    } else {
-        Zeroizing::new(format.string_literal(value))
-    };
+    let literal = literal_for(args, format, value);
     let added = crate::pending::add(format, &text, query, &literal)
         .map_err(|e| super::pending_error(&name, e))?;
     write_file(&args.file, added.text.as_bytes(), Mode::KeepOr(0o644))?;
@@ -203,15 +219,11 @@ fn set_public(args: &SetArgs, query: &PathQuery, value: &str) -> Result<ExitCode
     eprintln!(
         "seal: {name}: {verb} at {query}; a key holder checks and folds it in with `seal fold {name}` (until then `exec`, `get` and `export` refuse it)"
     );
-    if let Some(kind) = &args.generate {
-        if args.print {
-            let mut line = Zeroizing::new(value.to_owned());
-            line.push('\n');
-            super::print_stdout(line.as_bytes())?;
-        } else {
-            eprintln!("seal: {name}: the pending value is a new {kind} value (not shown; --print shows it)");
-        }
-    }
+    report_generated(args, value, |kind| {
+        format!(
+            "seal: {name}: the pending value is a new {kind} value (not shown; --print shows it)"
+        )
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 
