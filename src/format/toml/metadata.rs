@@ -91,25 +91,11 @@ pub(super) fn block_text(meta: &Metadata, body: &str, le: &str) -> String {
         lines.push(format!("encrypt = [{}]", patterns.join(", ")));
     }
     changed_lines(meta, &mut lines);
-    lines.push("recipients = [".to_owned());
-    for r in &meta.recipients {
-        lines.push(format!(
-            "  {{ recipient = {}, data_key = {} }},",
-            quote(&r.recipient),
-            quote(&r.data_key)
-        ));
-    }
-    lines.push("]".to_owned());
+    let recipients = meta.recipients.iter().map(|r| [&r.recipient, &r.data_key]);
+    push_table_list(&mut lines, "recipients", ["recipient", "data_key"], recipients);
     if !meta.pending.is_empty() {
-        lines.push("pending = [".to_owned());
-        for p in &meta.pending {
-            lines.push(format!(
-                "  {{ path = {}, value = {} }},",
-                quote(&p.path),
-                quote(&p.value)
-            ));
-        }
-        lines.push("]".to_owned());
+        let pending = meta.pending.iter().map(|p| [&p.path, &p.value]);
+        push_table_list(&mut lines, "pending", ["path", "value"], pending);
     }
     lines.push(format!("mac = {}", quote(&meta.mac)));
     if let Some(signed) = &meta.signed {
@@ -126,15 +112,28 @@ pub(super) fn block_text(meta: &Metadata, body: &str, le: &str) -> String {
 /// `changed` (version 2), when it has entries: one line per sealed value,
 /// laid out as `recipients` is.
 fn changed_lines(meta: &Metadata, lines: &mut Vec<String>) {
-    if meta.changed.is_empty() {
-        return;
+    if !meta.changed.is_empty() {
+        let changed = meta.changed.iter().map(|c| [&c.path, &c.date]);
+        push_table_list(lines, "changed", ["path", "date"], changed);
     }
-    lines.push("changed = [".to_owned());
-    for c in &meta.changed {
+}
+
+/// `FIELD = [`, one inline table of the two string fields `names` per row,
+/// each on its own line indented two spaces and followed by `,`, then `]`.
+fn push_table_list<'a>(
+    lines: &mut Vec<String>,
+    field: &str,
+    names: [&str; 2],
+    rows: impl Iterator<Item = [&'a String; 2]>,
+) {
+    lines.push(format!("{field} = ["));
+    for [a, b] in rows {
         lines.push(format!(
-            "  {{ path = {}, date = {} }},",
-            quote(&c.path),
-            quote(&c.date)
+            "  {{ {} = {}, {} = {} }},",
+            names[0],
+            quote(a),
+            names[1],
+            quote(b)
         ));
     }
     lines.push("]".to_owned());
