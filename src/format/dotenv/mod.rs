@@ -450,33 +450,20 @@ fn metadata_lines(src: &str, start: usize) -> Result<Metadata, ParseError> {
                 recipient: value.to_owned(),
                 data_key: String::new(),
             }),
-            "data_key" => {
-                let Some(r) = recipients.last_mut() else {
-                    return Err(ParseError::at(
-                        src,
-                        field_at,
-                        "data_key before any recipient in the seal metadata",
-                    ));
-                };
-                r.data_key.push_str(value);
-                r.data_key.push('\n');
-            }
+            "data_key" => push_armored_line(
+                recipients.last_mut().map(|r| &mut r.data_key),
+                value,
+                || ParseError::at(src, field_at, "data_key before any recipient in the seal metadata"),
+            )?,
             "pending" => pending.push(Pending {
                 path: value.to_owned(),
                 value: String::new(),
             }),
-            // One line per armored line, like `data_key`.
-            "pending_value" => {
-                let Some(p) = pending.last_mut() else {
-                    return Err(ParseError::at(
-                        src,
-                        field_at,
-                        "pending_value before any pending in the seal metadata",
-                    ));
-                };
-                p.value.push_str(value);
-                p.value.push('\n');
-            }
+            "pending_value" => push_armored_line(
+                pending.last_mut().map(|p| &mut p.value),
+                value,
+                || ParseError::at(src, field_at, "pending_value before any pending in the seal metadata"),
+            )?,
             _ => return Err(ParseError::at(src, field_at, "unknown seal metadata field")),
         }
         pos = next;
@@ -501,6 +488,19 @@ fn metadata_lines(src: &str, start: usize) -> Result<Metadata, ParseError> {
         mac: mac.ok_or_else(|| missing("mac"))?,
         signed,
     })
+}
+
+/// One armored line of a `data_key` or `pending_value` field: the line and
+/// a `\n` added to the entry it belongs to, which must have started.
+fn push_armored_line(
+    entry: Option<&mut String>,
+    line: &str,
+    orphan: impl FnOnce() -> ParseError,
+) -> Result<(), ParseError> {
+    let text = entry.ok_or_else(orphan)?;
+    text.push_str(line);
+    text.push('\n');
+    Ok(())
 }
 
 /// dotenv files (see the module docs).
