@@ -213,7 +213,8 @@ pub fn run(args: StatusArgs) -> Result<ExitCode, CliError> {
             state,
             readers: f.readers.clone(),
             note: applied.note,
-            pending: f.pending.contains(&path.pointer()),
+            // Most files have nothing pending: no pointer is built for them.
+            pending: !f.pending.is_empty() && f.pending.contains(&path.pointer()),
         });
     }
 
