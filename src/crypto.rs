@@ -33,7 +33,8 @@ pub fn mac_label(version: u64) -> &'static [u8] {
     match version {
         0 | 1 => b"seal.v1 mac",
         2 => b"seal.v2 mac",
-        _ => b"seal.v3 mac",
+        3 => b"seal.v3 mac",
+        _ => b"seal.v4 mac",
     }
 }
 
@@ -356,6 +357,14 @@ mod tests {
 
     fn path(k: &str) -> KeyPath {
         KeyPath::new(0, vec![Segment::Key(k.into())])
+    }
+
+    #[test]
+    fn every_readable_version_has_its_own_mac_label() {
+        // Spec section 9: "seal.vN mac" for version N.
+        for v in crate::metadata::READABLE {
+            assert_eq!(mac_label(v), format!("seal.v{v} mac").as_bytes());
+        }
     }
 
     #[test]

@@ -252,14 +252,9 @@ pub fn mac(format: Format, meta: &Metadata, body: &str) -> String {
         m.update(&(b.len() as u64).to_be_bytes());
         m.update(b);
     }
-    lp(
-        &mut m,
-        if meta.version == 1 {
-            b"seal.v1 mac"
-        } else {
-            b"seal.v2 mac"
-        },
-    );
+    // One label per version (spec section 9), written out here rather than
+    // taken from seal so that a drift between code and spec is caught.
+    lp(&mut m, format!("seal.v{} mac", meta.version).as_bytes());
     lp(&mut m, format.name().as_bytes());
     m.update(&meta.version.to_be_bytes());
     lp(&mut m, meta.modified.as_bytes());
