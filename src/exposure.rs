@@ -302,7 +302,9 @@ pub(crate) fn cat_files(
     specs: &[String],
 ) -> Result<Vec<Option<Vec<u8>>>, ExposureError> {
     let mut out = Vec::with_capacity(specs.len());
-    crate::git::cat_file_batch(root, specs, |_, blob| out.push(blob.map(<[u8]>::to_vec)))?;
+    crate::git::cat_file_batch(root, specs, u64::MAX, |_, blob| {
+        out.push(blob.contents().map(<[u8]>::to_vec))
+    })?;
     Ok(out)
 }
 

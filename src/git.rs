@@ -48,13 +48,34 @@ pub fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>, GitError> {
     Ok(out.stdout)
 }
 
+/// One answer of `git cat-file --batch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blob<'a> {
+    Contents(&'a [u8]),
+    /// Missing, or not a blob.
+    Missing,
+    /// A blob over the caller's size limit, skipped unread: its size.
+    TooLarge(u64),
+}
+
+impl<'a> Blob<'a> {
+    pub fn contents(self) -> Option<&'a [u8]> {
+        match self {
+            Blob::Contents(bytes) => Some(bytes),
+            Blob::Missing | Blob::TooLarge(_) => None,
+        }
+    }
+}
+
 /// Read `specs` (`REV:PATH` or object names) with one `git cat-file
-/// --batch`, in order: `each(index, Some(contents))` for a blob, `None` for
-/// an object that is missing or not a blob. Nothing is kept here.
+/// --batch`, in order: `each(index, blob)`. A blob over `max_size` bytes is
+/// skipped, not read into memory. Nothing is kept: the one buffer, which
+/// may have held plaintext (the leak scanner reads any file), is zeroized.
 pub fn cat_file_batch<S: AsRef<str>>(
     dir: &Path,
     specs: &[S],
-    mut each: impl FnMut(usize, Option<&[u8]>),
+    max_size: u64,
+    mut each: impl FnMut(usize, Blob<'_>),
 ) -> Result<(), GitError> {
     use std::io::{BufRead, BufReader, Read, Write};
     if specs.is_empty() {
@@ -83,27 +104,43 @@ pub fn cat_file_batch<S: AsRef<str>>(
         let _ = stdin.write_all(input.as_bytes());
     });
     let mut reader = BufReader::with_capacity(1 << 20, stdout);
-    let mut buf = Vec::new();
+    let mut buf = zeroize::Zeroizing::new(Vec::new());
     let mut read_all = || -> std::io::Result<()> {
         for index in 0..specs.len() {
             let mut header = String::new();
-            reader.read_line(&mut header)?;
+            if reader.read_line(&mut header)? == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
             let fields: Vec<&str> = header.split_whitespace().collect();
             let [_, kind, size] = fields.as_slice() else {
                 // `SPEC missing`: nothing follows it.
-                each(index, None);
+                each(index, Blob::Missing);
                 continue;
             };
             let size: u64 = size
                 .parse()
                 .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "bad size"))?;
+            let mut body = (&mut reader).take(size + 1);
+            if size > max_size {
+                let skipped = std::io::copy(&mut body, &mut std::io::sink())?;
+                if skipped != size + 1 {
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                }
+                each(index, Blob::TooLarge(size));
+                continue;
+            }
             buf.clear();
-            (&mut reader).take(size + 1).read_to_end(&mut buf)?;
+            body.read_to_end(&mut buf)?;
             if buf.len() as u64 != size + 1 {
                 return Err(std::io::ErrorKind::UnexpectedEof.into());
             }
             buf.pop();
-            each(index, (*kind == "blob").then_some(&buf[..]));
+            let blob = if *kind == "blob" {
+                Blob::Contents(&buf[..])
+            } else {
+                Blob::Missing
+            };
+            each(index, blob);
         }
         Ok(())
     };

@@ -552,8 +552,8 @@ fn cat_blobs(
     mut each: impl FnMut(usize, Format, &[u8]),
 ) -> Result<(), LogError> {
     let names: Vec<&str> = blobs.iter().map(|(b, _)| b.as_str()).collect();
-    crate::git::cat_file_batch(dir, &names, |index, blob| {
-        if let Some(bytes) = blob {
+    crate::git::cat_file_batch(dir, &names, u64::MAX, |index, blob| {
+        if let Some(bytes) = blob.contents() {
             each(index, blobs[index].1, bytes);
         }
     })?;

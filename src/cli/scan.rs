@@ -4,17 +4,16 @@
 //! masked; exit 1 when there are any. Nothing is ever changed.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
 
 use clap::Args;
-use zeroize::Zeroizing;
 
 use super::{print_stdout, printable, CliError};
 use crate::config::Config;
 use crate::fsio::{self, ReadError};
-use crate::git::{self, git};
+use crate::git::{self, git, Blob};
 use crate::scan::{Finding, Outcome, Scanner, MAX_FILE_SIZE, MAX_LINE_LEN};
 
 #[derive(Args, Debug)]
@@ -355,12 +354,11 @@ fn scan_staged(run: &mut Run) -> Result<(), CliError> {
     cat_blobs(&root, &specs, |spec, blob| {
         let name = names.get(spec).map_or(spec, String::as_str);
         match blob {
-            Some(bytes) => run.bytes(name, None, bytes),
-            None => {
-                too_big(name);
-                Ok(())
-            }
+            Blob::Contents(bytes) => return run.bytes(name, None, bytes),
+            Blob::TooLarge(_) => too_big(name),
+            Blob::Missing => run.unreadable(name, "not in git's object store"),
         }
+        Ok(())
     })
 }
 
@@ -401,9 +399,16 @@ fn scan_history(run: &mut Run, range: Option<&str>) -> Result<(), CliError> {
     let mut leaks: Vec<(usize, String)> = Vec::new();
     cat_blobs(&root, &specs, |oid, blob| {
         let path = paths.get(oid).map_or(oid, String::as_str);
-        let Some(bytes) = blob else {
-            too_big(&format!("{path} (blob {oid})"));
-            return Ok(());
+        let bytes = match blob {
+            Blob::Contents(bytes) => bytes,
+            Blob::TooLarge(_) => {
+                too_big(&format!("{path} (blob {oid})"));
+                return Ok(());
+            }
+            Blob::Missing => {
+                run.unreadable(&format!("{path} (blob {oid})"), "not in git's object store");
+                return Ok(());
+            }
         };
         let before = run.reported.len();
         let result = run.bytes(path, Some(oid), bytes);
@@ -456,76 +461,23 @@ fn too_big(name: &str) {
 }
 
 /// Feed `specs` to one `git cat-file --batch` and call `each` with every
-/// object's bytes (`None` when over the size limit, or missing).
+/// answer, until `each` fails.
 fn cat_blobs(
     root: &Path,
     specs: &[String],
-    mut each: impl FnMut(&str, Option<&[u8]>) -> Result<(), CliError>,
+    mut each: impl FnMut(&str, Blob<'_>) -> Result<(), CliError>,
 ) -> Result<(), CliError> {
-    if specs.is_empty() {
-        return Ok(());
-    }
-    let spawn_err = |e: std::io::Error| {
-        CliError::new(format!("cannot run git: {e}"))
-            .hint("install git and make sure it is on PATH")
-    };
-    let mut child = Command::new("git")
-        .args(["cat-file", "--batch"])
-        .current_dir(root)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(spawn_err)?;
-    let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-        return Err(CliError::new("cannot talk to `git cat-file`"));
-    };
-    let input: Vec<u8> = specs
-        .iter()
-        .flat_map(|s| [s.as_bytes(), b"\n"].concat())
-        .collect();
-    // Written from a thread: git answers while it reads, and both pipes
-    // filling up would deadlock.
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let mut reader = BufReader::new(stdout);
     let mut result = Ok(());
-    for spec in specs {
-        let mut header = String::new();
-        if reader.read_line(&mut header).map_err(|e| git_read(&e))? == 0 {
-            result = Err(CliError::new("`git cat-file` stopped early"));
-            break;
-        }
-        // `OID TYPE SIZE`, or `SPEC missing`.
-        let size = header
-            .trim_end()
-            .rsplit(' ')
-            .next()
-            .and_then(|s| s.parse::<u64>().ok());
-        let Some(size) = size.filter(|_| !header.trim_end().ends_with(" missing")) else {
-            continue;
-        };
-        let mut body = (&mut reader).take(size + 1);
-        if size > MAX_FILE_SIZE {
-            std::io::copy(&mut body, &mut std::io::sink()).map_err(|e| git_read(&e))?;
-            if result.is_ok() {
-                result = each(spec, None);
-            }
-            continue;
-        }
-        let mut bytes = Zeroizing::new(Vec::with_capacity(size as usize + 1));
-        body.read_to_end(&mut bytes).map_err(|e| git_read(&e))?;
-        bytes.pop();
+    git::cat_file_batch(root, specs, MAX_FILE_SIZE, |index, blob| {
         if result.is_ok() {
-            result = each(spec, Some(&bytes));
+            result = each(&specs[index], blob);
         }
-    }
-    drop(reader);
-    let _ = writer.join();
-    let _ = child.wait();
-    result?;
-    Ok(())
-}
-
-fn git_read(e: &std::io::Error) -> CliError {
-    CliError::new(format!("cannot read from `git cat-file`: {e}"))
+    })
+    .map_err(|e| match e {
+        git::GitError::Spawn(_) => {
+            CliError::new(e.to_string()).hint("install git and make sure it is on PATH")
+        }
+        _ => CliError::new(format!("cannot read from `git cat-file`: {e}")),
+    })?;
+    result
 }
