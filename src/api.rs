@@ -267,6 +267,30 @@ impl SealedFile {
         Ok(())
     }
 
+    /// The paths of the file's pending values: values added or replaced
+    /// with `seal set --public` by someone who held no key. They are not
+    /// authenticated, so [`SealedFile::get`] and [`SealedFile::values`]
+    /// give the authenticated values only; a key holder checks and folds
+    /// them in with `seal fold` (spec/FORMAT.md section 13). A
+    /// [`SealedFile::set`] keeps them pending.
+    ///
+    /// ```
+    /// use seal::{Identities, SealedFile};
+    ///
+    /// let ids = Identities::from_text(include_str!("../testdata/vectors/identity.txt"))?;
+    /// let mut file = SealedFile::open_with("testdata/vectors/v4-pending.sealed.env", &ids)?;
+    /// assert_eq!(file.pending_paths(), ["DB_PASSWORD", "NEW_TOKEN"]);
+    /// // The authenticated value, not the pending replacement.
+    /// assert_eq!(file.get("DB_PASSWORD")?.as_deref().map(String::as_str), Some("hunter2"));
+    /// assert_eq!(file.get("NEW_TOKEN")?, None);
+    /// file.set("API_URL", "https://api2")?;
+    /// assert_eq!(file.pending_paths(), ["DB_PASSWORD", "NEW_TOKEN"]);
+    /// # Ok::<(), seal::Error>(())
+    /// ```
+    pub fn pending_paths(&self) -> Vec<String> {
+        crate::pending::paths(&self.opened.metadata)
+    }
+
     /// The sealed text, with every change made so far.
     pub fn sealed_text(&self) -> &str {
         self.opened.sealed_text()
