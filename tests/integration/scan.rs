@@ -264,6 +264,39 @@ fn scan_history_finds_a_removed_secret_once() {
 }
 
 #[test]
+fn git_scans_skip_a_blob_over_the_limit_and_read_the_ones_after_it() {
+    // A blob over the size limit is drained from `git cat-file`'s stream
+    // unread; the next blob must still be read whole, from its own header.
+    let env = Env::new();
+    let repo = GitRepo::init(&env, &env.path("repo"));
+    let mut big = format!("password: {}\n", random(30, 24));
+    big.push_str(&"x".repeat(3 * 1024 * 1024));
+    repo.write("a-dump.sql", &big);
+    let token = format!("glpat-{}", random(31, 20));
+    repo.write("z-deploy.sh", &format!("TOKEN={token}\n"));
+    repo.git_ok(&["add", "-A"]);
+    let scan = |args: &[&str]| {
+        let mut cmd = env.seal();
+        cmd.current_dir(&repo.root).arg("scan").args(args);
+        cmd.output().unwrap()
+    };
+    let check = |out: &std::process::Output, what: &str| {
+        let all = all_output(out);
+        assert_eq!(out.status.code(), Some(1), "{what}: {all}");
+        assert_eq!(stdout_of(out).lines().count(), 1, "{what}: {all}");
+        assert!(stdout_of(out).contains(": gitlab: glpat-"), "{what}: {all}");
+        assert!(
+            all.contains("a-dump.sql") && all.contains("over the 2 MiB limit"),
+            "{what}: {all}"
+        );
+        assert!(!all.contains(&token[8..]), "{what}: {all}");
+    };
+    check(&scan(&["--staged"]), "--staged");
+    repo.commit_all("add both");
+    check(&scan(&["--history"]), "--history");
+}
+
+#[test]
 fn scan_staged_reads_the_index_and_the_hook_runs_it() {
     let env = Env::new();
     let repo = GitRepo::init(&env, &env.path("repo"));
