@@ -65,7 +65,16 @@ pub fn run(args: FoldArgs) -> Result<ExitCode, CliError> {
         );
         for p in &open {
             let line = Zeroizing::new(format!("  {} = {}", p.query, p.literal.as_str()));
-            let _ = writeln!(err, "{}", super::printable(&line));
+            // An escaped copy holds the value too: wiped like the line.
+            let shown = match super::printable(&line) {
+                std::borrow::Cow::Borrowed(_) => None,
+                std::borrow::Cow::Owned(escaped) => Some(Zeroizing::new(escaped)),
+            };
+            let _ = writeln!(
+                err,
+                "{}",
+                shown.as_deref().map_or(line.as_str(), |s| s.as_str())
+            );
         }
         let _ = write!(err, "seal: fold them into {name}? [y/N] ");
         let _ = err.flush();
