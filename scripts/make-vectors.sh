@@ -114,7 +114,7 @@ if [ "${1:-}" = "" ] || [ "${1:-}" = --v2 ] || [ "${1:-}" = --v3 ]; then
     # A version-2 block passed off as version 1 (the MAC label differs).
     sed 's/^# seal: version=2$/# seal: version=1/' "$v/v2-app.sealed.env" > "$i/v2-as-version-1.env"
     # An unknown future version.
-    sed 's/^# seal: version=2$/# seal: version=5/' "$v/v2-app.sealed.env" > "$i/v2-unknown-version-5.env"
+    sed 's/^# seal: version=2$/# seal: version=6/' "$v/v2-app.sealed.env" > "$i/v2-unknown-version-6.env"
     edit v2 changed-unknown-path 's/^# seal: changed=\/API_KEY /# seal: changed=\/API_SECRET /'
     edit v2 changed-out-of-order '/^# seal: changed=\/DB_PASSWORD /{h;d}; /^# seal: changed=\/API_KEY /G'
     edit v2 changed-duplicate '/^# seal: changed=\/API_KEY /p'
@@ -162,7 +162,7 @@ sed 's/"modified": "2/"modified": "1/' "$src" > "$i/edited-modified.json"
 # Truncated in the middle.
 head -c $(( $(wc -c < "$src") / 2 )) "$src" > "$i/truncated.json"
 # An unknown future version.
-sed 's/"version": 1/"version": 5/' "$src" > "$i/unknown-version.json"
+sed 's/"version": 1/"version": 6/' "$src" > "$i/unknown-version.json"
 # A comment changed in a sealed YAML file (the MAC covers the whole body).
 sed 's/# inline comment/# inline c0mment/' "$v/config.sealed.yaml" > "$i/edited-comment.yaml"
 # A plaintext (unselected) value changed in a selective file.

@@ -8,8 +8,19 @@
 /// The format version this implementation writes.
 pub const VERSION: u64 = 4;
 
-/// The versions this implementation reads: 1 (no optional fields) to 4.
-pub const READABLE: std::ops::RangeInclusive<u64> = 1..=4;
+/// The versions this implementation reads: 1 (no optional fields) to 5.
+pub const READABLE: std::ops::RangeInclusive<u64> = 1..=5;
+
+/// The format version of a file with key groups (spec/FORMAT.md section
+/// 14). A file without groups is written as [`VERSION`], so that a seal
+/// which does not know groups still reads it.
+pub const GROUPS_SINCE: u64 = 5;
+
+/// The version a writer gives a file: [`GROUPS_SINCE`] when it has key
+/// groups, else [`VERSION`].
+pub fn version_for(groups: &[Group]) -> u64 {
+    if groups.is_empty() { VERSION } else { GROUPS_SINCE }
+}
 
 /// The first format version whose block may hold `pending` values.
 pub const PENDING_SINCE: u64 = 4;
@@ -41,6 +52,33 @@ pub struct WrappedKey {
     /// The 32-byte data key encrypted to `recipient` as an armored age file
     /// (`-----BEGIN AGE ENCRYPTED FILE-----` … `-----END AGE ENCRYPTED FILE-----\n`).
     pub data_key: String,
+}
+
+/// A key group (version 5, spec/FORMAT.md section 14): key paths with
+/// their own data key, readable only by the group's recipients.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Group {
+    /// 1 to 64 characters of `A-Z a-z 0-9 . _ -`, unique in the file.
+    pub name: String,
+    /// Key-path patterns (as `encrypt`'s) selecting the group's values.
+    pub keys: Vec<String>,
+    /// The group's recipients, each with the group's data key and the
+    /// file MAC key wrapped for it.
+    pub recipients: Vec<GroupKey>,
+    /// The group MAC, base64url without padding (section 14.4).
+    pub mac: String,
+}
+
+/// One recipient of a key group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupKey {
+    /// As [`WrappedKey::recipient`].
+    pub recipient: String,
+    /// The group's 32-byte data key wrapped for `recipient` (armored age).
+    pub data_key: String,
+    /// The file's 32-byte MAC key wrapped for `recipient` (armored age), so
+    /// that a group member checks the file MAC without the file's data key.
+    pub file_key: String,
 }
 
 /// One entry of `changed` (version 2): when the value at a key path last
@@ -90,6 +128,12 @@ pub struct Metadata {
     pub changed: Vec<Changed>,
     /// Recipients in file order, each with its wrapped data key.
     pub recipients: Vec<WrappedKey>,
+    /// Version 5: key groups, in order (the first whose `keys` select a
+    /// path holds its value); empty for a file without groups.
+    pub groups: Vec<Group>,
+    /// Version 5: the default MAC (section 14.4), present exactly when
+    /// `groups` is; empty otherwise.
+    pub default_mac: String,
     /// Version 4: values waiting to be folded in, in the order written;
     /// not MAC input.
     pub pending: Vec<Pending>,

@@ -372,6 +372,8 @@ pub(super) fn metadata_for(
         encrypt: plan.encrypt.clone(),
         changed,
         recipients: plan.recipients.clone(),
+        groups: Vec::new(),
+        default_mac: String::new(),
         pending: plan.pending.clone(),
         mac: String::new(),
         signed: None,

@@ -447,6 +447,8 @@ mod tests {
                 data_key: "-----BEGIN AGE ENCRYPTED FILE-----\nYWdl\n-----END AGE ENCRYPTED FILE-----\n"
                     .into(),
             }],
+            groups: Vec::new(),
+            default_mac: String::new(),
             pending: Vec::new(),
             mac: "bWFj".into(),
             signed: Some(crate::metadata::Signed {

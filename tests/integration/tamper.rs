@@ -129,8 +129,8 @@ fn tampering_is_detected_before_any_plaintext_is_shown() {
         &env,
         &key,
         "s.yaml",
-        &sealed.replace("version: 4", "version: 5"),
-        "version 5; needs seal 0.5 or later",
+        &sealed.replace("version: 4", "version: 6"),
+        "version 6; needs seal 0.6 or later",
     );
 }
 

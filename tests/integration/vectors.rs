@@ -139,9 +139,9 @@ fn invalid_vectors_are_refused() {
             | "v3-edited-star-date.yaml" => {
                 assert!(matches!(error, DocError::Tampered), "{name}: {error:?}")
             }
-            "v2-unknown-version-5.env" | "unknown-version.json" => {
+            "v2-unknown-version-6.env" | "unknown-version.json" => {
                 assert!(
-                    matches!(error, DocError::UnsupportedVersion(5)),
+                    matches!(error, DocError::UnsupportedVersion(6)),
                     "{name}: {error:?}"
                 )
             }

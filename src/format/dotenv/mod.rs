@@ -484,6 +484,8 @@ fn metadata_lines(src: &str, start: usize) -> Result<Metadata, ParseError> {
         encrypt,
         changed,
         recipients,
+        groups: Vec::new(),
+        default_mac: String::new(),
         pending,
         mac: mac.ok_or_else(|| missing("mac"))?,
         signed,

@@ -41,6 +41,8 @@ fn meta() -> Metadata {
                 data_key: "a\nb\n".into(),
             },
         ],
+        groups: Vec::new(),
+        default_mac: String::new(),
         pending: Vec::new(),
         mac: "bWFj".into(),
         signed: None,
@@ -222,10 +224,10 @@ fn metadata_errors() {
     );
     assert_eq!(
         err(&sealed
-            .replace("version=1", "version=5")
+            .replace("version=1", "version=6")
             .replace("mac=", "max="))
         .2,
-        "sealed with format version 5; needs seal 0.5 or later (this seal reads versions 1 to 4)"
+        "sealed with format version 6; needs seal 0.6 or later (this seal reads versions 1 to 5)"
     );
     assert_eq!(
         err("# seal: version=1\n# seal: data_key=x\n").2,

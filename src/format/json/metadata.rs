@@ -204,6 +204,8 @@ fn metadata_fields(src: &str, node: &Node, members: &[Member]) -> Result<Metadat
         encrypt,
         changed,
         recipients: recipients.ok_or_else(|| missing("recipients"))?,
+        groups: Vec::new(),
+        default_mac: String::new(),
         pending,
         mac: mac.ok_or_else(|| missing("mac"))?,
         signed,

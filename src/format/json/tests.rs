@@ -20,6 +20,8 @@ fn meta() -> Metadata {
                 "-----BEGIN AGE ENCRYPTED FILE-----\nYWdl\n-----END AGE ENCRYPTED FILE-----\n"
                     .into(),
         }],
+        groups: Vec::new(),
+        default_mac: String::new(),
         pending: Vec::new(),
         mac: "bWFj".into(),
         signed: None,
@@ -197,8 +199,8 @@ fn metadata_errors() {
         "the seal metadata must be the last member of the top-level object"
     );
     assert_eq!(
-        err("{\"seal\": {\"version\": 5, \"x\": 1}}").2,
-        "sealed with format version 5; needs seal 0.5 or later (this seal reads versions 1 to 4)"
+        err("{\"seal\": {\"version\": 6, \"x\": 1}}").2,
+        "sealed with format version 6; needs seal 0.6 or later (this seal reads versions 1 to 5)"
     );
     assert_eq!(
         err("{\"seal\": {\"version\": 1, \"x\": 1}}"),

@@ -284,6 +284,8 @@ fn fields(src: &str, table: &Table, at: usize) -> Result<Metadata, ParseError> {
         encrypt,
         changed,
         recipients: recipients.ok_or_else(|| missing("recipients"))?,
+        groups: Vec::new(),
+        default_mac: String::new(),
         pending,
         mac: mac.ok_or_else(|| missing("mac"))?,
     })

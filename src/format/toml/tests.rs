@@ -26,6 +26,8 @@ fn meta() -> Metadata {
                 "-----BEGIN AGE ENCRYPTED FILE-----\nAAAA\n-----END AGE ENCRYPTED FILE-----\n"
                     .into(),
         }],
+        groups: Vec::new(),
+        default_mac: String::new(),
         pending: Vec::new(),
         mac: "bWFj".into(),
         signed: None,

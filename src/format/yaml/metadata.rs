@@ -226,6 +226,8 @@ fn parse_metadata(src: &str, seal: &Entry) -> Result<Metadata, ParseError> {
                 encrypt,
                 changed,
                 recipients,
+                groups: Vec::new(),
+                default_mac: String::new(),
                 pending,
                 mac,
                 signed,

@@ -83,6 +83,8 @@ fn indented_root_with_an_empty_key_cannot_hold_metadata() {
         encrypt: vec![],
         changed: vec![],
         recipients: vec![],
+        groups: Vec::new(),
+        default_mac: String::new(),
         pending: Vec::new(),
         mac: "m".into(),
         signed: None,
@@ -636,6 +638,8 @@ fn meta(encrypt: Vec<String>, n: usize) -> Metadata {
                     data_key: "-----BEGIN AGE ENCRYPTED FILE-----\nYWdlLWVuY3J5cHRpb24ub3JnL3YxCi0+IFgyNTUxOSBzZjN\n-----END AGE ENCRYPTED FILE-----\n".into(),
                 })
                 .collect(),
+            groups: Vec::new(),
+            default_mac: String::new(),
             pending: Vec::new(),
             mac: "bWFj".into(),
             signed: None,
@@ -686,6 +690,8 @@ fn metadata_round_trips() {
     let sealed = round_trip("a: 1\n...\n", &m);
     assert!(sealed.ends_with("mac: \"bWFj\"\n...\n"));
     let odd = Metadata {
+        groups: Vec::new(),
+        default_mac: String::new(),
         pending: Vec::new(),
         mac: "\u{0}\"\\é\u{2028}".into(),
         modified: String::new(),
@@ -758,12 +764,12 @@ fn metadata_errors() {
     assert_eq!((e.line, e.message.contains("unknown")), (6, true));
     assert!(scan("seal:\n  version: one\n  modified: x\n  recipients: []\n  mac: m\n").is_err());
     assert!(scan("seal:\n  version: 1\n  modified: [x]\n  recipients: []\n  mac: m\n").is_err());
-    let v5 = scan("seal:\n  version: 5\n  modified: x\n  recipients: []\n  mac: m\n").unwrap();
-    assert_eq!(v5.metadata.unwrap().metadata.version, 5);
-    let e = scan("seal:\n  version: 5\n  format: new\n").unwrap_err();
+    let v6 = scan("seal:\n  version: 6\n  modified: x\n  recipients: []\n  mac: m\n").unwrap();
+    assert_eq!(v6.metadata.unwrap().metadata.version, 6);
+    let e = scan("seal:\n  version: 6\n  format: new\n").unwrap_err();
     assert!(
         e.message
-            .contains("sealed with format version 5; needs seal 0.5"),
+            .contains("sealed with format version 6; needs seal 0.6"),
         "{e}"
     );
 }
