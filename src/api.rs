@@ -261,9 +261,10 @@ impl SealedFile {
             Resealed::Unchanged => return Ok(()),
             Resealed::Changed(sealed) => sealed,
         };
-        let key = self.opened.data_key.clone();
-        self.opened =
-            document::open_with_key(self.opened.format, &sealed, key).map_err(|e| self.error(e))?;
+        let keys = self.opened.keys.clone();
+        self.opened = document::parse_sealed(self.opened.format, &sealed)
+            .and_then(|s| s.open_with_keys(keys))
+            .map_err(|e| self.error(e))?;
         Ok(())
     }
 

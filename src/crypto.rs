@@ -34,7 +34,40 @@ pub fn mac_label(version: u64) -> &'static [u8] {
         0 | 1 => b"seal.v1 mac",
         2 => b"seal.v2 mac",
         3 => b"seal.v3 mac",
-        _ => b"seal.v4 mac",
+        4 => b"seal.v4 mac",
+        _ => b"seal.v5 mac",
+    }
+}
+
+/// First field of a group MAC's input (spec section 14.4).
+pub const GROUP_MAC_LABEL: &[u8] = b"seal.v5 group mac";
+/// First field of the default MAC's input (spec section 14.4).
+pub const DEFAULT_MAC_LABEL: &[u8] = b"seal.v5 default mac";
+const DEFAULT_MAC_KEY_INFO: &[u8] = b"seal.v5 default mac key";
+
+/// A 256-bit MAC key: the file MAC key `F` (which group members get
+/// wrapped for them), a group's MAC key, or the default MAC key.
+#[derive(Clone)]
+pub struct MacKey(Zeroizing<[u8; DATA_KEY_LEN]>);
+
+impl MacKey {
+    /// A key from raw bytes (an unwrapped `file_key`); `None` unless
+    /// exactly 32 bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let array: [u8; DATA_KEY_LEN] = bytes.try_into().ok()?;
+        Some(MacKey(Zeroizing::new(array)))
+    }
+
+    /// The raw key, for wrapping to a group's recipients.
+    pub fn expose(&self) -> &[u8; DATA_KEY_LEN] {
+        &self.0
+    }
+
+    /// Start computing a MAC under this key (the caller writes the label).
+    pub fn mac(&self) -> MacBuilder {
+        let mac = <Hmac<Sha256> as Mac>::new_from_slice(self.0.as_slice())
+            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+        MacBuilder { mac }
     }
 }
 
@@ -82,10 +115,18 @@ impl DataKey {
 
     /// Start computing this file's MAC (the caller writes the label first).
     pub fn mac(&self) -> MacBuilder {
-        let key = self.derive(MAC_KEY_INFO);
-        let mac = <Hmac<Sha256> as Mac>::new_from_slice(key.as_slice())
-            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
-        MacBuilder { mac }
+        self.mac_key().mac()
+    }
+
+    /// The MAC key derived from this key: the file MAC key `F` of a file's
+    /// data key, or a group's MAC key of its data key.
+    pub fn mac_key(&self) -> MacKey {
+        MacKey(self.derive(MAC_KEY_INFO))
+    }
+
+    /// The key of the default MAC of a file with key groups (section 14.2).
+    pub fn default_mac_key(&self) -> MacKey {
+        MacKey(self.derive(DEFAULT_MAC_KEY_INFO))
     }
 }
 

@@ -241,6 +241,15 @@ impl Recipient {
 
     /// Encrypt `key` to this recipient as an armored age file.
     pub fn wrap(&self, key: &DataKey) -> Result<WrappedKey, RecipientError> {
+        Ok(WrappedKey {
+            recipient: self.text.clone(),
+            data_key: self.wrap_secret(key.expose())?,
+        })
+    }
+
+    /// A 32-byte secret (a data key, or a file MAC key for a group's
+    /// `file_key`) as an armored age file for this recipient alone.
+    pub fn wrap_secret(&self, secret: &[u8; 32]) -> Result<String, RecipientError> {
         let unusable = |reason: String| RecipientError::Unusable {
             recipient: self.text.clone(),
             reason,
@@ -259,11 +268,7 @@ impl Recipient {
                 &scrypt
             }
         };
-        let data_key = armored_age(std::iter::once(inner), key.expose()).map_err(unusable)?;
-        Ok(WrappedKey {
-            recipient: self.text.clone(),
-            data_key,
-        })
+        armored_age(std::iter::once(inner), secret).map_err(unusable)
     }
 }
 

@@ -71,6 +71,8 @@ pub enum MergeError {
     Seal(DocError),
     #[error("both sides added a different pending value at {0}; fold one side's with `seal fold` and merge again")]
     Pending(String),
+    #[error("the two sides' key groups differ (their patterns, recipients or keys); run `seal updatekeys` on one branch so both match, then merge again")]
+    Groups,
 }
 
 /// Why the merged plaintext could not be assembled.
@@ -606,17 +608,21 @@ pub fn merge(
     // Which data key: one may be kept only if everyone who ever held it is
     // still a recipient, and never a key that one side rotated away from.
     let base_opened = base.as_ref().and_then(Version::opened);
+    let (od, td) = (
+        o.data_key().map_err(MergeError::Seal)?,
+        t.data_key().map_err(MergeError::Seal)?,
+    );
     let versions: Vec<&Opened> = [Some(o), Some(t), base_opened]
         .into_iter()
         .flatten()
         .collect();
     let retired = base_opened
-        .filter(|b| !same_key(&b.data_key, &o.data_key) || !same_key(&b.data_key, &t.data_key))
-        .map(|b| &b.data_key);
+        .and_then(|b| b.data_key().ok())
+        .filter(|b| !same_key(b, od) || !same_key(b, td));
     let holders = |key: &DataKey| -> HashSet<&str> {
         versions
             .iter()
-            .filter(|v| same_key(&v.data_key, key))
+            .filter(|v| v.data_key().is_ok_and(|k| same_key(k, key)))
             .flat_map(|v| v.metadata.recipients.iter().map(|r| r.recipient.as_str()))
             .collect()
     };
@@ -627,10 +633,10 @@ pub fn merge(
                 .all(|h| recipients.iter().any(|r| r == h))
     };
     let fresh;
-    let key: &DataKey = if keepable(&o.data_key) {
-        &o.data_key
-    } else if keepable(&t.data_key) {
-        &t.data_key
+    let key: &DataKey = if keepable(od) {
+        od
+    } else if keepable(td) {
+        td
     } else {
         fresh = DataKey::generate();
         notes.push("a recipient was removed or the data key was rotated: the merged file has a new data key".into());
@@ -639,7 +645,7 @@ pub fn merge(
     let with_key: Vec<&Opened> = versions
         .iter()
         .copied()
-        .filter(|v| same_key(&v.data_key, key))
+        .filter(|v| v.data_key().is_ok_and(|k| same_key(k, key)))
         .collect();
     let mut wrapped = Vec::with_capacity(recipients.len());
     for r in &recipients {
@@ -665,7 +671,7 @@ pub fn merge(
     // A result identical to one side is that side, byte for byte.
     if conflicts.is_empty() {
         for side in [o, t] {
-            if same_key(&side.data_key, key)
+            if same_key(side.data_key().map_err(MergeError::Seal)?, key)
                 && side.metadata.recipients == wrapped
                 && side.metadata.encrypt == encrypt
                 && side.metadata.pending == pending
@@ -683,7 +689,28 @@ pub fn merge(
 
     // Each value keeps the date of the side it came from.
     let prior = [o.prior_dates(), t.prior_dates()];
-    let plan = SealPlan::new(key, wrapped, &encrypt, &prior, pending);
+    let plan = if o.metadata.groups.is_empty() && t.metadata.groups.is_empty() {
+        SealPlan::new(key, wrapped, &encrypt, &prior, pending)
+    } else {
+        // Key groups merge value by value when both sides have the same
+        // groups under the same keys; a locked scope (one this merger
+        // cannot open) must come whole from one side, with its MAC.
+        let definition = |v: &Opened| -> Vec<_> {
+            v.metadata
+                .groups
+                .iter()
+                .map(|g| (g.name.clone(), g.keys.clone(), g.recipients.clone()))
+                .collect()
+        };
+        if !same_key(key, od) || !o.keys.same(&t.keys) || definition(o) != definition(t) {
+            return Err(MergeError::Groups);
+        }
+        let mut plan = o
+            .plan(o.keys.clone(), wrapped, &encrypt, &prior, pending)
+            .map_err(MergeError::Seal)?;
+        plan.locked.extend(t.locked_scopes().iter().cloned());
+        plan
+    };
     let sealed = document::seal_replacing(
         format,
         &plaintext,

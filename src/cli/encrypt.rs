@@ -10,7 +10,7 @@ use super::{
     FormatArg, IdentityArgs,
 };
 use crate::config::Config;
-use crate::document::{self, NextVersion, Opened};
+use crate::document::{self, GroupSpec, NextVersion, Opened};
 use crate::envelope::{read_recipients_file, Recipient, RecipientError};
 use crate::format::Format;
 use crate::fsio::Mode;
@@ -121,6 +121,44 @@ pub(crate) fn recipients_for(
     Ok((recipients, patterns))
 }
 
+/// The key groups of `file` (format version 5): the `access:` entries of
+/// its `.seal.yaml` rule, each resolved to its recipients. None when the
+/// recipients come from the command line, which names no groups.
+pub(crate) fn groups_for(file: &Path, explicit: bool) -> Result<Vec<GroupSpec>, CliError> {
+    if explicit || file == Path::new("-") {
+        return Ok(Vec::new());
+    }
+    let config = Config::find(&dir_of(file))
+        .map_err(|e| CliError::new(e.to_string()).hint("fix .seal.yaml"))?;
+    let Some(config) = config else {
+        return Ok(Vec::new());
+    };
+    let Some(rule) = config.rule_for(file) else {
+        return Ok(Vec::new());
+    };
+    rule.access
+        .iter()
+        .map(|a| {
+            let resolved = config
+                .resolve(&a.recipients)
+                .map_err(|e| CliError::new(e.to_string()))?;
+            let recipients = resolved
+                .iter()
+                .map(|(_, key)| Recipient::parse(key))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| {
+                    CliError::new(format!("key group {}: {e}", a.name))
+                        .hint("fix the recipient in .seal.yaml; nothing was written")
+                })?;
+            Ok(GroupSpec {
+                name: a.name.clone(),
+                keys: a.keys.clone(),
+                recipients,
+            })
+        })
+        .collect()
+}
+
 pub fn run(args: EncryptArgs) -> Result<ExitCode, CliError> {
     let format = detect_format(&args.file, &args.format)?;
     let name = display(&args.file);
@@ -163,6 +201,8 @@ pub fn run(args: EncryptArgs) -> Result<ExitCode, CliError> {
     )?;
     // The file being replaced: the output file, else the input.
     let target = args.output.as_deref().unwrap_or(&args.file);
+    let explicit = !args.recipients.is_empty() || !args.recipients_files.is_empty();
+    let groups = groups_for(target, explicit)?;
     // The committed version lends its key, and its `changed` dates even
     // under --fresh: a new key does not change a value.
     let previous = if target == Path::new("-") {
@@ -177,10 +217,16 @@ pub fn run(args: EncryptArgs) -> Result<ExitCode, CliError> {
             None => &document::NoPrior,
         };
         plain
-            .seal_after(&recipients, &patterns, prior)
+            .seal_with_groups(&recipients, &patterns, &groups, prior)
             .map_err(|e| CliError::doc(&name, e))
     };
-    let sealed = match previous.as_ref().filter(|_| !args.fresh) {
+    // The committed version lends its keys only when it has the same key
+    // groups, every one of which this identity opens.
+    let lends = |p: &&Opened| {
+        document::groups_match(&p.metadata.groups, &groups)
+            && p.keys.holds_all(p.metadata.groups.len())
+    };
+    let sealed = match previous.as_ref().filter(|_| !args.fresh).filter(lends) {
         None => fresh()?,
         Some(previous) => match previous
             .seal_next_version(&text, &recipients, &patterns)

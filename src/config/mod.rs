@@ -62,6 +62,31 @@ pub struct Rule {
     /// `require_signed: true`: decrypt, exec, get and edit refuse a file
     /// whose signature is missing, invalid, or by a key not in `signers`.
     pub require_signed: bool,
+    /// `access:`: key paths sealed for other recipients than the rule's,
+    /// each a key group of the file (format version 5), in order.
+    pub access: Vec<Access>,
+}
+
+/// One `access:` entry of a rule: the key paths its `keys` select (first
+/// matching entry wins) are readable only by its `recipients`.
+///
+/// ```yaml
+/// rules:
+///   - path: "secrets/prod.yaml"
+///     recipients: [backend]
+///     access:
+///       - keys: ["database.*"]
+///         recipients: [dba]      # the group is named `dba`
+/// ```
+#[derive(Debug, Clone)]
+pub struct Access {
+    /// The key group's name in the file: `name:`, else the single name in
+    /// `recipients`.
+    pub name: String,
+    /// Key-path patterns, as `encrypt`'s.
+    pub keys: Vec<String>,
+    /// Recipient and group names as written.
+    pub recipients: Vec<String>,
 }
 
 /// A parsed `.seal.yaml`.
@@ -151,8 +176,14 @@ pub enum ConfigErrorKind {
         index: usize,
         error: crate::select::PatternError,
     },
+    #[error("rules[{index}].access[{entry}]: {message}")]
+    RuleAccess {
+        index: usize,
+        entry: usize,
+        message: String,
+    },
     #[error(
-        "rules[{index}]: unknown key {key:?} (expected path, recipients, encrypt, require_signed)"
+        "rules[{index}]: unknown key {key:?} (expected path, recipients, encrypt, access, require_signed)"
     )]
     RuleUnknownKey { index: usize, key: String },
     #[error("rules[{index}].require_signed: expected true or false")]
@@ -464,6 +495,14 @@ impl Config {
                     path: path(),
                     error: Box::new(e.kind),
                 })?;
+            for a in &rule.access {
+                self.resolve(&a.recipients)
+                    .map_err(|e| ConfigErrorKind::RuleResolve {
+                        index,
+                        path: path(),
+                        error: Box::new(e.kind),
+                    })?;
+            }
         }
         Ok(())
     }
@@ -621,8 +660,10 @@ fn parse_rule(node: &Yaml, index: usize) -> Result<Rule, ConfigErrorKind> {
     let mut recipients = Vec::new();
     let mut encrypt = Vec::new();
     let mut require_signed = false;
+    let mut access = Vec::new();
     for (k, v) in map {
         match scalar_text(k).unwrap_or_default().as_str() {
+            "access" => access = parse_access(v, index)?,
             "require_signed" => {
                 require_signed = match v {
                     Yaml::Value(saphyr::Scalar::Boolean(b)) => *b,
@@ -663,7 +704,74 @@ fn parse_rule(node: &Yaml, index: usize) -> Result<Rule, ConfigErrorKind> {
         recipients,
         encrypt,
         require_signed,
+        access,
     })
+}
+
+fn parse_access(node: &Yaml, index: usize) -> Result<Vec<Access>, ConfigErrorKind> {
+    let fail = |entry: usize, message: &str| ConfigErrorKind::RuleAccess {
+        index,
+        entry,
+        message: message.to_owned(),
+    };
+    let entries = node
+        .as_sequence()
+        .ok_or_else(|| fail(0, "expected a list of {keys, recipients, name}"))?;
+    let mut out: Vec<Access> = Vec::new();
+    for (entry, item) in entries.iter().enumerate() {
+        let map = item
+            .as_mapping()
+            .ok_or_else(|| fail(entry, "expected a mapping with keys and recipients"))?;
+        let (mut name, mut keys, mut recipients) = (None, Vec::new(), Vec::new());
+        for (k, v) in map {
+            match scalar_text(k).unwrap_or_default().as_str() {
+                "name" => name = Some(scalar_text(v).ok_or_else(|| fail(entry, "name: expected text"))?),
+                "keys" => {
+                    keys = string_list(v)
+                        .ok_or_else(|| fail(entry, "keys: expected a list of key-path patterns"))?
+                }
+                "recipients" => {
+                    recipients = string_list(v)
+                        .ok_or_else(|| fail(entry, "recipients: expected a list of names"))?
+                }
+                other => {
+                    return Err(fail(
+                        entry,
+                        &format!("unknown key {other:?} (expected keys, recipients, name)"),
+                    ))
+                }
+            }
+        }
+        if keys.is_empty() {
+            return Err(fail(entry, "keys: list at least one key-path pattern"));
+        }
+        for p in &keys {
+            crate::select::validate(p).map_err(|e| fail(entry, &format!("keys: {e}")))?;
+        }
+        if recipients.is_empty() {
+            return Err(fail(entry, "recipients: list at least one name"));
+        }
+        let name = match (name, recipients.as_slice()) {
+            (Some(n), _) => n,
+            (None, [one]) => one.clone(),
+            (None, _) => return Err(fail(entry, "name: needed when recipients lists several names")),
+        };
+        if !crate::document::valid_group_name(&name) {
+            return Err(fail(
+                entry,
+                "name: a key group's name is 1 to 64 characters of A-Z a-z 0-9 . _ - (give one with `name:`)",
+            ));
+        }
+        if out.iter().any(|a| a.name == name) {
+            return Err(fail(entry, &format!("name {name:?} is used by an earlier entry")));
+        }
+        out.push(Access {
+            name,
+            keys,
+            recipients,
+        });
+    }
+    Ok(out)
 }
 
 /// `signers:` maps names to SSH ed25519 key lines; a value (or, in the

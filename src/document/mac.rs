@@ -6,7 +6,7 @@ use super::*;
 /// The file MAC (spec/FORMAT.md, "MAC"): the metadata fields and the whole
 /// sealed body, i.e. the sealed file without its metadata block.
 pub(super) fn compute_mac(
-    key: &DataKey,
+    key: &crate::crypto::MacKey,
     format: Format,
     meta: &Metadata,
     body: &[&str],
@@ -76,5 +76,23 @@ pub(super) fn mac_optional_fields<D: hmac::digest::Update>(
         for c in &meta.changed {
             mac.field(c.path.as_bytes()).field(c.date.as_bytes());
         }
+    }
+    if !meta.groups.is_empty() {
+        // Version 5 (spec 14.4): every byte of every group's entry.
+        mac.field(b"groups").count(meta.groups.len());
+        for g in &meta.groups {
+            mac.field(g.name.as_bytes()).count(g.keys.len());
+            for k in &g.keys {
+                mac.field(k.as_bytes());
+            }
+            mac.count(g.recipients.len());
+            for r in &g.recipients {
+                mac.field(r.recipient.as_bytes())
+                    .field(r.data_key.as_bytes())
+                    .field(r.file_key.as_bytes());
+            }
+            mac.field(g.mac.as_bytes());
+        }
+        mac.field(b"default_mac").field(meta.default_mac.as_bytes());
     }
 }

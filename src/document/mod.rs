@@ -29,6 +29,7 @@ use crate::metadata::{readable, Changed, ChangedDates, Metadata, Pending, Wrappe
 use crate::path::KeyPath;
 use crate::select;
 
+mod groups;
 mod mac;
 mod opened;
 mod opening;
@@ -36,10 +37,12 @@ mod sealing;
 #[cfg(test)]
 mod tests;
 
+use groups::*;
 use mac::*;
 use opening::*;
 use sealing::*;
 
+pub use groups::{groups_match, scope_of, valid_group_name, FileKeys, GroupSpec, LockedScope, Scope};
 pub use mac::{signed_digest, signed_message};
 pub use opened::{MarkedValue, NextVersion, Resealed};
 pub use opening::{Opened, Sealed, open, open_with_key, parse_sealed, parse_sealed_owned};
@@ -91,6 +94,12 @@ pub enum DocError {
     NoWrappedKeys,
     #[error("invalid encrypt pattern: {0}")]
     Pattern(select::PatternError),
+    /// `groups` that break the rules of spec section 14.3.
+    #[error("seal metadata: {0}")]
+    Groups(String),
+    /// A write would change what a scope's MAC covers without its key.
+    #[error("cannot change {scope}: you are not a recipient of it, so its values, patterns and recipients must stay as they are")]
+    Locked { scope: String },
     #[error("internal error: {0} (please report this; nothing was written)")]
     Internal(&'static str),
 }

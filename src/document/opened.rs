@@ -31,6 +31,36 @@ pub enum Resealed {
 }
 
 impl Opened {
+    /// The file's data key, which a reader holds unless the file has key
+    /// groups and the reader is a recipient of some groups only.
+    pub fn data_key(&self) -> Result<&DataKey, DocError> {
+        self.keys.default.as_ref().ok_or_else(|| DocError::Locked {
+            scope: scope_name(&self.metadata, Scope::Default),
+        })
+    }
+
+    /// The sealed values this reader cannot open, each with the name of
+    /// its key group (or `None` for the default scope), in document order:
+    /// their tokens stand in the opened text as they are.
+    pub fn locked_paths(&self) -> Vec<(&KeyPath, Option<&str>)> {
+        self.locked
+            .iter()
+            .map(|v| {
+                let group = match v.scope {
+                    Scope::Group(i) => self.metadata.groups.get(i).map(|g| g.name.as_str()),
+                    Scope::Default => None,
+                };
+                (&v.path, group)
+            })
+            .collect()
+    }
+
+    /// The scopes this reader cannot open, as this version has them: what
+    /// a new version made from it (or from several, merged) must keep.
+    pub fn locked_scopes(&self) -> &[LockedScope] {
+        &self.locked_scopes
+    }
+
     /// The token this file holds for the value `text` at `path`, if any.
     pub fn token_for(&self, path: &KeyPath, text: &str) -> Option<&str> {
         self.values
@@ -79,10 +109,13 @@ impl Opened {
                 None => {
                     let sealed: std::collections::HashSet<usize> =
                         self.values.iter().map(|v| v.plaintext_start).collect();
+                    let locked: std::collections::HashSet<usize> =
+                        self.locked.iter().map(|v| v.text.start).collect();
                     return Ok(self
                         .format
                         .located_values(&self.plaintext)?
                         .into_iter()
+                        .filter(|(_, at, _)| !locked.contains(at))
                         .map(|(path, at, value)| MarkedValue {
                             sealed: sealed.contains(&at),
                             path: Cow::Owned(path),
@@ -151,10 +184,10 @@ impl Opened {
     /// data key, recipients and selection, keeping the token of every value
     /// whose plaintext did not change.
     pub fn reseal(&self, plaintext: &str) -> Result<Resealed, DocError> {
-        self.reseal_for(
+        self.reseal_with(
             plaintext,
             self.metadata.recipients.clone(),
-            &self.data_key,
+            self.keys.clone(),
             &self.metadata.encrypt,
         )
     }
@@ -197,11 +230,11 @@ impl Opened {
                 .iter()
                 .any(|w| Recipient::same_key(&w.recipient, r.as_str()))
             {
-                wraps.push(r.wrap(&self.data_key)?);
+                wraps.push(r.wrap(self.data_key()?)?);
                 added.push(r.as_str().to_owned());
             }
         }
-        let text = match self.reseal_for(plaintext, wraps, &self.data_key, encrypt)? {
+        let text = match self.reseal_with(plaintext, wraps, self.keys.clone(), encrypt)? {
             Resealed::Unchanged => self.sealed.clone(),
             Resealed::Changed(text) => text,
         };
@@ -218,15 +251,73 @@ impl Opened {
         key: &DataKey,
         encrypt: &[String],
     ) -> Result<Resealed, DocError> {
+        let keys = self.keys_with_data_key(key)?;
+        self.reseal_with(plaintext, recipients, keys, encrypt)
+    }
+
+    /// This document's keys with `key` as the file's data key: when it is
+    /// a new key, the file MAC key changes with it and is wrapped anew for
+    /// every recipient of every group (spec 14.5). Needs the data key.
+    pub fn keys_with_data_key(&self, key: &DataKey) -> Result<FileKeys, DocError> {
+        if self.data_key()?.expose() == key.expose() {
+            return Ok(self.keys.clone());
+        }
+        let mut keys = self.keys.clone();
+        keys.default = Some(key.clone());
+        keys.file_mac = key.mac_key();
+        Ok(keys)
+    }
+
+    /// [`Opened::reseal_for`] with every key given.
+    fn reseal_with(
+        &self,
+        plaintext: &str,
+        recipients: Vec<WrappedKey>,
+        keys: FileKeys,
+        encrypt: &[String],
+    ) -> Result<Resealed, DocError> {
         let prior = self.prior_dates();
-        let plan = SealPlan::new(key, recipients, encrypt, &prior, self.metadata.pending.clone());
-        let unchanged_meta = key.expose() == self.data_key.expose()
-            && plan.recipients == self.metadata.recipients
+        let unchanged_meta = keys.same(&self.keys)
+            && recipients == self.metadata.recipients
             && encrypt == self.metadata.encrypt.as_slice();
         if unchanged_meta && plaintext == self.plaintext.as_str() {
             return Ok(Resealed::Unchanged);
         }
+        let plan = self.plan(keys, recipients, encrypt, &prior, self.metadata.pending.clone())?;
         self.seal_plan(plaintext, &plan).map(Resealed::Changed)
+    }
+
+    /// The plan for a new version of this document: its groups (their
+    /// `file_key`s wrapped anew when the file MAC key changed), and what
+    /// the scopes it cannot open must keep.
+    pub fn plan<'a>(
+        &self,
+        keys: FileKeys,
+        recipients: Vec<WrappedKey>,
+        encrypt: &[String],
+        prior: &'a dyn PriorDates,
+        pending: Vec<Pending>,
+    ) -> Result<SealPlan<'a>, DocError> {
+        let mut groups = self.metadata.groups.clone();
+        if keys.file_mac.expose() != self.keys.file_mac.expose() {
+            for g in &mut groups {
+                for r in &mut g.recipients {
+                    r.file_key = Recipient::parse(&r.recipient)?.wrap_secret(keys.file_mac.expose())?;
+                }
+            }
+        }
+        Ok(SealPlan {
+            keys,
+            recipients,
+            groups,
+            default_mac: self.metadata.default_mac.clone(),
+            locked: self.locked_scopes.clone(),
+            encrypt: encrypt.to_vec(),
+            modified: now_rfc3339(),
+            prior,
+            pending,
+            sign: true,
+        })
     }
 
     /// Seal `plaintext`, this document with its pending values applied (or
@@ -237,13 +328,13 @@ impl Opened {
     /// it (an in-memory fold for `--allow-pending` is never signed).
     pub fn fold(&self, plaintext: &str, sign: bool) -> Result<String, DocError> {
         let prior = self.prior_dates();
-        let mut plan = SealPlan::new(
-            &self.data_key,
+        let mut plan = self.plan(
+            self.keys.clone(),
             self.metadata.recipients.clone(),
             &self.metadata.encrypt,
             &prior,
             Vec::new(),
-        );
+        )?;
         plan.sign = sign;
         self.seal_plan(plaintext, &plan)
     }
@@ -258,13 +349,13 @@ impl Opened {
     ) -> Result<Opened, crate::pending::PendingError> {
         let applied = crate::pending::apply(self.format, &self.plaintext, pending)?;
         let sealed = self.fold(&applied, false)?;
-        Ok(open_with_key(self.format, &sealed, self.data_key.clone())?)
+        Ok(parse_sealed(self.format, &sealed)?.open_with_keys(self.keys.clone())?)
     }
 
     /// Seal `plaintext` under `plan`, keeping the tokens of unchanged values
     /// when the data key is this document's.
     fn seal_plan(&self, plaintext: &str, plan: &SealPlan<'_>) -> Result<String, DocError> {
-        if plan.key.expose() == self.data_key.expose() {
+        if plan.keys.same(&self.keys) {
             let previous = self.previous_tokens();
             seal_with(self.format, plaintext, plan, |path, text| {
                 self.reuse_token(&previous, path, text)

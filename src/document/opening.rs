@@ -30,15 +30,31 @@ pub(super) struct PlainValue {
     pub(super) text: Range<usize>,
 }
 
+/// A sealed value of a scope whose key the reader does not hold (a key
+/// group it is not in): its token stands in the opened text as it is.
+pub(super) struct LockedValue {
+    pub(super) path: KeyPath,
+    pub(super) scope: Scope,
+    /// The token's source text in the opened text.
+    pub(super) text: Range<usize>,
+}
+
 /// A decrypted document with everything needed to seal it again.
 pub struct Opened {
     pub format: Format,
-    /// The document exactly as it was before sealing.
+    /// The document exactly as it was before sealing, except that the
+    /// values of locked scopes (key groups the reader is not in) keep
+    /// their tokens.
     pub plaintext: Zeroizing<String>,
-    pub data_key: DataKey,
+    /// The keys the reader holds: every scope's for a file without groups.
+    pub keys: FileKeys,
     pub metadata: Metadata,
     pub(super) values: Vec<DecryptedValue>,
     pub(super) plain_values: Vec<PlainValue>,
+    pub(super) locked: Vec<LockedValue>,
+    /// The digest of each locked scope's MAC input, which a new version
+    /// must leave unchanged.
+    pub(super) locked_scopes: Vec<LockedScope>,
     pub(super) sealed: String,
 }
 
@@ -88,6 +104,7 @@ pub(super) fn check_sealed(format: Format, src: &str) -> Result<(Scan, Metadata)
     if block.metadata.recipients.is_empty() {
         return Err(DocError::NoWrappedKeys);
     }
+    check_groups(&block.metadata)?;
 
     let metadata = block.metadata.clone();
     scan.metadata = Some(block);
@@ -125,15 +142,21 @@ impl Sealed<'_> {
         &self.scan.leaves
     }
 
-    /// Unwrap the data key with `identities` and decrypt.
+    /// Unwrap every key `identities` open and decrypt what they open.
     pub fn open(self, identities: &Identities) -> Result<Opened, DocError> {
-        let key = unwrap_data_key(&self.metadata.recipients, identities)?;
-        self.open_with_key(key)
+        let keys = unwrap_keys(&self.metadata, identities)?;
+        self.open_with_keys(keys)
     }
 
-    /// Decrypt with a data key obtained elsewhere.
+    /// Decrypt with a data key obtained elsewhere (the values of key
+    /// groups stay locked).
     pub fn open_with_key(self, key: DataKey) -> Result<Opened, DocError> {
-        open_scanned(self.format, self.src, self.scan, self.metadata, key)
+        self.open_with_keys(FileKeys::of(key))
+    }
+
+    /// Decrypt with keys obtained elsewhere.
+    pub fn open_with_keys(self, keys: FileKeys) -> Result<Opened, DocError> {
+        open_scanned(self.format, self.src, self.scan, self.metadata, keys)
     }
 }
 
@@ -156,13 +179,13 @@ pub(super) fn open_scanned(
     sealed: Cow<'_, str>,
     scan: Scan,
     metadata: Metadata,
-    key: DataKey,
+    keys: FileKeys,
 ) -> Result<Opened, DocError> {
     let src: &str = &sealed;
     let region = metadata_region(&scan)?;
     let body = [&src[..region.start], &src[region.end..]];
     // Nothing is decrypted from a file whose MAC does not hold.
-    if !compute_mac(&key, format, &metadata, &body).verify(&metadata.mac) {
+    if !compute_mac(&keys.file_mac, format, &metadata, &body).verify(&metadata.mac) {
         return Err(DocError::Tampered);
     }
     // A MAC that holds over a `changed` that does not fit the values was
@@ -170,16 +193,34 @@ pub(super) fn open_scanned(
     if !metadata.changed.is_empty() {
         walk_changed(format, src, &scan.leaves, &metadata, |_, _| {})?;
     }
-    let (plaintext, values, plain_values) = decrypt_values(format, src, scan.leaves, region, &key)?;
+    // The file MAC stops outsiders; each scope's own MAC stops the readers
+    // of other scopes, who hold the file MAC key too (spec 14.4).
+    let locked_scopes = if metadata.groups.is_empty() {
+        Vec::new()
+    } else {
+        let tokens = scope_tokens(format, src, &scan.leaves, &metadata.groups)?;
+        verify_scopes(format, &metadata, &tokens, &keys)?
+    };
+    let opened = decrypt_values(format, src, scan.leaves, region, &keys, &metadata.groups)?;
     Ok(Opened {
         format,
-        plaintext,
-        data_key: key,
+        plaintext: opened.plaintext,
+        keys,
         metadata,
-        values,
-        plain_values,
+        values: opened.values,
+        plain_values: opened.plain_values,
+        locked: opened.locked,
+        locked_scopes,
         sealed: sealed.into_owned(),
     })
+}
+
+/// What [`decrypt_values`] makes of a sealed text.
+pub(super) struct DecryptedText {
+    pub(super) plaintext: Zeroizing<String>,
+    pub(super) values: Vec<DecryptedValue>,
+    pub(super) plain_values: Vec<PlainValue>,
+    pub(super) locked: Vec<LockedValue>,
 }
 
 pub(super) fn metadata_region(scan: &Scan) -> Result<Range<usize>, DocError> {
@@ -191,17 +232,18 @@ pub(super) fn metadata_region(scan: &Scan) -> Result<Range<usize>, DocError> {
 
 /// The opened text of `src` (its metadata block at `region` removed): the
 /// text between values copied as it is, each token replaced by its
-/// plaintext; and where each decrypted value and each plaintext value
-/// stands in it.
-#[allow(clippy::type_complexity)]
+/// plaintext (a token of a scope `keys` do not hold stays as it is); and
+/// where each decrypted, plaintext and locked value stands in it.
 pub(super) fn decrypt_values(
     format: Format,
     src: &str,
     leaves: Vec<crate::format::Leaf>,
     region: Range<usize>,
-    key: &DataKey,
-) -> Result<(Zeroizing<String>, Vec<DecryptedValue>, Vec<PlainValue>), DocError> {
-    let cipher = key.value_cipher();
+    keys: &FileKeys,
+    groups: &[crate::metadata::Group],
+) -> Result<DecryptedText, DocError> {
+    let ciphers = keys.ciphers();
+    let mut locked = Vec::new();
     let mut scratch = crate::crypto::Scratch::default();
     // A plaintext is shorter than its token, so the opened text fits in
     // the sealed text's length and is never reallocated (which would leave
@@ -223,6 +265,19 @@ pub(super) fn decrypt_values(
             let start = out.len() + (leaf.span.start - cursor);
             plain_values.push(PlainValue {
                 path: leaf.path,
+                text: start..start + leaf.span.len(),
+            });
+            continue;
+        };
+        let scope = match groups.is_empty() {
+            true => Scope::Default,
+            false => scope_of(groups, &leaf.path),
+        };
+        let Some(cipher) = ciphers.get(scope.index()).and_then(Option::as_ref) else {
+            let start = out.len() + (leaf.span.start - cursor);
+            locked.push(LockedValue {
+                path: leaf.path,
+                scope,
                 text: start..start + leaf.span.len(),
             });
             continue;
@@ -258,5 +313,10 @@ pub(super) fn decrypt_values(
     }
     out.push_str(&src[cursor..region.start]);
     out.push_str(&src[region.end..]);
-    Ok((out, values, plain_values))
+    Ok(DecryptedText {
+        plaintext: out,
+        values,
+        plain_values,
+        locked,
+    })
 }

@@ -6,8 +6,19 @@ use std::collections::hash_map::Entry;
 
 /// What sealing needs besides the plaintext.
 pub struct SealPlan<'a> {
-    pub key: &'a DataKey,
+    /// The keys of the scopes this writer seals; a scope it has no key for
+    /// keeps its tokens, and its MAC from `groups` or `default_mac`.
+    pub keys: FileKeys,
     pub recipients: Vec<WrappedKey>,
+    /// Key groups (version 5), with their recipients' wrapped keys; the
+    /// MACs of the scopes `keys` hold are computed anew.
+    pub groups: Vec<crate::metadata::Group>,
+    /// The default MAC of the opened version, kept when `keys` lack the
+    /// file's data key.
+    pub default_mac: String,
+    /// The digest of each scope's MAC input that `keys` cannot open, as
+    /// the opened version had it: a new version must leave it unchanged.
+    pub locked: Vec<LockedScope>,
     pub encrypt: Vec<String>,
     /// RFC 3339 UTC time written as `modified`, and in `changed` for every
     /// value that changed.
@@ -32,8 +43,11 @@ impl<'a> SealPlan<'a> {
         pending: Vec<Pending>,
     ) -> Self {
         SealPlan {
-            key,
+            keys: FileKeys::of(key.clone()),
             recipients,
+            groups: Vec::new(),
+            default_mac: String::new(),
+            locked: Vec::new(),
             encrypt: encrypt.to_vec(),
             modified: now_rfc3339(),
             prior,
@@ -142,15 +156,25 @@ pub struct Plain<'a> {
 /// Parse a plaintext document for sealing, refusing one that is sealed
 /// already (a metadata block, or any value that is a token).
 pub fn parse_plain(format: Format, src: &str) -> Result<Plain<'_>, DocError> {
+    parse_plain_keeping(format, src, |_| false)
+}
+
+/// [`parse_plain`] allowing a token at each key path `locked` names (the
+/// values of a scope the writer cannot open).
+fn parse_plain_keeping(
+    format: Format,
+    src: &str,
+    locked: impl Fn(&KeyPath) -> bool,
+) -> Result<Plain<'_>, DocError> {
     let scan = format.scan(src)?;
     if scan.metadata.is_some() {
         return Err(DocError::AlreadySealed { at: None });
     }
-    if let Some(leaf) = scan
-        .leaves
-        .iter()
-        .find(|l| l.kind == LeafKind::Scalar && format.token_in(&src[l.span.clone()]).is_some())
-    {
+    if let Some(leaf) = scan.leaves.iter().find(|l| {
+        l.kind == LeafKind::Scalar
+            && format.token_in(&src[l.span.clone()]).is_some()
+            && !locked(&l.path)
+    }) {
         return Err(DocError::AlreadySealed {
             at: Some(leaf.path.to_string()),
         });
@@ -195,6 +219,44 @@ impl Plain<'_> {
         validate_patterns(encrypt)?;
         let key = DataKey::generate();
         let plan = SealPlan::new(&key, wrap_for(&key, recipients)?, encrypt, prior, Vec::new());
+        seal_plain(self, &plan, |_, _| None, &Replacements::new())
+    }
+}
+
+impl Plain<'_> {
+    /// [`Plain::seal_after`] with key groups (format version 5): each
+    /// group's values sealed under its own data key for its recipients
+    /// only. Without groups, exactly [`Plain::seal_after`].
+    pub fn seal_with_groups(
+        &self,
+        recipients: &[Recipient],
+        encrypt: &[String],
+        groups: &[GroupSpec],
+        prior: &dyn PriorDates,
+    ) -> Result<String, DocError> {
+        if groups.is_empty() {
+            return self.seal_after(recipients, encrypt, prior);
+        }
+        validate_patterns(encrypt)?;
+        let key = DataKey::generate();
+        let file_mac = key.mac_key();
+        let (groups, group_keys) = new_groups(groups, &file_mac)?;
+        let plan = SealPlan {
+            recipients: wrap_for(&key, recipients)?,
+            keys: FileKeys {
+                file_mac,
+                default: Some(key),
+                groups: group_keys,
+            },
+            groups,
+            default_mac: String::new(),
+            locked: Vec::new(),
+            encrypt: encrypt.to_vec(),
+            modified: now_rfc3339(),
+            prior,
+            pending: Vec::new(),
+            sign: true,
+        };
         seal_plain(self, &plan, |_, _| None, &Replacements::new())
     }
 }
@@ -247,7 +309,11 @@ pub fn seal_replacing<'p>(
     replace: &Replacements,
 ) -> Result<String, DocError> {
     validate_patterns(&plan.encrypt)?;
-    seal_plain(&parse_plain(format, plaintext)?, plan, reuse, replace)
+    // The values of scopes this writer cannot open are tokens already.
+    let locked = |path: &KeyPath| {
+        !plan.groups.is_empty() && plan.keys.scope(scope_of(&plan.groups, path)).is_none()
+    };
+    seal_plain(&parse_plain_keeping(format, plaintext, locked)?, plan, reuse, replace)
 }
 
 /// Where sealing put a token in the body (the sealed file without its
@@ -262,6 +328,9 @@ pub(super) struct Placed {
     /// A token taken from another file, which the self-check decrypts
     /// (a fresh token holds its value by construction).
     pub(super) reused: bool,
+    /// The token of a scope the writer cannot open, copied as it was.
+    pub(super) locked: bool,
+    pub(super) scope: Scope,
 }
 
 /// The sealing pipeline: splice a token over each selected value, MAC the
@@ -274,9 +343,9 @@ pub(super) fn seal_plain<'p>(
 ) -> Result<String, DocError> {
     let (body, placed) = splice_tokens(doc, plan, reuse, replace)?;
     let changed = changed_dates(doc, plan, replace, &placed);
-    let meta = metadata_for(doc.format, plan, changed, &body)?;
+    let meta = metadata_for(doc, plan, changed, &body, &placed)?;
     let sealed = doc.format.attach_metadata(&body, &meta)?;
-    check_sealed_output(doc, plan.key, replace, &meta, &body, &placed, &sealed)?;
+    check_sealed_output(doc, plan, replace, &meta, &body, &placed, &sealed)?;
     Ok(sealed)
 }
 
@@ -361,24 +430,35 @@ pub(super) fn changed_dates(
 /// The metadata block for `body` sealed under `plan`, MAC included, and
 /// signed when this process has a signing key: every write comes here.
 pub(super) fn metadata_for(
-    format: Format,
+    doc: &Plain<'_>,
     plan: &SealPlan<'_>,
     changed: Vec<Changed>,
     body: &str,
+    placed: &[Placed],
 ) -> Result<Metadata, DocError> {
+    let format = doc.format;
     let mut meta = Metadata {
-        version: VERSION,
+        version: crate::metadata::version_for(&plan.groups),
         modified: plan.modified.clone(),
         encrypt: plan.encrypt.clone(),
         changed,
         recipients: plan.recipients.clone(),
-        groups: Vec::new(),
-        default_mac: String::new(),
+        groups: plan.groups.clone(),
+        default_mac: plan.default_mac.clone(),
         pending: plan.pending.clone(),
         mac: String::new(),
         signed: None,
     };
-    meta.mac = compute_mac(plan.key, format, &meta, &[body]).finish();
+    if !meta.groups.is_empty() {
+        let mut tokens = vec![Vec::new(); meta.groups.len() + 1];
+        for p in placed {
+            let path = &doc.scan.leaves[p.leaf].path;
+            tokens[p.scope.index()].push((path, &body[p.token.clone()]));
+        }
+        seal_scopes(format, &mut meta, &tokens, &plan.keys, &plan.locked)?;
+        check_groups(&meta)?;
+    }
+    meta.mac = compute_mac(&plan.keys.file_mac, format, &meta, &[body]).finish();
     if plan.sign {
         meta.signed = crate::signing::sign(|| signed_digest(format, &meta, &[body]))?;
     }
@@ -394,7 +474,7 @@ pub(super) fn splice_tokens<'p>(
     replace: &Replacements,
 ) -> Result<(String, Vec<Placed>), DocError> {
     let (format, plaintext) = (doc.format, doc.src);
-    let cipher = plan.key.value_cipher();
+    let ciphers = plan.keys.ciphers();
     let mut nonces = crate::crypto::Nonces::generate(doc.scan.leaves.len());
     let mut body = String::with_capacity(plaintext.len() * 2);
     let mut placed = Vec::new();
@@ -409,6 +489,37 @@ pub(super) fn splice_tokens<'p>(
             continue;
         }
         let text = &plaintext[leaf.span.clone()];
+        let scope = match plan.groups.is_empty() {
+            true => Scope::Default,
+            false => scope_of(&plan.groups, &leaf.path),
+        };
+        let Some(cipher) = ciphers.get(scope.index()).and_then(Option::as_ref) else {
+            // A scope this writer cannot open: its token stays as it was.
+            let (Some(token), false) = (format.token_in(text), replace.contains_key(&leaf.path))
+            else {
+                return Err(DocError::Locked {
+                    scope: format!(
+                        "the value at {} ({})",
+                        leaf.path,
+                        scope_name_of(&plan.groups, scope)
+                    ),
+                });
+            };
+            body.push_str(&plaintext[cursor..leaf.span.start]);
+            let start = body.len();
+            let token_start = start + (token.as_ptr() as usize - text.as_ptr() as usize);
+            body.push_str(text);
+            placed.push(Placed {
+                leaf: index,
+                span: start..body.len(),
+                token: token_start..token_start + token.len(),
+                reused: false,
+                locked: true,
+                scope,
+            });
+            cursor = leaf.span.end;
+            continue;
+        };
         let mut encrypt = |value: &[u8]| {
             fresh.clear();
             cipher.encrypt_into(&leaf.path, value, nonces.take(), &mut scratch, &mut fresh);
@@ -416,7 +527,7 @@ pub(super) fn splice_tokens<'p>(
         let reused = if let Some(replacement) = replace.get(&leaf.path) {
             encrypt(replacement.as_bytes());
             None
-        } else if select::selected(&plan.encrypt, &leaf.path) {
+        } else if matches!(scope, Scope::Group(_)) || select::selected(&plan.encrypt, &leaf.path) {
             let reused = reuse(&leaf.path, text);
             if reused.is_none() {
                 encrypt(text.as_bytes());
@@ -438,6 +549,8 @@ pub(super) fn splice_tokens<'p>(
             span: start..body.len(),
             token: token_start..token_start + token.len(),
             reused: reused.is_some(),
+            locked: false,
+            scope,
         });
         cursor = leaf.span.end;
     }
@@ -455,7 +568,7 @@ pub(super) fn splice_tokens<'p>(
 /// one is decrypted here, since it came from another file.
 pub(super) fn check_sealed_output(
     doc: &Plain<'_>,
-    key: &DataKey,
+    plan: &SealPlan<'_>,
     replace: &Replacements,
     meta: &Metadata,
     body: &str,
@@ -497,7 +610,7 @@ pub(super) fn check_sealed_output(
             None
         }
     };
-    let cipher = key.value_cipher();
+    let ciphers = plan.keys.ciphers();
     let mut scratch = crate::crypto::Scratch::default();
     let mut placed = placed.iter().peekable();
     for (index, (was, now)) in doc.scan.leaves.iter().zip(&scan.leaves).enumerate() {
@@ -524,7 +637,14 @@ pub(super) fn check_sealed_output(
         if span != p.span || (token_start..token_start + token.len()) != p.token {
             return Err(bad);
         }
+        if p.locked && body[span.clone()] != doc.src[was.span.clone()] {
+            return Err(bad);
+        }
         if p.reused {
+            let cipher = ciphers
+                .get(p.scope.index())
+                .and_then(Option::as_ref)
+                .ok_or(DocError::Internal("a reused token of a locked scope"))?;
             let expected = match replace.get(&was.path) {
                 Some(r) => r.as_str(),
                 None => &doc.src[was.span.clone()],

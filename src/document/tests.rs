@@ -34,7 +34,7 @@ fn remac(sealed: &str, key: &DataKey) -> String {
     let scan = Format::Dotenv.scan(sealed).unwrap();
     let block = scan.metadata.unwrap();
     let body = [&sealed[..block.region.start], &sealed[block.region.end..]];
-    let fresh = compute_mac(key, Format::Dotenv, &block.metadata, &body).finish();
+    let fresh = compute_mac(&key.mac_key(), Format::Dotenv, &block.metadata, &body).finish();
     sealed.replace(&block.metadata.mac, &fresh)
 }
 
@@ -52,10 +52,11 @@ fn spliced(format: Format, src: &'static str, key: &DataKey) -> Spliced {
     let doc = parse_plain(format, src).unwrap();
     let (body, placed) = splice_tokens(&doc, &plan, |_, _| None, &Replacements::new()).unwrap();
     let meta = metadata_for(
-        format,
+        &doc,
         &plan,
         changed_dates(&doc, &plan, &Replacements::new(), &placed),
         &body,
+        &placed,
     )
     .unwrap();
     let sealed = format.attach_metadata(&body, &meta).unwrap();
@@ -76,7 +77,8 @@ fn self_check(
 ) -> Result<(), DocError> {
     let doc = parse_plain(format, s.doc_src).unwrap();
     let none = Replacements::new();
-    check_sealed_output(&doc, key, &none, &s.meta, &s.body, &s.placed, sealed)
+    let plan = plan_for_new_identity(key, vec![]);
+    check_sealed_output(&doc, &plan, &none, &s.meta, &s.body, &s.placed, sealed)
 }
 
 /// The self-check passes what sealing writes, and each way an output
@@ -113,8 +115,9 @@ fn the_self_check_refuses_output_that_would_not_open_to_its_input() {
         other.modified = "2000-01-01T00:00:00Z".into();
         let doc = parse_plain(format, src).unwrap();
         let none = Replacements::new();
+        let plan = plan_for_new_identity(&key, vec![]);
         assert!(
-            check_sealed_output(&doc, &key, &none, &other, &s.body, &s.placed, &s.sealed)
+            check_sealed_output(&doc, &plan, &none, &other, &s.body, &s.placed, &s.sealed)
                 .is_err()
         );
 
@@ -123,7 +126,7 @@ fn the_self_check_refuses_output_that_would_not_open_to_its_input() {
         let mut doc = parse_plain(format, src).unwrap();
         doc.scan.leaves[0].path = KeyPath::key("elsewhere");
         assert!(
-            check_sealed_output(&doc, &key, &none, &s.meta, &s.body, &s.placed, &s.sealed)
+            check_sealed_output(&doc, &plan, &none, &s.meta, &s.body, &s.placed, &s.sealed)
                 .is_err()
         );
 
@@ -131,7 +134,7 @@ fn the_self_check_refuses_output_that_would_not_open_to_its_input() {
         let doc = parse_plain(format, src).unwrap();
         assert!(check_sealed_output(
             &doc,
-            &key,
+            &plan,
             &none,
             &s.meta,
             &s.body,

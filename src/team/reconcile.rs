@@ -361,7 +361,10 @@ impl Reconciler {
         let (key, mut wraps, to_wrap) = if p.rotated {
             (DataKey::generate(), Vec::new(), &p.wanted)
         } else {
-            (opened.data_key.clone(), p.diff.kept.clone(), &p.diff.added)
+            match opened.data_key() {
+                Ok(key) => (key.clone(), p.diff.kept.clone(), &p.diff.added),
+                Err(e) => return skip(Skip::Doc(e)),
+            }
         };
         for k in to_wrap {
             match wrap(k, &key) {

@@ -739,7 +739,7 @@ fn rewrap(repo: &Repo, file: &str, keys: &[&Key], rotate: bool) {
         fresh = seal::crypto::DataKey::generate();
         &fresh
     } else {
-        &opened.data_key
+        opened.data_key().unwrap()
     };
     let wrapped = document::wrap_for(key, &recipients).unwrap();
     match opened

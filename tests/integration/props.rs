@@ -220,7 +220,7 @@ fn seal_open(format: Format, text: &str) -> (String, DataKey) {
         .map(|(path, value)| (path.to_string(), value.to_string()))
         .collect();
     assert_eq!(in_place, parsed, "{text:?}");
-    (sealed, opened.data_key)
+    (sealed, opened.data_key().unwrap().clone())
 }
 
 fn check_flip(
