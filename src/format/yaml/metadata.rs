@@ -4,7 +4,8 @@
 
 use crate::format::{common, line_ending, EditError, MetadataBlock, ParseError};
 use crate::metadata::{
-    readable, unsupported_version, Changed, Metadata, Pending, Signed, WrappedKey, RESERVED_KEY,
+    readable, unsupported_version, Changed, Group, GroupKey, Metadata, Pending, Signed, WrappedKey,
+    GROUPS_SINCE, RESERVED_KEY,
 };
 
 use super::edit::part;
@@ -218,20 +219,26 @@ fn parse_metadata(src: &str, seal: &Entry) -> Result<Metadata, ParseError> {
             _ => return Err(meta_err(src, &e.value, "`version` must be an integer")),
         },
     };
+    // Versions before groups have no `groups` or `default_mac` (spec 6.1);
+    // an unreadable version is refused as such below.
+    if version.is_some_and(|v| readable(v) && v < GROUPS_SINCE) {
+        if let Some(f) = fields
+            .iter()
+            .find(|e| e.key == "groups" || e.key == "default_mac")
+        {
+            return Err(ParseError::at(
+                src,
+                f.key_start,
+                format!(
+                    "seal metadata: `{}` needs format version {GROUPS_SINCE}",
+                    f.key
+                ),
+            ));
+        }
+    }
     match (metadata_fields(src, seal, fields), version) {
-        (Ok((modified, encrypt, changed, recipients, pending, mac, signed)), Some(version)) => {
-            let meta = Metadata {
-                version,
-                modified,
-                encrypt,
-                changed,
-                recipients,
-                groups: Vec::new(),
-                default_mac: String::new(),
-                pending,
-                mac,
-                signed,
-            };
+        (Ok(fields), Some(version)) => {
+            let meta = Metadata { version, ..fields };
             common::check_version_fields(src, seal.key_start, &meta)?;
             Ok(meta)
         }
@@ -247,19 +254,11 @@ fn parse_metadata(src: &str, seal: &Entry) -> Result<Metadata, ParseError> {
     }
 }
 
-type Fields = (
-    String,
-    Vec<String>,
-    Vec<Changed>,
-    Vec<WrappedKey>,
-    Vec<Pending>,
-    String,
-    Option<Signed>,
-);
-
-fn metadata_fields(src: &str, seal: &Entry, fields: &[Entry]) -> Result<Fields, ParseError> {
+/// Every field but `version`, which the caller reads first and sets.
+fn metadata_fields(src: &str, seal: &Entry, fields: &[Entry]) -> Result<Metadata, ParseError> {
     let (mut modified, mut encrypt, mut recipients, mut mac) = (None, Vec::new(), None, None);
     let (mut changed, mut pending) = (Vec::new(), Vec::new());
+    let (mut groups, mut default_mac) = (None, None);
     let (mut signer, mut signature) = (None, None);
     for f in fields {
         match f.key.as_str() {
@@ -275,6 +274,8 @@ fn metadata_fields(src: &str, seal: &Entry, fields: &[Entry]) -> Result<Fields, 
             }
             "changed" => changed = changed_field(src, &f.value)?,
             "pending" => pending = pending_field(src, &f.value)?,
+            "groups" => groups = Some(groups_field(src, &f.value)?),
+            "default_mac" => default_mac = Some(meta_string(src, &f.value, "default_mac")?),
             "recipients" => {
                 let mut list = Vec::new();
                 for item in meta_items(src, &f.value, "recipients")? {
@@ -320,17 +321,103 @@ fn metadata_fields(src: &str, seal: &Entry, fields: &[Entry]) -> Result<Fields, 
             format!("seal metadata: missing `{what}`"),
         )
     };
+    let missing_pair =
+        |what: &str| ParseError::at(src, seal.key_start, format!("seal metadata: {what}"));
     let signed = common::signed_pair(signer, signature)
         .map_err(|what| ParseError::at(src, seal.key_start, format!("seal metadata: {what}")))?;
-    Ok((
-        modified.ok_or_else(|| missing("modified"))?,
+    let (groups, default_mac) = match (groups, default_mac) {
+        (None, None) => (Vec::new(), String::new()),
+        (Some(groups), Some(default_mac)) => (groups, default_mac),
+        (Some(_), None) => return Err(missing_pair("`groups` without `default_mac`")),
+        (None, Some(_)) => return Err(missing_pair("`default_mac` without `groups`")),
+    };
+    Ok(Metadata {
+        version: 0,
+        modified: modified.ok_or_else(|| missing("modified"))?,
         encrypt,
         changed,
-        recipients.ok_or_else(|| missing("recipients"))?,
+        recipients: recipients.ok_or_else(|| missing("recipients"))?,
+        groups,
+        default_mac,
         pending,
-        mac.ok_or_else(|| missing("mac"))?,
+        mac: mac.ok_or_else(|| missing("mac"))?,
         signed,
-    ))
+    })
+}
+
+/// `groups` (version 5): a sequence of `{name, keys, recipients, mac}`
+/// mappings. Field order and duplicates are left to the layout check.
+fn groups_field(src: &str, node: &Node) -> Result<Vec<Group>, ParseError> {
+    let mut list = Vec::new();
+    for item in meta_items(src, node, "groups")? {
+        let (mut name, mut keys, mut recipients, mut mac) = (None, None, None, None);
+        for e in meta_entries(src, &item.node, "a group")? {
+            match e.key.as_str() {
+                "name" => name = Some(meta_string(src, &e.value, "name")?),
+                "keys" => {
+                    let items = meta_items(src, &e.value, "keys")?;
+                    keys = Some(
+                        items
+                            .iter()
+                            .map(|k| meta_string(src, &k.node, "keys"))
+                            .collect::<Result<Vec<_>, _>>()?,
+                    );
+                }
+                "recipients" => recipients = Some(group_keys(src, &e.value)?),
+                "mac" => mac = Some(meta_string(src, &e.value, "mac")?),
+                _ => {
+                    return Err(ParseError::at(
+                        src,
+                        e.key_start,
+                        "seal metadata: unknown group field",
+                    ))
+                }
+            }
+        }
+        let missing = |what: &str| meta_err(src, &item.node, &format!("group is missing `{what}`"));
+        list.push(Group {
+            name: name.ok_or_else(|| missing("name"))?,
+            keys: keys.ok_or_else(|| missing("keys"))?,
+            recipients: recipients.ok_or_else(|| missing("recipients"))?,
+            mac: mac.ok_or_else(|| missing("mac"))?,
+        });
+    }
+    Ok(list)
+}
+
+/// A group's `recipients`: `{recipient, data_key, file_key}` mappings.
+fn group_keys(src: &str, node: &Node) -> Result<Vec<GroupKey>, ParseError> {
+    let mut list = Vec::new();
+    for item in meta_items(src, node, "recipients")? {
+        let (mut recipient, mut data_key, mut file_key) = (None, None, None);
+        for e in meta_entries(src, &item.node, "a group recipient")? {
+            match e.key.as_str() {
+                "recipient" => recipient = Some(meta_string(src, &e.value, "recipient")?),
+                "data_key" => data_key = Some(meta_string(src, &e.value, "data_key")?),
+                "file_key" => file_key = Some(meta_string(src, &e.value, "file_key")?),
+                _ => {
+                    return Err(ParseError::at(
+                        src,
+                        e.key_start,
+                        "seal metadata: unknown group recipient field",
+                    ))
+                }
+            }
+        }
+        let missing = |what: &str| {
+            meta_err(
+                src,
+                &item.node,
+                &format!("group recipient is missing `{what}`"),
+            )
+        };
+        list.push(GroupKey {
+            recipient: recipient.ok_or_else(|| missing("recipient"))?,
+            data_key: data_key.ok_or_else(|| missing("data_key"))?,
+            file_key: file_key.ok_or_else(|| missing("file_key"))?,
+        });
+    }
+    Ok(list)
 }
 
 /// `pending` (version 4): a sequence of `{path, value}` mappings.
@@ -408,6 +495,7 @@ fn render_metadata(meta: &Metadata, le: &str) -> String {
         lines.push(format!("    - recipient: {}", quote(&r.recipient)));
         push_block_field(&mut lines, "      data_key", "        ", &r.data_key);
     }
+    render_groups(meta, &mut lines);
     if !meta.pending.is_empty() {
         lines.push("  pending:".to_owned());
     }
@@ -420,6 +508,37 @@ fn render_metadata(meta: &Metadata, le: &str) -> String {
         render_signed(signed, &mut lines);
     }
     lines.join(le)
+}
+
+/// `groups` and `default_mac` (version 5), after `recipients`: both
+/// absent without groups. A group's armored keys are literal blocks
+/// indented twelve spaces, written as a top-level `data_key` is.
+fn render_groups(meta: &Metadata, lines: &mut Vec<String>) {
+    if meta.groups.is_empty() {
+        return;
+    }
+    lines.push("  groups:".to_owned());
+    for g in &meta.groups {
+        lines.push(format!("    - name: {}", quote(&g.name)));
+        if g.keys.is_empty() {
+            lines.push("      keys: []".to_owned());
+        } else {
+            lines.push("      keys:".to_owned());
+        }
+        lines.extend(g.keys.iter().map(|k| format!("        - {}", quote(k))));
+        if g.recipients.is_empty() {
+            lines.push("      recipients: []".to_owned());
+        } else {
+            lines.push("      recipients:".to_owned());
+        }
+        for r in &g.recipients {
+            lines.push(format!("        - recipient: {}", quote(&r.recipient)));
+            push_block_field(lines, "          data_key", "            ", &r.data_key);
+            push_block_field(lines, "          file_key", "            ", &r.file_key);
+        }
+        lines.push(format!("      mac: {}", quote(&g.mac)));
+    }
+    lines.push(format!("  default_mac: {}", quote(&meta.default_mac)));
 }
 
 /// `signer` and `signature` (after `mac`): the armored signature as a
