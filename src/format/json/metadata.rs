@@ -5,7 +5,8 @@
 use crate::format::common::splice;
 use crate::format::{common, line_ending, EditError, MetadataBlock, ParseError};
 use crate::metadata::{
-    readable, unsupported_version, Changed, Metadata, Pending, WrappedKey, RESERVED_KEY,
+    readable, unsupported_version, Changed, Group, GroupKey, Metadata, Pending, WrappedKey,
+    GROUPS_SINCE, RESERVED_KEY,
 };
 
 use super::parse::{parse, unescape_into, Kind, Member, Node};
@@ -149,6 +150,8 @@ fn metadata_fields(src: &str, node: &Node, members: &[Member]) -> Result<Metadat
         (None, None, Vec::new(), None, None);
     let (mut changed, mut pending) = (Vec::new(), Vec::new());
     let (mut signer, mut signature) = (None, None);
+    // Each with the position of its key, for the version check.
+    let (mut groups, mut default_mac) = (None, None);
     for m in members {
         match m.key.as_str() {
             "signer" => signer = Some(string_field(src, &m.value, "signer")?),
@@ -178,6 +181,17 @@ fn metadata_fields(src: &str, node: &Node, members: &[Member]) -> Result<Metadat
                     .map(|item| pending_entry(src, item))
                     .collect::<Result<_, _>>()?;
             }
+            "groups" => {
+                let items = array_field(src, &m.value, "groups")?
+                    .iter()
+                    .map(|item| group(src, item))
+                    .collect::<Result<Vec<_>, _>>()?;
+                groups = Some((items, m.key_span.start));
+            }
+            "default_mac" => {
+                let mac = string_field(src, &m.value, "default_mac")?;
+                default_mac = Some((mac, m.key_span.start));
+            }
             "recipients" => {
                 let items = array_field(src, &m.value, "recipients")?;
                 recipients = Some(
@@ -198,14 +212,16 @@ fn metadata_fields(src: &str, node: &Node, members: &[Member]) -> Result<Metadat
     }
     let signed = common::signed_pair(signer, signature)
         .map_err(|what| ParseError::at(src, node.span.start, format!("seal metadata: {what}")))?;
+    let version = version.ok_or_else(|| missing("version"))?;
+    let (groups, default_mac) = groups_pair(src, node, version, groups, default_mac)?;
     Ok(Metadata {
-        version: version.ok_or_else(|| missing("version"))?,
+        version,
         modified: modified.ok_or_else(|| missing("modified"))?,
         encrypt,
         changed,
         recipients: recipients.ok_or_else(|| missing("recipients"))?,
-        groups: Vec::new(),
-        default_mac: String::new(),
+        groups,
+        default_mac,
         pending,
         mac: mac.ok_or_else(|| missing("mac"))?,
         signed,
@@ -232,8 +248,104 @@ fn changed_field(src: &str, node: &Node) -> Result<Vec<Changed>, ParseError> {
         .collect()
 }
 
+/// `groups` and `default_mac` (version 5) come together or not at all; in
+/// an older block either one is an error naming it, as `pending` is before
+/// version 4.
+fn groups_pair(
+    src: &str,
+    node: &Node,
+    version: u64,
+    groups: Option<(Vec<Group>, usize)>,
+    default_mac: Option<(String, usize)>,
+) -> Result<(Vec<Group>, String), ParseError> {
+    let too_old = |field: &str, at: usize| {
+        ParseError::at(
+            src,
+            at,
+            format!("seal metadata: `{field}` needs format version {GROUPS_SINCE}"),
+        )
+    };
+    let unpaired = |what: &str| ParseError::at(src, node.span.start, format!("seal metadata: {what}"));
+    match (groups, default_mac) {
+        (Some((_, at)), _) if version < GROUPS_SINCE => Err(too_old("groups", at)),
+        (None, Some((_, at))) if version < GROUPS_SINCE => Err(too_old("default_mac", at)),
+        (None, None) => Ok((Vec::new(), String::new())),
+        (Some((groups, _)), Some((mac, _))) => Ok((groups, mac)),
+        (Some(_), None) => Err(unpaired("`groups` without `default_mac`")),
+        (None, Some(_)) => Err(unpaired("`default_mac` without `groups`")),
+    }
+}
+
+/// One key group: exactly `name`, `keys`, `recipients` and `mac`.
+fn group(src: &str, node: &Node) -> Result<Group, ParseError> {
+    let Kind::Object(members) = &node.kind else {
+        return Err(ParseError::at(
+            src,
+            node.span.start,
+            "each seal group must be an object",
+        ));
+    };
+    let (mut name, mut keys, mut recipients, mut mac) = (None, None, None, None);
+    for m in members {
+        match m.key.as_str() {
+            "name" => name = Some(string_field(src, &m.value, "name")?),
+            "keys" => {
+                keys = Some(
+                    array_field(src, &m.value, "keys")?
+                        .iter()
+                        .map(|item| string_field(src, item, "keys"))
+                        .collect::<Result<Vec<_>, _>>()?,
+                );
+            }
+            "recipients" => {
+                recipients = Some(
+                    array_field(src, &m.value, "recipients")?
+                        .iter()
+                        .map(|item| group_key(src, item))
+                        .collect::<Result<Vec<_>, _>>()?,
+                );
+            }
+            "mac" => mac = Some(string_field(src, &m.value, "mac")?),
+            _ => {
+                return Err(ParseError::at(
+                    src,
+                    m.key_span.start,
+                    "unknown field in a seal group",
+                ))
+            }
+        }
+    }
+    match (name, keys, recipients, mac) {
+        (Some(name), Some(keys), Some(recipients), Some(mac)) => Ok(Group {
+            name,
+            keys,
+            recipients,
+            mac,
+        }),
+        _ => Err(ParseError::at(
+            src,
+            node.span.start,
+            "a seal group needs name, keys, recipients and mac",
+        )),
+    }
+}
+
+fn group_key(src: &str, node: &Node) -> Result<GroupKey, ParseError> {
+    let [recipient, data_key, file_key] = string_members(
+        src,
+        node,
+        "group recipient",
+        ["recipient", "data_key", "file_key"],
+    )?;
+    Ok(GroupKey {
+        recipient,
+        data_key,
+        file_key,
+    })
+}
+
 fn wrapped_key(src: &str, node: &Node) -> Result<WrappedKey, ParseError> {
-    let [recipient, data_key] = string_pair(src, node, "recipient", ["recipient", "data_key"])?;
+    let [recipient, data_key] = string_members(src, node, "recipient", ["recipient", "data_key"])?;
     Ok(WrappedKey {
         recipient,
         data_key,
@@ -241,17 +353,17 @@ fn wrapped_key(src: &str, node: &Node) -> Result<WrappedKey, ParseError> {
 }
 
 fn pending_entry(src: &str, node: &Node) -> Result<Pending, ParseError> {
-    let [path, value] = string_pair(src, node, "pending value", ["path", "value"])?;
+    let [path, value] = string_members(src, node, "pending value", ["path", "value"])?;
     Ok(Pending { path, value })
 }
 
-/// An object of exactly the two string members `names` (a seal `entry`).
-fn string_pair(
+/// An object of exactly the string members `names` (a seal `entry`).
+fn string_members<const N: usize>(
     src: &str,
     node: &Node,
     entry: &str,
-    names: [&str; 2],
-) -> Result<[String; 2], ParseError> {
+    names: [&str; N],
+) -> Result<[String; N], ParseError> {
     let Kind::Object(members) = &node.kind else {
         return Err(ParseError::at(
             src,
@@ -259,7 +371,7 @@ fn string_pair(
             format!("each seal {entry} must be an object"),
         ));
     };
-    let mut found: [Option<String>; 2] = [None, None];
+    let mut found: [Option<String>; N] = std::array::from_fn(|_| None);
     for m in members {
         match names.iter().position(|n| *n == m.key) {
             Some(i) => found[i] = Some(string_field(src, &m.value, names[i])?),
@@ -272,14 +384,16 @@ fn string_pair(
             }
         }
     }
-    match found {
-        [Some(a), Some(b)] => Ok([a, b]),
-        _ => Err(ParseError::at(
+    if found.iter().any(Option::is_none) {
+        let (last, rest) = names.split_last().unwrap_or((&"", &[]));
+        let both = if N == 2 { "both " } else { "" };
+        return Err(ParseError::at(
             src,
             node.span.start,
-            format!("a seal {entry} needs both {} and {}", names[0], names[1]),
-        )),
+            format!("a seal {entry} needs {both}{} and {last}", rest.join(", ")),
+        ));
     }
+    Ok(found.map(Option::unwrap_or_default))
 }
 
 /// A value to write: just what the metadata needs.
@@ -366,6 +480,10 @@ fn metadata_out(meta: &Metadata) -> Out<'_> {
         })
         .collect();
     fields.push(("recipients", Out::Arr(recipients)));
+    if !meta.groups.is_empty() {
+        fields.push(("groups", Out::Arr(meta.groups.iter().map(group_out).collect())));
+        fields.push(("default_mac", Out::Str(&meta.default_mac)));
+    }
     if !meta.pending.is_empty() {
         let pending = meta
             .pending
@@ -380,6 +498,26 @@ fn metadata_out(meta: &Metadata) -> Out<'_> {
         fields.push(("signature", Out::Str(&signed.signature)));
     }
     Out::Obj(fields)
+}
+
+fn group_out(g: &Group) -> Out<'_> {
+    let recipients = g
+        .recipients
+        .iter()
+        .map(|r| {
+            Out::Obj(vec![
+                ("recipient", Out::Str(&r.recipient)),
+                ("data_key", Out::Str(&r.data_key)),
+                ("file_key", Out::Str(&r.file_key)),
+            ])
+        })
+        .collect();
+    Out::Obj(vec![
+        ("name", Out::Str(&g.name)),
+        ("keys", Out::Arr(g.keys.iter().map(|k| Out::Str(k)).collect())),
+        ("recipients", Out::Arr(recipients)),
+        ("mac", Out::Str(&g.mac)),
+    ])
 }
 
 /// The whitespace between the start of `pos`'s line and `pos`, when nothing

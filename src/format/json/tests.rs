@@ -1,5 +1,5 @@
 use super::*;
-use crate::metadata::{WrappedKey, RESERVED_KEY};
+use crate::metadata::{Changed, Group, GroupKey, Pending, Signed, WrappedKey, RESERVED_KEY};
 
 use proptest::prelude::*;
 use serde_json::Value;
@@ -220,6 +220,244 @@ fn metadata_errors() {
     );
     // A seal member in a nested object is ordinary data.
     assert_eq!(texts("{\"a\": {\"seal\": 1}}").len(), 1);
+}
+
+const ARMOR: &str = "-----BEGIN AGE ENCRYPTED FILE-----\nYWdl\n-----END AGE ENCRYPTED FILE-----\n";
+
+/// Version 5 with two groups (the second with two recipients), a pending
+/// value and a signature: every field the block can hold.
+fn group_meta() -> Metadata {
+    let key = |r: &str| GroupKey {
+        recipient: r.into(),
+        data_key: ARMOR.into(),
+        file_key: ARMOR.into(),
+    };
+    Metadata {
+        version: 5,
+        changed: vec![Changed {
+            path: "/db/pass".into(),
+            date: "2026-11-23T11:30:00Z".into(),
+        }],
+        groups: vec![
+            Group {
+                name: "dba".into(),
+                keys: vec!["db.*".into()],
+                recipients: vec![key("age1dba")],
+                mac: "Z21hYw".into(),
+            },
+            Group {
+                name: "ops".into(),
+                keys: vec!["ops.*".into(), "ci.token".into()],
+                recipients: vec![key("age1ops"), key("ssh-ed25519 AAAA ops")],
+                mac: "b3Bz".into(),
+            },
+        ],
+        default_mac: "ZGVm".into(),
+        pending: vec![Pending {
+            path: "/db/user".into(),
+            value: ARMOR.into(),
+        }],
+        signed: Some(Signed {
+            signer: "ssh-ed25519 AAAA me".into(),
+            signature: "-----BEGIN SSH SIGNATURE-----\nU1NI\n-----END SSH SIGNATURE-----\n".into(),
+        }),
+        ..meta()
+    }
+}
+
+/// The block of `group_meta` in a document indented by two spaces, as the
+/// draft lays it out: groups and default_mac after recipients.
+const GROUP_BLOCK: &str = r#",
+  "seal": {
+    "version": 5,
+    "modified": "2026-11-23T11:30:00Z",
+    "encrypt": [
+      "db.*"
+    ],
+    "changed": {
+      "/db/pass": "2026-11-23T11:30:00Z"
+    },
+    "recipients": [
+      {
+        "recipient": "age1xyz",
+        "data_key": "-----BEGIN AGE ENCRYPTED FILE-----\nYWdl\n-----END AGE ENCRYPTED FILE-----\n"
+      }
+    ],
+    "groups": [
+      {
+        "name": "dba",
+        "keys": [
+          "db.*"
+        ],
+        "recipients": [
+          {
+            "recipient": "age1dba",
+            "data_key": "-----BEGIN AGE ENCRYPTED FILE-----\nYWdl\n-----END AGE ENCRYPTED FILE-----\n",
+            "file_key": "-----BEGIN AGE ENCRYPTED FILE-----\nYWdl\n-----END AGE ENCRYPTED FILE-----\n"
+          }
+        ],
+        "mac": "Z21hYw"
+      },
+      {
+        "name": "ops",
+        "keys": [
+          "ops.*",
+          "ci.token"
+        ],
+        "recipients": [
+          {
+            "recipient": "age1ops",
+            "data_key": "-----BEGIN AGE ENCRYPTED FILE-----\nYWdl\n-----END AGE ENCRYPTED FILE-----\n",
+            "file_key": "-----BEGIN AGE ENCRYPTED FILE-----\nYWdl\n-----END AGE ENCRYPTED FILE-----\n"
+          },
+          {
+            "recipient": "ssh-ed25519 AAAA ops",
+            "data_key": "-----BEGIN AGE ENCRYPTED FILE-----\nYWdl\n-----END AGE ENCRYPTED FILE-----\n",
+            "file_key": "-----BEGIN AGE ENCRYPTED FILE-----\nYWdl\n-----END AGE ENCRYPTED FILE-----\n"
+          }
+        ],
+        "mac": "b3Bz"
+      }
+    ],
+    "default_mac": "ZGVm",
+    "pending": [
+      {
+        "path": "/db/user",
+        "value": "-----BEGIN AGE ENCRYPTED FILE-----\nYWdl\n-----END AGE ENCRYPTED FILE-----\n"
+      }
+    ],
+    "mac": "bWFj",
+    "signer": "ssh-ed25519 AAAA me",
+    "signature": "-----BEGIN SSH SIGNATURE-----\nU1NI\n-----END SSH SIGNATURE-----\n"
+  }"#;
+
+const GROUP_BODY: &str = "{\n  \"db\": {\n    \"pass\": \"x\"\n  }\n}\n";
+
+/// `GROUP_BODY` sealed with `block` in place of `GROUP_BLOCK`.
+fn with_block(block: &str) -> String {
+    let at = GROUP_BODY.rfind("\n}").unwrap();
+    format!("{}{block}{}", &GROUP_BODY[..at], &GROUP_BODY[at..])
+}
+
+#[test]
+fn groups_round_trip_byte_exact() {
+    let sealed = attach_metadata(GROUP_BODY, &group_meta()).unwrap();
+    assert_eq!(sealed, with_block(GROUP_BLOCK));
+    let s = scan(&sealed).unwrap();
+    let block = s.metadata.unwrap();
+    assert_eq!(block.metadata, group_meta());
+    assert_eq!(&sealed[block.region.clone()], GROUP_BLOCK);
+    assert_eq!(s.leaves.len(), 1);
+    // CRLF and compact documents carry the same fields.
+    let crlf = GROUP_BODY.replace('\n', "\r\n");
+    let sealed = attach_metadata(&crlf, &group_meta()).unwrap();
+    assert_eq!(sealed, with_block(GROUP_BLOCK).replace('\n', "\r\n"));
+    assert_eq!(scan(&sealed).unwrap().metadata.unwrap().metadata, group_meta());
+    let compact = attach_metadata("{\"a\":1}", &group_meta()).unwrap();
+    assert!(compact.contains(
+        "}],\"groups\":[{\"name\":\"dba\",\"keys\":[\"db.*\"],\"recipients\":[{\"recipient\":\"age1dba\","
+    ));
+    assert!(compact.contains("\"mac\":\"b3Bz\"}],\"default_mac\":\"ZGVm\",\"pending\":["));
+    assert_eq!(scan(&compact).unwrap().metadata.unwrap().metadata, group_meta());
+    // Without groups neither field is written.
+    let plain = attach_metadata(GROUP_BODY, &Metadata { version: 4, ..meta() }).unwrap();
+    assert!(!plain.contains("groups") && !plain.contains("default_mac"));
+}
+
+/// `GROUP_BLOCK` with `from` replaced by `to` (exactly once), scanned.
+fn group_err(from: &str, to: &str) -> (usize, usize, String) {
+    assert_eq!(GROUP_BLOCK.matches(from).count(), 1, "{from}");
+    err(&with_block(&GROUP_BLOCK.replace(from, to)))
+}
+
+#[test]
+fn groups_refusals() {
+    const LAYOUT: &str = "the seal metadata is not laid out as seal writes it (changed by hand or by another tool); restore the file from version control";
+    // Before version 5 either field names itself, at its key.
+    assert_eq!(
+        group_err("\"version\": 5", "\"version\": 4"),
+        (20, 5, "seal metadata: `groups` needs format version 5".into())
+    );
+    let no_groups = |version: &str| {
+        let start = GROUP_BLOCK.find("\n    \"groups\"").unwrap();
+        let end = GROUP_BLOCK.find("\n    \"default_mac\"").unwrap();
+        let block = format!("{}{}", &GROUP_BLOCK[..start], &GROUP_BLOCK[end..]);
+        err(&with_block(&block.replace("\"version\": 5", version)))
+    };
+    assert_eq!(
+        no_groups("\"version\": 3"),
+        (20, 5, "seal metadata: `default_mac` needs format version 5".into())
+    );
+    assert_eq!(
+        no_groups("\"version\": 5"),
+        (5, 11, "seal metadata: `default_mac` without `groups`".into())
+    );
+    assert_eq!(
+        group_err("\n    \"default_mac\": \"ZGVm\",", ""),
+        (5, 11, "seal metadata: `groups` without `default_mac`".into())
+    );
+    // A group, or a group recipient, missing a field or with an unknown one.
+    assert_eq!(
+        group_err("\n        \"name\": \"dba\",", ""),
+        (21, 7, "a seal group needs name, keys, recipients and mac".into())
+    );
+    assert_eq!(
+        group_err(",\n        \"mac\": \"Z21hYw\"", "").2,
+        "a seal group needs name, keys, recipients and mac"
+    );
+    assert_eq!(
+        group_err("\"name\": \"ops\"", "\"name\": \"ops\", \"extra\": 1"),
+        (36, 24, "unknown field in a seal group".into())
+    );
+    assert_eq!(
+        group_err("\"age1dba\"", "\"age1dba\", \"note\": \"x\"").2,
+        "unknown field in a seal group recipient"
+    );
+    let file_key = ",\n            \"file_key\": \"-----BEGIN AGE ENCRYPTED FILE-----\\nYWdl\\n-----END AGE ENCRYPTED FILE-----\\n\"\n          }\n        ],\n        \"mac\": \"Z21hYw\"";
+    assert_eq!(
+        group_err(file_key, "\n          }\n        ],\n        \"mac\": \"Z21hYw\""),
+        (27, 11, "a seal group recipient needs recipient, data_key and file_key".into())
+    );
+    assert_eq!(
+        group_err("\"recipient\": \"age1dba\",", "").2,
+        "a seal group recipient needs recipient, data_key and file_key"
+    );
+    // Wrong types.
+    assert_eq!(
+        group_err("\"mac\": \"b3Bz\"", "\"mac\": 1").2,
+        "seal metadata field mac must be a string"
+    );
+    assert_eq!(
+        group_err("\"default_mac\": \"ZGVm\"", "\"default_mac\": []").2,
+        "seal metadata field default_mac must be a string"
+    );
+    assert_eq!(
+        err(&with_block(&GROUP_BLOCK.replacen("\"keys\": [\n          \"db.*\"\n        ]", "\"keys\": \"db.*\"", 1))).2,
+        "seal metadata field keys must be an array"
+    );
+    // Fields out of order, in the block or in a group, or an empty list the
+    // writer would have left out: the exact layout only.
+    let swapped = GROUP_BLOCK
+        .replace(",\n    \"default_mac\": \"ZGVm\"", "")
+        .replace("\n    \"groups\": [", "\n    \"default_mac\": \"ZGVm\",\n    \"groups\": [");
+    assert_eq!(err(&with_block(&swapped)).2, LAYOUT);
+    let after_pending = GROUP_BLOCK
+        .replace("\n    \"default_mac\": \"ZGVm\",", "")
+        .replace("\n    \"mac\": \"bWFj\"", "\n    \"default_mac\": \"ZGVm\",\n    \"mac\": \"bWFj\"");
+    assert_eq!(err(&with_block(&after_pending)), (4, 4, LAYOUT.into()));
+    assert_eq!(
+        group_err("\"name\": \"dba\",\n        \"keys\": [\n          \"db.*\"\n        ],", "\"keys\": [\n          \"db.*\"\n        ],\n        \"name\": \"dba\",").2,
+        LAYOUT
+    );
+    assert_eq!(
+        group_err("\"recipient\": \"age1ops\",\n            \"data_key\"", "\"data_key\"").2,
+        "a seal group recipient needs recipient, data_key and file_key"
+    );
+    let compact = "{\"seal\":{\"version\":5,\"modified\":\"2026-11-23T11:30:00Z\",\"recipients\":[],\"groups\":[],\"default_mac\":\"\",\"mac\":\"bWFj\"}}";
+    assert_eq!(err(compact).2, LAYOUT);
+    // Errors never quote values.
+    let (_, _, message) = group_err("\"name\": \"ops\"", "\"name\": \"qzx\", \"extra\": \"qzx\"");
+    assert!(!message.contains("qzx"));
 }
 
 #[test]
