@@ -28,7 +28,10 @@ use crate::format::common::{self, splice};
 use crate::format::{
     line_ending, EditError, Leaf, LeafKind, MetadataBlock, ParseError, Scan, Syntax, Typed,
 };
-use crate::metadata::{readable, unsupported_version, Changed, Metadata, Pending, WrappedKey};
+use crate::metadata::{
+    readable, unsupported_version, Changed, Group, GroupKey, Metadata, Pending, WrappedKey,
+    GROUPS_SINCE,
+};
 use crate::path::{KeyPath, PathQuery};
 
 const META_PREFIX: &str = "# seal: ";
@@ -370,6 +373,8 @@ fn metadata_lines(src: &str, start: usize) -> Result<Metadata, ParseError> {
     let mut encrypt = Vec::new();
     let mut changed = Vec::new();
     let mut recipients: Vec<WrappedKey> = Vec::new();
+    let mut groups: Vec<GroupLines> = Vec::new();
+    let mut default_mac: Option<(usize, String)> = None;
     let mut pending: Vec<Pending> = Vec::new();
     let mut pos = start;
     while pos < src.len() {
@@ -455,6 +460,72 @@ fn metadata_lines(src: &str, start: usize) -> Result<Metadata, ParseError> {
                 value,
                 || ParseError::at(src, field_at, "data_key before any recipient in the seal metadata"),
             )?,
+            // A group's fields follow its `group` line, each recipient's
+            // after its `group_recipient` line; the layout check refuses
+            // any other order.
+            "group" => groups.push(GroupLines {
+                at: field_at,
+                name: value.to_owned(),
+                keys: Vec::new(),
+                recipients: Vec::new(),
+                mac: None,
+            }),
+            "group_keys" => groups
+                .last_mut()
+                .ok_or_else(|| before_group(src, field_at, "group_keys"))?
+                .keys
+                .push(value.to_owned()),
+            "group_recipient" => groups
+                .last_mut()
+                .ok_or_else(|| before_group(src, field_at, "group_recipient"))?
+                .recipients
+                .push((
+                    field_at,
+                    GroupKey {
+                        recipient: value.to_owned(),
+                        data_key: String::new(),
+                        file_key: String::new(),
+                    },
+                )),
+            "group_data_key" | "group_file_key" => {
+                let recipient = groups
+                    .last_mut()
+                    .and_then(|g| g.recipients.last_mut())
+                    .map(|(_, r)| r);
+                push_armored_line(
+                    recipient.map(|r| {
+                        if field == "group_data_key" {
+                            &mut r.data_key
+                        } else {
+                            &mut r.file_key
+                        }
+                    }),
+                    value,
+                    || {
+                        ParseError::at(
+                            src,
+                            field_at,
+                            format!("{field} before any group_recipient of its group in the seal metadata"),
+                        )
+                    },
+                )?
+            }
+            "group_mac" => {
+                let group = groups
+                    .last_mut()
+                    .ok_or_else(|| before_group(src, field_at, "group_mac"))?;
+                group.mac = once(&group.mac)?;
+            }
+            "default_mac" => {
+                if default_mac.is_some() {
+                    return Err(ParseError::at(
+                        src,
+                        field_at,
+                        "repeated field in the seal metadata",
+                    ));
+                }
+                default_mac = Some((field_at, value.to_owned()));
+            }
             "pending" => pending.push(Pending {
                 path: value.to_owned(),
                 value: String::new(),
@@ -478,18 +549,120 @@ fn metadata_lines(src: &str, start: usize) -> Result<Metadata, ParseError> {
     }
     let signed = common::signed_pair(signer, signature)
         .map_err(|what| ParseError::at(src, start, format!("seal metadata: {what}")))?;
+    let version = version.ok_or_else(|| missing("version"))?;
+    let (groups, default_mac) = group_fields(src, version, groups, default_mac)?;
     Ok(Metadata {
-        version: version.ok_or_else(|| missing("version"))?,
+        version,
         modified: modified.ok_or_else(|| missing("modified"))?,
         encrypt,
         changed,
         recipients,
-        groups: Vec::new(),
-        default_mac: String::new(),
+        groups,
+        default_mac,
         pending,
         mac: mac.ok_or_else(|| missing("mac"))?,
         signed,
     })
+}
+
+/// A key group as its lines give it, with where they start, until
+/// [`group_fields`] checks that none is missing.
+struct GroupLines {
+    /// The `group` line's field.
+    at: usize,
+    name: String,
+    keys: Vec<String>,
+    /// Each with its `group_recipient` line's field.
+    recipients: Vec<(usize, GroupKey)>,
+    mac: Option<String>,
+}
+
+fn before_group(src: &str, at: usize, field: &str) -> ParseError {
+    ParseError::at(
+        src,
+        at,
+        format!("{field} before any group in the seal metadata"),
+    )
+}
+
+/// `groups` and `default_mac` from their lines: both need format version
+/// 5 and come together, and every group and group recipient has all its
+/// fields. Each error points at the line it is about.
+fn group_fields(
+    src: &str,
+    version: u64,
+    groups: Vec<GroupLines>,
+    default_mac: Option<(usize, String)>,
+) -> Result<(Vec<Group>, String), ParseError> {
+    let too_old = |at: usize, field: &str| {
+        ParseError::at(
+            src,
+            at,
+            format!("seal metadata: `{field}` needs format version {GROUPS_SINCE}"),
+        )
+    };
+    if version < GROUPS_SINCE {
+        if let Some(g) = groups.first() {
+            return Err(too_old(g.at, "groups"));
+        }
+        if let Some((at, _)) = default_mac {
+            return Err(too_old(at, "default_mac"));
+        }
+    }
+    let default_mac = match (groups.first(), default_mac) {
+        (None, None) => return Ok((Vec::new(), String::new())),
+        (Some(_), Some((_, mac))) => mac,
+        (Some(g), None) => {
+            return Err(ParseError::at(
+                src,
+                g.at,
+                "seal metadata: `groups` without `default_mac`",
+            ))
+        }
+        (None, Some((at, _))) => {
+            return Err(ParseError::at(
+                src,
+                at,
+                "seal metadata: `default_mac` without `groups`",
+            ))
+        }
+    };
+    let missing = |at: usize, field: &str| {
+        ParseError::at(src, at, format!("seal metadata group has no {field} field"))
+    };
+    let groups = groups
+        .into_iter()
+        .map(|g| {
+            // dotenv has no empty list: a group without `group_keys` or
+            // `group_recipient` lines lacks the field.
+            if g.keys.is_empty() {
+                return Err(missing(g.at, "group_keys"));
+            }
+            if g.recipients.is_empty() {
+                return Err(missing(g.at, "group_recipient"));
+            }
+            let recipients = g
+                .recipients
+                .into_iter()
+                .map(|(at, r)| {
+                    if r.data_key.is_empty() {
+                        Err(missing(at, "group_data_key"))
+                    } else if r.file_key.is_empty() {
+                        Err(missing(at, "group_file_key"))
+                    } else {
+                        Ok(r)
+                    }
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(Group {
+                name: g.name,
+                keys: g.keys,
+                recipients,
+                mac: g.mac.ok_or_else(|| missing(g.at, "group_mac"))?,
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((groups, default_mac))
 }
 
 /// One armored line of a `data_key` or `pending_value` field: the line and
@@ -666,6 +839,20 @@ fn attach_metadata(body: &str, meta: &Metadata) -> Result<String, EditError> {
         && meta.recipients.iter().all(|r| {
             one_line(&r.recipient) && !r.data_key.is_empty() && !r.data_key.contains('\r')
         })
+        && meta.groups.iter().all(|g| {
+            one_line(&g.name)
+                && one_line(&g.mac)
+                && !g.keys.is_empty()
+                && g.keys.iter().all(|k| one_line(k))
+                && !g.recipients.is_empty()
+                && g.recipients.iter().all(|r| {
+                    one_line(&r.recipient)
+                        && [&r.data_key, &r.file_key]
+                            .iter()
+                            .all(|k| !k.is_empty() && !k.contains('\r'))
+                })
+        })
+        && one_line(&meta.default_mac)
         && meta.pending.iter().all(|p| {
             one_line(&p.path) && !p.value.is_empty() && !p.value.contains('\r')
         })
@@ -674,7 +861,7 @@ fn attach_metadata(body: &str, meta: &Metadata) -> Result<String, EditError> {
         });
     if !fields_ok {
         return Err(EditError::Unsupported(
-            "seal metadata for dotenv cannot hold line breaks in its fields or an empty data key"
+            "seal metadata for dotenv cannot hold line breaks in its fields, an empty data key, or a key group without keys or recipients"
                 .into(),
         ));
     }
@@ -712,6 +899,23 @@ fn render_metadata_lines(meta: &Metadata) -> Vec<String> {
     for r in &meta.recipients {
         lines.push(format!("{META_PREFIX}recipient={}", r.recipient));
         push_armored(&mut lines, "data_key", &r.data_key);
+    }
+    for g in &meta.groups {
+        lines.push(format!("{META_PREFIX}group={}", g.name));
+        lines.extend(
+            g.keys
+                .iter()
+                .map(|k| format!("{META_PREFIX}group_keys={k}")),
+        );
+        for r in &g.recipients {
+            lines.push(format!("{META_PREFIX}group_recipient={}", r.recipient));
+            push_armored(&mut lines, "group_data_key", &r.data_key);
+            push_armored(&mut lines, "group_file_key", &r.file_key);
+        }
+        lines.push(format!("{META_PREFIX}group_mac={}", g.mac));
+    }
+    if !meta.groups.is_empty() {
+        lines.push(format!("{META_PREFIX}default_mac={}", meta.default_mac));
     }
     for p in &meta.pending {
         lines.push(format!("{META_PREFIX}pending={}", p.path));

@@ -1,4 +1,5 @@
 use super::*;
+use crate::metadata::Signed;
 use proptest::prelude::*;
 
 fn q(s: &str) -> PathQuery {
@@ -417,8 +418,8 @@ proptest! {
     }
 
     #[test]
-    fn metadata_round_trip(doc in arb_doc(), enc in prop::collection::vec("[A-Za-z_.*=]{0,5}", 0..3)) {
-        let m = Metadata { encrypt: enc, ..meta() };
+    fn metadata_round_trip(doc in arb_doc(), enc in prop::collection::vec("[A-Za-z_.*=]{0,5}", 0..3), grouped in any::<bool>()) {
+        let m = Metadata { encrypt: enc, ..if grouped { group_meta() } else { meta() } };
         let sealed = attach_metadata(&doc, &m).unwrap();
         let s = scan(&sealed).unwrap();
         let block = s.metadata.unwrap();
@@ -479,5 +480,308 @@ proptest! {
         let _ = scan(&lossy);
         let _ = set_value(&s, &q("A"), "1");
         let _ = remove_value(&lossy, &q("A"));
+    }
+}
+
+fn armored(body: &str) -> String {
+    format!("-----BEGIN AGE ENCRYPTED FILE-----\n{body}\n-----END AGE ENCRYPTED FILE-----\n")
+}
+
+/// Version 5 metadata with two groups (the second with two recipients),
+/// a pending value and a signature.
+fn group_meta() -> Metadata {
+    Metadata {
+        version: 5,
+        groups: vec![
+            Group {
+                name: "dba".into(),
+                keys: vec!["DB_*".into()],
+                recipients: vec![GroupKey {
+                    recipient: "age1dba".into(),
+                    data_key: armored("ZGs="),
+                    file_key: armored("Zms="),
+                }],
+                mac: "Z21hYw".into(),
+            },
+            Group {
+                name: "ops.team".into(),
+                keys: vec!["API".into(), "TOKEN=x".into()],
+                recipients: vec![
+                    GroupKey {
+                        recipient: "age1ops".into(),
+                        data_key: "d1\n".into(),
+                        file_key: "f1\n".into(),
+                    },
+                    GroupKey {
+                        recipient: "ssh-ed25519 AAAA ops@host".into(),
+                        data_key: "d2\nd3\n".into(),
+                        file_key: "f2\n".into(),
+                    },
+                ],
+                mac: "b3Bz".into(),
+            },
+        ],
+        default_mac: "ZGVm".into(),
+        pending: vec![Pending {
+            path: "/NEW".into(),
+            value: armored("cGVu"),
+        }],
+        signed: Some(Signed {
+            signer: "ssh-ed25519 AAAA me@host".into(),
+            signature: "-----BEGIN SSH SIGNATURE-----\nc2ln\n-----END SSH SIGNATURE-----\n".into(),
+        }),
+        ..meta()
+    }
+}
+
+const GROUP_BLOCK: &str = "\
+# seal: version=5
+# seal: modified=2026-11-23T11:30:00Z
+# seal: encrypt=DB_*
+# seal: encrypt=API=x
+# seal: recipient=age1xyz
+# seal: data_key=-----BEGIN AGE ENCRYPTED FILE-----
+# seal: data_key=YWdl
+# seal: data_key=-----END AGE ENCRYPTED FILE-----
+# seal: recipient=ssh-ed25519 AAAA me@host
+# seal: data_key=a
+# seal: data_key=b
+# seal: group=dba
+# seal: group_keys=DB_*
+# seal: group_recipient=age1dba
+# seal: group_data_key=-----BEGIN AGE ENCRYPTED FILE-----
+# seal: group_data_key=ZGs=
+# seal: group_data_key=-----END AGE ENCRYPTED FILE-----
+# seal: group_file_key=-----BEGIN AGE ENCRYPTED FILE-----
+# seal: group_file_key=Zms=
+# seal: group_file_key=-----END AGE ENCRYPTED FILE-----
+# seal: group_mac=Z21hYw
+# seal: group=ops.team
+# seal: group_keys=API
+# seal: group_keys=TOKEN=x
+# seal: group_recipient=age1ops
+# seal: group_data_key=d1
+# seal: group_file_key=f1
+# seal: group_recipient=ssh-ed25519 AAAA ops@host
+# seal: group_data_key=d2
+# seal: group_data_key=d3
+# seal: group_file_key=f2
+# seal: group_mac=b3Bz
+# seal: default_mac=ZGVm
+# seal: pending=/NEW
+# seal: pending_value=-----BEGIN AGE ENCRYPTED FILE-----
+# seal: pending_value=cGVu
+# seal: pending_value=-----END AGE ENCRYPTED FILE-----
+# seal: mac=bWFj
+# seal: signer=ssh-ed25519 AAAA me@host
+# seal: signature=-----BEGIN SSH SIGNATURE-----
+# seal: signature=c2ln
+# seal: signature=-----END SSH SIGNATURE-----
+";
+
+#[test]
+fn group_block_round_trip() {
+    let sealed = attach_metadata("A=1\n", &group_meta()).unwrap();
+    assert_eq!(sealed, format!("A=1\n{GROUP_BLOCK}"));
+    let block = scan(&sealed).unwrap().metadata.unwrap();
+    assert_eq!(block.metadata, group_meta());
+    assert_eq!(block.region, 4..sealed.len());
+    // CRLF and a body without a final break round-trip too.
+    for body in ["A=1\r\n", "A=1"] {
+        let sealed = attach_metadata(body, &group_meta()).unwrap();
+        let block = scan(&sealed).unwrap().metadata.unwrap();
+        assert_eq!(block.metadata, group_meta(), "{body:?}");
+        assert_eq!(&sealed[..block.region.start], body);
+    }
+    // Without groups: neither group lines nor `default_mac`.
+    let no_groups = Metadata {
+        groups: Vec::new(),
+        default_mac: String::new(),
+        ..group_meta()
+    };
+    let sealed = attach_metadata("A=1\n", &no_groups).unwrap();
+    assert!(!sealed.contains("group") && !sealed.contains("default_mac"));
+    assert_eq!(scan(&sealed).unwrap().metadata.unwrap().metadata, no_groups);
+}
+
+#[test]
+fn group_block_writer_refuses_what_cannot_be_read_back() {
+    let refused = |edit: fn(&mut Metadata)| {
+        let mut m = group_meta();
+        edit(&mut m);
+        matches!(attach_metadata("A=1\n", &m), Err(EditError::Unsupported(_)))
+    };
+    assert!(refused(|m| m.groups[0].name.push('\n')));
+    assert!(refused(|m| m.groups[0].keys.clear()));
+    assert!(refused(|m| m.groups[0].keys[0].push('\n')));
+    assert!(refused(|m| m.groups[0].recipients.clear()));
+    assert!(refused(|m| m.groups[1].recipients[1].recipient.push('\r')));
+    assert!(refused(|m| m.groups[1].recipients[1].data_key.clear()));
+    assert!(refused(|m| m.groups[1].recipients[1].file_key.clear()));
+    assert!(refused(|m| m.groups[1].recipients[0].file_key.push('\r')));
+    assert!(refused(|m| m.groups[1].mac.push('\n')));
+    assert!(refused(|m| m.default_mac.push('\n')));
+}
+
+#[test]
+fn group_block_errors() {
+    let sealed = format!("A=1\n{GROUP_BLOCK}");
+    let line_of = |needle: &str| 1 + sealed[..sealed.find(needle).unwrap()].matches('\n').count();
+    let col = META_PREFIX.len() + 1;
+    let cut = |line: &str| sealed.replacen(&format!("# seal: {line}\n"), "", 1);
+
+    // Only version 5 has the fields.
+    let v4 = sealed.replace("version=5", "version=4");
+    assert_eq!(
+        err(&v4),
+        (
+            line_of("group=dba"),
+            col,
+            "seal metadata: `groups` needs format version 5".into()
+        )
+    );
+    assert_eq!(
+        err(&sealed.replace("version=5", "version=3")).2,
+        "seal metadata: `groups` needs format version 5"
+    );
+
+    // `groups` and `default_mac` come together.
+    assert_eq!(
+        err(&cut("default_mac=ZGVm")),
+        (
+            line_of("group=dba"),
+            col,
+            "seal metadata: `groups` without `default_mac`".into()
+        )
+    );
+    let default_only: String = sealed
+        .lines()
+        .filter(|l| !l.contains("# seal: group"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(
+        err(&default_only).2,
+        "seal metadata: `default_mac` without `groups`"
+    );
+    assert_eq!(
+        err(&default_only.replace("version=5", "version=4")).2,
+        "seal metadata: `default_mac` needs format version 5"
+    );
+    assert_eq!(
+        err(&sealed.replace(
+            "# seal: default_mac=ZGVm\n",
+            "# seal: default_mac=ZGVm\n# seal: default_mac=ZGVm\n"
+        ))
+        .2,
+        "repeated field in the seal metadata"
+    );
+
+    // Every field of a group and of a group recipient.
+    let missing = |field: &str| format!("seal metadata group has no {field} field");
+    assert_eq!(
+        err(&cut("group_keys=DB_*")),
+        (line_of("group=dba"), col, missing("group_keys"))
+    );
+    assert_eq!(
+        err(&cut("group_mac=b3Bz")),
+        (line_of("group=ops.team"), col, missing("group_mac"))
+    );
+    let (from, to) = (
+        sealed.find("# seal: group_recipient=age1dba").unwrap(),
+        sealed.find("# seal: group_mac=Z21hYw").unwrap(),
+    );
+    let no_recipient = format!("{}{}", &sealed[..from], &sealed[to..]);
+    assert_eq!(
+        err(&no_recipient),
+        (line_of("group=dba"), col, missing("group_recipient"))
+    );
+    assert_eq!(
+        err(&cut("group_data_key=d1")),
+        (line_of("group_recipient=age1ops"), col, missing("group_data_key"))
+    );
+    assert_eq!(
+        err(&cut("group_file_key=f2")),
+        (
+            line_of("group_recipient=ssh-ed25519 AAAA ops@host"),
+            col,
+            missing("group_file_key")
+        )
+    );
+    assert_eq!(
+        err(&sealed.replace("group_mac=Z21hYw\n", "group_mac=Z21hYw\n# seal: group_mac=Z21hYw\n")).2,
+        "repeated field in the seal metadata"
+    );
+
+    // Fields of a group before its `group` line, of a recipient before
+    // its `group_recipient` line.
+    let no_group = cut("group=dba");
+    assert_eq!(
+        err(&no_group),
+        (
+            line_of("group=dba"),
+            col,
+            "group_keys before any group in the seal metadata".into()
+        )
+    );
+    for field in ["group_recipient", "group_mac"] {
+        let orphan = default_only.replace(
+            "# seal: default_mac=",
+            &format!("# seal: {field}=x\n# seal: default_mac="),
+        );
+        assert_eq!(
+            err(&orphan).2,
+            format!("{field} before any group in the seal metadata")
+        );
+    }
+    for field in ["group_data_key", "group_file_key"] {
+        let orphan = sealed.replace(
+            "# seal: group_keys=API\n",
+            &format!("# seal: group_keys=API\n# seal: {field}=x\n"),
+        );
+        assert_eq!(
+            err(&orphan),
+            (
+                line_of("group_keys=API") + 1,
+                col,
+                format!("{field} before any group_recipient of its group in the seal metadata")
+            )
+        );
+    }
+
+    // Unknown fields in a group or a group recipient.
+    for unknown in ["group_name=dba", "group_recipient_key=x", "group_data=x"] {
+        let at = sealed.replace(
+            "# seal: group_data_key=d1\n",
+            &format!("# seal: group_data_key=d1\n# seal: {unknown}\n"),
+        );
+        assert_eq!(
+            err(&at),
+            (line_of("group_data_key=d1") + 1, col, "unknown seal metadata field".into())
+        );
+    }
+
+    // Out of order: the layout check refuses what a writer would not write.
+    let layout = "the seal metadata is not laid out as seal writes it (changed by hand or by another tool); restore the file from version control";
+    let swap = |a: &str, b: &str| {
+        let (a, b) = (format!("# seal: {a}\n"), format!("# seal: {b}\n"));
+        sealed.replacen(&format!("{a}{b}"), &format!("{b}{a}"), 1)
+    };
+    for reordered in [
+        swap("group=ops.team", "group_keys=API"),
+        swap("group_mac=b3Bz", "default_mac=ZGVm"),
+        swap("default_mac=ZGVm", "pending=/NEW"),
+        swap("group_data_key=d1", "group_file_key=f1"),
+        swap("group_data_key=d3", "group_file_key=f2"),
+        swap("data_key=b", "group=dba"),
+        swap("group_file_key=-----END AGE ENCRYPTED FILE-----", "group_mac=Z21hYw"),
+    ] {
+        assert_ne!(reordered, sealed);
+        assert_eq!(err(&reordered), (2, 1, layout.into()));
+    }
+    // Errors never quote values.
+    for e in [err(&v4), err(&cut("group_mac=b3Bz")), err(&cut("group_file_key=f2"))] {
+        for value in ["dba", "ops.team", "age1", "ZGVm", "b3Bz"] {
+            assert!(!e.2.contains(value), "{}", e.2);
+        }
     }
 }
