@@ -6,7 +6,8 @@ use toml_edit::{Item, Table, Value};
 
 use crate::format::{common, line_ending, EditError, MetadataBlock, ParseError};
 use crate::metadata::{
-    readable, unsupported_version, Changed, Metadata, Pending, WrappedKey, RESERVED_KEY,
+    readable, unsupported_version, Changed, Group, GroupKey, Metadata, Pending, WrappedKey,
+    GROUPS_SINCE, RESERVED_KEY,
 };
 
 use super::quote;
@@ -93,6 +94,7 @@ pub(super) fn block_text(meta: &Metadata, body: &str, le: &str) -> String {
     changed_lines(meta, &mut lines);
     let recipients = meta.recipients.iter().map(|r| [&r.recipient, &r.data_key]);
     push_table_list(&mut lines, "recipients", ["recipient", "data_key"], recipients);
+    group_lines(meta, &mut lines);
     if !meta.pending.is_empty() {
         let pending = meta.pending.iter().map(|p| [&p.path, &p.value]);
         push_table_list(&mut lines, "pending", ["path", "value"], pending);
@@ -116,6 +118,40 @@ fn changed_lines(meta: &Metadata, lines: &mut Vec<String>) {
         let changed = meta.changed.iter().map(|c| [&c.path, &c.date]);
         push_table_list(lines, "changed", ["path", "date"], changed);
     }
+}
+
+/// `groups` and `default_mac` (version 5), when there are groups: one
+/// line per group as `recipients` has one per recipient, the group's
+/// patterns and recipients inline on it, separated by `, `.
+fn group_lines(meta: &Metadata, lines: &mut Vec<String>) {
+    if meta.groups.is_empty() {
+        return;
+    }
+    lines.push("groups = [".to_owned());
+    for g in &meta.groups {
+        let keys: Vec<String> = g.keys.iter().map(|k| quote(k)).collect();
+        let recipients: Vec<String> = g
+            .recipients
+            .iter()
+            .map(|r| {
+                format!(
+                    "{{ recipient = {}, data_key = {}, file_key = {} }}",
+                    quote(&r.recipient),
+                    quote(&r.data_key),
+                    quote(&r.file_key)
+                )
+            })
+            .collect();
+        lines.push(format!(
+            "  {{ name = {}, keys = [{}], recipients = [{}], mac = {} }},",
+            quote(&g.name),
+            keys.join(", "),
+            recipients.join(", "),
+            quote(&g.mac)
+        ));
+    }
+    lines.push("]".to_owned());
+    lines.push(format!("default_mac = {}", quote(&meta.default_mac)));
 }
 
 /// `FIELD = [`, one inline table of the two string fields `names` per row,
@@ -161,6 +197,41 @@ fn pending_field(src: &str, value: &Value) -> Result<Vec<Pending>, ParseError> {
         .collect()
 }
 
+/// Read `groups` (version 5): an array of `{ name, keys, recipients, mac }`
+/// inline tables, each recipient a `{ recipient, data_key, file_key }`.
+fn groups_field(src: &str, value: &Value) -> Result<Vec<Group>, ParseError> {
+    array(src, value, "groups")?
+        .into_iter()
+        .map(|v| {
+            let names = ["name", "keys", "recipients", "mac"];
+            let [name, keys, recipients, mac] = inline_fields(src, v, "metadata group", names)?;
+            Ok(Group {
+                name: string(src, name, "group name")?,
+                keys: array(src, keys, "group keys")?
+                    .into_iter()
+                    .map(|k| string(src, k, "group keys"))
+                    .collect::<Result<_, _>>()?,
+                recipients: array(src, recipients, "group recipients")?
+                    .into_iter()
+                    .map(|r| group_key(src, r))
+                    .collect::<Result<_, _>>()?,
+                mac: string(src, mac, "group mac")?,
+            })
+        })
+        .collect()
+}
+
+fn group_key(src: &str, v: &Value) -> Result<GroupKey, ParseError> {
+    let names = ["recipient", "data_key", "file_key"];
+    let [recipient, data_key, file_key] =
+        inline_fields(src, v, "metadata group recipient", names)?;
+    Ok(GroupKey {
+        recipient: string(src, recipient, "group recipient")?,
+        data_key: string(src, data_key, "group data_key")?,
+        file_key: string(src, file_key, "group file_key")?,
+    })
+}
+
 /// An inline table of exactly the two string fields `names` (a seal
 /// `entry`).
 fn string_pair(
@@ -169,6 +240,19 @@ fn string_pair(
     entry: &str,
     names: [&str; 2],
 ) -> Result<[String; 2], ParseError> {
+    let [a, b] = inline_fields(src, v, entry, names)?;
+    Ok([string(src, a, names[0])?, string(src, b, names[1])?])
+}
+
+/// The values of an inline table with exactly the fields `names` (a seal
+/// `entry`), in the order of `names`. Their order in the table is the
+/// layout check's to enforce.
+fn inline_fields<'v, const N: usize>(
+    src: &str,
+    v: &'v Value,
+    entry: &str,
+    names: [&str; N],
+) -> Result<[&'v Value; N], ParseError> {
     let Value::InlineTable(t) = v else {
         return Err(ParseError::at(
             src,
@@ -176,10 +260,11 @@ fn string_pair(
             format!("each seal {entry} must be an inline table"),
         ));
     };
-    let mut found: [Option<String>; 2] = [None, None];
+    // `v` stands in until a field is seen; `seen` says which were.
+    let (mut found, mut seen) = ([v; N], [false; N]);
     for (name, field) in t.iter() {
         match names.iter().position(|n| *n == name) {
-            Some(i) => found[i] = Some(string(src, field, names[i])?),
+            Some(i) => (found[i], seen[i]) = (field, true),
             None => {
                 return Err(ParseError::at(
                     src,
@@ -189,12 +274,17 @@ fn string_pair(
             }
         }
     }
-    match found {
-        [Some(a), Some(b)] => Ok([a, b]),
-        _ => Err(ParseError::at(
+    match seen.iter().position(|s| !s) {
+        None => Ok(found),
+        Some(_) if N == 2 => Err(ParseError::at(
             src,
             value_pos(v),
             format!("a seal {entry} needs both {} and {}", names[0], names[1]),
+        )),
+        Some(i) => Err(ParseError::at(
+            src,
+            value_pos(v),
+            format!("a seal {entry} has no {} field", names[i]),
         )),
     }
 }
@@ -228,6 +318,7 @@ fn fields(src: &str, table: &Table, at: usize) -> Result<Metadata, ParseError> {
     let (mut version, mut modified, mut encrypt, mut recipients, mut mac) =
         (None, None, Vec::new(), None, None);
     let (mut changed, mut pending) = (Vec::new(), Vec::new());
+    let (mut groups, mut default_mac) = (None, None);
     let (mut signer, mut signature) = (None, None);
     for (name, item) in table.iter() {
         let pos = table
@@ -262,6 +353,8 @@ fn fields(src: &str, table: &Table, at: usize) -> Result<Metadata, ParseError> {
             }
             "changed" => changed = changed_field(src, value)?,
             "pending" => pending = pending_field(src, value)?,
+            "groups" => groups = Some((pos, groups_field(src, value)?)),
+            "default_mac" => default_mac = Some((pos, string(src, value, "default_mac")?)),
             "recipients" => {
                 recipients = Some(
                     array(src, value, "recipients")?
@@ -277,18 +370,55 @@ fn fields(src: &str, table: &Table, at: usize) -> Result<Metadata, ParseError> {
         |field: &str| ParseError::at(src, at, format!("seal metadata has no {field} field"));
     let signed = common::signed_pair(signer, signature)
         .map_err(|what| ParseError::at(src, at, format!("seal metadata: {what}")))?;
+    let version = version.ok_or_else(|| missing("version"))?;
+    let (groups, default_mac) = group_pair(src, at, version, groups, default_mac)?;
     Ok(Metadata {
         signed,
-        version: version.ok_or_else(|| missing("version"))?,
+        version,
         modified: modified.ok_or_else(|| missing("modified"))?,
         encrypt,
         changed,
         recipients: recipients.ok_or_else(|| missing("recipients"))?,
-        groups: Vec::new(),
-        default_mac: String::new(),
+        groups,
+        default_mac,
         pending,
         mac: mac.ok_or_else(|| missing("mac"))?,
     })
+}
+
+/// `groups` and `default_mac` (each with the offset of its key): both or
+/// neither, and only from format version 5 (spec 6.1), as `pending` only
+/// from version 4.
+fn group_pair(
+    src: &str,
+    at: usize,
+    version: u64,
+    groups: Option<(usize, Vec<Group>)>,
+    default_mac: Option<(usize, String)>,
+) -> Result<(Vec<Group>, String), ParseError> {
+    let too_early = |pos: usize, field: &str| {
+        ParseError::at(
+            src,
+            pos,
+            format!("seal metadata: `{field}` needs format version {GROUPS_SINCE}"),
+        )
+    };
+    match (groups, default_mac) {
+        (None, None) => Ok((Vec::new(), String::new())),
+        (Some((pos, _)), _) if version < GROUPS_SINCE => Err(too_early(pos, "groups")),
+        (_, Some((pos, _))) if version < GROUPS_SINCE => Err(too_early(pos, "default_mac")),
+        (Some((_, groups)), Some((_, default_mac))) => Ok((groups, default_mac)),
+        (Some(_), None) => Err(ParseError::at(
+            src,
+            at,
+            "seal metadata: `groups` without `default_mac`",
+        )),
+        (None, Some((pos, _))) => Err(ParseError::at(
+            src,
+            pos,
+            "seal metadata: `default_mac` without `groups`",
+        )),
+    }
 }
 
 fn value_pos(v: &Value) -> usize {

@@ -343,3 +343,196 @@ fn tokens_are_basic_strings() {
     );
     assert_eq!(value_at("\"a\\u007F\"", 0..9).unwrap().as_str(), "a\u{7f}");
 }
+
+fn armored(body: &str) -> String {
+    format!("-----BEGIN AGE ENCRYPTED FILE-----\n{body}\n-----END AGE ENCRYPTED FILE-----\n")
+}
+
+/// Version 5: two groups, the second with two recipients, plus a pending
+/// value and a signature.
+fn grouped_meta() -> Metadata {
+    use crate::metadata::{Group, GroupKey, Pending, Signed};
+    let key = |recipient: &str, d: &str, f: &str| GroupKey {
+        recipient: recipient.into(),
+        data_key: armored(d),
+        file_key: armored(f),
+    };
+    Metadata {
+        version: 5,
+        groups: vec![
+            Group {
+                name: "dba".into(),
+                keys: vec!["db.*".into(), "/cache/url".into()],
+                recipients: vec![key("age1dba", "DDDD", "FFFF")],
+                mac: "Z21hYw".into(),
+            },
+            Group {
+                name: "ops.team-2".into(),
+                keys: vec!["deploy".into()],
+                recipients: vec![key("age1one", "D1", "F1"), key("age1two", "D2", "F2")],
+                mac: "b3Bz".into(),
+            },
+        ],
+        default_mac: "ZGVm".into(),
+        pending: vec![Pending {
+            path: "/db/y".into(),
+            value: armored("PPPP"),
+        }],
+        signed: Some(Signed {
+            signer: "ssh-ed25519 AAAAC3 me".into(),
+            signature: "-----BEGIN SSH SIGNATURE-----\nU1NI\n-----END SSH SIGNATURE-----\n"
+                .into(),
+        }),
+        ..meta()
+    }
+}
+
+const ARMOR: (&str, &str) = (
+    "-----BEGIN AGE ENCRYPTED FILE-----\\n",
+    "\\n-----END AGE ENCRYPTED FILE-----\\n",
+);
+
+#[test]
+fn groups_round_trip_laid_out_as_the_draft_says() {
+    let m = grouped_meta();
+    let (b, e) = ARMOR;
+    let expected = format!(
+        "a = 1\n\n[seal]\nversion = 5\nmodified = \"2026-11-23T11:30:00Z\"\nencrypt = [\"db.*\"]\n\
+changed = [\n  {{ path = \"/db/x\", date = \"2026-11-23T11:30:00Z\" }},\n]\n\
+recipients = [\n  {{ recipient = \"age1abc\", data_key = \"{b}AAAA{e}\" }},\n]\n\
+groups = [\n\
+\x20\x20{{ name = \"dba\", keys = [\"db.*\", \"/cache/url\"], recipients = [{{ recipient = \"age1dba\", data_key = \"{b}DDDD{e}\", file_key = \"{b}FFFF{e}\" }}], mac = \"Z21hYw\" }},\n\
+\x20\x20{{ name = \"ops.team-2\", keys = [\"deploy\"], recipients = [{{ recipient = \"age1one\", data_key = \"{b}D1{e}\", file_key = \"{b}F1{e}\" }}, {{ recipient = \"age1two\", data_key = \"{b}D2{e}\", file_key = \"{b}F2{e}\" }}], mac = \"b3Bz\" }},\n\
+]\n\
+default_mac = \"ZGVm\"\n\
+pending = [\n  {{ path = \"/db/y\", value = \"{b}PPPP{e}\" }},\n]\n\
+mac = \"bWFj\"\nsigner = \"ssh-ed25519 AAAAC3 me\"\n\
+signature = \"-----BEGIN SSH SIGNATURE-----\\nU1NI\\n-----END SSH SIGNATURE-----\\n\"\n"
+    );
+    for body in ["a = 1\n", "a = 1\r\n", "a = 1", ""] {
+        let sealed = Toml.attach_metadata(body, &m).unwrap();
+        if body == "a = 1\n" {
+            assert_eq!(sealed, expected);
+        }
+        let block = scan(&sealed).unwrap().metadata.unwrap();
+        assert_eq!(block.metadata, m);
+        let mut back = sealed.clone();
+        back.replace_range(block.region, "");
+        assert_eq!(back, body);
+    }
+}
+
+/// `sealed` with the `groups = [` … `]` lines taken out.
+fn without_groups(sealed: &str) -> String {
+    let start = sealed.find("groups = [\n").unwrap();
+    let end = start + sealed[start..].find("\n]\n").unwrap() + 3;
+    format!("{}{}", &sealed[..start], &sealed[end..])
+}
+
+fn refusal(bad: &str) -> ParseError {
+    let err = scan(bad).unwrap_err();
+    assert!(err.concerns_metadata(), "{bad}: {err}");
+    for secret in ["DDDD", "FFFF", "Z21hYw", "ZGVm", "age1dba", "ops.team-2"] {
+        assert!(!err.message.contains(secret), "{err}");
+    }
+    err
+}
+
+#[test]
+fn groups_need_version_5_and_default_mac() {
+    let sealed = Toml.attach_metadata("a = 1\n", &grouped_meta()).unwrap();
+    let v4 = sealed.replace("version = 5", "version = 4");
+    let err = refusal(&v4);
+    assert!(err.message.contains("`groups` needs format version 5"), "{err}");
+    assert_eq!(err.line, v4[..v4.find("groups = [").unwrap()].lines().count() + 1);
+    assert_eq!(err.column, 1);
+    let err = refusal(&without_groups(&v4));
+    assert!(err.message.contains("`default_mac` needs format version 5"), "{err}");
+    let no_default = sealed.replace("default_mac = \"ZGVm\"\n", "");
+    let err = refusal(&no_default);
+    assert!(err.message.contains("`groups` without `default_mac`"), "{err}");
+    let err = refusal(&without_groups(&sealed));
+    assert!(err.message.contains("`default_mac` without `groups`"), "{err}");
+    // Without groups and default_mac a version-4 block reads as before.
+    let plain = without_groups(&no_default).replace("version = 5", "version = 4");
+    assert!(scan(&plain).unwrap().metadata.unwrap().metadata.groups.is_empty());
+}
+
+#[test]
+fn a_group_or_group_recipient_with_a_field_missing_or_unknown_is_refused() {
+    let sealed = Toml.attach_metadata("a = 1\n", &grouped_meta()).unwrap();
+    let (b, e) = ARMOR;
+    let dba_key = format!(
+        "{{ recipient = \"age1dba\", data_key = \"{b}DDDD{e}\", file_key = \"{b}FFFF{e}\" }}"
+    );
+    for (from, to, says) in [
+        ("name = \"dba\", ", "", "group has no name field"),
+        ("keys = [\"db.*\", \"/cache/url\"], ", "", "group has no keys field"),
+        (&*format!("recipients = [{dba_key}], "), "", "group has no recipients field"),
+        (", mac = \"Z21hYw\"", "", "group has no mac field"),
+        ("name = \"dba\", ", "name = \"dba\", size = 1, ", "unknown field in a seal metadata group"),
+        (" recipient = \"age1dba\",", "", "group recipient has no recipient field"),
+        (&*format!(", data_key = \"{b}DDDD{e}\""), "", "group recipient has no data_key field"),
+        (&*format!(", file_key = \"{b}FFFF{e}\""), "", "group recipient has no file_key field"),
+        ("\"age1dba\",", "\"age1dba\", extra = \"x\",", "unknown field in a seal metadata group recipient"),
+        ("name = \"dba\"", "name = 1", "group name must be a string"),
+        ("keys = [\"db.*\"", "keys = [1", "group keys must be a string"),
+        ("groups = [\n  {", "groups = [\n  1, {", "each seal metadata group must be an inline table"),
+        (&*format!("[{dba_key}]"), &*format!("[1, {dba_key}]"), "each seal metadata group recipient must be an inline table"),
+        ("default_mac = \"ZGVm\"", "default_mac = 1", "default_mac must be a string"),
+        ("groups = [\n", "groups = \"x\"\nx = [\n", "groups must be an array"),
+    ] {
+        assert!(sealed.contains(from), "{from}");
+        let err = refusal(&sealed.replacen(from, to, 1));
+        assert!(err.message.contains(says), "{from}: {err}");
+    }
+}
+
+#[test]
+fn group_fields_out_of_order_are_refused() {
+    let sealed = Toml.attach_metadata("a = 1\n", &grouped_meta()).unwrap();
+    let groups_start = sealed.find("groups = [").unwrap();
+    let groups_end = sealed.find("default_mac = ").unwrap();
+    let groups = &sealed[groups_start..groups_end];
+    let default_line = "default_mac = \"ZGVm\"\n";
+    let (b, e) = ARMOR;
+    let mut swapped_fields = sealed.replacen(
+        "{ name = \"dba\", keys = [\"db.*\", \"/cache/url\"],",
+        "{ keys = [\"db.*\", \"/cache/url\"], name = \"dba\",",
+        1,
+    );
+    let recipient_swapped = sealed.replacen(
+        &format!("data_key = \"{b}DDDD{e}\", file_key = \"{b}FFFF{e}\""),
+        &format!("file_key = \"{b}FFFF{e}\", data_key = \"{b}DDDD{e}\""),
+        1,
+    );
+    for bad in [
+        // default_mac before groups
+        sealed.replacen(groups, "", 1).replacen(
+            default_line,
+            &format!("{default_line}{groups}"),
+            1,
+        ),
+        // groups before recipients
+        sealed
+            .replacen(groups, "", 1)
+            .replacen("recipients = [\n", &format!("{groups}recipients = [\n"), 1),
+        // pending before groups
+        {
+            let p = sealed.find("pending = [").unwrap();
+            let m = sealed.find("mac = \"bWFj\"").unwrap();
+            let pending = &sealed[p..m];
+            sealed
+                .replacen(pending, "", 1)
+                .replacen("groups = [", &format!("{pending}groups = ["), 1)
+        },
+        std::mem::take(&mut swapped_fields),
+        recipient_swapped,
+        sealed.replacen("  { name = \"ops", "{ name = \"ops", 1),
+        sealed.replacen("\"db.*\", \"/cache/url\"", "\"db.*\",\"/cache/url\"", 1),
+    ] {
+        assert_ne!(bad, sealed);
+        let err = refusal(&bad);
+        assert!(err.message.contains("not laid out as seal writes it"), "{bad}: {err}");
+    }
+}
