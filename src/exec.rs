@@ -333,6 +333,34 @@ fn file_values<'a>(
     opened: &'a Opened,
     defined: Option<&mut HashMap<String, Zeroizing<String>>>,
 ) -> Result<Vec<MarkedValue<'a>>, ExecError> {
+    let values = file_values_all(file, opened, defined)?;
+    // Values of key groups this reader is not in hold their tokens in the
+    // opened text: they are left out, never passed on as values.
+    let locked = opened.locked_paths();
+    if locked.is_empty() {
+        return Ok(values);
+    }
+    let names: Vec<String> = locked
+        .iter()
+        .map(|(p, g)| format!("{p} ({})", g.unwrap_or("default scope")))
+        .collect();
+    eprintln!(
+        "seal: {file}: left out {} value(s) of key groups you are not a recipient of: {}",
+        names.len(),
+        names.join(", ")
+    );
+    Ok(values
+        .into_iter()
+        .filter(|v| !locked.iter().any(|(p, _)| **p == *v.path))
+        .collect())
+}
+
+#[allow(clippy::type_complexity)]
+fn file_values_all<'a>(
+    file: &str,
+    opened: &'a Opened,
+    defined: Option<&mut HashMap<String, Zeroizing<String>>>,
+) -> Result<Vec<MarkedValue<'a>>, ExecError> {
     let marked = opened.marked_values().map_err(|source| ExecError::Parse {
         file: file.to_owned(),
         source,

@@ -71,6 +71,17 @@ pub(crate) fn extract(
     let name = display(file);
     check_document(&name, query, opened.format)?;
     refuse_value_conflicts(&name, opened, "")?;
+    if let Some((path, group)) = opened
+        .locked_paths()
+        .into_iter()
+        .find(|(p, _)| p.matches(query) || p.starts_with(query))
+    {
+        return Err(CliError::new(format!(
+            "{name}: you are not a recipient of {path}: it is sealed for {}",
+            group.map_or("the file's top-level recipients".to_owned(), |g| format!("key group {g}"))
+        ))
+        .hint("ask a member of that group for the value, or to add your key to the group in .seal.yaml"));
+    }
     let values = opened
         .format
         .values(&opened.plaintext)

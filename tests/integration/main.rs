@@ -9,6 +9,7 @@ mod exec;
 mod expansion;
 mod export;
 mod git;
+mod groups;
 mod hardening;
 mod import;
 mod import_dotenvx;
