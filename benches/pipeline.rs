@@ -320,7 +320,7 @@ fn main() {
                 "{} does not round-trip",
                 format.name()
             );
-            let key = opened.data_key.clone();
+            let key = opened.data_key().expect("the data key").clone();
 
             let t_scan = median(iters, || format.scan(&plain).map(|s| s.leaves.len()));
             let t_seal = median(iters, || {
